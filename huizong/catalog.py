@@ -1,0 +1,278 @@
+"""The indicator catalog, the divisions and the unit table, loaded from data files.
+
+Nothing about an indicator is written in code: a city edits
+`expectations/catalog/indicators.csv` to add, rename or retire one.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "expectations"
+
+
+class CatalogError(Exception):
+    "The catalog or a configuration file is malformed"
+
+
+def normalize_label(text: object) -> str:
+    """Fold a label for matching: NFKC (full-width to half-width), no spaces, no colons."""
+    s = unicodedata.normalize("NFKC", str(text or ""))
+    s = re.sub(r"[\s:：]+", "", s)
+    return s.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    code: str
+    group: str
+    name: str
+    name_en: str
+    unit: str
+    kind: str  # flow | stock | ratio
+    aggregate: str  # sum | ratio
+    numerator: str | None
+    denominator: str | None
+    multiplier: Decimal | None
+    integer: bool
+    required: bool
+    aliases: tuple[str, ...]
+    key: bool = False
+    tolerance: float | None = None
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.aggregate == "ratio"
+
+
+def _yes(v: str | None) -> bool:
+    return (v or "").strip().lower() in {"y", "yes", "1", "true", "是"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    indicators: tuple[Indicator, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> Catalog:
+        rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+        out = []
+        for n, r in enumerate(rows, start=2):
+            try:
+                mult = (r.get("multiplier") or "").strip()
+                tol = (r.get("tolerance") or "").strip()
+                out.append(
+                    Indicator(
+                        code=r["code"].strip().upper(),
+                        group=r.get("group", "").strip(),
+                        name=r["name_zh"].strip(),
+                        name_en=r.get("name_en", "").strip(),
+                        unit=r["unit"].strip(),
+                        kind=r["kind"].strip(),
+                        aggregate=r["aggregate"].strip(),
+                        numerator=(r.get("numerator") or "").strip() or None,
+                        denominator=(r.get("denominator") or "").strip() or None,
+                        multiplier=Decimal(mult) if mult else None,
+                        integer=_yes(r.get("integer")),
+                        required=_yes(r.get("required")),
+                        aliases=tuple(a.strip() for a in (r.get("aliases") or "").split("|") if a.strip()),
+                        key=_yes(r.get("key")),
+                        tolerance=float(tol) if tol else None,
+                    )
+                )
+            except (KeyError, ArithmeticError, ValueError) as e:
+                raise CatalogError(f"{path}:{n}: {e}") from e
+        cat = cls(tuple(out))
+        cat._check()
+        return cat
+
+    def _check(self) -> None:
+        codes = [i.code for i in self.indicators]
+        if len(set(codes)) != len(codes):
+            raise CatalogError("duplicate indicator codes in the catalog")
+        for i in self.indicators:
+            if i.is_ratio and not (i.numerator in self.by_code and i.denominator in self.by_code):
+                raise CatalogError(f"ratio {i.code} needs a numerator and denominator in the catalog")
+        seen: dict[str, str] = {}
+        for i in self.indicators:
+            for name in (i.name, *i.aliases):
+                key = normalize_label(name)
+                if key in seen and seen[key] != i.code:
+                    raise CatalogError(f"name {name!r} is used by both {seen[key]} and {i.code}")
+                seen[key] = i.code
+
+    @cached_property
+    def by_code(self) -> dict[str, Indicator]:
+        return {i.code: i for i in self.indicators}
+
+    @cached_property
+    def by_name(self) -> dict[str, Indicator]:
+        """Normalized name or alias -> indicator."""
+        out: dict[str, Indicator] = {}
+        for i in self.indicators:
+            for name in (i.name, *i.aliases):
+                out[normalize_label(name)] = i
+        return out
+
+    def __getitem__(self, code: str) -> Indicator:
+        return self.by_code[code]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.indicators)
+
+    def __len__(self) -> int:
+        return len(self.indicators)
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    code: str
+    name: str
+    level: str  # province | prefecture | county
+    parent: str | None
+
+
+_AUTONOMOUS = re.compile(r"^(.{2,}?)(?:[\u4e00-\u9fff]{1,8}族)+自治(?:县|旗)$")
+
+
+def short_names(name: str) -> set[str]:
+    """Spellings a county's office may use: 肃南裕固族自治县 -> {肃南县, 肃南}; 民乐县 -> {民乐}."""
+    names = {name}
+    m = _AUTONOMOUS.match(name)
+    if m:
+        names |= {m.group(1), m.group(1) + "县"}
+    elif len(name) > 2 and name[-1] in "县区市旗":
+        names.add(name[:-1])
+    return names
+
+
+@dataclass(frozen=True)
+class Divisions:
+    rows: tuple[Division, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> Divisions:
+        out = []
+        for r in csv.DictReader(path.open(encoding="utf-8-sig")):
+            out.append(
+                Division(
+                    code=r["code"].strip(),
+                    name=r["name"].strip(),
+                    level=r["level"].strip(),
+                    parent=(r.get("parent") or "").strip() or None,
+                )
+            )
+        return cls(tuple(out))
+
+    @cached_property
+    def by_code(self) -> dict[str, Division]:
+        return {d.code: d for d in self.rows}
+
+    def get(self, code: str | None) -> Division | None:
+        return self.by_code.get(code or "")
+
+    @cached_property
+    def county_codes(self) -> list[str]:
+        return sorted(d.code for d in self.rows if d.level == "county")
+
+    def counties_of(self, city: str) -> list[Division]:
+        return sorted((d for d in self.rows if d.level == "county" and d.parent == city), key=lambda d: d.code)
+
+    def find_county_in_text(self, text: str, city: str | None = None) -> Division | None:
+        """The county an office name or title names: "民乐县科学技术局" -> 民乐县.
+
+        Looks among the city's counties first, then nationally where a name is unique.
+        The longest matching spelling wins."""
+        s = normalize_label(text)
+        if not s:
+            return None
+        pools: list[list[Division]] = []
+        if city:
+            pools.append(self.counties_of(city))
+        pools.append([d for d in self.rows if d.level == "county"])
+        for pool in pools:
+            best: list[tuple[int, Division]] = []
+            for d in pool:
+                for n in short_names(d.name):
+                    if len(n) >= 2 and normalize_label(n) in s:
+                        best.append((len(n), d))
+            if best:
+                top = max(length for length, _ in best)
+                winners = {d.code: d for length, d in best if length == top}
+                if len(winners) == 1:
+                    return next(iter(winners.values()))
+                return None  # ambiguous: two counties spelled the same
+        return None
+
+
+@dataclass(frozen=True)
+class Units:
+    """Written unit -> factor to the catalog unit, per catalog unit (units.csv)."""
+
+    table: dict[str, dict[str, Decimal]]
+    prefixes: dict[str, Decimal] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path, prefixes: dict[str, object]) -> Units:
+        table: dict[str, dict[str, Decimal]] = {}
+        for r in csv.DictReader(path.open(encoding="utf-8-sig")):
+            table.setdefault(r["catalog_unit"].strip(), {})[normalize_label(r["written"])] = Decimal(
+                r["factor"].strip()
+            )
+        pre = {normalize_label(k): Decimal(str(v)) for k, v in prefixes.items()}
+        return cls(table, dict(sorted(pre.items(), key=lambda kv: -len(kv[0]))))
+
+    def factor(self, written: str, catalog_unit: str) -> Decimal | None:
+        """How many catalog units one written unit is; None if it cannot be converted."""
+        w = normalize_label(written)
+        target = normalize_label(catalog_unit)
+        known = self.table.get(catalog_unit, {})
+        if w == target:
+            return Decimal(1)
+        if w in known:
+            return known[w]
+        for prefix, mult in self.prefixes.items():
+            if w.startswith(prefix) and len(w) > len(prefix):
+                rest = w[len(prefix) :]
+                if rest == target:
+                    return mult
+                if rest in known:
+                    return mult * known[rest]
+        return None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a city configures, read from one folder (default: the repo's expectations/)."""
+
+    root: Path
+    catalog: Catalog
+    divisions: Divisions
+    units: Units
+    rules: dict[str, object]
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Config:
+        root = Path(root or DEFAULT_CONFIG)
+        cat_dir = root / "catalog"
+        rules = tomllib.loads((cat_dir / "rules.toml").read_text(encoding="utf-8"))
+        prefixes = rules.get("unit_prefixes", {})
+        assert isinstance(prefixes, dict)
+        return cls(
+            root=root,
+            catalog=Catalog.load(cat_dir / "indicators.csv"),
+            divisions=Divisions.load(cat_dir / "divisions.csv"),
+            units=Units.load(cat_dir / "units.csv", prefixes),
+            rules=rules,
+        )
+
+    @property
+    def suites_dir(self) -> Path:
+        return self.root / "suites"

@@ -1,0 +1,257 @@
+"""Stable issue codes: one registry of every rule's code, default severity and messages.
+
+Codes never change once published: tools downstream (issues.csv readers, the counties'
+feedback) key on them. Messages are `str.format` templates; fields a template does not
+use are ignored, and a missing field renders as "?" rather than failing.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from huizong.issues import Issue, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    code: str
+    severity: Severity
+    zh: str
+    en: str
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+_CODES = [
+    # the file itself
+    Code("file-empty", E, "文件为空（0 字节），请重新报送", "The file is empty (0 bytes)"),
+    Code("file-corrupt", E, "文件已损坏，无法打开：{detail}", "The file is corrupt: {detail}"),
+    Code(
+        "file-encrypted",
+        E,
+        "文件设有打开密码，请取消密码后重新报送",
+        "The workbook is password-protected",
+    ),
+    Code(
+        "not-a-workbook",
+        E,
+        "不是 Excel 工作簿（{detail}），请报送 .xlsx、.xls 或 .xlsm 文件",
+        "Not an Excel workbook ({detail})",
+    ),
+    Code(
+        "sheet-missing",
+        E,
+        "未找到“主要指标”表（工作簿中的表：{detail}）",
+        "No key-indicator sheet found (sheets: {detail})",
+    ),
+    Code(
+        "table-header-missing",
+        E,
+        "“{sheet}”表中未找到含“指标名称”或“指标代码”的表头行",
+        "No header row with 指标名称 or 指标代码 in sheet {sheet}",
+    ),
+    Code(
+        "column-missing",
+        E,
+        "表头中未找到“{detail}”列",
+        "Column {detail} not found in the table header",
+    ),
+    # header block
+    Code(
+        "county-missing",
+        E,
+        "未能识别填报单位：请在“行政区划代码”后填写六位区划代码",
+        "The reporting county could not be identified",
+    ),
+    Code(
+        "county-unknown",
+        E,
+        "行政区划代码“{value}”不是有效的县级区划代码（GB/T 2260）",
+        "{value} is not a county-level GB/T 2260 code",
+    ),
+    Code(
+        "county-outside-city",
+        E,
+        "{value}（{name}）不属于{city}，请报送本市所辖县区的报表",
+        "{value} ({name}) is not a county of {city}",
+    ),
+    Code(
+        "county-mismatch",
+        E,
+        "行政区划代码 {value}（{name}）与填报单位“{detail}”不符",
+        "County code {value} ({name}) does not match the office {detail}",
+    ),
+    Code(
+        "period-missing",
+        E,
+        "未找到报告期：请在“报告期”后填写，如 2024年上半年",
+        "No reporting period found",
+    ),
+    Code(
+        "period-unreadable",
+        E,
+        "报告期“{value}”无法识别（应为 2024年一季度、上半年、前三季度或全年，或 2024年1-6月 等）",
+        "Reporting period {value!r} cannot be read",
+    ),
+    # rows of the key-indicator table
+    Code(
+        "indicator-unknown",
+        W,
+        "指标“{value}”不在指标目录中，本行未汇总",
+        "Indicator {value!r} is not in the catalog; the row is ignored",
+    ),
+    Code(
+        "indicator-code-name-mismatch",
+        E,
+        "指标代码 {indicator} 与指标名称“{value}”不符（目录中 {indicator} 为“{name}”）",
+        "Code {indicator} does not match the name {value!r} (catalog: {name})",
+    ),
+    Code(
+        "indicator-duplicate",
+        E,
+        "指标 {indicator} {name} 重复填报（另见 {detail}），且数值不同",
+        "Indicator {indicator} appears twice with different values (also {detail})",
+    ),
+    Code(
+        "indicator-missing",
+        E,
+        "缺少必填指标 {indicator} {name}",
+        "Required indicator {indicator} {name} is missing",
+    ),
+    # values
+    Code(
+        "value-missing",
+        E,
+        "必填指标 {indicator} {name} 的本期累计未填写",
+        "Required indicator {indicator} {name} has no value",
+    ),
+    Code(
+        "value-redacted",
+        W,
+        "必填指标 {indicator} {name} 的{column}填为“{value}”（未知或保密），未计入汇总",
+        "{indicator} {column} is given as {value!r} (unknown or withheld); not totalled",
+    ),
+    Code(
+        "value-not-numeric",
+        E,
+        "{indicator} {name} 的{column}“{value}”不是数值",
+        "{indicator} {column} {value!r} is not a number",
+    ),
+    Code(
+        "value-negative",
+        E,
+        "{indicator} {name} 的{column}为负数：{value}",
+        "{indicator} {column} is negative: {value}",
+    ),
+    Code(
+        "value-not-whole",
+        E,
+        "{indicator} {name} 应为整数（{unit}），{column}填报为 {value}",
+        "{indicator} must be a whole number of {unit}; {column} is {value}",
+    ),
+    Code(
+        "value-approximate",
+        W,
+        "{indicator} {name} 的{column}“{value}”为约数，按 {number} {unit} 汇总，请填报准确数",
+        "{indicator} {column} {value!r} is approximate; totalled as {number} {unit}",
+    ),
+    Code(
+        "unit-unknown",
+        E,
+        "{indicator} {name} 的计量单位“{value}”无法换算为目录单位“{unit}”",
+        "{indicator}: unit {value!r} cannot be converted to {unit}",
+    ),
+    Code(
+        "ratio-mismatch",
+        W,
+        "填报的{name} {value}{unit} 与按{detail}重新计算的 {expected}{unit} 不一致（汇总采用重新计算值）",
+        "Reported {indicator} {value} differs from {expected} recomputed from {detail}",
+    ),
+    Code(
+        "approved-exceeds-applied",
+        E,
+        "{name}（{indicator}）{value} 大于{detail}",
+        "{indicator} {value} exceeds {detail}",
+    ),
+    # project detail
+    Code(
+        "uscc-invalid",
+        E,
+        "统一社会信用代码“{value}”格式不正确（应为 18 位数字或大写字母，不含 I、O、Z、S、V）",
+        "Unified social credit code {value!r} is malformed",
+    ),
+    Code(
+        "uscc-check-failed",
+        E,
+        "统一社会信用代码“{value}”校验位错误（按 GB 32100-2015 第 18 位应为 {expected}）",
+        "Unified social credit code {value!r} fails its check character (expected {expected})",
+    ),
+    Code(
+        "project-category-unknown",
+        W,
+        "项目类别“{value}”不在规定类别中",
+        "Project category {value!r} is not one of the form's categories",
+    ),
+    Code(
+        "project-status-unknown",
+        W,
+        "项目状态“{value}”应为 申报、立项 或 结题",
+        "Project status {value!r} is not 申报, 立项 or 结题",
+    ),
+    Code(
+        "project-funds-invalid",
+        E,
+        "到位资金“{value}”不是非负数值",
+        "Funds received {value!r} is not a non-negative number",
+    ),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _CODES}
+
+
+class _Lenient(string.Formatter):
+    def get_value(self, key, args, kwargs):  # type: ignore[no-untyped-def]
+        value = kwargs.get(key) if isinstance(key, str) else None
+        return "?" if value is None else value
+
+    def format_field(self, value, format_spec):  # type: ignore[no-untyped-def]
+        try:
+            return super().format_field(value, format_spec)
+        except (TypeError, ValueError):
+            return str(value)
+
+
+_FMT = _Lenient()
+
+
+def render(code: str, lang: str = "zh", **fields: object) -> str:
+    entry = CODES[code]
+    template = entry.zh if lang == "zh" else entry.en
+    return _FMT.format(template, **fields)
+
+
+def make_issue(
+    code: str,
+    file: str,
+    *,
+    sheet: str | None = None,
+    cell: str | None = None,
+    indicator: str | None = None,
+    value: object = None,
+    severity: Severity | None = None,
+    **fields: object,
+) -> Issue:
+    """Build an Issue with its registered severity and rendered Chinese message."""
+    entry = CODES[code]
+    message = render(code, "zh", indicator=indicator, value=value, **fields)
+    return Issue(
+        code=code,
+        severity=severity or entry.severity,
+        message=message,
+        file=file,
+        sheet=sheet,
+        cell=cell,
+        indicator=indicator,
+        value=value,
+    )

@@ -1,0 +1,68 @@
+"""A workbook's sheets as plain grids of cell values, read with python-calamine.
+
+Positions are absolute (row 0, column 0 is A1), so a cell's address is exact whatever
+the county shifted. Merged ranges hold their value in the top-left cell only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import python_calamine as pc
+
+Cell = object
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    name: str
+    rows: list[list[Cell]]
+    visible: bool = True
+
+    def get(self, row: int, col: int) -> Cell:
+        if 0 <= row < len(self.rows):
+            r = self.rows[row]
+            if 0 <= col < len(r):
+                v = r[col]
+                return None if v == "" else v
+        return None
+
+    def text(self, row: int, col: int) -> str:
+        v = self.get(row, col)
+        if v is None:
+            return ""
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+
+class WorkbookUnreadable(Exception):
+    "calamine could not open the workbook"
+
+
+def load_grids(path: Path) -> list[Grid]:
+    """Every worksheet of the workbook, visible ones first, in workbook order."""
+    try:
+        wb = pc.CalamineWorkbook.from_path(str(path))
+    except pc.PasswordError as e:
+        raise WorkbookUnreadable("encrypted") from e
+    except Exception as e:  # calamine raises several types for damaged files
+        raise WorkbookUnreadable(str(e)) from e
+    try:
+        grids = []
+        for meta in wb.sheets_metadata:
+            if meta.typ != pc.SheetTypeEnum.WorkSheet:
+                continue
+            try:
+                rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+            except Exception as e:
+                raise WorkbookUnreadable(f"{meta.name}: {e}") from e
+            grids.append(Grid(meta.name, rows, meta.visible == pc.SheetVisibleEnum.Visible))
+    finally:
+        wb.close()
+    return sorted(grids, key=lambda g: not g.visible)

@@ -1,0 +1,81 @@
+"""The header block: label/value pairs found by label, not by position.
+
+`填报单位：民乐县科学技术局` in one cell, or `填报单位` then the value in the next non-empty
+cell to its right; spaces inside a label and either colon are allowed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from huizong.cells import address
+from huizong.grid import Grid
+from huizong.model import Located
+
+LABELS: dict[str, tuple[str, ...]] = {
+    "office": ("填报单位", "报送单位", "填表单位", "单位名称"),
+    "county_code": ("行政区划代码", "行政区划编码", "区划代码", "地区代码", "行政代码"),
+    "period": ("报告期", "报告期间", "统计期", "统计时期", "填报期间", "所属期"),
+    "filled_by": ("填报人", "填表人", "联系人"),
+    "phone": ("联系电话", "电话"),
+    "fill_date": ("填报日期", "填表日期", "报送日期"),
+    "head": ("单位负责人", "负责人"),
+}
+_BY_LENGTH = sorted(((lab, key) for key, labs in LABELS.items() for lab in labs), key=lambda p: -len(p[0]))
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def match_label(text: str) -> tuple[str, str] | None:
+    """"填 报 单 位：民乐县" -> ("office", "民乐县"); None if the text is no label."""
+    t = _fold(text)
+    for lab, key in _BY_LENGTH:
+        if t.startswith(lab):
+            rest = t[len(lab) :]
+            if rest.startswith((":", "：")):
+                return key, rest[1:]
+            if not rest:
+                return key, ""
+            return None  # e.g. "报告期内..." is prose, not a label
+    return None
+
+
+def read_header(grid: Grid) -> dict[str, Located]:
+    """Label -> value for every label on the sheet, above or below the table.
+
+    The first occurrence of a label wins."""
+    found: dict[str, Located] = {}
+    for r, row in enumerate(grid.rows):
+        for c, v in enumerate(row):
+            if not isinstance(v, str) or not v.strip():
+                continue
+            m = match_label(v)
+            if not m or m[0] in found:
+                continue
+            key, rest = m
+            if rest:
+                found[key] = Located(rest, grid.name, address(r, c), address(r, c))
+                continue
+            for c2 in range(c + 1, len(row)):
+                v2 = grid.get(r, c2)
+                if v2 is None or (isinstance(v2, str) and not v2.strip()):
+                    continue
+                if isinstance(v2, str) and match_label(v2):
+                    break  # the next label: this one was left empty
+                found[key] = Located(v2, grid.name, address(r, c2), address(r, c))
+                break
+    return found
+
+
+def clean_code(value: object) -> str | None:
+    """620722, 620722.0, "６２０７２２ " -> "620722"; other text as written, stripped."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    s = _fold(str(value))
+    s = s.removesuffix(".0")
+    return s or None

@@ -1,0 +1,89 @@
+"""Bad data as values: `Issue` records, collected lazily, never raised.
+
+Every rule has a stable kebab-case code (see `huizong.codes`). An `Issue` names the file,
+sheet, cell and indicator it concerns, as the county sees them in Excel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # refuses the return
+    WARNING = "warning"  # accepts it with a flag
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    code: str
+    severity: Severity
+    message: str  # Chinese, for the county and the analyst
+    file: str
+    sheet: str | None = None
+    cell: str | None = None  # "F17", as Excel shows it
+    indicator: str | None = None
+    value: object = None
+
+    @property
+    def where(self) -> str:
+        """`sheet!cell` as a person reads it, or the sheet, or ''."""
+        if self.sheet and self.cell:
+            return f"{self.sheet}!{self.cell}"
+        return self.sheet or ""
+
+    def as_row(self) -> dict[str, object]:
+        row = asdict(self)
+        row["severity"] = str(self.severity)
+        return row
+
+
+ISSUE_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value")
+
+
+@dataclass(slots=True)
+class Report:
+    """All issues of one file, with `valid` and `flatten()` in the frictionless manner."""
+
+    file: str
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.WARNING]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def extend(self, issues: Iterable[Issue]) -> None:
+        self.issues.extend(issues)
+
+    def flatten(self, columns: Iterable[str] = ISSUE_COLUMNS) -> list[list[object]]:
+        cols = list(columns)
+        return [[i.as_row()[c] for c in cols] for i in self.issues]
+
+    def __iter__(self) -> Iterator[Issue]:
+        return iter(self.issues)
+
+
+def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
+    """Errors first, then by sheet and cell in reading order (row, then column)."""
+    from huizong.cells import cell_sort_key
+
+    return sorted(
+        issues,
+        key=lambda i: (
+            i.file,
+            i.severity is not Severity.ERROR,
+            i.sheet or "",
+            cell_sort_key(i.cell),
+            i.code,
+        ),
+    )

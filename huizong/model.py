@@ -1,0 +1,104 @@
+"""What a return is once read: header fields and long records, each with its cell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huizong.issues import Issue
+from huizong.periods import Period
+
+COLUMNS = ("target", "value", "last_year")
+COLUMN_ZH = {"target": "年度目标", "value": "本期累计", "last_year": "上年同期"}
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A header value and where it was written."""
+
+    value: object
+    sheet: str
+    cell: str
+    label_cell: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One number of the key-indicator table: (indicator, column) of one return."""
+
+    indicator: str
+    column: str  # target | value | last_year
+    status: str  # ok | blank | placeholder | not-numeric | unit-unknown
+    number: float | None  # in catalog units
+    raw: str  # as written
+    unit_written: str | None
+    approximate: bool
+    converted: bool
+    sheet: str
+    cell: str
+    note: str | None = None  # the row's 备注
+
+    @property
+    def flags(self) -> str:
+        out = [f for f, on in (("approximate", self.approximate), ("converted", self.converted)) if on]
+        if self.status == "placeholder":
+            out.append("placeholder")
+        return ",".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RowRef:
+    """Where an indicator's row stands: for issues that concern the row, not one cell."""
+
+    indicator: str
+    row: int  # 0-based
+    name_cell: str
+    value_cell: str | None
+    name_written: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectRow:
+    sheet: str
+    row: int  # 0-based
+    name: str
+    org: str
+    uscc: str | None
+    category: str | None
+    status: str | None
+    funds: float | None
+    funds_raw: str
+    funds_status: str
+    note: str | None
+    cells: dict[str, str] = field(default_factory=dict)  # field -> A1 address
+
+
+@dataclass(slots=True)
+class Return:
+    file: str  # the name as dropped
+    path: Path
+    format: str | None = None
+    sheet: str | None = None  # the key-indicator sheet as named in the file
+    header: dict[str, Located] = field(default_factory=dict)
+    county_code: str | None = None
+    county_source: Located | None = None
+    county_by_name: str | None = None  # the county the office name points at
+    period: Period | None = None
+    period_text: str | None = None  # as written, for messages
+    period_source: Located | None = None
+    facts: list[Fact] = field(default_factory=list)
+    rows: dict[str, RowRef] = field(default_factory=dict)
+    projects: list[ProjectRow] = field(default_factory=list)
+    project_sheet: str | None = None
+    issues: list[Issue] = field(default_factory=list)  # found while reading
+    readable: bool = True  # False: the file is not a return at all
+
+    def fact(self, indicator: str, column: str = "value") -> Fact | None:
+        for f in self.facts:
+            if f.indicator == indicator and f.column == column:
+                return f
+        return None
+
+    def number(self, indicator: str, column: str = "value") -> float | None:
+        f = self.fact(indicator, column)
+        return f.number if f else None

@@ -1,0 +1,101 @@
+"""Reporting periods: tokens (`2024H1`) and the Chinese ways counties write them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+KINDS = ("Q1", "H1", "Q3", "FY")
+END_MONTH = {"Q1": 3, "H1": 6, "Q3": 9, "FY": 12}
+KIND_ZH = {"Q1": "一季度", "H1": "上半年", "Q3": "前三季度", "FY": "全年"}
+_BY_END_MONTH = {v: k for k, v in END_MONTH.items()}
+
+_CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_TOKEN = re.compile(r"^(\d{4})(Q1|H1|Q3|FY)$")
+_YEAR = r"(?P<year>(?:19|20)\d{2})(?:年度?|\.|-|/)?"
+_MONTHS = re.compile(_YEAR + r"(?:第)?(?:1|01|一)月?(?:份)?(?:-|—|–|~|～|至|到)(?P<end>\d{1,2})月?(?:份)?(?:累计)?$")
+_WORDS = [
+    (re.compile(_YEAR + r"(?:第)?(?:一|1)季度$"), "Q1"),
+    (re.compile(_YEAR + r"(?:上半年|半年|上半年度|1-2季度|一二季度)$"), "H1"),
+    (re.compile(_YEAR + r"(?:前三季度|前3季度|1-3季度|三季度|第三季度)$"), "Q3"),
+    (re.compile(_YEAR + r"(?:全年|年度|年报|全年度)?$"), "FY"),
+]
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Period:
+    year: int
+    kind: str  # Q1 | H1 | Q3 | FY
+
+    @property
+    def token(self) -> str:
+        return f"{self.year}{self.kind}"
+
+    @property
+    def zh(self) -> str:
+        return f"{self.year}年{KIND_ZH[self.kind]}"
+
+    @property
+    def end_month(self) -> int:
+        return END_MONTH[self.kind]
+
+    def last_year(self) -> Period:
+        return Period(self.year - 1, self.kind)
+
+    def __str__(self) -> str:
+        return self.token
+
+
+def parse_token(token: str) -> Period:
+    m = _TOKEN.match(token.strip().upper())
+    if not m:
+        raise ValueError(f"not a period token: {token!r} (expected e.g. 2024H1)")
+    return Period(int(m.group(1)), m.group(2))
+
+
+def parse_period(value: object) -> Period | None:
+    """Any spelling on the spec's list -> Period; None if it is not one of them."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and float(value).is_integer() and 1900 <= value <= 2099:
+        return Period(int(value), "FY")
+    if isinstance(value, dt.date | dt.datetime):
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).translate(_CN_DIGITS)
+    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"^(?:报告期|统计期|时期)[:：]?", "", text)
+    text = text.removesuffix("累计").removesuffix("期间")
+    m = _TOKEN.match(text.upper())
+    if m:
+        return Period(int(m.group(1)), m.group(2))
+    m = _MONTHS.match(text)
+    if m:
+        kind = _BY_END_MONTH.get(int(m["end"]))
+        return Period(int(m["year"]), kind) if kind else None
+    for pattern, kind in _WORDS:
+        m = pattern.match(text)
+        if m:
+            return Period(int(m["year"]), kind)
+    return None
+
+
+def find_period_in_text(text: str) -> Period | None:
+    """A period inside a longer text, e.g. a title or a file name."""
+    norm = unicodedata.normalize("NFKC", text).translate(_CN_DIGITS)
+    norm = re.sub(r"\s+", "", norm)
+    m = re.search(r"((?:19|20)\d{2})(Q1|H1|Q3|FY)", norm, re.IGNORECASE)
+    if m:
+        return Period(int(m.group(1)), m.group(2).upper())
+    patterns = [
+        r"(?:19|20)\d{2}年?(?:第)?(?:1|01|一)月?份?(?:-|—|–|~|～|至|到)\d{1,2}月",
+        r"(?:19|20)\d{2}年(?:前三季度|前3季度|第?一季度|第?1季度|上半年|全年|年度)",
+    ]
+    for p in patterns:
+        m = re.search(p, norm)
+        if m:
+            return parse_period(m.group(0))
+    return None

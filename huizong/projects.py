@@ -1,0 +1,123 @@
+"""Sheet 2 `项目明细`: one row per project, columns found by header text.
+
+Also the unified social credit code check of GB 32100-2015.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from huizong.catalog import Config, normalize_label
+from huizong.cells import address
+from huizong.grid import Grid
+from huizong.model import ProjectRow
+from huizong.values import parse_cell, to_catalog_units
+
+USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+USCC_FORMAT = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+
+
+def uscc_check_char(first17: str) -> str:
+    """The 18th character for the first 17 (each in USCC_CHARS)."""
+    total = sum(USCC_CHARS.index(ch) * w for ch, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_CHARS[(31 - total % 31) % 31]
+
+
+def normalize_uscc(value: object) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value or ""))).upper()
+
+
+def uscc_status(code: str) -> tuple[bool, bool, str | None]:
+    """(well formed, check character right, expected check character)."""
+    if not USCC_FORMAT.match(code):
+        return False, False, None
+    expected = uscc_check_char(code[:17])
+    return True, code[17] == expected, expected
+
+
+def _role(text: str) -> str | None:
+    h = normalize_label(text)
+    if "序号" in h:
+        return "seq"
+    if "信用代码" in h or "组织机构代码" in h:
+        return "uscc"
+    if "项目名称" in h or h == "项目":
+        return "name"
+    if "承担单位" in h or "单位名称" in h or "申报单位" in h or "实施单位" in h:
+        return "org"
+    if "类别" in h or "类型" in h or "计划类" in h:
+        return "category"
+    if "状态" in h or "进展" in h:
+        return "status"
+    if "资金" in h or "金额" in h:
+        return "funds"
+    if "备注" in h:
+        return "note"
+    return None
+
+
+def find_project_header(grid: Grid) -> tuple[int, dict[str, int], str] | None:
+    for r in range(min(grid.height, 40)):
+        roles: dict[str, int] = {}
+        funds_unit = "万元"
+        for c in range(len(grid.rows[r])):
+            text = grid.text(r, c)
+            role = _role(text)
+            if role and role not in roles:
+                roles[role] = c
+                if role == "funds":
+                    m = re.search(r"[(（]\s*([^()（）]*元)\s*[)）]", unicodedata.normalize("NFKC", text))
+                    funds_unit = m.group(1) if m else "万元"
+        if "name" in roles and len(roles) >= 3:
+            return r, roles, funds_unit
+    return None
+
+
+def canonical_status(text: str, config: Config) -> str | None:
+    if not text:
+        return None
+    rules = config.rules.get("project_detail", {})
+    assert isinstance(rules, dict)
+    t = normalize_label(text)
+    aliases = {normalize_label(k): v for k, v in rules.get("status_aliases", {}).items()}
+    return aliases.get(t, t)
+
+
+def read_projects(grid: Grid, config: Config) -> list[ProjectRow]:
+    found = find_project_header(grid)
+    if not found:
+        return []
+    header_row, roles, funds_unit = found
+    out = []
+    for r in range(header_row + 1, grid.height):
+        def txt(role: str, r: int = r) -> str:
+            return grid.text(r, roles[role]) if role in roles else ""
+
+        name = txt("name")
+        if not name and not txt("org") and not txt("uscc"):
+            continue
+        if normalize_label(name).startswith(("合计", "小计", "总计")) or normalize_label(txt("seq")).startswith("合计"):
+            continue
+        funds_raw = grid.get(r, roles["funds"]) if "funds" in roles else None
+        funds = to_catalog_units(parse_cell(funds_raw), funds_unit, "万元", config.units)
+        uscc = normalize_uscc(txt("uscc")) or None
+        cells = {role: address(r, c) for role, c in roles.items()}
+        out.append(
+            ProjectRow(
+                sheet=grid.name,
+                row=r,
+                name=name,
+                org=txt("org"),
+                uscc=uscc,
+                category=normalize_label(txt("category")) or None,
+                status=canonical_status(txt("status"), config),
+                funds=funds.number,
+                funds_raw=funds.raw,
+                funds_status=funds.status,
+                note=txt("note") or None,
+                cells=cells,
+            )
+        )
+    return out

@@ -1,0 +1,126 @@
+"""A workbook (.xlsx .xlsm .xls) -> a `Return`, however the county mangled the form.
+
+Reading never raises for bad data: what cannot be read becomes an Issue on the Return.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from huizong.catalog import Config, normalize_label
+from huizong.codes import make_issue
+from huizong.grid import Grid, WorkbookUnreadable, load_grids
+from huizong.header import clean_code, read_header
+from huizong.model import Located, Return
+from huizong.periods import find_period_in_text, parse_period
+from huizong.projects import find_project_header, read_projects
+from huizong.sniff import sniff
+from huizong.table import Layout, find_layout, read_table
+
+MAIN_SHEET = "主要指标"
+PROJECT_SHEET = "项目明细"
+
+
+def pick_main_sheet(grids: list[Grid]) -> tuple[Grid, Layout] | None:
+    named = [g for g in grids if MAIN_SHEET in normalize_label(g.name)]
+    for g in named + [g for g in grids if g not in named]:
+        layout = find_layout(g)
+        if layout is not None:
+            return g, layout
+    return None
+
+
+def pick_project_sheet(grids: list[Grid], main: Grid | None) -> Grid | None:
+    others = [g for g in grids if g is not main]
+    named = [g for g in others if "项目" in normalize_label(g.name)]
+    for g in named + [g for g in others if g not in named]:
+        if find_project_header(g):
+            return g
+    return None
+
+
+def _title_text(grid: Grid, before_row: int) -> str:
+    """Text above the table that is not a label: the form's title, usually."""
+    parts = []
+    for r in range(min(before_row, grid.height)):
+        for c in range(len(grid.rows[r])):
+            t = grid.text(r, c)
+            if t:
+                parts.append(t)
+    return " ".join(parts)
+
+
+def read_return(path: Path, config: Config, city: str | None = None, display_name: str | None = None) -> Return:
+    name = display_name or path.name
+    ret = Return(file=name, path=path)
+    sniffed = sniff(path)
+    ret.format = sniffed.format
+    if sniffed.problem:
+        ret.readable = False
+        ret.issues.append(make_issue(sniffed.problem, name, detail=sniffed.detail))
+        return ret
+    try:
+        grids = load_grids(path)
+    except WorkbookUnreadable as e:
+        ret.readable = False
+        code = "file-encrypted" if str(e) == "encrypted" else "file-corrupt"
+        ret.issues.append(make_issue(code, name, detail=str(e)))
+        return ret
+    picked = pick_main_sheet(grids)
+    if picked is None:
+        ret.readable = False
+        names = "、".join(g.name for g in grids) or "无"
+        if any(MAIN_SHEET in normalize_label(g.name) for g in grids):
+            sheet = next(g.name for g in grids if MAIN_SHEET in normalize_label(g.name))
+            ret.issues.append(make_issue("table-header-missing", name, sheet=sheet))
+        else:
+            ret.issues.append(make_issue("sheet-missing", name, detail=names))
+        return ret
+    grid, layout = picked
+    ret.sheet = grid.name
+    if "value" not in layout.columns:
+        ret.readable = False
+        ret.issues.append(make_issue("column-missing", name, sheet=grid.name, detail="本期累计"))
+        return ret
+    ret.header = read_header(grid)
+    _identify(ret, grid, layout.header_row, config, city)
+    facts, rows, issues = read_table(grid, layout, config, name)
+    ret.facts, ret.rows = facts, rows
+    ret.issues.extend(issues)
+    project_grid = pick_project_sheet(grids, grid)
+    if project_grid is not None:
+        ret.project_sheet = project_grid.name
+        ret.projects = read_projects(project_grid, config)
+    return ret
+
+
+def _identify(ret: Return, grid: Grid, header_row: int, config: Config, city: str | None) -> None:
+    """County and period from the header block; else from the title, then the file name."""
+    divisions = config.divisions
+    code_at = ret.header.get("county_code")
+    office_at = ret.header.get("office")
+    code = clean_code(code_at.value) if code_at else None
+    by_name = divisions.find_county_in_text(str(office_at.value), city) if office_at else None
+    ret.county_by_name = by_name.code if by_name else None
+    if code:
+        ret.county_code, ret.county_source = code, code_at
+    elif by_name and office_at:
+        ret.county_code, ret.county_source = by_name.code, office_at
+    else:
+        title = _title_text(grid, header_row)
+        found = divisions.find_county_in_text(title, city) or divisions.find_county_in_text(Path(ret.file).stem, city)
+        if found:
+            ret.county_code = found.code
+            ret.county_source = Located(found.name, grid.name, "", "")
+    period_at = ret.header.get("period")
+    if period_at is not None:
+        ret.period_source = period_at
+        ret.period_text = str(period_at.value)
+        ret.period = parse_period(period_at.value)
+        return
+    for text in (_title_text(grid, header_row), Path(ret.file).stem):
+        p = find_period_in_text(text)
+        if p:
+            ret.period, ret.period_text = p, p.zh
+            ret.period_source = Located(p.token, grid.name, "", "")
+            return

@@ -1,0 +1,169 @@
+"""The key-indicator table: header row found by its labels, rows matched to the catalog.
+
+Columns are found by their header text, so a table shifted down or right, with columns in
+another order or a two-row header, reads the same. Blank, subtotal and group-heading rows
+are skipped; a row is matched by its 指标代码 or else by its name or an alias.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from huizong.catalog import Config, Indicator, normalize_label
+from huizong.cells import address
+from huizong.codes import make_issue
+from huizong.grid import Grid
+from huizong.header import match_label
+from huizong.issues import Issue
+from huizong.model import COLUMNS, Fact, RowRef
+from huizong.values import BLANK, parse_cell, to_catalog_units
+
+HEADER_SCAN_ROWS = 60
+_IGNORED_HEADER = ("增长", "增速", "增幅", "同比", "完成率", "比重", "占比", "排名")
+
+
+def column_role(text: str) -> str | None:
+    """The role of a header cell: seq, code, name, unit, target, value, last_year, note."""
+    h = normalize_label(text)
+    h = re.sub(r"\(.*?\)", "", unicodedata.normalize("NFKC", h))
+    if not h:
+        return None
+    if "序号" in h or h in {"序", "编号", "NO", "NO."}:
+        return "seq"
+    if any(k in h for k in _IGNORED_HEADER):
+        return None
+    if "上年" in h or "去年" in h or "同期" in h:
+        return "last_year"
+    if "目标" in h or "计划" in h:
+        return "target"
+    if "代码" in h or "编码" in h:
+        return "code"
+    if "单位" in h:
+        return "unit"
+    if "名称" in h or h in {"指标", "项目", "指标项"}:
+        return "name"
+    if any(k in h for k in ("本期", "累计", "完成", "实际", "本年", "数值", "本月", "当期")):
+        return "value"
+    if "备注" in h or "说明" in h:
+        return "note"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    header_row: int
+    first_data_row: int
+    columns: dict[str, int]  # role -> 0-based column
+
+
+def find_layout(grid: Grid) -> Layout | None:
+    """The first row with 指标名称 or 指标代码, its columns, and a second header row if any."""
+    for r in range(min(grid.height, HEADER_SCAN_ROWS)):
+        texts = [normalize_label(grid.text(r, c)) for c in range(len(grid.rows[r]))]
+        if not any(("指标名称" in t or "指标代码" in t) and len(t) <= 12 for t in texts):
+            continue
+        columns: dict[str, int] = {}
+        for c, t in enumerate(texts):
+            role = column_role(t)
+            if role and role not in columns:
+                columns[role] = c
+        first = r + 1
+        if "value" not in columns and r + 1 < grid.height:
+            # a two-row header: the period spans 年度目标 / 本期累计 / 上年同期 below it
+            extra = {}
+            for c in range(len(grid.rows[r + 1])):
+                role = column_role(grid.text(r + 1, c))
+                if role in COLUMNS and role not in columns and role not in extra:
+                    extra[role] = c
+            if extra:
+                columns.update(extra)
+                first = r + 2
+        return Layout(r, first, columns)
+    return None
+
+
+_NUMBERING = re.compile(r"^(?:\d+[.、)]|\(\d+\)|[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\))")
+_SUBTOTAL = ("合计", "小计", "总计", "全县合计", "全区合计")
+
+
+def clean_name(text: str) -> str:
+    """"（一）其中：新认定高新技术企业数（家）" -> "新认定高新技术企业数"."""
+    s = normalize_label(text)
+    s = _NUMBERING.sub("", s)
+    s = re.sub(r"^其中", "", s)
+    s = re.sub(r"[(（][^()（）]*[)）]$", "", s)
+    return s
+
+
+def match_indicator(config: Config, code_text: str, name_text: str) -> tuple[Indicator | None, Indicator | None]:
+    """(by code, by name): either may be None."""
+    cat = config.catalog
+    code = normalize_label(code_text).replace("-", "")
+    by_code = cat.by_code.get(code) if code else None
+    by_name = None
+    if name_text:
+        by_name = cat.by_name.get(clean_name(name_text)) or cat.by_name.get(normalize_label(name_text))
+    return by_code, by_name
+
+
+def read_table(grid: Grid, layout: Layout, config: Config, file: str) -> tuple[list[Fact], dict[str, RowRef], list[Issue]]:
+    cols = layout.columns
+    facts: list[Fact] = []
+    rows: dict[str, RowRef] = {}
+    issues: list[Issue] = []
+    seen_values: dict[str, tuple[float | None, str]] = {}
+    for r in range(layout.first_data_row, grid.height):
+        code_text = grid.text(r, cols["code"]) if "code" in cols else ""
+        name_text = grid.text(r, cols["name"]) if "name" in cols else ""
+        first_text = next((grid.text(r, c) for c in range(len(grid.rows[r])) if grid.text(r, c)), "")
+        if not first_text:
+            continue
+        if first_text.startswith(("注", "填报说明", "说明")) or match_label(first_text) or match_label(name_text):
+            break  # notes or the footer of the form: the table has ended
+        if clean_name(name_text).startswith(_SUBTOTAL):
+            continue
+        value_texts = [grid.text(r, cols[c]) for c in COLUMNS if c in cols]
+        by_code, by_name = match_indicator(config, code_text, name_text)
+        ind = by_code or by_name
+        name_cell = address(r, cols.get("name", cols.get("code", 0)))
+        if ind is None:
+            if any(value_texts) and (code_text or name_text):
+                issues.append(make_issue("indicator-unknown", file, sheet=grid.name, cell=name_cell, value=name_text or code_text))
+            continue
+        if by_code and by_name and by_code.code != by_name.code:
+            issues.append(
+                make_issue(
+                    "indicator-code-name-mismatch", file, sheet=grid.name, cell=name_cell,
+                    indicator=by_code.code, value=name_text, name=by_code.name,
+                )
+            )  # fmt: skip
+        unit_text = grid.text(r, cols["unit"]) if "unit" in cols else ""
+        note = grid.text(r, cols["note"]) if "note" in cols else ""
+        row_facts = []
+        for column in COLUMNS:
+            if column not in cols:
+                continue
+            c = cols[column]
+            raw_value = grid.get(r, c)
+            v = to_catalog_units(parse_cell(raw_value), unit_text, ind.unit, config.units)
+            row_facts.append(
+                Fact(ind.code, column, v.status, v.number, v.raw, v.unit_written, v.approximate, v.converted,
+                     grid.name, address(r, c), note or None)
+            )  # fmt: skip
+        value_fact = next((f for f in row_facts if f.column == "value"), None)
+        current = (value_fact.number if value_fact else None, value_fact.raw if value_fact else "")
+        if ind.code in seen_values:
+            if current != seen_values[ind.code] and value_fact and value_fact.status != BLANK:
+                issues.append(
+                    make_issue(
+                        "indicator-duplicate", file, sheet=grid.name, cell=value_fact.cell, indicator=ind.code,
+                        value=value_fact.raw, name=ind.name, detail=rows[ind.code].value_cell,
+                    )
+                )  # fmt: skip
+            continue
+        seen_values[ind.code] = current
+        rows[ind.code] = RowRef(ind.code, r, name_cell, value_fact.cell if value_fact else None, name_text or code_text)
+        facts.extend(row_facts)
+    return facts, rows, issues
