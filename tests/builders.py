@@ -18,7 +18,7 @@ PROJECT_HEADER = ["序号", "项目名称", "承担单位", "统一社会信用�
 
 # A plausible complete return: value per indicator (targets and last year derived).
 BASE_VALUES: dict[str, object] = {
-    "Z01": 120.5, "Z02": 17.8, "Z03": 40, "A01": 5100, "A02": 4.23, "A03": 12, "A04": 30, "A05": 800,
+    "Z01": 120.5, "Z02": 17.8, "Z03": 40, "A01": 5100, "A02": 0.42, "A03": 12, "A04": 30, "A05": 800,
     "B01": 36, "B02": 6, "B03": 230, "B04": 2, "C01": 18, "C02": 3, "C03": 22, "C04": 6, "C05": 4,
     "D01": 2, "D02": 3, "D03": 1, "D04": 2, "D05": 5, "E01": 9, "E02": 21, "E03": 40, "E04": 41500,
     "E05": 31, "E06": 1.74, "E07": 6, "F01": 60, "F02": 55, "F03": 2, "F04": 2, "F05": 38, "F06": 10000,
@@ -152,10 +152,7 @@ def _write_xlsx(path: Path, sheets, hidden_rows, merged_title: bool, shape: Shap
                 ws.row_dimensions[r + 1].hidden = True
             if merged_title:
                 ws.merge_cells(start_row=shape.top + 1, start_column=shape.left + 1, end_row=shape.top + 1, end_column=shape.left + 8)
-    kw = {}
-    if path.suffix.lower() == ".xlsm":
-        kw = {}
-    wb.save(path, **kw)
+    wb.save(path)
 
 
 def _write_xls(path: Path, sheets, hidden_rows) -> None:  # type: ignore[no-untyped-def]

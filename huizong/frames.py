@@ -1,0 +1,217 @@
+"""The batch as tables for Great Expectations, one per suite, with our own row keys.
+
+Each frame has a `row_id` column that indexes a `context` list: everything needed to turn
+a failing row back into an Issue with file, sheet, cell and indicator. Parsing results
+that pandas cannot see (was the text a number? was the unit convertible?) become plain
+columns the suites check, so every rule stays a vectorised single-column expectation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from huizong.catalog import Config
+from huizong.model import COLUMN_ZH, Return
+from huizong.projects import uscc_status
+from huizong.values import BLANK, NOT_NUMERIC, PLACEHOLDER, UNIT_UNKNOWN
+
+
+@dataclass
+class Frame:
+    name: str
+    data: pd.DataFrame
+    context: list[dict[str, Any]] = field(default_factory=list)  # by row_id
+
+
+def _frame(name: str, rows: list[dict[str, Any]], contexts: list[dict[str, Any]], columns: list[str]) -> Frame:
+    df = pd.DataFrame(rows, columns=["row_id", *columns])
+    if not rows:
+        df = df.astype({"row_id": "int64"})
+    return Frame(name, df, contexts)
+
+
+def returns_frame(returns: list[Return], config: Config) -> Frame:
+    divisions = config.divisions
+    rows, ctx = [], []
+    for ret in returns:
+        div = divisions.get(ret.county_code)
+        known = ret.county_code if div is not None and div.level == "county" else None
+        agrees = None
+        if known and ret.county_by_name:
+            agrees = ret.county_by_name == known
+        by_name = divisions.get(ret.county_by_name)
+        src, psrc = ret.county_source, ret.period_source
+        rows.append(
+            {
+                "row_id": len(ctx),
+                "county_code": ret.county_code,
+                "county_known": known,
+                "county_agrees": agrees,
+                "period_text": ret.period_text,
+                "period": ret.period.token if ret.period else ret.period_text,
+            }
+        )
+        office = ret.header.get("office")
+        ctx.append(
+            {
+                "file": ret.file,
+                "sheet": (src.sheet if src and src.cell else ret.sheet),
+                "cell": (src.cell if src and src.cell else None),
+                "value": ret.county_code,
+                "name": div.name if div else (by_name.name if by_name else None),
+                "detail": str(office.value) if office else None,
+                "period_sheet": (psrc.sheet if psrc and psrc.cell else ret.sheet),
+                "period_cell": (psrc.cell if psrc and psrc.cell else None),
+                "period_value": ret.period_text,
+            }
+        )
+    cols = ["county_code", "county_known", "county_agrees", "period_text", "period"]
+    return _frame("returns", rows, ctx, cols)
+
+
+def facts_frame(returns: list[Return], config: Config) -> Frame:
+    cat = config.catalog
+    rows, ctx = [], []
+    for ret in returns:
+        for f in ret.facts:
+            ind = cat.by_code[f.indicator]
+            whole = None
+            if ind.integer and f.number is not None:
+                whole = float(f.number).is_integer()
+            rows.append(
+                {
+                    "row_id": len(ctx),
+                    "column": f.column,
+                    "number": f.number,
+                    "numeric": f.status != NOT_NUMERIC,
+                    "unit_ok": f.status != UNIT_UNKNOWN,
+                    "whole": whole,
+                    "approximate": f.approximate,
+                    "redacted": f.status == PLACEHOLDER and f.column == "value" and ind.required,
+                }
+            )
+            ctx.append(
+                {
+                    "file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
+                    "value": f.raw if f.status != UNIT_UNKNOWN else f.unit_written, "number": f.number,
+                    "name": ind.name, "unit": ind.unit, "column": COLUMN_ZH[f.column],
+                }
+            )  # fmt: skip
+    cols = ["column", "number", "numeric", "unit_ok", "whole", "approximate", "redacted"]
+    return _frame("facts", rows, ctx, cols)
+
+
+def coverage_frame(returns: list[Return], config: Config) -> Frame:
+    """One row per (return, required indicator): is the row there, is its value filled in."""
+    required = [i for i in config.catalog if i.required]
+    rows, ctx = [], []
+    for ret in returns:
+        values = {f.indicator: f for f in ret.facts if f.column == "value"}
+        for ind in required:
+            ref = ret.rows.get(ind.code)
+            fact = values.get(ind.code)
+            present = ref is not None
+            rows.append(
+                {
+                    "row_id": len(ctx),
+                    "present": present,
+                    "filled": (fact is not None and fact.status != BLANK) if present else None,
+                }
+            )
+            ctx.append(
+                {
+                    "file": ret.file, "sheet": ret.sheet, "indicator": ind.code, "name": ind.name,
+                    "cell": (ref.value_cell if ref else None), "value": None,
+                }
+            )  # fmt: skip
+    return _frame("coverage", rows, ctx, ["present", "filled"])
+
+
+def pairs_frame(returns: list[Return], config: Config) -> Frame:
+    """One row per return, one column per indicator: its 本期累计 in catalog units."""
+    codes = [i.code for i in config.catalog]
+    rows, ctx = [], []
+    for ret in returns:
+        row: dict[str, Any] = {"row_id": len(ctx)}
+        cells = {}
+        for f in ret.facts:
+            if f.column == "value":
+                row[f.indicator] = f.number
+                cells[f.indicator] = f.cell
+        rows.append(row)
+        ctx.append({"file": ret.file, "sheet": ret.sheet, "cells": cells})
+    df = pd.DataFrame(rows, columns=["row_id", *codes]).astype({c: "float64" for c in codes})
+    return Frame("pairs", df, ctx)
+
+
+def ratios_frame(returns: list[Return], config: Config) -> Frame:
+    """A county-filled ratio against the one recomputed from its own parts."""
+    ratios = [i for i in config.catalog if i.is_ratio]
+    rows, ctx = [], []
+    for ret in returns:
+        values = {f.indicator: f for f in ret.facts if f.column == "value"}
+        for ind in ratios:
+            rep, num, den = (values.get(c) for c in (ind.code, ind.numerator, ind.denominator))
+            if not (rep and num and den) or None in (rep.number, num.number, den.number) or not den.number:
+                continue
+            mult = float(ind.multiplier or 1)
+            recomputed = mult * num.number / den.number  # type: ignore[operator]
+            tol = ind.tolerance if ind.tolerance is not None else 0.01
+            reported = float(rep.number)  # type: ignore[arg-type]
+            # a % typed into a percent-formatted cell arrives as a fraction (0.0423 for 4.23%)
+            within = abs(reported - recomputed) <= tol or (ind.unit == "%" and abs(reported * 100 - recomputed) <= tol)
+            rows.append({"row_id": len(ctx), "within": within})
+            num_ind, den_ind = config.catalog[ind.numerator or ""], config.catalog[ind.denominator or ""]
+            ctx.append(
+                {
+                    "file": ret.file, "sheet": rep.sheet, "cell": rep.cell, "indicator": ind.code,
+                    "name": ind.name, "unit": ind.unit, "value": rep.raw, "expected": f"{recomputed:.2f}",
+                    "detail": f"{num_ind.name} / {den_ind.name}",
+                }
+            )  # fmt: skip
+    return _frame("ratios", rows, ctx, ["within"])
+
+
+def projects_frame(returns: list[Return], config: Config) -> Frame:
+    rules = config.rules.get("project_detail", {})
+    assert isinstance(rules, dict)
+    categories = set(rules.get("categories", []))
+    statuses = set(rules.get("statuses", []))
+    rows, ctx = [], []
+    for ret in returns:
+        for p in ret.projects:
+            formed, checked, expected = uscc_status(p.uscc) if p.uscc else (None, None, None)
+            funds_ok = None
+            if p.funds_status != BLANK:
+                funds_ok = p.funds_status not in (NOT_NUMERIC, UNIT_UNKNOWN) and (p.funds is None or p.funds >= 0)
+            rows.append(
+                {
+                    "row_id": len(ctx),
+                    "uscc_formed": formed,
+                    "uscc_checked": checked if formed else None,
+                    "category_known": (p.category in categories) if p.category else None,
+                    "status_known": (p.status in statuses) if p.status else None,
+                    "funds_ok": funds_ok,
+                }
+            )
+            ctx.append(
+                {
+                    "file": ret.file, "sheet": p.sheet, "cells": p.cells, "uscc": p.uscc, "expected": expected,
+                    "category": p.category, "status": p.status, "funds": p.funds_raw,
+                }
+            )  # fmt: skip
+    cols = ["uscc_formed", "uscc_checked", "category_known", "status_known", "funds_ok"]
+    return _frame("projects", rows, ctx, cols)
+
+
+BUILDERS = {
+    "returns": returns_frame,
+    "facts": facts_frame,
+    "coverage": coverage_frame,
+    "pairs": pairs_frame,
+    "ratios": ratios_frame,
+    "projects": projects_frame,
+}

@@ -1,0 +1,42 @@
+"""Where things are: a small dataclass filled from arguments, then the environment, then defaults.
+
+Environment: HUIZONG_INPUTS, HUIZONG_OUTPUTS, HUIZONG_STORE, HUIZONG_DB, HUIZONG_CITY,
+HUIZONG_CONFIG.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from huizong.catalog import DEFAULT_CONFIG
+
+DEFAULT_CITY = "620700"  # 张掖市, the demo city
+
+
+@dataclass(frozen=True)
+class Settings:
+    inputs: Path = Path("inputs")
+    outputs: Path = Path("outputs")
+    store: Path = Path("store")  # archive/, rejected/, duplicates/ and the default SQLite file
+    db_url: str = ""
+    city: str = DEFAULT_CITY
+    config: Path = DEFAULT_CONFIG
+
+    @classmethod
+    def from_env(cls, **given: object) -> Settings:
+        def pick(name: str, env: str, default: object) -> object:
+            v = given.get(name)
+            return v if v not in (None, "") else os.environ.get(env) or default
+
+        store = Path(str(pick("store", "HUIZONG_STORE", "store")))
+        db = str(pick("db_url", "HUIZONG_DB", ""))
+        return cls(
+            inputs=Path(str(pick("inputs", "HUIZONG_INPUTS", "inputs"))),
+            outputs=Path(str(pick("outputs", "HUIZONG_OUTPUTS", "outputs"))),
+            store=store,
+            db_url=db or f"sqlite:///{(store / 'huizong.db').as_posix()}",
+            city=str(pick("city", "HUIZONG_CITY", DEFAULT_CITY)),
+            config=Path(str(pick("config", "HUIZONG_CONFIG", DEFAULT_CONFIG))),
+        )

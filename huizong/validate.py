@@ -1,0 +1,161 @@
+"""Run the Great Expectations suites in `expectations/suites/` once over a whole batch.
+
+Each suite names the frame it checks (`meta.frame`, see `huizong.frames`); each
+expectation names the rule it enforces (`meta.code`, see `huizong.codes`) and may override
+its severity (`meta.severity`). A failing row comes back from GX by our `row_id` and is
+turned into an Issue pointing at the county's own sheet and cell.
+
+GX is imported here only, when validation runs (it takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from huizong.catalog import Config
+from huizong.codes import CODES, make_issue
+from huizong.frames import BUILDERS, Frame
+from huizong.issues import Issue, Severity
+from huizong.model import Return
+
+
+class SuiteError(Exception):
+    "A suite file is malformed or names an unknown frame, rule or expectation"
+
+
+def fmt_number(value: object) -> str:
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else f"{f:.6g}"
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    suite: str
+    frame: str
+    rows: int
+    evaluated: int
+    failed: int
+    gx_result: Any  # ExpectationSuiteValidationResult, for Data Docs
+
+
+def load_suite_specs(suites_dir: Path) -> list[dict[str, Any]]:
+    specs = []
+    for path in sorted(suites_dir.glob("*.json")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        frame = spec.get("meta", {}).get("frame")
+        if frame not in BUILDERS:
+            raise SuiteError(f"{path.name}: meta.frame {frame!r} is not one of {sorted(BUILDERS)}")
+        for exp in spec.get("expectations", []):
+            code = exp.get("meta", {}).get("code")
+            if code not in CODES:
+                raise SuiteError(f"{path.name}: expectation {exp.get('type')} has unknown meta.code {code!r}")
+        specs.append(spec)
+    return specs
+
+
+class Validator:
+    """Holds one ephemeral GX context with every suite loaded; `run` validates a batch."""
+
+    def __init__(self, config: Config, city: str) -> None:
+        import great_expectations as gx
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        self.config, self.city = config, city
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        source = self.context.data_sources.add_pandas("huizong")
+        self.definitions: dict[str, Any] = {}
+        self.frames_of: dict[str, str] = {}
+        for spec in load_suite_specs(config.suites_dir):
+            suite = ExpectationSuite(**spec)
+            if len(suite.expectations) != len(spec["expectations"]):  # GX drops what it cannot build
+                raise SuiteError(f"suite {spec['name']}: GX built {len(suite.expectations)} of "
+                                 f"{len(spec['expectations'])} expectations")  # fmt: skip
+            suite = self.context.suites.add(suite)
+            asset = source.add_dataframe_asset(spec["name"])
+            batch = asset.add_batch_definition_whole_dataframe("batch")
+            vd = gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
+            self.definitions[spec["name"]] = self.context.validation_definitions.add(vd)
+            self.frames_of[spec["name"]] = spec["meta"]["frame"]
+        counties = config.divisions
+        self.parameters = {
+            "county_codes": counties.county_codes,
+            "city_county_codes": [d.code for d in counties.counties_of(city)],
+        }
+
+    def run(self, returns: list[Return]) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
+        """Issues by file (reading issues included) and one result per suite run."""
+        readable = [r for r in returns if r.readable]
+        by_file: dict[str, list[Issue]] = defaultdict(list)
+        for r in returns:
+            by_file[r.file].extend(r.issues)
+        frames = {name: build(readable, self.config) for name, build in BUILDERS.items()}
+        results = []
+        for suite_name, vd in self.definitions.items():
+            frame = frames[self.frames_of[suite_name]]
+            if frame.data.empty:
+                results.append(SuiteResult(suite_name, frame.name, 0, 0, 0, None))
+                continue
+            res = vd.run(
+                batch_parameters={"dataframe": frame.data},
+                expectation_parameters=self.parameters,
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
+            )
+            failed = 0
+            for r in res.results:
+                cfg = r.expectation_config
+                for entry in r.result.get("unexpected_index_list") or []:
+                    issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry)
+                    by_file[issue.file].append(issue)
+                    failed += 1
+            results.append(SuiteResult(suite_name, frame.name, len(frame.data), len(res.results), failed, res))
+        return dict(by_file), results
+
+    def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any]) -> Issue:
+        code = meta["code"]
+        severity = Severity(meta["severity"]) if meta.get("severity") else None
+        ctx = frame.context[int(entry["row_id"])]
+        file = ctx["file"]
+        if frame.name == "returns":
+            city = self.config.divisions.get(self.city)
+            if meta.get("locate") == "period":
+                return make_issue(code, file, sheet=ctx["period_sheet"], cell=ctx["period_cell"],
+                                  value=ctx["period_value"], severity=severity)  # fmt: skip
+            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cell"], value=ctx["value"], name=ctx["name"],
+                              detail=ctx["detail"], city=city.name if city else self.city, severity=severity)  # fmt: skip
+        if frame.name == "pairs":
+            big, small = kwargs["column_A"], kwargs["column_B"]
+            cat = self.config.catalog
+            detail = f"{cat[big].name}（{big}）{fmt_number(entry.get(big))}"
+            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(small), indicator=small,
+                              value=fmt_number(entry.get(small)), name=cat[small].name, detail=detail,
+                              severity=severity)  # fmt: skip
+        if frame.name == "projects":
+            fld = meta.get("field", "")
+            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(fld), value=ctx.get(fld),
+                              expected=ctx.get("expected"), severity=severity)  # fmt: skip
+        fields = {k: v for k, v in ctx.items() if k not in {"file", "sheet", "cell", "indicator", "value"}}
+        if "number" in fields:
+            fields["number"] = fmt_number(fields["number"])
+        return make_issue(code, file, sheet=ctx.get("sheet"), cell=ctx.get("cell"), indicator=ctx.get("indicator"),
+                          value=ctx.get("value"), severity=severity, **fields)  # fmt: skip
+
+
+_VALIDATORS: dict[tuple[int, str], Validator] = {}
+
+
+def validator_for(config: Config, city: str) -> Validator:
+    """One Validator per config and city in a process: building the GX context costs seconds."""
+    key = (id(config), city)
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = Validator(config, city)
+    return _VALIDATORS[key]
