@@ -183,6 +183,7 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
 
     A crash between the two leaves a ledger row whose `stored_as` does not exist yet; the next
     run finishes the move (see `plan`) instead of counting the file again."""
+    by_id: dict[int, Decision] = {}
     for d in decisions:
         f = d.inbound
         stored_as = None if d.status == st.IGNORED else storage_path(settings, d.status, f)
@@ -210,8 +211,11 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
                 if first:
                     row["county_code"], row["period"] = first["county_code"], first["period"]
             sid = store.insert(conn, st.submissions, row)
+            by_id[sid] = d
             if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
-                _supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel)
+                for old_id, reason in _supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel):
+                    if old_id in by_id:  # superseded within this batch: report its final status
+                        by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
                 _insert_return(conn, store, sid, ret)
             if ret is not None or d.issues:
                 store.insert_many(conn, st.issues, [_issue_row(sid, i) for i in d.issues])
@@ -228,14 +232,18 @@ def store_row(conn, sid: int | None) -> dict[str, object] | None:  # type: ignor
     return dict(r._mapping) if r else None
 
 
-def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> None:  # type: ignore[no-untyped-def]
+def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """Mark the county's current accepted return for the period superseded by `new_id`."""
+    done = []
     q = st.sa.select(st.submissions.c.id).where(
         st.submissions.c.county_code == county, st.submissions.c.period == period,
         st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id,
     )  # fmt: skip
     for (old_id,) in conn.execute(q).all():
-        store.update_submission(conn, old_id, status=st.SUPERSEDED, superseded_by=new_id,
-                                reason=f"已被第 {new_id} 号报送（{new_file}）更正替代")  # fmt: skip
+        reason = f"已被第 {new_id} 号报送（{new_file}）更正替代"
+        store.update_submission(conn, old_id, status=st.SUPERSEDED, superseded_by=new_id, reason=reason)
+        done.append((old_id, reason))
+    return done
 
 
 def _insert_return(conn, store: st.Store, sid: int, ret: Return) -> None:  # type: ignore[no-untyped-def]

@@ -60,6 +60,12 @@ def load_suite_specs(suites_dir: Path) -> list[dict[str, Any]]:
     return specs
 
 
+def quiet_gx() -> None:
+    """GX logs at INFO from its own child loggers and warns about tqdm; the analyst needs neither."""
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 class Validator:
     """Holds one ephemeral GX context with every suite loaded; `run` validates a batch."""
 
@@ -68,7 +74,8 @@ class Validator:
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        quiet_gx()  # after the import: GX sets its loggers' levels when it loads
+
         self.config, self.city = config, city
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -1,0 +1,180 @@
+"""`huizong`: the one command. The only place that prints or exits.
+
+Prefect is imported only by `run` when it runs; Great Expectations only where validation
+runs; so `huizong --help` and `huizong template` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from huizong.settings import Settings
+
+STATUS_STYLE = {"accepted": "green", "rejected": "red", "duplicate": "yellow", "superseded": "cyan", "ignored": "dim"}
+
+
+def _console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--city", help="city (prefecture) code, default 620700 or $HUIZONG_CITY")
+    p.add_argument("--config", help="configuration folder (catalog, suites); default: the repo's expectations/")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
+                                 city=args.city, config=args.config)  # fmt: skip
+    console = _console()
+    if args.no_prefect:
+        from huizong.pipeline import run_batch
+
+        s = run_batch(settings)
+        rows = [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in s.decisions]
+        counts, outputs = s.counts, [str(p) for p in s.outputs]
+    else:
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        from flows.nightly import huizong_run
+
+        result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
+                             db_url=settings.db_url, city=settings.city, config=str(settings.config))  # fmt: skip
+        rows, counts, outputs = result["decisions"], result["counts"], result["outputs"]
+    _print_run(console, rows, counts, outputs)
+    return 0
+
+
+def _print_run(console, rows, counts, outputs) -> None:  # type: ignore[no-untyped-def]
+    from rich.table import Table
+
+    table = Table(title="本次运行", show_lines=False)
+    for col in ("文件", "状态", "错误", "警告", "说明"):
+        table.add_column(col)
+    for rel, status, errors, warnings, reason in rows:
+        table.add_row(rel, f"[{STATUS_STYLE.get(status, '')}]{status}[/]", str(errors), str(warnings), reason or "")
+    if rows:
+        console.print(table)
+    else:
+        console.print("收件箱中没有新文件。")
+    console.print("  ".join(f"{k}: {v}" for k, v in counts.items()))
+    for p in outputs:
+        console.print(f"  → {p}")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from huizong.catalog import Config
+    from huizong.issues import sort_issues
+    from huizong.read import read_return
+    from huizong.validate import validator_for
+
+    settings = Settings.from_env(city=args.city, config=args.config)
+    config = Config.load(settings.config)
+    paths = [Path(f) for f in args.files]
+    for p in paths:
+        if not p.is_file():
+            print(f"huizong: 文件不存在：{p}", file=sys.stderr)
+            return 2
+    returns = [read_return(p, config, settings.city, display_name=str(p)) for p in paths]
+    by_file, _ = validator_for(config, settings.city).run(returns)
+    console = _console()
+    refused = 0
+    for ret in returns:
+        found = sort_issues(by_file.get(ret.file, []))
+        errors = sum(i.severity == "error" for i in found)
+        refused += bool(errors) or not ret.readable
+        who = f"{ret.county_code or '?'} {ret.period.token if ret.period else '?'}"
+        verdict = "[red]退回[/]" if errors or not ret.readable else "[green]可接收[/]"
+        console.print(f"{ret.file}  {who}  {verdict}  错误 {errors}，警告 {len(found) - errors}")
+        for i in found:
+            sev = "[red]错误[/]" if i.severity == "error" else "[yellow]警告[/]"
+            console.print(f"  {sev} {i.where or '-'}  {i.message}  [dim]({i.code})[/]")
+    return 1 if refused else 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from huizong.catalog import Config
+    from huizong.periods import parse_token
+    from huizong.template import write_template
+
+    settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
+    config = Config.load(settings.config)
+    div = config.divisions.get(args.county)
+    if div is None or div.level != "county":
+        print(f"huizong: {args.county} 不是县级行政区划代码", file=sys.stderr)
+        return 2
+    try:
+        period = parse_token(args.period)
+    except ValueError as e:
+        print(f"huizong: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.output or f"{div.name}_{period.token}_科技创新主要指标报表.xlsx")
+    store = None
+    db_file = settings.store / "huizong.db"
+    if args.db or db_file.exists():
+        from huizong.pipeline import open_store
+
+        store = open_store(settings)
+    write_template(out, config, div, period, store)
+    print(out)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from huizong.demo import write_demo
+
+    written = write_demo(Path(args.inputs or os.environ.get("HUIZONG_INPUTS") or "inputs"))
+    for p in written:
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="huizong", description="汇总：县区科技创新主要指标报表的收集、校验与汇总")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
+    p.add_argument("--inputs", help="inbox folder (default inputs/)")
+    p.add_argument("--outputs", help="outputs folder (default outputs/)")
+    p.add_argument("--store", help="folder for the kept originals and the default SQLite ledger (default store/)")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger (default sqlite:///store/huizong.db)")
+    p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
+    _common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check files now and change nothing; exit 1 if any is refused")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    _common(p)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("template", help="the form to send to a county, header filled, last year prefilled")
+    p.add_argument("--county", required=True, help="six-digit county code")
+    p.add_argument("--period", required=True, help="period token, e.g. 2024H1")
+    p.add_argument("-o", "--output", help="file to write (default <county>_<period>_科技创新主要指标报表.xlsx)")
+    p.add_argument("--store", help="store folder, for last year's values")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _common(p)
+    p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox")
+    p.add_argument("--inputs", help="inbox folder (default inputs/)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The form the city sends out: header filled in, last year's values prefilled from the store,
+input cells unlocked on a protected sheet, and Excel's own data validation on every input.
+
+The layout is the one `huizong.read` reads best, so a county that only types numbers
+returns a file that passes without a single conversion.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from huizong.catalog import Config, Division
+from huizong.periods import Period
+from huizong.store import Store
+from huizong.workbook import BOLD, BORDER, HEAD_FILL, TITLE, number_format
+
+INPUT_FILL = PatternFill("solid", fgColor="FFFFE0")
+UNLOCKED = Protection(locked=False)
+HEADERS = ["序号", "指标代码", "指标名称", "计量单位", "年度目标", "本期累计", "上年同期", "备注"]
+PROJECT_HEADERS = ["序号", "项目名称", "承担单位", "统一社会信用代码", "项目类别", "状态", "到位资金（万元）", "备注"]
+PROJECT_ROWS = 200
+
+
+def last_year_values(store: Store | None, county: str, period: Period) -> dict[str, float]:
+    """The county's accepted 本期累计 for the same period a year earlier, by indicator."""
+    if store is None:
+        return {}
+    rows = store.accepted_facts([county], period.last_year().token)
+    return {r["indicator"]: r["number"] for r in rows if r["column"] == "value" and r["number"] is not None}
+
+
+def write_template(path: Path, config: Config, county: Division, period: Period, store: Store | None = None) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "主要指标"
+    _indicator_sheet(ws, config, county, period, last_year_values(store, county.code, period))
+    _project_sheet(wb.create_sheet("项目明细"), config)
+    _notes(wb.create_sheet("填报说明"), period)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Period, last: dict[str, float]) -> None:
+    ws["A1"] = "县（区）科技创新主要指标报表"
+    ws["A1"].font = TITLE
+    ws.merge_cells("A1:H1")
+    ws["A1"].alignment = Alignment(horizontal="center")
+    header = [("填报单位：", f"{county.name}科学技术局", False), ("行政区划代码：", county.code, False),
+              ("报告期：", period.zh, False), ("填报人：", None, True), ("联系电话：", None, True),
+              ("填报日期：", None, True), ("单位负责人：", None, True)]  # fmt: skip
+    for r, (label, value, editable) in enumerate(header, start=3):
+        ws.cell(row=r, column=1, value=label).font = BOLD
+        cell = ws.cell(row=r, column=3, value=value)
+        if editable:
+            cell.protection, cell.fill = UNLOCKED, INPUT_FILL
+    top = 3 + len(header) + 1
+    for c, h in enumerate(HEADERS, start=1):
+        cell = ws.cell(row=top, column=c, value=h)
+        cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
+        cell.alignment = Alignment(horizontal="center")
+    whole = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                           error="请填写非负整数", errorTitle="数据有误", showErrorMessage=True)  # fmt: skip
+    decimal = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                             error="请填写非负数值", errorTitle="数据有误", showErrorMessage=True)  # fmt: skip
+    ws.add_data_validation(whole)
+    ws.add_data_validation(decimal)
+    for n, ind in enumerate(config.catalog, start=1):
+        r = top + n
+        for c, v in enumerate([n, ind.code, ind.name, ind.unit], start=1):
+            ws.cell(row=r, column=c, value=v).border = BORDER
+        for c in (5, 6, 7, 8):
+            cell = ws.cell(row=r, column=c)
+            cell.protection, cell.fill, cell.border = UNLOCKED, INPUT_FILL, BORDER
+            if c < 8:
+                cell.number_format = number_format(ind)
+                (whole if ind.integer else decimal).add(cell.coordinate)
+        if ind.code in last:
+            ws.cell(row=r, column=7, value=last[ind.code])
+    for col, width in zip("ABCDEFGH", [6, 9, 36, 10, 14, 14, 14, 24], strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = ws.cell(row=top + 1, column=4)
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False  # let the county widen a column
+
+
+def _project_sheet(ws: Worksheet, config: Config) -> None:
+    for c, h in enumerate(PROJECT_HEADERS, start=1):
+        cell = ws.cell(row=1, column=c, value=h)
+        cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
+    rules = config.rules.get("project_detail", {})
+    assert isinstance(rules, dict)
+    categories = DataValidation(type="list", formula1='"' + ",".join(rules.get("categories", [])) + '"', allow_blank=True)
+    statuses = DataValidation(type="list", formula1='"' + ",".join(rules.get("statuses", [])) + '"', allow_blank=True)
+    uscc = DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
+                          error="统一社会信用代码应为 18 位", showErrorMessage=True)  # fmt: skip
+    funds = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                           error="请填写非负数值（万元）", showErrorMessage=True)  # fmt: skip
+    for dv in (categories, statuses, uscc, funds):
+        ws.add_data_validation(dv)
+    last = PROJECT_ROWS + 1
+    categories.add(f"E2:E{last}")
+    statuses.add(f"F2:F{last}")
+    uscc.add(f"D2:D{last}")
+    funds.add(f"G2:G{last}")
+    for r in range(2, last + 1):
+        for c in range(1, 9):
+            ws.cell(row=r, column=c).protection = UNLOCKED
+        ws.cell(row=r, column=4).number_format = "@"  # keep leading zeros of credit codes
+    for col, width in zip("ABCDEFGH", [6, 40, 30, 22, 24, 8, 16, 20], strict=True):
+        ws.column_dimensions[col].width = width
+    ws.freeze_panes = "A2"
+    ws.protection.sheet = True
+
+
+def _notes(ws: Worksheet, period: Period) -> None:
+    lines = [
+        "填报说明",
+        f"1. 报告期为 {period.zh}；流量指标填写 1 月 1 日起的累计数，存量指标填写期末数。",
+        "2. 请按“计量单位”列的单位填写数值，只填数字；确需使用其他单位时，请同时修改该行计量单位。",
+        "3. 不掌握的数据请留空并在“备注”中说明，不要填写“约”“多”“余”等约数。",
+        "4. “项目明细”表每个项目一行，统一社会信用代码为 18 位；项目类别和状态请从下拉列表选择。",
+        "5. 请勿修改表头、指标代码和指标名称，勿增删行列。",
+    ]
+    for r, text in enumerate(lines, start=1):
+        ws.cell(row=r, column=1, value=text).font = TITLE if r == 1 else Font()
+    ws.column_dimensions["A"].width = 100
