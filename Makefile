@@ -1,0 +1,46 @@
+# huizong: `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+
+.PHONY: setup run demo test lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "pip==25.3" "setuptools==80.9.0"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+# First run on a machine: write the demo returns for 张掖市 into inputs/, then run the flow.
+# Later runs process whatever has arrived in inputs/.
+run: setup
+	@test -e store/huizong.db || $(BIN)/huizong demo --inputs inputs >/dev/null
+	$(BIN)/huizong run
+
+demo: setup
+	$(BIN)/huizong demo --inputs inputs
+
+test: setup
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check huizong flows tests benchmarks
+	$(BIN)/ruff format --check huizong flows tests benchmarks
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format huizong flows tests benchmarks
+	$(BIN)/ruff check --fix huizong flows tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache
