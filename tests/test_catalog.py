@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from huizong.catalog import Catalog, CatalogError, Config
+
+
+def test_catalog_is_the_spec_catalog(config):  # type: ignore[no-untyped-def]
+    import csv
+
+    spec = Path(__file__).resolve().parents[2] / "shared" / "spec" / "indicators.csv"
+    assert len(config.catalog) == 37
+    if spec.exists():  # beside the repo in CI and on the developers' machines
+        rows = list(csv.DictReader(spec.open(encoding="utf-8")))
+        assert [r["code"] for r in rows] == [i.code for i in config.catalog]
+    a02 = config.catalog["A02"]
+    assert (a02.numerator, a02.denominator, a02.multiplier, a02.is_ratio) == ("A01", "Z01", Decimal("0.01"), True)
+    assert config.catalog.by_name["技术合同交易额"].code == "E04"
+
+
+def test_divisions_and_demo_city(config):  # type: ignore[no-untyped-def]
+    counties = config.divisions.counties_of("620700")
+    assert [c.code for c in counties] == ["620702", "620721", "620722", "620723", "620724", "620725"]
+    assert len(config.divisions.county_codes) == 2849
+
+
+@pytest.mark.parametrize(
+    "text, code",
+    [("民乐县科学技术局", "620722"), ("肃南县科技局", "620721"), ("肃南裕固族自治县科学技术局", "620721"),
+     ("甘州区科技局", "620702"), ("山丹科技局", "620725"), ("某某单位", None)],
+)  # fmt: skip
+def test_county_from_office_name(config, text, code):  # type: ignore[no-untyped-def]
+    found = config.divisions.find_county_in_text(text, "620700")
+    assert (found.code if found else None) == code
+
+
+def test_ambiguous_county_name_outside_city_is_not_guessed(config):  # type: ignore[no-untyped-def]
+    assert config.divisions.find_county_in_text("朝阳区科技局", None) is None  # Beijing's and Changchun's
+
+
+def test_unit_factors(config):  # type: ignore[no-untyped-def]
+    u = config.units
+    assert u.factor("亿元", "万元") == Decimal(10000)
+    assert u.factor("万人次", "人次") == Decimal(10000)
+    assert u.factor("户", "家") == Decimal(1)
+    assert u.factor("亿元", "家") is None
+
+
+def test_a_city_can_add_an_indicator_without_code(tmp_path, config):  # type: ignore[no-untyped-def]
+    import shutil
+
+    root = tmp_path / "cfg"
+    shutil.copytree(config.root, root)
+    with (root / "catalog" / "indicators.csv").open("a", encoding="utf-8") as f:
+        f.write("H01,科技金融,科技信贷余额,Tech loans,亿元,stock,sum,,,,n,n,科技贷款余额,n,\n")
+    cfg = Config.load(root)
+    assert cfg.catalog["H01"].name == "科技信贷余额"
+    assert cfg.catalog.by_name["科技贷款余额"].code == "H01"
+
+
+def test_alias_used_twice_is_refused(tmp_path):  # type: ignore[no-untyped-def]
+    p = tmp_path / "indicators.csv"
+    p.write_text(
+        "code,group,name_zh,name_en,unit,kind,aggregate,numerator,denominator,multiplier,integer,required,aliases\n"
+        "X01,g,甲,a,家,stock,sum,,,,y,y,乙\nX02,g,乙,b,家,stock,sum,,,,y,y,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError):
+        Catalog.load(p)

@@ -1,0 +1,168 @@
+"""Whole runs on real files: the ledger, the kept originals and the city totals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+
+from builders import BASE_VALUES, write_return
+
+from huizong.publish import ISSUE_COLUMNS, SUBMISSION_COLUMNS, TOTAL_COLUMNS
+
+
+def _age(path, seconds):  # type: ignore[no-untyped-def]
+    """Arrival order is modification time: make `path` arrive `seconds` after the epoch base."""
+    t = 1_700_000_000 + seconds
+    os.utime(path, (t, t))
+
+
+def ledger(ws) -> list[tuple]:  # type: ignore[no-untyped-def]
+    db = sqlite3.connect(ws.store / "huizong.db")
+    try:
+        return db.execute(
+            "select id, file, status, county_code, period, duplicate_of, superseded_by from submissions order by id"
+        ).fetchall()
+    finally:
+        db.close()
+
+
+def values(**changes: object) -> dict[str, object]:
+    """A complete return with some numbers changed; A02 (a ratio, optional) left blank."""
+    return {**{k: v for k, v in BASE_VALUES.items() if k != "A02"}, **changes}
+
+
+GANZHOU_1 = values(A01=9000, B01=50)
+GANZHOU_2 = values(A01=9500, B01=52)  # the correction
+MINLE = values(A01="0.51亿元", B01=36)
+MINLE_BAD = values(A01=5200, B01=36, B02=40)  # refused revision
+LINZE = values(A01=3000, B01=20)
+
+
+def test_two_batches_duplicate_correction_refused_revision(ws):  # type: ignore[no-untyped-def]
+    # batch 1
+    g1 = write_return(ws.drop("甘州区.xlsx"), "620702", "2024年上半年", GANZHOU_1)
+    m1 = write_return(ws.drop("民乐县.xls"), "620722", "2024年1-6月", MINLE)
+    shutil.copyfile(m1, ws.drop("民乐县(1).xls"))
+    ws.drop("~$甘州区.xlsx").write_bytes(b"\x05owner")
+    ws.drop("空表.xlsx").write_bytes(b"")
+    for n, p in enumerate([g1, m1, ws.drop("民乐县(1).xls"), ws.drop("~$甘州区.xlsx"), ws.drop("空表.xlsx")]):
+        _age(p, n)
+    first = ws.run()
+    assert first.counts == {"accepted": 2, "rejected": 1, "duplicate": 1, "superseded": 0, "ignored": 1}
+    assert ws.totals("2024H1")["A01"]["value"] == "14100"
+
+    # batch 2: a correction for 甘州区, a refused revision for 民乐县, 民乐县's first file again, 临泽县 new
+    g2 = write_return(ws.drop("甘州区_更正.xlsx"), "620702", "2024H1", GANZHOU_2)
+    m2 = write_return(ws.drop("民乐县_修改.xlsx"), "620722", "2024H1", MINLE_BAD)
+    m3 = shutil.copyfile(ws.store / "archive" / ledger_sha(ws, 2)[:16] / "民乐县.xls", ws.drop("民乐县.xls"))
+    lz = write_return(ws.drop("临泽县.xlsx"), "620723", "2024H1", LINZE)
+    for n, p in enumerate([g2, m2, m3, lz], start=10):
+        _age(p, n)
+    second = ws.run()
+    assert second.counts == {"accepted": 2, "rejected": 1, "duplicate": 1, "superseded": 0, "ignored": 0}
+
+    assert ledger(ws) == [
+        (1, "甘州区.xlsx", "superseded", "620702", "2024H1", None, 6),
+        (2, "民乐县.xls", "accepted", "620722", "2024H1", None, None),
+        (3, "民乐县(1).xls", "duplicate", "620722", "2024H1", 2, None),
+        (4, "~$甘州区.xlsx", "ignored", None, None, None, None),
+        (5, "空表.xlsx", "rejected", None, None, None, None),
+        (6, "甘州区_更正.xlsx", "accepted", "620702", "2024H1", None, None),
+        (7, "民乐县_修改.xlsx", "rejected", "620722", "2024H1", None, None),
+        (8, "民乐县.xls", "duplicate", "620722", "2024H1", 2, None),
+        (9, "临泽县.xlsx", "accepted", "620723", "2024H1", None, None),
+    ]
+    totals = ws.totals("2024H1")
+    assert totals["A01"]["value"] == "17600"  # 9500 + 5100 + 3000: the refused revision changed nothing
+    assert totals["B01"]["value"] == "108"
+    assert (totals["A01"]["n_reported"], totals["A01"]["n_expected"]) == ("3", "6")
+    assert totals["A01"]["missing"] == "620721 肃南裕固族自治县;620724 高台县;620725 山丹县"
+
+    # every original kept, none overwritten; only the lock file is left in the inbox
+    assert sorted(p.name for p in ws.inputs.rglob("*") if p.is_file()) == ["~$甘州区.xlsx"]
+    kept = sorted(p.relative_to(ws.store).parts[0] + "/" + p.name for p in ws.store.rglob("*.xls*"))
+    assert kept == sorted(["archive/甘州区.xlsx", "archive/民乐县.xls", "duplicates/民乐县(1).xls", "rejected/空表.xlsx",
+                           "archive/甘州区_更正.xlsx", "rejected/民乐县_修改.xlsx", "duplicates/民乐县.xls",
+                           "archive/临泽县.xlsx"])  # fmt: skip
+
+    subs = {r["file"] + r["status"]: r for r in ws.csv("submissions.csv")}
+    assert list(ws.csv("submissions.csv")[0]) == SUBMISSION_COLUMNS
+    assert subs["民乐县_修改.xlsxrejected"]["reason"] == "主要指标!F18 省级科技计划项目立项数（B02）40 大于省级科技计划项目申报数（B01）36"
+    assert subs["甘州区.xlsxsuperseded"]["reason"] == "已被第 6 号报送（甘州区_更正.xlsx）更正替代"
+    assert subs["空表.xlsxrejected"]["stored_as"].startswith("rejected/e3b0c44298fc1c14/")
+    issues = ws.csv("620700/2024H1/issues.csv")
+    assert list(issues[0]) == ISSUE_COLUMNS
+    assert [(i["file"], i["cell"], i["code"]) for i in issues] == [("民乐县_修改.xlsx", "F18", "approved-exceeds-applied")]
+
+
+def ledger_sha(ws, sid: int) -> str:  # type: ignore[no-untyped-def]
+    db = sqlite3.connect(ws.store / "huizong.db")
+    try:
+        return db.execute("select sha256 from submissions where id = ?", (sid,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_a_second_run_changes_nothing(ws):  # type: ignore[no-untyped-def]
+    write_return(ws.drop("a.xlsx"), "620702", "2024H1")
+    write_return(ws.drop("b.xlsx"), "620722", "2024H1", {**BASE_VALUES, "B02": 99})
+    ws.run()
+    before = ledger(ws)
+    csvs = ["submissions.csv", "620700/2024H1/city_totals.csv", "620700/2024H1/issues.csv"]
+    snapshot = {c: (ws.outputs / c).read_bytes() for c in csvs}
+    again = ws.run()
+    assert again.decisions == []
+    assert ledger(ws) == before
+    assert {c: (ws.outputs / c).read_bytes() for c in csvs} == snapshot
+
+
+def test_a_correction_within_one_batch_supersedes_the_earlier_file(ws):  # type: ignore[no-untyped-def]
+    a = write_return(ws.drop("高台县.xlsx"), "620724", "2024H1", values(A01=1))
+    b = write_return(ws.drop("高台县_更正.xlsx"), "620724", "2024H1", values(A01=2))
+    _age(a, 1)
+    _age(b, 2)
+    s = ws.run()
+    assert [(d.inbound.rel, d.status) for d in s.decisions] == [("高台县.xlsx", "superseded"), ("高台县_更正.xlsx", "accepted")]
+    assert ws.totals("2024H1")["A01"]["value"] == "2"
+
+
+def test_one_bad_file_never_stops_a_run(ws):  # type: ignore[no-untyped-def]
+    ws.drop("garbage.xlsx").write_bytes(b"PK\x03\x04" + os.urandom(500))
+    ws.drop("notes.txt").write_text("not a return", encoding="utf-8")
+    write_return(ws.drop("ok.xlsx"), "620725", "2024FY")
+    s = ws.run()
+    assert sorted((d.inbound.rel, d.status) for d in s.decisions) == [
+        ("garbage.xlsx", "rejected"), ("notes.txt", "rejected"), ("ok.xlsx", "accepted")]  # fmt: skip
+    assert ws.totals("2024FY")["A01"]["value"] == "5100"
+
+
+def test_files_in_subfolders_and_periods_apart(ws):  # type: ignore[no-untyped-def]
+    (ws.inputs / "民乐县").mkdir()
+    write_return(ws.inputs / "民乐县" / "上半年.xlsx", "620722", "2024H1")
+    write_return(ws.inputs / "民乐县" / "全年.xlsx", "620722", "2024年度", values(A01=9999))
+    s = ws.run()
+    assert sorted(d.inbound.rel for d in s.decisions) == ["民乐县/上半年.xlsx", "民乐县/全年.xlsx"]
+    assert ws.totals("2024H1")["A01"]["value"] == "5100"
+    assert ws.totals("2024FY")["A01"]["value"] == "9999"
+    assert list(ws.csv("620700/2024FY/city_totals.csv")[0]) == TOTAL_COLUMNS
+    assert (ws.outputs / "620700" / "2024FY" / "汇总_张掖市_2024FY.xlsx").is_file()
+
+
+def test_interrupted_move_is_finished_not_counted_twice(ws):  # type: ignore[no-untyped-def]
+    """A run killed between recording a file and moving it: the next run only finishes the move."""
+    from huizong import pipeline
+
+    write_return(ws.drop("a.xlsx"), "620702", "2024H1")
+    real_move = pipeline._move
+    pipeline._move = lambda src, dest: None  # the process dies before the rename
+    try:
+        ws.run()
+    finally:
+        pipeline._move = real_move
+    assert (ws.inputs / "a.xlsx").exists()
+    s = ws.run()
+    assert s.decisions == []
+    assert not (ws.inputs / "a.xlsx").exists()
+    assert [r[2] for r in ledger(ws)] == ["accepted"]
+    assert ws.totals("2024H1")["A01"]["value"] == "5100"
