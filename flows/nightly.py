@@ -62,7 +62,9 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
     run_id = pipeline.start_run(st, settings, len(files))
     logger.info("run %s: %d files, %d to read", run_id, len(files), len(plan.to_read))
     chunks = [plan.to_read[i : i + CHUNK] for i in range(0, len(plan.to_read), CHUNK)]
-    returns = [r for fut in read_chunk.map(chunks, unmapped(settings.config), unmapped(settings.city)) for r in fut.result()]
+    returns = [
+        r for fut in read_chunk.map(chunks, unmapped(settings.config), unmapped(settings.city)) for r in fut.result()
+    ]
     issues = validate_batch(returns, settings.config, settings.city) if returns else {}
     decisions = pipeline.decide(plan, returns, issues)
     pipeline.commit(decisions, st, settings, run_id, on_each=lambda d: logger.info("%s: %s", d.inbound.rel, d.status))

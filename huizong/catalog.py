@@ -124,7 +124,7 @@ class Catalog:
     def __getitem__(self, code: str) -> Indicator:
         return self.by_code[code]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self):
         return iter(self.indicators)
 
     def __len__(self) -> int:

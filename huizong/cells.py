@@ -23,7 +23,7 @@ def address(row: int, col: int) -> str:
 
 
 def parse_address(cell: str) -> tuple[int, int]:
-    """"F17" -> (16, 5); raises ValueError on anything else."""
+    """ "F17" -> (16, 5); raises ValueError on anything else."""
     m = _ADDRESS.match(cell.upper())
     if not m:
         raise ValueError(f"not a cell address: {cell!r}")

@@ -17,7 +17,7 @@ from huizong.settings import Settings
 STATUS_STYLE = {"accepted": "green", "rejected": "red", "duplicate": "yellow", "superseded": "cyan", "ignored": "dim"}
 
 
-def _console():  # type: ignore[no-untyped-def]
+def _console():
     from rich.console import Console
 
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -50,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_run(console, rows, counts, outputs) -> None:  # type: ignore[no-untyped-def]
+def _print_run(console, rows, counts, outputs) -> None:
     from rich.table import Table
 
     table = Table(title="本次运行", show_lines=False)

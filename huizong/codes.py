@@ -211,11 +211,11 @@ CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
 
 class _Lenient(string.Formatter):
-    def get_value(self, key, args, kwargs):  # type: ignore[no-untyped-def]
+    def get_value(self, key, args, kwargs):
         value = kwargs.get(key) if isinstance(key, str) else None
         return "?" if value is None else value
 
-    def format_field(self, value, format_spec):  # type: ignore[no-untyped-def]
+    def format_field(self, value, format_spec):
         try:
             return super().format_field(value, format_spec)
         except (TypeError, ValueError):

@@ -100,10 +100,8 @@ def _messy_grid(config: Config, values: dict[str, dict[str, float]]) -> list[lis
                                 [None, "填报单位：临泽县科学技术局", None, None, "行政区划代码：", "620723"],
                                 [None, "报 告 期：2024年1-6月"], []]  # fmt: skip
     grid.append([None, "序号", "指标名称", "计量单位", "本期累计", "上年同期", "年度目标", "备注"])
-    n = 0
-    for ind in config.catalog:
+    for n, ind in enumerate(config.catalog, start=1):
         v = values[ind.code]
-        n += 1
         unit, value, last, target = ind.unit, v["value"], v["last_year"], v["target"]
         if ind.code == "E04":  # turnover in 亿元 in the unit column
             unit, value, last, target = "亿元", value / 10000, last / 10000, target / 10000

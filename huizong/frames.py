@@ -35,7 +35,8 @@ def _frame(name: str, rows: list[dict[str, Any]], contexts: list[dict[str, Any]]
 
 def returns_frame(returns: list[Return], config: Config) -> Frame:
     divisions = config.divisions
-    rows, ctx = [], []
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
     for ret in returns:
         div = divisions.get(ret.county_code)
         known = ret.county_code if div is not None and div.level == "county" else None
@@ -74,7 +75,8 @@ def returns_frame(returns: list[Return], config: Config) -> Frame:
 
 def facts_frame(returns: list[Return], config: Config) -> Frame:
     cat = config.catalog
-    rows, ctx = [], []
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
     for ret in returns:
         for f in ret.facts:
             ind = cat.by_code[f.indicator]
@@ -107,7 +109,8 @@ def facts_frame(returns: list[Return], config: Config) -> Frame:
 def coverage_frame(returns: list[Return], config: Config) -> Frame:
     """One row per (return, required indicator): is the row there, is its value filled in."""
     required = [i for i in config.catalog if i.required]
-    rows, ctx = [], []
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
     for ret in returns:
         values = {f.indicator: f for f in ret.facts if f.column == "value"}
         for ind in required:
@@ -133,7 +136,8 @@ def coverage_frame(returns: list[Return], config: Config) -> Frame:
 def pairs_frame(returns: list[Return], config: Config) -> Frame:
     """One row per return, one column per indicator: its 本期累计 in catalog units."""
     codes = [i.code for i in config.catalog]
-    rows, ctx = [], []
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
     for ret in returns:
         row: dict[str, Any] = {"row_id": len(ctx)}
         cells = {}
@@ -150,7 +154,8 @@ def pairs_frame(returns: list[Return], config: Config) -> Frame:
 def ratios_frame(returns: list[Return], config: Config) -> Frame:
     """A county-filled ratio against the one recomputed from its own parts."""
     ratios = [i for i in config.catalog if i.is_ratio]
-    rows, ctx = [], []
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
     for ret in returns:
         values = {f.indicator: f for f in ret.facts if f.column == "value"}
         for ind in ratios:
@@ -180,7 +185,8 @@ def projects_frame(returns: list[Return], config: Config) -> Frame:
     assert isinstance(rules, dict)
     categories = set(rules.get("categories", []))
     statuses = set(rules.get("statuses", []))
-    rows, ctx = [], []
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
     for ret in returns:
         for p in ret.projects:
             formed, checked, expected = uscc_status(p.uscc) if p.uscc else (None, None, None)

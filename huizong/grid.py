@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import python_calamine as pc
-
-Cell = object
 
 
 @dataclass(frozen=True, slots=True)
 class Grid:
     name: str
-    rows: list[list[Cell]]
+    rows: list[list[Any]]
     visible: bool = True
 
-    def get(self, row: int, col: int) -> Cell:
+    def get(self, row: int, col: int) -> Any:
         if 0 <= row < len(self.rows):
             r = self.rows[row]
             if 0 <= col < len(r):
@@ -62,7 +61,7 @@ def load_grids(path: Path) -> list[Grid]:
                 rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
             except Exception as e:
                 raise WorkbookUnreadable(f"{meta.name}: {e}") from e
-            grids.append(Grid(meta.name, rows, meta.visible == pc.SheetVisibleEnum.Visible))
+            grids.append(Grid(meta.name, list(rows), meta.visible == pc.SheetVisibleEnum.Visible))
     finally:
         wb.close()
     return sorted(grids, key=lambda g: not g.visible)

@@ -30,7 +30,7 @@ def _fold(text: str) -> str:
 
 
 def match_label(text: str) -> tuple[str, str] | None:
-    """"填 报 单 位：民乐县" -> ("office", "民乐县"); None if the text is no label."""
+    """ "填 报 单 位：民乐县" -> ("office", "民乐县"); None if the text is no label."""
     t = _fold(text)
     for lab, key in _BY_LENGTH:
         if t.startswith(lab):

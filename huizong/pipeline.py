@@ -79,7 +79,9 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
             if not any(r["inbox_path"] == f.rel for r in store.by_sha(f.sha256)):
                 out.ignored.append(f)
             continue
-        unfinished = [r for r in earlier if r["inbox_path"] == f.rel and not (settings.store / str(r["stored_as"])).exists()]
+        unfinished = [
+            r for r in earlier if r["inbox_path"] == f.rel and not (settings.store / str(r["stored_as"])).exists()
+        ]
         if unfinished:
             out.recover.append((f, unfinished[0]))
         elif earlier or f.sha256 in seen_in_batch:
@@ -144,7 +146,9 @@ def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]]) -> li
     for f, earlier in p.duplicates:
         dup_of = int(earlier["id"]) if earlier else None  # type: ignore[call-overload]
         decisions.append(Decision(f, st.DUPLICATE, reason="", duplicate_of=dup_of))
-    order = {f.rel: n for n, f in enumerate(sorted([*p.ignored, *p.to_read, *(d for d, _ in p.duplicates)], key=_arrival))}
+    order = {
+        f.rel: n for n, f in enumerate(sorted([*p.ignored, *p.to_read, *(d for d, _ in p.duplicates)], key=_arrival))
+    }
     return sorted(decisions, key=lambda d: order[d.inbound.rel])
 
 
@@ -225,14 +229,14 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
             on_each(d)
 
 
-def store_row(conn, sid: int | None) -> dict[str, object] | None:  # type: ignore[no-untyped-def]
+def store_row(conn, sid: int | None) -> dict[str, object] | None:
     if sid is None:
         return None
     r = conn.execute(st.sa.select(st.submissions).where(st.submissions.c.id == sid)).first()
     return dict(r._mapping) if r else None
 
 
-def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> list[tuple[int, str]]:
     """Mark the county's current accepted return for the period superseded by `new_id`."""
     done = []
     q = st.sa.select(st.submissions.c.id).where(
@@ -246,7 +250,7 @@ def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new
     return done
 
 
-def _insert_return(conn, store: st.Store, sid: int, ret: Return) -> None:  # type: ignore[no-untyped-def]
+def _insert_return(conn, store: st.Store, sid: int, ret: Return) -> None:
     assert ret.county_code and ret.period
     store.insert_many(conn, st.facts, [
         {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "indicator": f.indicator,
@@ -325,4 +329,3 @@ def run_batch(settings: Settings, config: Config | None = None) -> RunSummary:
     outputs = publish(store, config, settings)
     end_run(store, run_id, decisions)
     return RunSummary(run_id, decisions, outputs)
-

@@ -92,6 +92,7 @@ def read_projects(grid: Grid, config: Config) -> list[ProjectRow]:
     header_row, roles, funds_unit = found
     out = []
     for r in range(header_row + 1, grid.height):
+
         def txt(role: str, r: int = r) -> str:
             return grid.text(r, roles[role]) if role in roles else ""
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ def fmt(value: object) -> str:
     return str(safe_text(value))
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -136,8 +137,11 @@ def publish(store: st.Store, config: Config, settings: Settings) -> list[Path]:
 
     out = settings.outputs
     written = [
-        write_csv(out / "submissions.csv", SUBMISSION_COLUMNS,
-                  ([s[c] for c in SUBMISSION_COLUMNS] for s in store.submissions()))  # fmt: skip
+        write_csv(
+            out / "submissions.csv",
+            SUBMISSION_COLUMNS,
+            ([s[c] for c in SUBMISSION_COLUMNS] for s in store.submissions()),
+        )
     ]
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
     for period in store.periods(counties):
@@ -146,7 +150,7 @@ def publish(store: st.Store, config: Config, settings: Settings) -> list[Path]:
         written.append(write_totals(folder / "city_totals.csv", view))
         written.append(write_issues(folder / "issues.csv", view))
         target = folder / f"汇总_{view.city.name}_{period}.xlsx"
-        written.append(write_atomic(target, lambda tmp, v=view: write_consolidated(v, config, tmp)))
+        written.append(write_atomic(target, partial(write_consolidated, view, config)))
     return written
 
 

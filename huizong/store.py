@@ -128,7 +128,7 @@ class Store:
         metadata.create_all(engine)
         return cls(engine)
 
-    def begin(self):  # type: ignore[no-untyped-def]
+    def begin(self):
         return self.engine.begin()
 
     # reading -------------------------------------------------------------------------
@@ -167,7 +167,11 @@ class Store:
 
     def projects_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = list(submission_ids)
-        q = sa.select(projects).where(projects.c.submission_id.in_(ids)).order_by(projects.c.submission_id, projects.c.row)
+        q = (
+            sa.select(projects)
+            .where(projects.c.submission_id.in_(ids))
+            .order_by(projects.c.submission_id, projects.c.row)
+        )
         return self._all(q)
 
     def issues_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:

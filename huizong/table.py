@@ -89,7 +89,7 @@ _SUBTOTAL = ("合计", "小计", "总计", "全县合计", "全区合计")
 
 
 def clean_name(text: str) -> str:
-    """"（一）其中：新认定高新技术企业数（家）" -> "新认定高新技术企业数"."""
+    """ "（一）其中：新认定高新技术企业数（家）" -> "新认定高新技术企业数"."""
     s = normalize_label(text)
     s = _NUMBERING.sub("", s)
     s = re.sub(r"^其中", "", s)
@@ -108,7 +108,9 @@ def match_indicator(config: Config, code_text: str, name_text: str) -> tuple[Ind
     return by_code, by_name
 
 
-def read_table(grid: Grid, layout: Layout, config: Config, file: str) -> tuple[list[Fact], dict[str, RowRef], list[Issue]]:
+def read_table(
+    grid: Grid, layout: Layout, config: Config, file: str
+) -> tuple[list[Fact], dict[str, RowRef], list[Issue]]:
     cols = layout.columns
     facts: list[Fact] = []
     rows: dict[str, RowRef] = {}
@@ -130,7 +132,9 @@ def read_table(grid: Grid, layout: Layout, config: Config, file: str) -> tuple[l
         name_cell = address(r, cols.get("name", cols.get("code", 0)))
         if ind is None:
             if any(value_texts) and (code_text or name_text):
-                issues.append(make_issue("indicator-unknown", file, sheet=grid.name, cell=name_cell, value=name_text or code_text))
+                issues.append(
+                    make_issue("indicator-unknown", file, sheet=grid.name, cell=name_cell, value=name_text or code_text)
+                )
             continue
         if by_code and by_name and by_code.code != by_name.code:
             issues.append(

@@ -95,7 +95,9 @@ def _project_sheet(ws: Worksheet, config: Config) -> None:
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
     rules = config.rules.get("project_detail", {})
     assert isinstance(rules, dict)
-    categories = DataValidation(type="list", formula1='"' + ",".join(rules.get("categories", [])) + '"', allow_blank=True)
+    categories = DataValidation(
+        type="list", formula1='"' + ",".join(rules.get("categories", [])) + '"', allow_blank=True
+    )
     statuses = DataValidation(type="list", formula1='"' + ",".join(rules.get("statuses", [])) + '"', allow_blank=True)
     uscc = DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
                           error="统一社会信用代码应为 18 位", showErrorMessage=True)  # fmt: skip

@@ -59,7 +59,7 @@ def parse_cell(value: object) -> Parsed:
     raw = _as_text(value)
     if value is None or (isinstance(value, str) and not value.strip()):
         return Parsed(BLANK, raw)
-    if isinstance(value, bool) or isinstance(value, dt.date | dt.time | dt.timedelta):
+    if isinstance(value, bool | dt.date | dt.time | dt.timedelta):
         return Parsed(NOT_NUMERIC, raw)
     if isinstance(value, int | float):
         if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite

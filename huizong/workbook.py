@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from huizong.catalog import Config, Indicator
 from huizong.model import COLUMN_ZH
 from huizong.periods import parse_token
-from huizong.publish import STATUS_ZH, CityPeriod, safe_text
+from huizong.publish import FORMULA_START, STATUS_ZH, CityPeriod
 
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 TOTAL_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -40,6 +40,14 @@ def number_format(ind: Indicator) -> str:
     return "#,##0.00"
 
 
+def put(ws: Worksheet, row: int, col: int, value: object):
+    """Write a value; county text that Excel would run as a formula stays plain text."""
+    cell = ws.cell(row=row, column=col, value=value)
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        cell.data_type = "s"
+    return cell
+
+
 def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
            formats: dict[int, str] | None = None, widths: Sequence[float] | None = None) -> int:  # fmt: skip
     """Write a header row and rows from row `top` (1-based); return the next free row."""
@@ -49,7 +57,7 @@ def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Seque
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for r, row in enumerate(rows, start=top + 1):
         for c, v in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=safe_text(v))
+            cell = put(ws, r, c, v)
             cell.border = BORDER
             if formats and c in formats and isinstance(v, int | float):
                 cell.number_format = formats[c]
@@ -158,7 +166,17 @@ def _projects(ws: Worksheet, view: CityPeriod) -> None:
         c = county_of.get(p["submission_id"])
         rows.append([c.name if c else "", p["name"], p["org"], p["uscc"], p["category"], p["status"], p["funds"],
                      p["note"], f"{p['sheet']}!{p['row']}"])  # fmt: skip
-    headers = ["县区", "项目名称", "承担单位", "统一社会信用代码", "项目类别", "状态", "到位资金（万元）", "备注", "来源行"]
+    headers = [
+        "县区",
+        "项目名称",
+        "承担单位",
+        "统一社会信用代码",
+        "项目类别",
+        "状态",
+        "到位资金（万元）",
+        "备注",
+        "来源行",
+    ]
     _table(ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
 
 

@@ -146,12 +146,19 @@ def _write_xlsx(path: Path, sheets, hidden_rows, merged_title: bool, shape: Shap
     for name, cells in sheets:
         ws = wb.create_sheet(name)
         for r, c, v in cells:
-            ws.cell(row=r + 1, column=c + 1, value=v)
+            cell = ws.cell(row=r + 1, column=c + 1, value=v)
+            if isinstance(v, str) and v.startswith("="):
+                cell.data_type = "s"  # typed as text, as a county's apostrophe-prefixed entry is
         if name == shape.sheet:
             for r in hidden_rows:
                 ws.row_dimensions[r + 1].hidden = True
             if merged_title:
-                ws.merge_cells(start_row=shape.top + 1, start_column=shape.left + 1, end_row=shape.top + 1, end_column=shape.left + 8)
+                ws.merge_cells(
+                    start_row=shape.top + 1,
+                    start_column=shape.left + 1,
+                    end_row=shape.top + 1,
+                    end_column=shape.left + 8,
+                )
     wb.save(path)
 
 

@@ -10,11 +10,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from builders import CONFIG  # noqa: E402
+from builders import CONFIG
 
-from huizong.catalog import Config  # noqa: E402
-from huizong.pipeline import RunSummary, run_batch  # noqa: E402
-from huizong.settings import Settings  # noqa: E402
+from huizong.catalog import Config
+from huizong.pipeline import RunSummary, run_batch
+from huizong.settings import Settings
 
 CITY = "620700"
 

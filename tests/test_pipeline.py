@@ -88,12 +88,17 @@ def test_two_batches_duplicate_correction_refused_revision(ws):  # type: ignore[
 
     subs = {r["file"] + r["status"]: r for r in ws.csv("submissions.csv")}
     assert list(ws.csv("submissions.csv")[0]) == SUBMISSION_COLUMNS
-    assert subs["民乐县_修改.xlsxrejected"]["reason"] == "主要指标!F18 省级科技计划项目立项数（B02）40 大于省级科技计划项目申报数（B01）36"
+    assert (
+        subs["民乐县_修改.xlsxrejected"]["reason"]
+        == "主要指标!F18 省级科技计划项目立项数（B02）40 大于省级科技计划项目申报数（B01）36"
+    )
     assert subs["甘州区.xlsxsuperseded"]["reason"] == "已被第 6 号报送（甘州区_更正.xlsx）更正替代"
     assert subs["空表.xlsxrejected"]["stored_as"].startswith("rejected/e3b0c44298fc1c14/")
     issues = ws.csv("620700/2024H1/issues.csv")
     assert list(issues[0]) == ISSUE_COLUMNS
-    assert [(i["file"], i["cell"], i["code"]) for i in issues] == [("民乐县_修改.xlsx", "F18", "approved-exceeds-applied")]
+    assert [(i["file"], i["cell"], i["code"]) for i in issues] == [
+        ("民乐县_修改.xlsx", "F18", "approved-exceeds-applied")
+    ]
 
 
 def ledger_sha(ws, sid: int) -> str:  # type: ignore[no-untyped-def]
@@ -123,7 +128,10 @@ def test_a_correction_within_one_batch_supersedes_the_earlier_file(ws):  # type:
     _age(a, 1)
     _age(b, 2)
     s = ws.run()
-    assert [(d.inbound.rel, d.status) for d in s.decisions] == [("高台县.xlsx", "superseded"), ("高台县_更正.xlsx", "accepted")]
+    assert [(d.inbound.rel, d.status) for d in s.decisions] == [
+        ("高台县.xlsx", "superseded"),
+        ("高台县_更正.xlsx", "accepted"),
+    ]
     assert ws.totals("2024H1")["A01"]["value"] == "2"
 
 

@@ -77,7 +77,10 @@ def test_numbers_as_text_units_and_approximations(tmp_path):  # type: ignore[no-
 
 
 def test_unit_column_differs_from_catalog(tmp_path):  # type: ignore[no-untyped-def]
-    vals = {"E04": {"value": 4.15, "target": 8, "last_year": 3.6, "unit": "亿元"}, "A01": {"value": 51000000, "unit": "元"}}
+    vals = {
+        "E04": {"value": 4.15, "target": 8, "last_year": 3.6, "unit": "亿元"},
+        "A01": {"value": 51000000, "unit": "元"},
+    }
     ret = read(write_return(tmp_path / "r.xls", "620722", "2024H1", vals))
     assert {f.column: f.number for f in ret.facts if f.indicator == "E04"} == {
         "target": 80000.0, "value": 41500.0, "last_year": 36000.0}  # fmt: skip
@@ -88,7 +91,9 @@ def test_placeholders_are_read_as_no_number(tmp_path):  # type: ignore[no-untype
     vals = {"D03": "*", "D04": "—", "F03": "无", "F04": "/", "F05": "XX", "B04": "-", "E07": None}
     ret = read(write_return(tmp_path / "r.xlsx", "620722", "2024H1", vals))
     got = {f.indicator: (f.status, f.number) for f in ret.facts if f.column == "value"}
-    assert got == {k: ("placeholder", None) for k in ("D03", "D04", "F03", "F04", "F05", "B04")} | {"E07": ("blank", None)}
+    assert got == {k: ("placeholder", None) for k in ("D03", "D04", "F03", "F04", "F05", "B04")} | {
+        "E07": ("blank", None)
+    }
 
 
 @pytest.mark.parametrize(
@@ -227,7 +232,12 @@ def _garbage_xls(path: Path) -> None:
         ("cut.xlsx", _truncated, "file-corrupt", None),
         ("secret.xlsx", _encrypted, "file-encrypted", None),
         ("report.xlsx", _word, "not-a-workbook", "Word 文档"),
-        ("notes.xls", lambda p: p.write_text("年度目标,本期累计\n1,2\n", encoding="utf-8"), "not-a-workbook", "未知格式"),
+        (
+            "notes.xls",
+            lambda p: p.write_text("年度目标,本期累计\n1,2\n", encoding="utf-8"),
+            "not-a-workbook",
+            "未知格式",
+        ),
         ("scan.xlsx", lambda p: p.write_bytes(b"%PDF-1.4\n..."), "not-a-workbook", "PDF 文件"),
         ("page.xls", lambda p: p.write_text("<html><table></table></html>"), "not-a-workbook", None),
         ("broken.xls", _garbage_xls, "file-corrupt", None),
@@ -250,7 +260,9 @@ def test_workbook_without_the_form(tmp_path):  # type: ignore[no-untyped-def]
     wb.active["A1"] = "姓名"
     wb.save(tmp_path / "r.xlsx")
     ret = read(tmp_path / "r.xlsx")
-    assert [(i.code, i.message) for i in ret.issues] == [("sheet-missing", "未找到“主要指标”表（工作簿中的表：通讯录）")]
+    assert [(i.code, i.message) for i in ret.issues] == [
+        ("sheet-missing", "未找到“主要指标”表（工作簿中的表：通讯录）")
+    ]
 
 
 def test_table_without_value_column(tmp_path):  # type: ignore[no-untyped-def]

@@ -144,7 +144,9 @@ def test_uscc_check_character_against_a_published_code():
 
 
 def test_one_batch_many_files_one_run_per_suite(tmp_path):  # type: ignore[no-untyped-def]
-    paths = [write_return(tmp_path / f"r{n}.xlsx", code, "2024H1") for n, code in enumerate(["620702", "620721", "620722"])]
+    paths = [
+        write_return(tmp_path / f"r{n}.xlsx", code, "2024H1") for n, code in enumerate(["620702", "620721", "620722"])
+    ]
     bad = write_return(tmp_path / "bad.xlsx", "620723", "2024H1", {**BASE_VALUES, "B02": 99})
     rets = [read_return(p, CONFIG, CITY) for p in [*paths, bad]]
     by_file, results = validator_for(CONFIG, CITY).run(rets)

@@ -1,0 +1,73 @@
+"""Figures for one machine, one run: reading, validating and a whole batch of N returns.
+
+    python benchmarks/bench_pipeline.py [N]
+
+Prints seconds and files per second; compare ratios within one run, not across machines.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from builders import BASE_VALUES, CONFIG, Shape, write_return
+
+from huizong.pipeline import run_batch
+from huizong.read import read_return
+from huizong.settings import Settings
+from huizong.validate import validator_for
+
+COUNTIES = [d.code for d in CONFIG.divisions.counties_of("620700")]
+
+
+def make_batch(folder: Path, n: int) -> list[Path]:
+    paths = []
+    for i in range(n):
+        county = COUNTIES[i % len(COUNTIES)]
+        period = f"{2000 + i // len(COUNTIES)}年上半年"
+        suffix = (".xlsx", ".xls", ".xlsm")[i % 3]
+        shape = Shape(top=i % 4, left=i % 3)
+        paths.append(write_return(folder / f"r{i:04d}{suffix}", county, period, BASE_VALUES, shape))
+    return paths
+
+
+def timed(label: str, n: int, fn):  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t
+    print(f"{label:<44} {dt:8.2f} s   {n / dt:8.1f} files/s")
+    return out
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+    root = Path(tempfile.mkdtemp(prefix="huizong-bench-"))
+    try:
+        inbox = root / "inputs"
+        inbox.mkdir()
+        paths = timed(f"build {n} returns (openpyxl/xlwt)", n, lambda: make_batch(inbox, n))
+        returns = timed(f"read {n} returns (calamine)", n, lambda: [read_return(p, CONFIG, "620700") for p in paths])
+        import pandas as pd
+
+        timed(f"  for scale: pandas.read_excel, sheet 1 of {n // 4}", n // 4,
+              lambda: [pd.read_excel(p, sheet_name=0, header=None) for p in paths[: n // 4] if p.suffix != ".xls"])  # fmt: skip
+        validator = timed("GX context and suites (once per process)", 1, lambda: validator_for(CONFIG, "620700"))
+        _, results = timed(f"validate {n} returns, one GX run per suite", n, lambda: validator.run(returns))
+        print(f"{'':<44} suites run: {len(results)}; rows: " + ", ".join(f"{r.suite} {r.rows}" for r in results))
+        tracemalloc.start()
+        settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", city="620700")
+        summary = timed(f"whole run of {n} returns (no Prefect)", n, lambda: run_batch(settings, CONFIG))
+        _, peak = tracemalloc.get_traced_memory()
+        print(f"{'':<44} peak traced memory {peak / 2**20:.1f} MiB; {summary.counts}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The `huizong` command on real files, and the county template."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+from builders import BASE_VALUES, CONFIG, write_return
+
+from huizong.periods import Period
+from huizong.read import read_return
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def huizong(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "huizong.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)  # fmt: skip
+
+
+def test_core_does_not_load_prefect_or_gx():
+    code = (
+        "import sys, huizong.cli, huizong.pipeline, huizong.publish, huizong.template, huizong.demo; "
+        "assert not any(m.startswith(('prefect', 'great_expectations')) for m in sys.modules), "
+        "[m for m in sys.modules if m.startswith(('prefect', 'great_expectations'))][:3]"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_validate_accepts_and_refuses_with_exit_codes(tmp_path):  # type: ignore[no-untyped-def]
+    good = write_return(tmp_path / "good.xlsx", "620722", "2024H1")
+    bad = write_return(tmp_path / "bad.xlsx", "620722", "2024H1", {**BASE_VALUES, "B02": 40, "G01": "227多"})
+    r = huizong("validate", str(good))
+    assert r.returncode == 0, r.stderr
+    assert "可接收" in r.stdout
+    r = huizong("validate", str(good), str(bad))
+    assert r.returncode == 1
+    assert "主要指标!F19  省级科技计划项目立项数（B02）40 大于省级科技计划项目申报数（B01）36" in r.stdout
+    assert "(approved-exceeds-applied)" in r.stdout
+    assert "主要指标!F45" in r.stdout and "为约数" in r.stdout
+    assert list(tmp_path.iterdir()) and good.exists() and bad.exists()  # nothing moved, nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.xlsx", "good.xlsx"]
+
+
+def test_validate_missing_file(tmp_path):  # type: ignore[no-untyped-def]
+    r = huizong("validate", str(tmp_path / "nope.xlsx"))
+    assert r.returncode == 2
+    assert "文件不存在" in r.stderr
+
+
+def test_template_round_trip_with_last_year_prefilled(ws):  # type: ignore[no-untyped-def]
+    last = {**BASE_VALUES, "A01": 4321.5, "B01": 30}
+    write_return(ws.drop("2023.xlsx"), "620722", "2023年上半年", last)
+    ws.run()
+    out = ws.root / "form.xlsx"
+    r = huizong("template", "--county", "620722", "--period", "2024H1", "-o", str(out), "--store", str(ws.store))
+    assert r.returncode == 0, r.stderr
+    wb = openpyxl.load_workbook(out)
+    sheet = wb["主要指标"]
+    assert (sheet["C3"].value, sheet["C4"].value, sheet["C5"].value) == ("民乐县科学技术局", "620722", "2024年上半年")
+    rows = {row[1].value: row for row in sheet.iter_rows(min_row=12) if row[1].value}
+    assert rows["A01"][6].value == 4321.5 and rows["B01"][6].value == 30  # 上年同期 from the store
+    assert sheet.protection.sheet is True
+    assert rows["A01"][5].protection.locked is False and rows["A01"][2].protection.locked is True
+    kinds = {(dv.type, str(dv.sqref).split()[0]) for dv in sheet.data_validations.dataValidation}
+    assert ("whole", rows["B01"][4].coordinate) in kinds or any(
+        dv.type == "whole" and rows["B01"][5].coordinate in dv.sqref for dv in sheet.data_validations.dataValidation
+    )
+    assert any(dv.type == "decimal" and rows["A01"][5].coordinate in dv.sqref
+               for dv in sheet.data_validations.dataValidation)  # fmt: skip
+    lists = [dv.formula1 for dv in wb["项目明细"].data_validations.dataValidation if dv.type == "list"]
+    assert '"申报,立项,结题"' in lists
+    # the county fills it in and the city reads it back exactly, without a single issue
+    for code, row in rows.items():
+        row[5].value = BASE_VALUES[code]
+    wb.save(out)
+    ret = read_return(out, CONFIG, "620700")
+    assert (ret.county_code, ret.period, ret.issues) == ("620722", Period(2024, "H1"), [])
+    assert {f.indicator: f.number for f in ret.facts if f.column == "value"} == {
+        k: float(v) for k, v in BASE_VALUES.items()}  # type: ignore[arg-type]  # fmt: skip
+    assert ret.number("A01", "last_year") == 4321.5
+
+
+def test_template_refuses_unknown_county_and_period(tmp_path):  # type: ignore[no-untyped-def]
+    assert huizong("template", "--county", "620700", "--period", "2024H1", cwd=tmp_path).returncode == 2
+    assert huizong("template", "--county", "620722", "--period", "2024H2", cwd=tmp_path).returncode == 2
+
+
+def test_demo_then_run_without_prefect(tmp_path):  # type: ignore[no-untyped-def]
+    assert huizong("demo", "--inputs", "inputs", cwd=tmp_path).returncode == 0
+    r = huizong("run", "--no-prefect", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "accepted: 5  rejected: 3  duplicate: 1  superseded: 1  ignored: 1" in r.stdout
+    assert (tmp_path / "outputs" / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").is_file()
+
+
+def test_every_command_is_in_the_readme():
+    from huizong.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name in sub.choices:  # type: ignore[union-attr]
+        assert re.search(rf"huizong {name}\b", readme), f"`huizong {name}` is not documented in README.md"
+    assert "make run" in readme and "make test" in readme
