@@ -11,7 +11,7 @@ import shutil
 import sys
 import tempfile
 import time
-import tracemalloc
+import resource
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -53,18 +53,14 @@ def main() -> None:
         inbox.mkdir()
         paths = timed(f"build {n} returns (openpyxl/xlwt)", n, lambda: make_batch(inbox, n))
         returns = timed(f"read {n} returns (calamine)", n, lambda: [read_return(p, CONFIG, "620700") for p in paths])
-        import pandas as pd
-
-        timed(f"  for scale: pandas.read_excel, sheet 1 of {n // 4}", n // 4,
-              lambda: [pd.read_excel(p, sheet_name=0, header=None) for p in paths[: n // 4] if p.suffix != ".xls"])  # fmt: skip
         validator = timed("GX context and suites (once per process)", 1, lambda: validator_for(CONFIG, "620700"))
         _, results = timed(f"validate {n} returns, one GX run per suite", n, lambda: validator.run(returns))
         print(f"{'':<44} suites run: {len(results)}; rows: " + ", ".join(f"{r.suite} {r.rows}" for r in results))
-        tracemalloc.start()
         settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", city="620700")
         summary = timed(f"whole run of {n} returns (no Prefect)", n, lambda: run_batch(settings, CONFIG))
-        _, peak = tracemalloc.get_traced_memory()
-        print(f"{'':<44} peak traced memory {peak / 2**20:.1f} MiB; {summary.counts}")
+        n_periods = len({p.name for p in (root / "outputs" / "620700").iterdir()})
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{'':<44} {n_periods} periods, {n_periods} workbooks; peak RSS {peak:.0f} MiB; {summary.counts}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -33,9 +33,9 @@ def validate_batch(returns: list[Return], config_dir: Path, city: str) -> dict[s
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def publish_outputs(settings: Settings) -> list[Path]:
+def publish_outputs(settings: Settings, periods: set[str]) -> list[Path]:
     store = pipeline.open_store(settings)
-    return publish(store, Config.load(settings.config), settings)
+    return publish(store, Config.load(settings.config), settings, periods)
 
 
 def _summary_markdown(summary: pipeline.RunSummary) -> str:
@@ -68,7 +68,7 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
     issues = validate_batch(returns, settings.config, settings.city) if returns else {}
     decisions = pipeline.decide(plan, returns, issues)
     pipeline.commit(decisions, st, settings, run_id, on_each=lambda d: logger.info("%s: %s", d.inbound.rel, d.status))
-    written = publish_outputs(settings)
+    written = publish_outputs(settings, pipeline.touched_periods(decisions, st))
     pipeline.end_run(st, run_id, decisions)
     summary = pipeline.RunSummary(run_id, decisions, written)
     create_markdown_artifact(markdown=_summary_markdown(summary), key="huizong-run", description="huizong run summary")

@@ -279,6 +279,14 @@ def finish_moves(p: Plan, settings: Settings) -> None:
         _move(f.path, settings.store / str(row["stored_as"]))
 
 
+def touched_periods(decisions: list[Decision], store: st.Store) -> set[str]:
+    """Periods whose outputs this run changed (a duplicate changes its period's submission list)."""
+    out = {d.ret.period.token for d in decisions if d.ret is not None and d.ret.period is not None}
+    dup_ids = {d.duplicate_of for d in decisions if d.duplicate_of is not None}
+    out |= {str(s["period"]) for s in store.submissions() if s["id"] in dup_ids and s["period"]}
+    return out
+
+
 @dataclass
 class RunSummary:
     run_id: int
@@ -326,6 +334,6 @@ def run_batch(settings: Settings, config: Config | None = None) -> RunSummary:
     issues = validate(returns, config, settings.city) if returns else {}
     decisions = decide(p, returns, issues)
     commit(decisions, store, settings, run_id)
-    outputs = publish(store, config, settings)
+    outputs = publish(store, config, settings, touched_periods(decisions, store))
     end_run(store, run_id, decisions)
     return RunSummary(run_id, decisions, outputs)

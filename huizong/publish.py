@@ -131,8 +131,11 @@ def gather(store: st.Store, config: Config, city_code: str, period: str) -> City
                       projects, subs)  # fmt: skip
 
 
-def publish(store: st.Store, config: Config, settings: Settings) -> list[Path]:
-    """Write submissions.csv and, per period of the city, the workbook and its two CSVs."""
+def publish(store: st.Store, config: Config, settings: Settings, periods: Iterable[str] | None = None) -> list[Path]:
+    """Write submissions.csv and, per period of the city, the workbook and its two CSVs.
+
+    `periods`: only these (the ones a run touched) besides any whose outputs are missing;
+    None: every period the ledger knows."""
     from huizong.workbook import write_consolidated
 
     out = settings.outputs
@@ -144,9 +147,12 @@ def publish(store: st.Store, config: Config, settings: Settings) -> list[Path]:
         )
     ]
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
+    wanted = None if periods is None else set(periods)
     for period in store.periods(counties):
-        view = gather(store, config, settings.city, period)
         folder = out / settings.city / period
+        if wanted is not None and period not in wanted and (folder / "city_totals.csv").exists():
+            continue
+        view = gather(store, config, settings.city, period)
         written.append(write_totals(folder / "city_totals.csv", view))
         written.append(write_issues(folder / "issues.csv", view))
         target = folder / f"汇总_{view.city.name}_{period}.xlsx"

@@ -48,9 +48,13 @@ def put(ws: Worksheet, row: int, col: int, value: object):
     return cell
 
 
+BORDERED_ROWS = 300  # past this, body cells get no borders: openpyxl styles cell by cell, slowly
+
+
 def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
            formats: dict[int, str] | None = None, widths: Sequence[float] | None = None) -> int:  # fmt: skip
     """Write a header row and rows from row `top` (1-based); return the next free row."""
+    bordered = len(rows) <= BORDERED_ROWS
     for c, h in enumerate(headers, start=1):
         cell = ws.cell(row=top, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
@@ -58,7 +62,8 @@ def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Seque
     for r, row in enumerate(rows, start=top + 1):
         for c, v in enumerate(row, start=1):
             cell = put(ws, r, c, v)
-            cell.border = BORDER
+            if bordered:
+                cell.border = BORDER
             if formats and c in formats and isinstance(v, int | float):
                 cell.number_format = formats[c]
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
