@@ -7,11 +7,11 @@ Prints seconds and files per second; compare ratios within one run, not across m
 
 from __future__ import annotations
 
+import resource
 import shutil
 import sys
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
