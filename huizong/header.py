@@ -14,7 +14,7 @@ from huizong.grid import Grid
 from huizong.model import Located
 
 LABELS: dict[str, tuple[str, ...]] = {
-    "office": ("填报单位", "报送单位", "填表单位", "单位名称"),
+    "office": ("填报单位", "报送单位", "填表单位", "单位名称", "县区名称", "县(区)名称", "县(区)", "县区", "区县"),
     "county_code": ("行政区划代码", "行政区划编码", "区划代码", "地区代码", "行政代码"),
     "period": ("报告期", "报告期间", "统计期", "统计时期", "填报期间", "所属期"),
     "filled_by": ("填报人", "填表人", "联系人"),

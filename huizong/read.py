@@ -5,6 +5,7 @@ Reading never raises for bad data: what cannot be read becomes an Issue on the R
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from huizong.catalog import Config, normalize_label
@@ -12,7 +13,7 @@ from huizong.codes import make_issue
 from huizong.grid import Grid, WorkbookUnreadable, load_grids
 from huizong.header import clean_code, read_header
 from huizong.model import Located, Return
-from huizong.periods import find_period_in_text, parse_period
+from huizong.periods import Period, find_period_in_text, parse_period
 from huizong.projects import find_project_header, read_projects
 from huizong.sniff import sniff
 from huizong.table import Layout, find_layout, read_table
@@ -94,12 +95,21 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
     return ret
 
 
+def _period_inside(value: object) -> Period | None:
+    """ "2024年上半年（1-6月）", "2024年上半年累计": a period the label's cell holds among other words."""
+    return find_period_in_text(re.sub(r"[(（][^)）]*[)）]", "", str(value))) if isinstance(value, str) else None
+
+
 def _identify(ret: Return, grid: Grid, header_row: int, config: Config, city: str | None) -> None:
     """County and period from the header block; else from the title, then the file name."""
     divisions = config.divisions
     code_at = ret.header.get("county_code")
     office_at = ret.header.get("office")
     code = clean_code(code_at.value) if code_at else None
+    if code and not re.fullmatch(r"\d{6}", code):
+        digits = re.search(r"(?<!\d)\d{6}(?!\d)", code)  # "620722（民乐县）"
+        named = divisions.find_county_in_text(code, city)  # a name where the code belongs
+        code = digits.group(0) if digits else (named.code if named else code)
     by_name = divisions.find_county_in_text(str(office_at.value), city) if office_at else None
     ret.county_by_name = by_name.code if by_name else None
     if code:
@@ -116,7 +126,7 @@ def _identify(ret: Return, grid: Grid, header_row: int, config: Config, city: st
     if period_at is not None:
         ret.period_source = period_at
         ret.period_text = str(period_at.value)
-        ret.period = parse_period(period_at.value)
+        ret.period = parse_period(period_at.value) or _period_inside(period_at.value)
         return
     for text in (_title_text(grid, header_row), Path(ret.file).stem):
         p = find_period_in_text(text)

@@ -18,6 +18,7 @@ from huizong.grid import Grid
 from huizong.header import match_label
 from huizong.issues import Issue
 from huizong.model import COLUMNS, Fact, RowRef
+from huizong.periods import find_period_in_text
 from huizong.values import BLANK, parse_cell, to_catalog_units
 
 HEADER_SCAN_ROWS = 60
@@ -62,13 +63,26 @@ def find_layout(grid: Grid) -> Layout | None:
     """The first row with 指标名称 or 指标代码, its columns, and a second header row if any."""
     for r in range(min(grid.height, HEADER_SCAN_ROWS)):
         texts = [normalize_label(grid.text(r, c)) for c in range(len(grid.rows[r]))]
-        if not any(("指标名称" in t or "指标代码" in t) and len(t) <= 12 for t in texts):
+        if not any((("指标名称" in t or "指标代码" in t) and len(t) <= 12) or t in {"指标", "指标项"} for t in texts):
             continue
         columns: dict[str, int] = {}
+        dated: list[tuple[int, int]] = []  # (year, column) of headers that are periods: "2024年1-6月"
         for c, t in enumerate(texts):
             role = column_role(t)
             if role and role not in columns:
                 columns[role] = c
+            elif role is None and t:
+                p = find_period_in_text(t)
+                if p:
+                    dated.append((p.year, c))
+                elif _MONTH_RANGE.match(t) and "value" not in columns:
+                    columns["value"] = c
+        if dated and "value" not in columns:
+            latest = max(y for y, _ in dated)
+            columns["value"] = next(c for y, c in dated if y == latest)
+            earlier = [c for y, c in dated if y == latest - 1]
+            if earlier and "last_year" not in columns:
+                columns["last_year"] = earlier[0]
         first = r + 1
         if "value" not in columns and r + 1 < grid.height:
             # a two-row header: the period spans 年度目标 / 本期累计 / 上年同期 below it
@@ -84,6 +98,8 @@ def find_layout(grid: Grid) -> Layout | None:
     return None
 
 
+_MONTH_RANGE = re.compile(r"^(?:1|01|一)(?:-|—|–|~|～|至)\d{1,2}月")
+_CODE_IN_NAME = re.compile(r"^([A-Z]\d{2})[.、:]?(.*)$")
 _NUMBERING = re.compile(r"^(?:\d+[.、)]|\(\d+\)|[一二三四五六七八九十]+[、.]|\([一二三四五六七八九十]+\))")
 _SUBTOTAL = ("合计", "小计", "总计", "全县合计", "全区合计")
 
@@ -97,9 +113,21 @@ def clean_name(text: str) -> str:
     return s
 
 
+def unit_in_name(name: str, catalog_unit: str, config: Config) -> str:
+    """ "技术合同成交额（亿元）" with no 计量单位: the unit is the one in the name, if it converts."""
+    m = re.search(r"\(([^()]+)\)$", normalize_label(name))
+    if m and config.units.factor(m.group(1), catalog_unit) is not None:
+        return m.group(1)
+    return ""
+
+
 def match_indicator(config: Config, code_text: str, name_text: str) -> tuple[Indicator | None, Indicator | None]:
     """(by code, by name): either may be None."""
     cat = config.catalog
+    if not code_text:
+        m = _CODE_IN_NAME.match(normalize_label(name_text))
+        if m and m.group(1) in cat.by_code:
+            code_text, name_text = m.group(1), m.group(2)
     code = normalize_label(code_text).replace("-", "")
     by_code = cat.by_code.get(code) if code else None
     by_name = None
@@ -144,6 +172,8 @@ def read_table(
                 )
             )  # fmt: skip
         unit_text = grid.text(r, cols["unit"]) if "unit" in cols else ""
+        if not unit_text:
+            unit_text = unit_in_name(name_text, ind.unit, config)
         note = grid.text(r, cols["note"]) if "note" in cols else ""
         row_facts = []
         for column in COLUMNS:

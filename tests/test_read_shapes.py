@@ -272,3 +272,61 @@ def test_table_without_value_column(tmp_path):  # type: ignore[no-untyped-def]
     wb.save(tmp_path / "r.xlsx")
     ret = read(tmp_path / "r.xlsx")
     assert [(i.code, i.sheet) for i in ret.issues] == [("column-missing", "主要指标")]
+
+
+# spellings other people's returns use ---------------------------------------------------
+
+
+def _sheet(tmp_path: Path, rows: list[list[object]]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "主要指标"
+    for row in rows:
+        ws.append(row)
+    wb.save(tmp_path / "r.xlsx")
+    return tmp_path / "r.xlsx"
+
+
+def test_unit_in_the_indicator_name_when_there_is_no_unit_column(tmp_path):  # type: ignore[no-untyped-def]
+    p = _sheet(tmp_path, [["行政区划代码", "620722"], ["报告期", "2024H1"], ["指标名称", "本期累计"],
+                          ["技术合同成交额（亿元）", 4.15], ["全社会研发经费支出（万元）", 5100], ["高新技术企业数（家）", 15]])  # fmt: skip
+    ret = read(p)
+    assert values_of(ret) == {"E04": 41500.0, "A01": 5100.0, "C01": 15.0}
+    assert ret.fact("E04").converted
+
+
+def test_code_written_in_the_name_cell(tmp_path):  # type: ignore[no-untyped-def]
+    p = _sheet(tmp_path, [["行政区划代码", "620722"], ["报告期", "2024H1"], ["指标", "本期累计"],
+                          ["E04 技术合同成交额", 41500], ["B01、省级科技计划项目申报数", 36]])  # fmt: skip
+    assert values_of(read(p)) == {"E04": 41500.0, "B01": 36.0}
+
+
+@pytest.mark.parametrize(
+    "code_cell, county", [("620722（民乐县）", "620722"), ("民乐县", "620722"), ("肃南", "620721")]
+)
+def test_county_cell_with_a_name_or_a_note(tmp_path, code_cell, county):  # type: ignore[no-untyped-def]
+    p = _sheet(
+        tmp_path,
+        [["行政区划代码：", code_cell], ["报告期：", "2024H1"], ["指标名称", "本期累计"], ["高新技术企业数", 15]],
+    )
+    assert read(p).county_code == county
+
+
+@pytest.mark.parametrize("written", ["2024年上半年（1-6月）", "2024年度上半年", "2024年上半年累计"])
+def test_period_with_extra_words(tmp_path, written):  # type: ignore[no-untyped-def]
+    p = _sheet(
+        tmp_path, [["行政区划代码", "620722"], ["报告期", written], ["指标名称", "本期累计"], ["高新技术企业数", 15]]
+    )
+    assert read(p).period.token == "2024H1"
+
+
+def test_period_headers_as_value_and_last_year_columns(tmp_path):  # type: ignore[no-untyped-def]
+    p = _sheet(tmp_path, [["县区", "临泽县"], ["报告期", "2024年1-6月"],
+                          ["指标名称", "计量单位", "2023年1-6月", "2024年1-6月"], ["高新技术企业数", "家", 12, 15]])  # fmt: skip
+    ret = read(p)
+    assert ret.county_code == "620723"
+    assert {f.column: (f.number, f.cell) for f in ret.facts} == {"value": (15.0, "D4"), "last_year": (12.0, "C4")}
+    p = _sheet(
+        tmp_path, [["行政区划代码", "620722"], ["报告期", "2024H1"], ["指标名称", "1-6月"], ["高新技术企业数", 15]]
+    )
+    assert values_of(read(p)) == {"C01": 15.0}
