@@ -28,8 +28,9 @@ def read_chunk(files: list[pipeline.Inbound], config_dir: Path, city: str) -> li
 
 
 @task(cache_policy=NO_CACHE)
-def validate_batch(returns: list[Return], config_dir: Path, city: str) -> dict[str, Any]:
-    return pipeline.validate(returns, Config.load(config_dir), city)
+def validate_batch(returns: list[Return], settings: Settings) -> dict[str, Any]:
+    store = pipeline.open_store(settings)
+    return pipeline.validate(returns, Config.load(settings.config), settings.city, store)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
@@ -65,7 +66,7 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
     returns = [
         r for fut in read_chunk.map(chunks, unmapped(settings.config), unmapped(settings.city)) for r in fut.result()
     ]
-    issues = validate_batch(returns, settings.config, settings.city) if returns else {}
+    issues = validate_batch(returns, settings) if returns else {}
     decisions = pipeline.decide(plan, returns, issues)
     pipeline.commit(decisions, st, settings, run_id, on_each=lambda d: logger.info("%s: %s", d.inbound.rel, d.status))
     written = publish_outputs(settings, pipeline.touched_periods(decisions, st))

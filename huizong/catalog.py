@@ -46,6 +46,7 @@ class Indicator:
     aliases: tuple[str, ...]
     key: bool = False
     tolerance: float | None = None
+    jump_factor: float | None = None
 
     @property
     def is_ratio(self) -> bool:
@@ -68,6 +69,7 @@ class Catalog:
             try:
                 mult = (r.get("multiplier") or "").strip()
                 tol = (r.get("tolerance") or "").strip()
+                jump = (r.get("jump_factor") or "").strip()
                 out.append(
                     Indicator(
                         code=r["code"].strip().upper(),
@@ -85,6 +87,7 @@ class Catalog:
                         aliases=tuple(a.strip() for a in (r.get("aliases") or "").split("|") if a.strip()),
                         key=_yes(r.get("key")),
                         tolerance=float(tol) if tol else None,
+                        jump_factor=float(jump) if jump else None,
                     )
                 )
             except (KeyError, ArithmeticError, ValueError) as e:

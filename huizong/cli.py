@@ -69,11 +69,12 @@ def _print_run(console, rows, counts, outputs) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
+    from huizong.history import history_for
     from huizong.issues import sort_issues
     from huizong.read import read_return
     from huizong.validate import validator_for
 
-    settings = Settings.from_env(city=args.city, config=args.config)
+    settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
     config = Config.load(settings.config)
     paths = [Path(f) for f in args.files]
     for p in paths:
@@ -81,7 +82,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"huizong: 文件不存在：{p}", file=sys.stderr)
             return 2
     returns = [read_return(p, config, settings.city, display_name=str(p)) for p in paths]
-    by_file, _ = validator_for(config, settings.city).run(returns)
+    store = _existing_store(settings, args.db)
+    by_file, _ = validator_for(config, settings.city).run(returns, history_for(store, config, settings.city))
     console = _console()
     refused = 0
     for ret in returns:
@@ -95,6 +97,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             sev = "[red]错误[/]" if i.severity == "error" else "[yellow]警告[/]"
             console.print(f"  {sev} {i.where or '-'}  {i.message}  [dim]({i.code})[/]")
     return 1 if refused else 0
+
+
+def _existing_store(settings: Settings, db: str | None):
+    """The ledger if there is one; None rather than creating it (validate and template change nothing)."""
+    if not db and not (settings.store / "huizong.db").exists():
+        return None
+    from huizong.store import Store
+
+    return Store.open(settings.db_url)
 
 
 def cmd_template(args: argparse.Namespace) -> int:
@@ -114,13 +125,7 @@ def cmd_template(args: argparse.Namespace) -> int:
         print(f"huizong: {e}", file=sys.stderr)
         return 2
     out = Path(args.output or f"{div.name}_{period.token}_科技创新主要指标报表.xlsx")
-    store = None
-    db_file = settings.store / "huizong.db"
-    if args.db or db_file.exists():
-        from huizong.pipeline import open_store
-
-        store = open_store(settings)
-    write_template(out, config, div, period, store)
+    write_template(out, config, div, period, _existing_store(settings, args.db))
     print(out)
     return 0
 
@@ -149,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check files now and change nothing; exit 1 if any is refused")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--store", help="store folder: compare with what the ledger holds, if it exists")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
     _common(p)
     p.set_defaults(func=cmd_validate)
 

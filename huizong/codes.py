@@ -174,6 +174,61 @@ _CODES = [
         "{name}（{indicator}）{value} 大于{detail}",
         "{indicator} {value} exceeds {detail}",
     ),
+    # history and peers (need the store)
+    Code(
+        "cumulative-decrease",
+        E,
+        "{indicator} {name} 本期累计 {value} 小于同年较早报告期的累计数 {detail}（流量指标应逐期累计、不应减少）",
+        "{indicator} {value} is smaller than the earlier period's cumulative {detail}",
+    ),
+    Code(
+        "cumulative-exceeds-later",
+        E,
+        "{indicator} {name} 本期累计 {value} 大于同年较晚报告期的累计数 {detail}（流量指标应逐期累计、不应减少）",
+        "{indicator} {value} exceeds the later period's cumulative {detail}",
+    ),
+    Code(
+        "last-year-mismatch",
+        W,
+        "{indicator} {name} 的上年同期填报 {value}，而 {detail}",
+        "{indicator}: last year given as {value}, but {detail}",
+    ),
+    Code(
+        "yoy-jump",
+        W,
+        "{indicator} {name} 本期 {value} 是上年同期 {expected} 的 {factor} 倍，{detail}",
+        "{indicator} {value} is {factor} times last year's {expected}: {detail}",
+    ),
+    Code(
+        "outlier",
+        W,
+        "{indicator} {name} {value}{unit} 明显偏离本期其他县区（中位数 {expected}{unit}，稳健 z 值 {detail}），请核实",
+        "{indicator} {value} is far from the other counties (median {expected}, robust z {detail})",
+    ),
+    Code(
+        "detail-provincial-count",
+        W,
+        "项目明细中省级项目 {value} 项，与主要指标 B01 省级科技计划项目申报数 {expected} 不一致",
+        "{value} provincial projects in the detail sheet, B01 says {expected}",
+    ),
+    Code(
+        "detail-approved-count",
+        W,
+        "项目明细中已立项（含结题）的省级项目 {value} 项，与主要指标 B02 立项数 {expected} 不一致",
+        "{value} approved provincial projects in the detail sheet, B02 says {expected}",
+    ),
+    Code(
+        "detail-central-count",
+        W,
+        "项目明细中中央引导地方科技发展资金项目 {value} 项，与主要指标 B04 {expected} 不一致",
+        "{value} central-guidance projects in the detail sheet, B04 says {expected}",
+    ),
+    Code(
+        "detail-funds-exceed",
+        W,
+        "项目明细到位资金合计 {value} 万元，超过主要指标 B03 争取上级科技资金 {expected} 万元",
+        "Funds in the detail sheet total {value}, more than B03 {expected}",
+    ),
     # project detail
     Code(
         "uscc-invalid",

@@ -26,14 +26,14 @@ class Frame:
     context: list[dict[str, Any]] = field(default_factory=list)  # by row_id
 
 
-def _frame(name: str, rows: list[dict[str, Any]], contexts: list[dict[str, Any]], columns: list[str]) -> Frame:
+def frame_of(name: str, rows: list[dict[str, Any]], contexts: list[dict[str, Any]], columns: list[str]) -> Frame:
     df = pd.DataFrame(rows, columns=["row_id", *columns])
     if not rows:
         df = df.astype({"row_id": "int64"})
     return Frame(name, df, contexts)
 
 
-def returns_frame(returns: list[Return], config: Config) -> Frame:
+def returns_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     divisions = config.divisions
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
@@ -70,10 +70,10 @@ def returns_frame(returns: list[Return], config: Config) -> Frame:
             }
         )
     cols = ["county_code", "county_known", "county_agrees", "period_text", "period"]
-    return _frame("returns", rows, ctx, cols)
+    return frame_of("returns", rows, ctx, cols)
 
 
-def facts_frame(returns: list[Return], config: Config) -> Frame:
+def facts_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     cat = config.catalog
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
@@ -103,10 +103,10 @@ def facts_frame(returns: list[Return], config: Config) -> Frame:
                 }
             )  # fmt: skip
     cols = ["column", "number", "numeric", "unit_ok", "whole", "approximate", "redacted"]
-    return _frame("facts", rows, ctx, cols)
+    return frame_of("facts", rows, ctx, cols)
 
 
-def coverage_frame(returns: list[Return], config: Config) -> Frame:
+def coverage_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     """One row per (return, required indicator): is the row there, is its value filled in."""
     required = [i for i in config.catalog if i.required]
     rows: list[dict[str, Any]] = []
@@ -130,10 +130,10 @@ def coverage_frame(returns: list[Return], config: Config) -> Frame:
                     "cell": (ref.value_cell if ref else None), "value": None,
                 }
             )  # fmt: skip
-    return _frame("coverage", rows, ctx, ["present", "filled"])
+    return frame_of("coverage", rows, ctx, ["present", "filled"])
 
 
-def pairs_frame(returns: list[Return], config: Config) -> Frame:
+def pairs_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     """One row per return, one column per indicator: its 本期累计 in catalog units."""
     codes = [i.code for i in config.catalog]
     rows: list[dict[str, Any]] = []
@@ -151,7 +151,7 @@ def pairs_frame(returns: list[Return], config: Config) -> Frame:
     return Frame("pairs", df, ctx)
 
 
-def ratios_frame(returns: list[Return], config: Config) -> Frame:
+def ratios_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     """A county-filled ratio against the one recomputed from its own parts."""
     ratios = [i for i in config.catalog if i.is_ratio]
     rows: list[dict[str, Any]] = []
@@ -177,10 +177,10 @@ def ratios_frame(returns: list[Return], config: Config) -> Frame:
                     "detail": f"{num_ind.name} / {den_ind.name}",
                 }
             )  # fmt: skip
-    return _frame("ratios", rows, ctx, ["within"])
+    return frame_of("ratios", rows, ctx, ["within"])
 
 
-def projects_frame(returns: list[Return], config: Config) -> Frame:
+def projects_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     rules = config.rules.get("project_detail", {})
     assert isinstance(rules, dict)
     categories = set(rules.get("categories", []))
@@ -210,14 +210,4 @@ def projects_frame(returns: list[Return], config: Config) -> Frame:
                 }
             )  # fmt: skip
     cols = ["uscc_formed", "uscc_checked", "category_known", "status_known", "funds_ok"]
-    return _frame("projects", rows, ctx, cols)
-
-
-BUILDERS = {
-    "returns": returns_frame,
-    "facts": facts_frame,
-    "coverage": coverage_frame,
-    "pairs": pairs_frame,
-    "ratios": ratios_frame,
-    "projects": projects_frame,
-}
+    return frame_of("projects", rows, ctx, cols)

@@ -96,10 +96,12 @@ def read_files(files: Iterable[Inbound], config: Config, city: str) -> list[Retu
     return [read_return(f.path, config, city, display_name=f.rel) for f in files]
 
 
-def validate(returns: list[Return], config: Config, city: str) -> dict[str, list[Issue]]:
+def validate(returns: list[Return], config: Config, city: str, store: st.Store | None = None) -> dict[str, list[Issue]]:
+    """All issues of the batch by file; `store` lets the rules compare with what it holds."""
+    from huizong.history import history_for
     from huizong.validate import validator_for
 
-    by_file, _ = validator_for(config, city).run(returns)
+    by_file, _ = validator_for(config, city).run(returns, history_for(store, config, city))
     return {r.file: sort_issues(by_file.get(r.file, [])) for r in returns}
 
 
@@ -331,7 +333,7 @@ def run_batch(settings: Settings, config: Config | None = None) -> RunSummary:
     finish_moves(p, settings)
     run_id = start_run(store, settings, len(files))
     returns = read_files(p.to_read, config, settings.city)
-    issues = validate(returns, config, settings.city) if returns else {}
+    issues = validate(returns, config, settings.city, store) if returns else {}
     decisions = decide(p, returns, issues)
     commit(decisions, store, settings, run_id)
     outputs = publish(store, config, settings, touched_periods(decisions, store))

@@ -17,11 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from huizong import frames, history
 from huizong.catalog import Config
 from huizong.codes import CODES, make_issue
-from huizong.frames import BUILDERS, Frame
+from huizong.frames import Frame
+from huizong.history import History
 from huizong.issues import Issue, Severity
 from huizong.model import Return
+
+BUILDERS = {
+    "returns": frames.returns_frame,
+    "facts": frames.facts_frame,
+    "coverage": frames.coverage_frame,
+    "pairs": frames.pairs_frame,
+    "ratios": frames.ratios_frame,
+    "projects": frames.projects_frame,
+    "cumulative": history.cumulative_frame,
+    "last_year": history.last_year_frame,
+    "jumps": history.jumps_frame,
+    "outliers": history.outliers_frame,
+    "detail": history.detail_frame,
+}
 
 
 class SuiteError(Exception):
@@ -94,21 +110,31 @@ class Validator:
             self.definitions[spec["name"]] = self.context.validation_definitions.add(vd)
             self.frames_of[spec["name"]] = spec["meta"]["frame"]
         counties = config.divisions
+        hist = config.rules.get("history", {})
+        assert isinstance(hist, dict)
+        z = float(hist.get("outlier_z", 3.5))
         self.parameters = {
             "county_codes": counties.county_codes,
             "city_county_codes": [d.code for d in counties.counties_of(city)],
+            "outlier_z_min": -z,
+            "outlier_z_max": z,
         }
 
-    def run(self, returns: list[Return]) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
-        """Issues by file (reading issues included) and one result per suite run."""
+    def run(
+        self, returns: list[Return], known: History | None = None
+    ) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
+        """Issues by file (reading issues included) and one result per suite run.
+
+        `known`: what the store holds, for the rules that compare with other periods."""
         readable = [r for r in returns if r.readable]
         by_file: dict[str, list[Issue]] = defaultdict(list)
         for r in returns:
             by_file[r.file].extend(r.issues)
-        frames = {name: build(readable, self.config) for name, build in BUILDERS.items()}
+        known = known or History()
+        built = {name: build(readable, self.config, known) for name, build in BUILDERS.items()}
         results = []
         for suite_name, vd in self.definitions.items():
-            frame = frames[self.frames_of[suite_name]]
+            frame = built[self.frames_of[suite_name]]
             if frame.data.empty:
                 results.append(SuiteResult(suite_name, frame.name, 0, 0, 0, None))
                 continue
@@ -146,11 +172,18 @@ class Validator:
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(small), indicator=small,
                               value=fmt_number(entry.get(small)), name=cat[small].name, detail=detail,
                               severity=severity)  # fmt: skip
+        if frame.name == "detail":
+            ind, count = meta["indicator"], meta["count"]
+            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(ind), indicator=ind,
+                              value=fmt_number(ctx["values"][count]), expected=fmt_number(ctx["values"][ind]),
+                              severity=severity)  # fmt: skip
         if frame.name == "projects":
             fld = meta.get("field", "")
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(fld), value=ctx.get(fld),
                               expected=ctx.get("expected"), severity=severity)  # fmt: skip
         fields = {k: v for k, v in ctx.items() if k not in {"file", "sheet", "cell", "indicator", "value"}}
+        if meta.get("detail"):
+            fields["detail"] = ctx.get(meta["detail"])
         if "number" in fields:
             fields["number"] = fmt_number(fields["number"])
         return make_issue(code, file, sheet=ctx.get("sheet"), cell=ctx.get("cell"), indicator=ctx.get("indicator"),

@@ -1,0 +1,246 @@
+"""Rules that look beyond one form: what the store already holds, and the other counties.
+
+`History` is the accepted, current facts of the city's counties (from the store) plus the
+returns of the batch being validated. The frames built here feed the suites
+`history.json` and `peers.json`; thresholds come from `rules.toml` and the catalog.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from huizong.catalog import Config
+from huizong.frames import Frame, frame_of
+from huizong.model import Return
+from huizong.periods import KINDS, Period
+
+ORDER = {k: n for n, k in enumerate(KINDS)}  # Q1 < H1 < Q3 < FY
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    number: float
+    file: str
+    cell: str
+
+
+@dataclass
+class History:
+    """(county, period token, indicator, column) -> what the store holds as current."""
+
+    known: dict[tuple[str, str, str, str], Known] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> History:
+        out = cls()
+        for r in rows:
+            if r["number"] is not None:
+                key = (r["county_code"], r["period"], r["indicator"], r["column"])
+                out.known[key] = Known(float(r["number"]), str(r.get("file") or ""), str(r.get("cell") or ""))
+        return out
+
+    def get(self, county: str, period: str, indicator: str, column: str = "value") -> Known | None:
+        return self.known.get((county, period, indicator, column))
+
+
+def _rules(config: Config) -> dict[str, Any]:
+    rules = config.rules.get("history", {})
+    assert isinstance(rules, dict)
+    return rules
+
+
+def _identified(returns: list[Return]) -> list[Return]:
+    return [r for r in returns if r.readable and r.county_code and r.period]
+
+
+def _batch_values(returns: list[Return]) -> dict[tuple[str, str, str], list[tuple[Return, float, str]]]:
+    out: dict[tuple[str, str, str], list[tuple[Return, float, str]]] = defaultdict(list)
+    for r in _identified(returns):
+        assert r.period and r.county_code
+        for f in r.facts:
+            if f.column == "value" and f.number is not None:
+                out[(r.county_code, r.period.token, f.indicator)].append((r, f.number, f.cell))
+    return out
+
+
+def cumulative_frame(returns: list[Return], config: Config, history: History) -> Frame:
+    """Flow indicators within a year: Q1 <= H1 <= Q3 <= FY, against the store and the batch."""
+    batch = _batch_values(returns)
+    flows = {i.code for i in config.catalog if i.kind == "flow"}
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
+    for ret in _identified(returns):
+        assert ret.period and ret.county_code
+        for f in ret.facts:
+            if f.column != "value" or f.number is None or f.indicator not in flows:
+                continue
+            earlier: list[tuple[float, str]] = []
+            later: list[tuple[float, str]] = []
+            for kind in KINDS:
+                if kind == ret.period.kind:
+                    continue
+                other = Period(ret.period.year, kind)
+                seen = [(n, f"{other.zh} {fmt(n)}（{r.file} {c}）") for r, n, c in
+                        batch.get((ret.county_code, other.token, f.indicator), []) if r is not ret]  # fmt: skip
+                if not seen:
+                    k = history.get(ret.county_code, other.token, f.indicator)
+                    if k:
+                        seen = [(k.number, f"{other.zh} {fmt(k.number)}（{k.file} {k.cell}）")]
+                (earlier if ORDER[kind] < ORDER[ret.period.kind] else later).extend(seen)
+            prev = max(earlier, default=None)
+            nxt = min(later, default=None)
+            if prev is None and nxt is None:
+                continue
+            rows.append({"row_id": len(ctx), "number": f.number, "prev_max": prev[0] if prev else None,
+                         "next_min": nxt[0] if nxt else None})  # fmt: skip
+            ind = config.catalog[f.indicator]
+            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
+                        "value": fmt(f.number), "prev": prev[1] if prev else None, "next": nxt[1] if nxt else None})  # fmt: skip
+    return frame_of("cumulative", rows, ctx, ["number", "prev_max", "next_min"])
+
+
+def last_year_frame(returns: list[Return], config: Config, history: History) -> Frame:
+    """上年同期 as written against what the county reported for that period last year."""
+    rules = _rules(config)
+    rel, absolute = (
+        float(rules.get("last_year_relative_tolerance", 0.005)),
+        float(rules.get("last_year_absolute_tolerance", 0.01)),
+    )
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
+    for ret in _identified(returns):
+        assert ret.period and ret.county_code
+        last = ret.period.last_year()
+        for f in ret.facts:
+            if f.column != "last_year" or f.number is None:
+                continue
+            k = history.get(ret.county_code, last.token, f.indicator)
+            if k is None:
+                continue
+            agrees = abs(f.number - k.number) <= max(absolute, rel * abs(k.number))
+            rows.append({"row_id": len(ctx), "agrees": agrees})
+            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
+                        "name": config.catalog[f.indicator].name, "value": fmt(f.number),
+                        "detail": f"{last.zh}报送的本期累计为 {fmt(k.number)}（{k.file} {k.cell}）"})  # fmt: skip
+    return frame_of("last_year", rows, ctx, ["agrees"])
+
+
+def jumps_frame(returns: list[Return], config: Config, history: History) -> Frame:
+    """This period against the same period last year: the return's own 上年同期, else the store's."""
+    rules = _rules(config)
+    default = float(rules.get("jump_factor", 5))
+    hints = {int(k): v for k, v in dict(rules.get("jump_hints", {})).items()}
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
+    for ret in _identified(returns):
+        assert ret.period and ret.county_code
+        own = {f.indicator: f.number for f in ret.facts if f.column == "last_year" and f.number is not None}
+        for f in ret.facts:
+            if f.column != "value" or not f.number:
+                continue
+            ref = own.get(f.indicator)
+            if ref is None:
+                k = history.get(ret.county_code, ret.period.last_year().token, f.indicator)
+                ref = k.number if k else None
+            if not ref or ref < 0 or f.number < 0:
+                continue
+            ind = config.catalog[f.indicator]
+            limit = ind.jump_factor or default
+            ratio = f.number / ref
+            power = round(abs(math.log10(ratio)))
+            rows.append({"row_id": len(ctx), "within": 1 / limit <= ratio <= limit})
+            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
+                        "value": fmt(f.number), "expected": fmt(ref), "factor": f"{ratio:.3g}",
+                        "detail": hints.get(power, "请核实是否属实或是否填错单位")})  # fmt: skip
+    return frame_of("jumps", rows, ctx, ["within"])
+
+
+def outliers_frame(returns: list[Return], config: Config, history: History) -> Frame:
+    """Robust z of log(1 + value) among the counties of the same period (median and MAD)."""
+    min_n = int(_rules(config).get("outlier_min_counties", 5))
+    counties = {d.code for d in config.divisions.counties_of(_city_of(returns, config) or "")}
+    latest: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # (period, indicator) -> county -> value
+    for (county, period, indicator, column), k in history.known.items():
+        if column == "value" and county in counties:
+            latest[(period, indicator)][county] = k.number
+    for (county, period, indicator), seen in _batch_values(returns).items():
+        latest[(period, indicator)][county] = seen[-1][1]
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
+    for ret in _identified(returns):
+        assert ret.period and ret.county_code
+        for f in ret.facts:
+            if f.column != "value" or f.number is None or f.number < 0:
+                continue
+            values = list(latest[(ret.period.token, f.indicator)].values())
+            if len(values) < min_n:
+                continue
+            logs = [math.log1p(v) for v in values if v >= 0]
+            med = statistics.median(logs)
+            mad = statistics.median(abs(x - med) for x in logs)
+            if mad == 0:
+                continue
+            z = 0.6745 * (math.log1p(f.number) - med) / mad
+            ind = config.catalog[f.indicator]
+            rows.append({"row_id": len(ctx), "robust_z": z})
+            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
+                        "unit": ind.unit, "value": fmt(f.number), "expected": fmt(statistics.median(values)),
+                        "detail": f"{z:.1f}"})  # fmt: skip
+    return frame_of("outliers", rows, ctx, ["robust_z"])
+
+
+def _city_of(returns: list[Return], config: Config) -> str | None:
+    for r in returns:
+        d = config.divisions.get(r.county_code)
+        if d is not None and d.level == "county":
+            return d.parent
+    return None
+
+
+def detail_frame(returns: list[Return], config: Config, history: History) -> Frame:
+    """Project detail against the key indicators: counts vs B01/B02/B04, funds vs B03."""
+    rows: list[dict[str, Any]] = []
+    ctx: list[dict[str, Any]] = []
+    for ret in returns:
+        if not ret.readable or not ret.projects:
+            continue
+        values = {f.indicator: f for f in ret.facts if f.column == "value"}
+        provincial = [p for p in ret.projects if (p.category or "").startswith("省级")]
+        central = [p for p in ret.projects if (p.category or "") == "中央引导地方科技发展资金"]
+        funds = [p.funds for p in ret.projects if p.funds is not None]
+        row: dict[str, Any] = {
+            "row_id": len(ctx),
+            "n_provincial": float(len(provincial)),
+            "n_approved": float(sum(p.status in ("立项", "结题") for p in provincial)),
+            "n_central": float(len(central)),
+            "funds": math.fsum(funds) if funds else None,
+        }
+        for code in ("B01", "B02", "B03", "B04"):
+            f = values.get(code)
+            row[code] = f.number if f else None
+        rows.append(row)
+        ctx.append({"file": ret.file, "sheet": ret.sheet, "cells": {c: f.cell for c, f in values.items()},
+                    "values": {k: row[k] for k in ("n_provincial", "n_approved", "n_central", "funds", "B01", "B02",
+                                                   "B03", "B04")}})  # fmt: skip
+    return frame_of(
+        "detail", rows, ctx, ["n_provincial", "n_approved", "n_central", "funds", "B01", "B02", "B03", "B04"]
+    )
+
+
+def history_for(store: Any, config: Config, city: str) -> History:
+    """The store's current accepted facts for the city's counties (value and last-year columns)."""
+    if store is None:
+        return History()
+    counties = [d.code for d in config.divisions.counties_of(city)]
+    return History.from_rows(r for r in store.accepted_facts(counties) if r["column"] == "value")
