@@ -52,13 +52,16 @@ BORDERED_ROWS = 300  # past this, body cells get no borders: openpyxl styles cel
 
 
 def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
-           formats: dict[int, str] | None = None, widths: Sequence[float] | None = None) -> int:  # fmt: skip
+           formats: dict[int, str] | None = None, widths: Sequence[float] | None = None,
+           print_titles: bool = True) -> int:  # fmt: skip
     """Write a header row and rows from row `top` (1-based); return the next free row."""
     bordered = len(rows) <= BORDERED_ROWS
     for c, h in enumerate(headers, start=1):
         cell = ws.cell(row=top, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    if any(len(str(h)) > 8 for h in headers):
+        ws.row_dimensions[top].height = 45  # room for wrapped headers
     for r, row in enumerate(rows, start=top + 1):
         for c, v in enumerate(row, start=1):
             cell = put(ws, r, c, v)
@@ -67,9 +70,21 @@ def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Seque
             if formats and c in formats and isinstance(v, int | float):
                 cell.number_format = formats[c]
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
+    _print_setup(ws, top if print_titles else None)
     for c, width in enumerate(widths or [], start=1):
         ws.column_dimensions[get_column_letter(c)].width = width
     return top + 1 + len(rows)
+
+
+def _print_setup(ws: Worksheet, header_row: int | None) -> None:
+    """Landscape A4, as wide as one page, the header row repeated on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if header_row is not None and not ws.print_title_rows:
+        ws.print_title_rows = f"{header_row}:{header_row}"
 
 
 def _title(ws: Worksheet, text: str, sub: str | None = None) -> int:
@@ -220,7 +235,8 @@ def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
             (values if f["column"] == "value" else targets)[(f["indicator"], f["county_code"])] = f["number"]
     top = 4
     rows = [[c.name, *[values.get((k.code, c.code)) for k in keys]] for c in view.counties]
-    _table(ws, top, ["县区", *[f"{k.name}（{k.unit}）" for k in keys]], rows)
+    widths = [18, *[14] * len(keys)]
+    _table(ws, top, ["县区", *[f"{k.name}（{k.unit}）" for k in keys]], rows, None, widths, print_titles=False)
     comp_top = top + len(rows) + 3
     comp_rows = []
     for c in view.counties:
@@ -229,7 +245,7 @@ def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
             v, t = values.get((k.code, c.code)), targets.get((k.code, c.code))
             row.append(round(v / t * 100, 2) if v is not None and t else None)
         comp_rows.append(row)
-    _table(ws, comp_top, ["县区", *[f"{k.name}完成率(%)" for k in keys]], comp_rows)
+    _table(ws, comp_top, ["县区", *[f"{k.name}完成率(%)" for k in keys]], comp_rows, None, widths, print_titles=False)
     ws.freeze_panes = None
     n = len(view.counties)
     cats = Reference(ws, min_col=1, min_row=top + 1, max_row=top + n)
