@@ -39,6 +39,11 @@ def publish_outputs(settings: Settings, periods: set[str]) -> list[Path]:
     return publish(store, Config.load(settings.config), settings, periods)
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def feedback_workbooks(decisions: list[pipeline.Decision], settings: Settings) -> list[Path]:
+    return pipeline.write_feedbacks(decisions, settings, Config.load(settings.config))
+
+
 def _summary_markdown(summary: pipeline.RunSummary) -> str:
     lines = ["| 文件 | 状态 | 区划代码 | 报告期 | 错误 | 警告 | 说明 |", "|---|---|---|---|---|---|---|"]
     for d in summary.decisions:
@@ -70,6 +75,7 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
     decisions = pipeline.decide(plan, returns, issues)
     pipeline.commit(decisions, st, settings, run_id, on_each=lambda d: logger.info("%s: %s", d.inbound.rel, d.status))
     written = publish_outputs(settings, pipeline.touched_periods(decisions, st))
+    written += feedback_workbooks(decisions, settings)
     pipeline.end_run(st, run_id, decisions)
     summary = pipeline.RunSummary(run_id, decisions, written)
     create_markdown_artifact(markdown=_summary_markdown(summary), key="huizong-run", description="huizong run summary")

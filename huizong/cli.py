@@ -130,6 +130,28 @@ def cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accept(args: argparse.Namespace) -> int:
+    import getpass
+
+    from huizong.accept import AcceptError, accept_refused
+    from huizong.catalog import Config
+    from huizong.pipeline import open_store
+    from huizong.publish import publish
+
+    settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, city=args.city,
+                                 config=args.config)  # fmt: skip
+    config = Config.load(settings.config)
+    store = open_store(settings)
+    try:
+        row = accept_refused(store, config, settings, args.file, args.reason, args.by or getpass.getuser())
+    except AcceptError as e:
+        print(f"huizong: {e}", file=sys.stderr)
+        return 2
+    publish(store, config, settings, {row["period"]})
+    print(f"已接收第 {row['id']} 号报送 {row['file']}（{row['county_code']} {row['period']}）：{row['reason']}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from huizong.demo import write_demo
 
@@ -167,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="SQLAlchemy URL of the ledger")
     _common(p)
     p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("accept", help="accept a refused return anyway, with a reason, on the record")
+    p.add_argument("file", metavar="FILE", help="the refused file: its name as dropped, or its path in store/rejected/")
+    p.add_argument("--reason", required=True, help="why it is accepted (kept in the ledger)")
+    p.add_argument("--by", help="who accepts it (default: the login name)")
+    p.add_argument("--outputs", help="outputs folder (default outputs/)")
+    p.add_argument("--store", help="store folder (default store/)")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _common(p)
+    p.set_defaults(func=cmd_accept)
 
     p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox")
     p.add_argument("--inputs", help="inbox folder (default inputs/)")

@@ -64,15 +64,26 @@ def uscc(body: str) -> str:
     return body + uscc_check_char(body)
 
 
-def projects(county: str) -> list[list[object]]:
-    return [
-        [1, "河西走廊马铃薯脱毒种薯繁育关键技术研究", "甘肃鼎丰马铃薯种业有限公司", uscc(f"91{county}MA71ABC1K"),
-         "省级重点研发计划", "立项", 60, None],
-        [2, "寒旱区节水灌溉管材智能制造示范", "甘肃青龙管业有限责任公司", uscc(f"91{county}7102C3A5L"),
-         "中央引导地方科技发展资金", "申报", None, None],
-        [3, "祁连山道地中药材种植技术集成", "民乐县诚泰药业有限公司", uscc(f"91{county}MA72D8K9P"),
-         "省级科技计划其他", "结题", 20, "2023年立项"],
-    ]  # fmt: skip
+TOPICS = ["马铃薯脱毒种薯繁育关键技术研究", "节水灌溉管材智能制造示范", "道地中药材种植技术集成", "肉牛秸秆颗粒饲料研发与示范",
+          "马铃薯加工废水资源化利用", "寒旱农业智能温室栽培示范", "特色林果提质增效技术", "精细化工绿色合成工艺"]  # fmt: skip
+ORGS = ["甘肃鼎丰马铃薯种业有限公司", "甘肃青龙管业有限责任公司", "民乐县诚泰药业有限公司", "张掖市希诺农牧业有限公司",
+        "甘肃丰源薯业有限公司", "甘肃海升农业科技有限公司", "张掖市集华农业有限公司", "甘肃锦世化工有限责任公司"]  # fmt: skip
+CATEGORIES = ["省级重点研发计划", "省级科技重大专项", "省级科技计划其他"]
+
+
+def projects(county: str, values: dict[str, dict[str, float]]) -> list[list[object]]:
+    """Project detail that agrees with the county's B01, B02, B04 and B03."""
+    applied, approved, central = (int(values[c]["value"]) for c in ("B01", "B02", "B04"))
+    funds_each = round(values["B03"]["value"] * 0.8 / max(approved + central, 1), 2)
+    rows: list[list[object]] = []
+    for n in range(applied + central):
+        is_central = n >= applied
+        status = "申报" if is_central or n >= approved else ("结题" if n % 3 == 2 else "立项")
+        body = f"91{county}MA{n:03d}{'ABCDEFGHJ'[n % 9]}{'KLMNP'[n % 5]}{n % 10}Q"[:17]
+        rows.append([n + 1, f"{TOPICS[n % len(TOPICS)]}（{n + 1}）", ORGS[n % len(ORGS)], uscc(body),
+                     "中央引导地方科技发展资金" if is_central else CATEGORIES[n % 3], status,
+                     funds_each if status != "申报" or is_central else None, None])  # fmt: skip
+    return rows
 
 
 def _fill_template(path: Path, config: Config, county: str, values: dict[str, dict[str, float]],
@@ -175,18 +186,18 @@ def write_demo(inbox: Path, config: Config | None = None) -> list[Path]:
         written.append(p)
         return p
 
-    _fill_template(add("甘州区_2024年上半年_科技创新主要指标.xlsx"), config, "620702",
-                   county_values(config, "620702"), projects("620702"))  # fmt: skip
+    gz = county_values(config, "620702")
+    _fill_template(add("甘州区_2024年上半年_科技创新主要指标.xlsx"), config, "620702", gz, projects("620702", gz))
     _write_xls_minle(add("民乐县科技局-2024年1-6月主要指标.xls"), config)
     lz = county_values(config, "620723")
     _write_xlsx_grid(add("临泽县上半年报表.xlsx"), _messy_grid(config, lz), "Sheet1", hidden=[20])
     gt = county_values(config, "620724")
     first = {**gt, "A01": {**gt["A01"], "value": gt["A01"]["value"] * 10}}  # a slip, corrected below
     _fill_template(add("高台县_2024H1.xlsx"), config, "620724", first)
-    _fill_template(add("高台县_2024H1_更正.xlsx"), config, "620724", gt, projects("620724"))
+    _fill_template(add("高台县_2024H1_更正.xlsx"), config, "620724", gt, projects("620724", gt))
     sd = county_values(config, "620725")
     bad = {**sd, "B02": {**sd["B02"], "value": sd["B01"]["value"] + 3}, "C01": {**sd["C01"], "value": 12.5}}
-    bad_projects = projects("620725")
+    bad_projects = projects("620725", bad)
     bad_projects[0][3] = str(bad_projects[0][3])[:-1] + "0"  # wrong check character
     sm = add("山丹县_2024H1.xlsm")
     _fill_template(sm, config, "620725", bad, bad_projects)

@@ -168,7 +168,10 @@ def jumps_frame(returns: list[Return], config: Config, history: History) -> Fram
 
 def outliers_frame(returns: list[Return], config: Config, history: History) -> Frame:
     """Robust z of log(1 + value) among the counties of the same period (median and MAD)."""
-    min_n = int(_rules(config).get("outlier_min_counties", 5))
+    rules = _rules(config)
+    min_n = int(rules.get("outlier_min_counties", 5))
+    z_limit = float(rules.get("outlier_z", 3.5))
+    mad_floor = 0.6745 * math.log(float(rules.get("outlier_min_factor", 10))) / z_limit
     counties = {d.code for d in config.divisions.counties_of(_city_of(returns, config) or "")}
     latest: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # (period, indicator) -> county -> value
     for (county, period, indicator, column), k in history.known.items():
@@ -188,9 +191,7 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
                 continue
             logs = [math.log1p(v) for v in values if v >= 0]
             med = statistics.median(logs)
-            mad = statistics.median(abs(x - med) for x in logs)
-            if mad == 0:
-                continue
+            mad = max(statistics.median(abs(x - med) for x in logs), mad_floor)
             z = 0.6745 * (math.log1p(f.number) - med) / mad
             ind = config.catalog[f.indicator]
             rows.append({"row_id": len(ctx), "robust_z": z})

@@ -26,6 +26,7 @@ class Issue:
     cell: str | None = None  # "F17", as Excel shows it
     indicator: str | None = None
     value: object = None
+    explanation: str | None = None  # the county's answer to a warning, from the row's 备注
 
     @property
     def where(self) -> str:
@@ -40,7 +41,7 @@ class Issue:
         return row
 
 
-ISSUE_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value")
+ISSUE_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation")
 
 
 @dataclass(slots=True)
@@ -71,6 +72,19 @@ class Report:
 
     def __iter__(self) -> Iterator[Issue]:
         return iter(self.issues)
+
+
+def explain(issues: Iterable[Issue], notes: dict[str, str]) -> list[Issue]:
+    """Mark warnings the county answered in the 备注 of the indicator's row. Errors stay as they are."""
+    from dataclasses import replace
+
+    out = []
+    for i in issues:
+        note = notes.get(i.indicator or "")
+        if note and i.severity is Severity.WARNING and not i.explanation:
+            i = replace(i, explanation=note)
+        out.append(i)
+    return out
 
 
 def sort_issues(issues: Iterable[Issue]) -> list[Issue]:

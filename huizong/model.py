@@ -93,6 +93,11 @@ class Return:
     issues: list[Issue] = field(default_factory=list)  # found while reading
     readable: bool = True  # False: the file is not a return at all
 
+    @property
+    def notes(self) -> dict[str, str]:
+        """Indicator -> the 备注 the county wrote on its row."""
+        return {f.indicator: f.note for f in self.facts if f.note}
+
     def fact(self, indicator: str, column: str = "value") -> Fact | None:
         for f in self.facts:
             if f.indicator == indicator and f.column == column:

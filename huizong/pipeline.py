@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from huizong import store as st
 from huizong.catalog import Config
-from huizong.issues import Issue, Severity, sort_issues
+from huizong.issues import Issue, Severity, explain, sort_issues
 from huizong.model import Return
 from huizong.read import read_return
 from huizong.settings import Settings
@@ -102,7 +102,7 @@ def validate(returns: list[Return], config: Config, city: str, store: st.Store |
     from huizong.validate import validator_for
 
     by_file, _ = validator_for(config, city).run(returns, history_for(store, config, city))
-    return {r.file: sort_issues(by_file.get(r.file, [])) for r in returns}
+    return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
 
 
 @dataclass
@@ -113,6 +113,8 @@ class Decision:
     issues: list[Issue] = field(default_factory=list)
     reason: str = ""
     duplicate_of: int | None = None
+    submission_id: int | None = None  # set when committed
+    stored_as: str | None = None  # where the original now lies, relative to the store
 
     @property
     def errors(self) -> int:
@@ -218,11 +220,12 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
                     row["county_code"], row["period"] = first["county_code"], first["period"]
             sid = store.insert(conn, st.submissions, row)
             by_id[sid] = d
+            d.submission_id, d.stored_as = sid, stored_as
             if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
-                for old_id, reason in _supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel):
+                for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel):
                     if old_id in by_id:  # superseded within this batch: report its final status
                         by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
-                _insert_return(conn, store, sid, ret)
+                insert_return(conn, store, sid, ret)
             if ret is not None or d.issues:
                 store.insert_many(conn, st.issues, [_issue_row(sid, i) for i in d.issues])
         if stored_as is not None:
@@ -238,7 +241,7 @@ def store_row(conn, sid: int | None) -> dict[str, object] | None:
     return dict(r._mapping) if r else None
 
 
-def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> list[tuple[int, str]]:
+def supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> list[tuple[int, str]]:
     """Mark the county's current accepted return for the period superseded by `new_id`."""
     done = []
     q = st.sa.select(st.submissions.c.id).where(
@@ -252,7 +255,7 @@ def _supersede(conn, store: st.Store, county: str, period: str, new_id: int, new
     return done
 
 
-def _insert_return(conn, store: st.Store, sid: int, ret: Return) -> None:
+def insert_return(conn, store: st.Store, sid: int, ret: Return) -> None:
     assert ret.county_code and ret.period
     store.insert_many(conn, st.facts, [
         {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "indicator": f.indicator,
@@ -271,8 +274,26 @@ def _issue_row(sid: int, i: Issue) -> dict[str, object]:
     return {
         "submission_id": sid, "code": i.code, "severity": str(i.severity), "message": i.message,
         "sheet": i.sheet, "cell": i.cell, "indicator": i.indicator,
-        "value": None if i.value is None else str(i.value),
+        "value": None if i.value is None else str(i.value), "explanation": i.explanation,
     }  # fmt: skip
+
+
+def write_feedbacks(decisions: list[Decision], settings: Settings, config: Config) -> list[Path]:
+    """A feedback workbook for every return of the run that has issues."""
+    from huizong.feedback import feedback_path, write_feedback
+
+    written = []
+    for d in decisions:
+        if not d.issues or d.stored_as is None:
+            continue
+        ret = d.ret
+        div = config.divisions.get(ret.county_code) if ret else None
+        who = " ".join(x for x in ((div.name if div else ret.county_code if ret else None),
+                                   (ret.period.zh if ret and ret.period else None)) if x)  # fmt: skip
+        target = feedback_path(settings.outputs, d.inbound.rel)
+        original = settings.store / d.stored_as
+        written.append(write_feedback(original, ret.format if ret else None, d.inbound.rel, who, d.issues, target))
+    return written
 
 
 def finish_moves(p: Plan, settings: Settings) -> None:
@@ -337,5 +358,6 @@ def run_batch(settings: Settings, config: Config | None = None) -> RunSummary:
     decisions = decide(p, returns, issues)
     commit(decisions, store, settings, run_id)
     outputs = publish(store, config, settings, touched_periods(decisions, store))
+    outputs += write_feedbacks(decisions, settings, config)
     end_run(store, run_id, decisions)
     return RunSummary(run_id, decisions, outputs)

@@ -160,6 +160,13 @@ def publish(store: st.Store, config: Config, settings: Settings, periods: Iterab
     return written
 
 
+def with_explanation(issue: dict[str, Any]) -> str:
+    """The message, and the county's answer to it when it gave one (issues.csv keeps its columns)."""
+    if issue.get("explanation"):
+        return f"{issue['message']}（已说明：{issue['explanation']}）"
+    return str(issue["message"])
+
+
 def write_totals(path: Path, view: CityPeriod) -> Path:
     names = {c.code: c.name for c in view.counties}
     rows = (
@@ -173,7 +180,7 @@ def write_totals(path: Path, view: CityPeriod) -> Path:
 def write_issues(path: Path, view: CityPeriod) -> Path:
     rows = (
         [i["submission"]["file"], i["submission"]["county_code"], i["submission"]["period"], i["sheet"], i["cell"],
-         i["indicator"], i["code"], i["severity"], i["message"], i["value"]]
+         i["indicator"], i["code"], i["severity"], with_explanation(i), i["value"]]
         for i in view.issues
     )  # fmt: skip
     return write_csv(path, ISSUE_COLUMNS, rows)

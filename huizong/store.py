@@ -54,6 +54,9 @@ submissions = sa.Table(
     sa.Column("filled_by", sa.Text),
     sa.Column("phone", sa.Text),
     sa.Column("fill_date", sa.Text),
+    sa.Column("override_by", sa.Text),  # `huizong accept`: who accepted a refused return,
+    sa.Column("override_reason", sa.Text),  # why,
+    sa.Column("override_at", sa.String(32)),  # and when
 )
 
 facts = sa.Table(
@@ -105,7 +108,20 @@ issues = sa.Table(
     sa.Column("cell", sa.String(16)),
     sa.Column("indicator", sa.String(16)),
     sa.Column("value", sa.Text),
+    sa.Column("explanation", sa.Text),
 )
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """A ledger created by an older huizong gets the nullable columns added since."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for col in table.columns:
+                if col.name not in have and col.nullable:
+                    type_ = col.type.compile(dialect=engine.dialect)
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {type_}'))
 
 
 @dataclass
@@ -126,6 +142,7 @@ class Store:
                 cur.close()
 
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         return cls(engine)
 
     def begin(self):

@@ -51,7 +51,7 @@ def put(ws: Worksheet, row: int, col: int, value: object):
 BORDERED_ROWS = 300  # past this, body cells get no borders: openpyxl styles cell by cell, slowly
 
 
-def _table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
+def table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
            formats: dict[int, str] | None = None, widths: Sequence[float] | None = None,
            print_titles: bool = True) -> int:  # fmt: skip
     """Write a header row and rows from row `top` (1-based); return the next free row."""
@@ -123,7 +123,7 @@ def _summary(ws: Worksheet, view: CityPeriod, config: Config, head: str, sub: st
                      t.completion_pct, t.n_reported, t.n_expected])  # fmt: skip
     headers = ["序号", "指标代码", "类别", "指标名称", "计量单位", "年度目标", "本期累计", "上年同期", "同比增长(%)",
                "目标完成率(%)", "已报县区数", "应报县区数"]  # fmt: skip
-    _table(ws, top, headers, rows, {9: PCT, 10: PCT}, [6, 9, 10, 34, 10, 14, 14, 14, 12, 13, 10, 10])
+    table(ws, top, headers, rows, {9: PCT, 10: PCT}, [6, 9, 10, 34, 10, 14, 14, 14, 12, 13, 10, 10])
     for r, t in enumerate(view.totals, start=top + 1):
         fmt = number_format(config.catalog[t.code])
         for c in (6, 7, 8):
@@ -143,7 +143,7 @@ def _by_county(ws: Worksheet, view: CityPeriod, config: Config, head: str) -> No
     rows = []
     for t in view.totals:
         rows.append([t.code, t.name, t.unit, *[values.get((t.code, c.code)) for c in view.counties], t.value])
-    _table(ws, top, headers, rows, None, [9, 34, 10, *[12] * len(view.counties), 14])
+    table(ws, top, headers, rows, None, [9, 34, 10, *[12] * len(view.counties), 14])
     for r, t in enumerate(view.totals, start=top + 1):
         fmt = number_format(config.catalog[t.code])
         for c in range(4, 5 + len(view.counties)):
@@ -160,12 +160,12 @@ def _status(ws: Worksheet, view: CityPeriod) -> None:
         rows.append([s.county.code, s.county.name, STATUS_ZH[s.status], sub.get("file"), sub.get("received_at"),
                      sub.get("errors"), sub.get("warnings"), sub.get("reason"), len(s.history)])  # fmt: skip
     headers = ["区划代码", "县区", "状态", "文件", "接收时间", "错误数", "警告数", "说明", "报送次数"]
-    _table(ws, top, headers, rows, None, [10, 18, 10, 36, 22, 8, 8, 60, 9])
+    table(ws, top, headers, rows, None, [10, 18, 10, 36, 22, 8, 8, 60, 9])
     r = top + len(rows) + 3
     ws.cell(row=r, column=1, value="全部报送记录").font = BOLD
     hist = [[s["id"], s["county_code"], s["file"], STATUS_ZH.get(s["status"], s["status"]), s["received_at"],
              s["errors"], s["warnings"], s["reason"], s["stored_as"]] for s in view.submissions]  # fmt: skip
-    _table(ws, r + 1, ["编号", "区划代码", "文件", "状态", "接收时间", "错误数", "警告数", "说明", "原件存放"], hist)
+    table(ws, r + 1, ["编号", "区划代码", "文件", "状态", "接收时间", "错误数", "警告数", "说明", "原件存放"], hist)
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
 
 
@@ -173,9 +173,21 @@ def _issues(ws: Worksheet, view: CityPeriod) -> None:
     top = _title(ws, "问题清单", "错误：报表被退回；警告：已接收，请核实")
     rows = [[i["submission"]["county_code"], i["submission"]["file"], STATUS_ZH.get(i["submission"]["status"]),
              SEVERITY_ZH.get(i["severity"], i["severity"]), i["code"], i["sheet"], i["cell"], i["indicator"],
-             i["message"], i["value"]] for i in view.issues]  # fmt: skip
-    headers = ["区划代码", "文件", "报表状态", "级别", "规则", "工作表", "单元格", "指标", "问题说明", "填报值"]
-    _table(ws, top, headers, rows, None, [10, 30, 10, 7, 26, 10, 8, 7, 70, 16])
+             i["message"], i["value"], i.get("explanation")] for i in view.issues]  # fmt: skip
+    headers = [
+        "区划代码",
+        "文件",
+        "报表状态",
+        "级别",
+        "规则",
+        "工作表",
+        "单元格",
+        "指标",
+        "问题说明",
+        "填报值",
+        "县区说明",
+    ]
+    table(ws, top, headers, rows, None, [10, 30, 10, 7, 26, 10, 8, 7, 70, 16, 30])
 
 
 def _projects(ws: Worksheet, view: CityPeriod) -> None:
@@ -197,7 +209,7 @@ def _projects(ws: Worksheet, view: CityPeriod) -> None:
         "备注",
         "来源行",
     ]
-    _table(ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
+    table(ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
 
 
 def _ranking(ws: Worksheet, view: CityPeriod, config: Config) -> None:
@@ -222,7 +234,7 @@ def _ranking(ws: Worksheet, view: CityPeriod, config: Config) -> None:
             yoy = round((v / last - 1) * 100, 2) if last else None
             rows.append([ind.name, ind.unit, rank, names.get(county, county), v, completion, yoy])
     headers = ["指标", "计量单位", "名次", "县区", "本期累计", "目标完成率(%)", "同比增长(%)"]
-    _table(ws, top, headers, rows, {5: "#,##0.00", 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
+    table(ws, top, headers, rows, {5: "#,##0.00", 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
 
 
 def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
@@ -236,7 +248,7 @@ def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
     top = 4
     rows = [[c.name, *[values.get((k.code, c.code)) for k in keys]] for c in view.counties]
     widths = [18, *[14] * len(keys)]
-    _table(ws, top, ["县区", *[f"{k.name}（{k.unit}）" for k in keys]], rows, None, widths, print_titles=False)
+    table(ws, top, ["县区", *[f"{k.name}（{k.unit}）" for k in keys]], rows, None, widths, print_titles=False)
     comp_top = top + len(rows) + 3
     comp_rows = []
     for c in view.counties:
@@ -245,7 +257,7 @@ def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
             v, t = values.get((k.code, c.code)), targets.get((k.code, c.code))
             row.append(round(v / t * 100, 2) if v is not None and t else None)
         comp_rows.append(row)
-    _table(ws, comp_top, ["县区", *[f"{k.name}完成率(%)" for k in keys]], comp_rows, None, widths, print_titles=False)
+    table(ws, comp_top, ["县区", *[f"{k.name}完成率(%)" for k in keys]], comp_rows, None, widths, print_titles=False)
     ws.freeze_panes = None
     n = len(view.counties)
     cats = Reference(ws, min_col=1, min_row=top + 1, max_row=top + n)
@@ -276,4 +288,4 @@ def _provenance(ws: Worksheet, view: CityPeriod, config: Config) -> None:
             for f in view.facts]  # fmt: skip
     headers = ["县区", "指标代码", "指标名称", "栏目", "数值（目录单位）", "原始填报", "填报单位", "标记", "文件",
                "工作表", "单元格"]  # fmt: skip
-    _table(ws, top, headers, rows, {5: "#,##0.####"}, [14, 9, 30, 10, 16, 16, 10, 14, 34, 10, 8])
+    table(ws, top, headers, rows, {5: "#,##0.####"}, [14, 9, 30, 10, 16, 16, 10, 14, 34, 10, 8])

@@ -1,0 +1,60 @@
+"""`huizong accept`: the analyst takes a refused return anyway, on the record.
+
+The return becomes the county's current one for its period (superseding any other), its
+facts enter the totals, and the ledger keeps who accepted it, why and when. The original
+stays where it lies in `store/rejected/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from huizong import store as st
+from huizong.catalog import Config
+from huizong.pipeline import insert_return, now, supersede
+from huizong.read import read_return
+from huizong.settings import Settings
+
+
+class AcceptError(Exception):
+    "The file cannot be accepted (not found, not refused, or county and period unknown)"
+
+
+def find_refused(store: st.Store, settings: Settings, file: str) -> dict[str, Any]:
+    """The latest refused ledger row for `file`: its name as dropped, its inbox path, or its stored path."""
+    rows = store.submissions()
+    path = Path(file)
+    stored = None
+    with contextlib.suppress(ValueError):  # a path outside the store is matched by name only
+        stored = path.resolve().relative_to(settings.store.resolve()).as_posix()
+    matches = [r for r in rows if file in (r["file"], r["inbox_path"], r["stored_as"]) or r["stored_as"] == stored
+               or r["file"] == path.name]  # fmt: skip
+    if not matches:
+        raise AcceptError(f"账本中没有文件 {file}")
+    refused = [r for r in matches if r["status"] == st.REJECTED]
+    if not refused:
+        raise AcceptError(f"{file} 的状态为 {matches[-1]['status']}，不是被退回的报表")
+    return refused[-1]
+
+
+def accept_refused(
+    store: st.Store, config: Config, settings: Settings, file: str, reason: str, by: str
+) -> dict[str, Any]:
+    """Accept the refused return `file`; returns its ledger row as it now stands."""
+    if not reason.strip():
+        raise AcceptError("请用 --reason 说明接收理由")
+    row = find_refused(store, settings, file)
+    original = settings.store / str(row["stored_as"])
+    ret = read_return(original, config, settings.city, display_name=str(row["inbox_path"]))
+    if not ret.readable or not ret.county_code or ret.period is None:
+        raise AcceptError(f"{file} 无法识别县区或报告期，不能接收（请县区重新报送）")
+    with store.begin() as conn:
+        supersede(conn, store, ret.county_code, ret.period.token, int(row["id"]), str(row["inbox_path"]))
+        insert_return(conn, store, int(row["id"]), ret)
+        store.update_submission(
+            conn, int(row["id"]), status=st.ACCEPTED, override_by=by, override_reason=reason, override_at=now(),
+            reason=f"退回后由{by}接收：{reason}",
+        )  # fmt: skip
+    return next(r for r in store.submissions() if r["id"] == row["id"])
