@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha2
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup run demo test lint format bench clean
+.PHONY: setup browser run demo test lint format bench clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,13 @@ run: setup
 demo: setup
 	$(BIN)/huizong demo --inputs inputs
 
-test: setup
+# Debian's Chromium and CJK fonts, for the screenshot test of the validation page (root, as CI is).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; } \
+		|| echo "warning: could not install chromium; the screenshot test will be skipped"
+
+test: setup browser
 	$(BIN)/pytest -q
 
 lint: setup

@@ -56,6 +56,8 @@ def main() -> None:
         validator = timed("GX context and suites (once per process)", 1, lambda: validator_for(CONFIG, "620700"))
         _, results = timed(f"validate {n} returns, one GX run per suite", n, lambda: validator.run(returns))
         print(f"{'':<44} suites run: {len(results)}; rows: " + ", ".join(f"{r.suite} {r.rows}" for r in results))
+        docs = validator_for(CONFIG, "620700", root / "docs")
+        timed(f"validate {n} returns, with GX Data Docs", n, lambda: docs.run(returns))
         settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", city="620700")
         summary = timed(f"whole run of {n} returns (no Prefect)", n, lambda: run_batch(settings, CONFIG))
         n_periods = len({p.name for p in (root / "outputs" / "620700").iterdir()})

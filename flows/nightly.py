@@ -30,7 +30,7 @@ def read_chunk(files: list[pipeline.Inbound], config_dir: Path, city: str) -> li
 @task(cache_policy=NO_CACHE)
 def validate_batch(returns: list[Return], settings: Settings) -> dict[str, Any]:
     store = pipeline.open_store(settings)
-    return pipeline.validate(returns, Config.load(settings.config), settings.city, store)
+    return pipeline.validate(returns, Config.load(settings.config), settings.city, store, pipeline.docs_dir(settings))
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
@@ -74,8 +74,8 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
     issues = validate_batch(returns, settings) if returns else {}
     decisions = pipeline.decide(plan, returns, issues)
     pipeline.commit(decisions, st, settings, run_id, on_each=lambda d: logger.info("%s: %s", d.inbound.rel, d.status))
-    written = publish_outputs(settings, pipeline.touched_periods(decisions, st))
-    written += feedback_workbooks(decisions, settings)
+    written = feedback_workbooks(decisions, settings)  # first: the validation page links to them
+    written += publish_outputs(settings, pipeline.touched_periods(decisions, st))
     pipeline.end_run(st, run_id, decisions)
     summary = pipeline.RunSummary(run_id, decisions, written)
     create_markdown_artifact(markdown=_summary_markdown(summary), key="huizong-run", description="huizong run summary")

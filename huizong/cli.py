@@ -69,8 +69,9 @@ def _print_run(console, rows, counts, outputs) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
+    from huizong.feedback import write_feedback
     from huizong.history import history_for
-    from huizong.issues import sort_issues
+    from huizong.issues import explain, sort_issues
     from huizong.read import read_return
     from huizong.validate import validator_for
 
@@ -87,7 +88,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     console = _console()
     refused = 0
     for ret in returns:
-        found = sort_issues(by_file.get(ret.file, []))
+        found = sort_issues(explain(by_file.get(ret.file, []), ret.notes))
+        if args.feedback is not None and found:
+            target = _feedback_target(ret.file, args.feedback)
+            div = config.divisions.get(ret.county_code)
+            who = " ".join(x for x in (div.name if div else None, ret.period.zh if ret.period else None) if x)
+            write_feedback(Path(ret.file), ret.format, Path(ret.file).name, who, found, target)
+            console.print(f"反馈表：{target}")
         errors = sum(i.severity == "error" for i in found)
         refused += bool(errors) or not ret.readable
         who = f"{ret.county_code or '?'} {ret.period.token if ret.period else '?'}"
@@ -97,6 +104,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
             sev = "[red]错误[/]" if i.severity == "error" else "[yellow]警告[/]"
             console.print(f"  {sev} {i.where or '-'}  {i.message}  [dim]({i.code})[/]")
     return 1 if refused else 0
+
+
+def _feedback_target(file: str, folder: str) -> Path:
+    """<stem>_反馈.xlsx beside the file, or in the folder given to --feedback."""
+    p = Path(file)
+    return (Path(folder) if folder else p.parent) / f"{p.stem}_反馈.xlsx"
 
 
 def _existing_store(settings: Settings, db: str | None):
@@ -176,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check files now and change nothing; exit 1 if any is refused")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--feedback",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="write <file>_反馈.xlsx, with the problem cells marked, beside each file (or into DIR)",
+    )
     p.add_argument("--store", help="store folder: compare with what the ledger holds, if it exists")
     p.add_argument("--db", help="SQLAlchemy URL of the ledger")
     _common(p)

@@ -92,16 +92,22 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
     return out
 
 
+def docs_dir(settings: Settings) -> Path:
+    return settings.outputs / "validation" / "gx"
+
+
 def read_files(files: Iterable[Inbound], config: Config, city: str) -> list[Return]:
     return [read_return(f.path, config, city, display_name=f.rel) for f in files]
 
 
-def validate(returns: list[Return], config: Config, city: str, store: st.Store | None = None) -> dict[str, list[Issue]]:
-    """All issues of the batch by file; `store` lets the rules compare with what it holds."""
+def validate(returns: list[Return], config: Config, city: str, store: st.Store | None = None,
+             docs_dir: Path | None = None) -> dict[str, list[Issue]]:  # fmt: skip
+    """All issues of the batch by file; `store` lets the rules compare with what it holds;
+    `docs_dir` receives the GX Data Docs of the suite runs."""
     from huizong.history import history_for
     from huizong.validate import validator_for
 
-    by_file, _ = validator_for(config, city).run(returns, history_for(store, config, city))
+    by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city))
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
 
 
@@ -354,10 +360,10 @@ def run_batch(settings: Settings, config: Config | None = None) -> RunSummary:
     finish_moves(p, settings)
     run_id = start_run(store, settings, len(files))
     returns = read_files(p.to_read, config, settings.city)
-    issues = validate(returns, config, settings.city, store) if returns else {}
+    issues = validate(returns, config, settings.city, store, docs_dir(settings)) if returns else {}
     decisions = decide(p, returns, issues)
     commit(decisions, store, settings, run_id)
-    outputs = publish(store, config, settings, touched_periods(decisions, store))
-    outputs += write_feedbacks(decisions, settings, config)
+    outputs = write_feedbacks(decisions, settings, config)  # first: the report links to them
+    outputs += publish(store, config, settings, touched_periods(decisions, store))
     end_run(store, run_id, decisions)
     return RunSummary(run_id, decisions, outputs)

@@ -136,6 +136,7 @@ def publish(store: st.Store, config: Config, settings: Settings, periods: Iterab
 
     `periods`: only these (the ones a run touched) besides any whose outputs are missing;
     None: every period the ledger knows."""
+    from huizong.report import write_index, write_report
     from huizong.workbook import write_consolidated
 
     out = settings.outputs
@@ -157,6 +158,10 @@ def publish(store: st.Store, config: Config, settings: Settings, periods: Iterab
         written.append(write_issues(folder / "issues.csv", view))
         target = folder / f"汇总_{view.city.name}_{period}.xlsx"
         written.append(write_atomic(target, partial(write_consolidated, view, config)))
+        written.append(write_report(view, out))
+    city = config.divisions.get(settings.city)
+    periods = store.periods(counties)
+    written.append(write_index(store.submissions(), periods, city.name if city else settings.city, settings.city, out))
     return written
 
 

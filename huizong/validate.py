@@ -85,7 +85,7 @@ def quiet_gx() -> None:
 class Validator:
     """Holds one ephemeral GX context with every suite loaded; `run` validates a batch."""
 
-    def __init__(self, config: Config, city: str) -> None:
+    def __init__(self, config: Config, city: str, docs_dir: Path | None = None) -> None:
         import great_expectations as gx
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -96,6 +96,12 @@ class Validator:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = self.context.data_sources.add_pandas("huizong")
+        actions: list[Any] = []
+        if docs_dir is not None:  # GX Data Docs of every suite run, as a static site
+            site: Any = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(docs_dir).resolve())}}  # fmt: skip
+            self.context.add_data_docs_site(site_name="huizong", site_config=site)
+            actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["huizong"])]
         self.definitions: dict[str, Any] = {}
         self.frames_of: dict[str, str] = {}
         for spec in load_suite_specs(config.suites_dir):
@@ -106,8 +112,12 @@ class Validator:
             suite = self.context.suites.add(suite)
             asset = source.add_dataframe_asset(spec["name"])
             batch = asset.add_batch_definition_whole_dataframe("batch")
-            vd = gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
-            self.definitions[spec["name"]] = self.context.validation_definitions.add(vd)
+            vd = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
+            )
+            checkpoint = gx.Checkpoint(name=spec["name"], validation_definitions=[vd], actions=actions,
+                                       result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]})  # fmt: skip
+            self.definitions[spec["name"]] = self.context.checkpoints.add(checkpoint)
             self.frames_of[spec["name"]] = spec["meta"]["frame"]
         counties = config.divisions
         hist = config.rules.get("history", {})
@@ -138,11 +148,8 @@ class Validator:
             if frame.data.empty:
                 results.append(SuiteResult(suite_name, frame.name, 0, 0, 0, None))
                 continue
-            res = vd.run(
-                batch_parameters={"dataframe": frame.data},
-                expectation_parameters=self.parameters,
-                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
-            )
+            run = vd.run(batch_parameters={"dataframe": frame.data}, expectation_parameters=self.parameters)
+            res = next(iter(run.run_results.values()))
             failed = 0
             for r in res.results:
                 cfg = r.expectation_config
@@ -190,12 +197,12 @@ class Validator:
                           value=ctx.get("value"), severity=severity, **fields)  # fmt: skip
 
 
-_VALIDATORS: dict[tuple[int, str], Validator] = {}
+_VALIDATORS: dict[tuple[int, str, str], Validator] = {}
 
 
-def validator_for(config: Config, city: str) -> Validator:
-    """One Validator per config and city in a process: building the GX context costs seconds."""
-    key = (id(config), city)
+def validator_for(config: Config, city: str, docs_dir: Path | None = None) -> Validator:
+    """One Validator per config, city and docs folder in a process: building it costs seconds."""
+    key = (id(config), city, str(docs_dir))
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = Validator(config, city)
+        _VALIDATORS[key] = Validator(config, city, docs_dir)
     return _VALIDATORS[key]

@@ -1,0 +1,124 @@
+"""The validation page an analyst reads first, per city and period, in outputs/validation/.
+
+Every county's status, its errors and warnings, links to the feedback workbooks and to the
+GX Data Docs, and what changed since the page was last written (kept in a JSON beside it).
+County text is HTML-escaped by the template engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from huizong.feedback import feedback_path
+from huizong.periods import parse_token
+from huizong.pipeline import now
+from huizong.publish import STATUS_ZH, CityPeriod, write_atomic
+
+_ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))
+_ENV.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")  # 2024-07-08T10:15:00+08:00 -> 2024-07-08 10:15
+
+
+def report_path(outputs: Path, city: str, period: str) -> Path:
+    return outputs / "validation" / city / f"{period}.html"
+
+
+def _rel(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def _state(view: CityPeriod) -> dict[str, Any]:
+    return {
+        "counties": {
+            s.county.code: {
+                "status": s.status,
+                "file": (s.submission or {}).get("file"),
+                "errors": (s.submission or {}).get("errors"),
+                "warnings": (s.submission or {}).get("warnings"),
+            }
+            for s in view.statuses
+        },
+        "last_submission": max((int(s["id"]) for s in view.submissions), default=0),
+    }
+
+
+def changes_since(previous: dict[str, Any] | None, view: CityPeriod) -> list[str]:
+    """What an analyst should notice since the page was last written."""
+    if previous is None:
+        return ["首次生成本期校验报告。"]
+    lines = []
+    names = {c.code: c.name for c in view.counties}
+    before = previous.get("counties", {})
+    for code, now_ in _state(view)["counties"].items():
+        old = before.get(code, {"status": "missing"})
+        if old != now_:
+            was, is_ = STATUS_ZH.get(old["status"], old["status"]), STATUS_ZH.get(now_["status"], now_["status"])
+            detail = f"（{now_['file']}，错误 {now_['errors']}，警告 {now_['warnings']}）" if now_["file"] else ""
+            lines.append(
+                f"{names[code]}：{was} → {is_}{detail}" if was != is_ else f"{names[code]}：{is_}，报表有更新{detail}"
+            )
+    last = int(previous.get("last_submission", 0))
+    for s in view.submissions:
+        if int(s["id"]) > last and s["status"] in ("duplicate", "superseded"):
+            lines.append(f"{names.get(s['county_code'], '')}：{s['file']} {STATUS_ZH[s['status']]}（{s['reason']}）")
+    return lines
+
+
+def write_report(view: CityPeriod, outputs: Path) -> Path:
+    city, period = view.city.code, view.period
+    target = report_path(outputs, city, period)
+    state_file = target.with_suffix(".json")
+    previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
+    base = target.parent
+    names = {c.code: c.name for c in view.counties}
+    counties = []
+    for s in view.statuses:
+        sub: dict[str, Any] = s.submission or {}
+        fb = feedback_path(outputs, str(sub.get("inbox_path") or sub.get("file") or "")) if sub else None
+        counties.append({
+            "code": s.county.code, "name": s.county.name, "status": s.status, "status_zh": STATUS_ZH[s.status],
+            "file": sub.get("file"), "received_at": sub.get("received_at"), "errors": sub.get("errors"),
+            "warnings": sub.get("warnings"), "reason": sub.get("reason"),
+            "feedback_href": _rel(fb, base) if fb and fb.exists() else None, "feedback_name": fb.name if fb else None,
+        })  # fmt: skip
+    current = {s.submission["id"] for s in view.statuses if s.submission}
+    issues = [{
+        "county": names.get(i["submission"]["county_code"], ""), "file": i["submission"]["file"],
+        "severity": i["severity"], "where": f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or ""),
+        "indicator": i["indicator"], "message": i["message"], "explanation": i.get("explanation"),
+    } for i in view.issues if i["submission_id"] in current]  # fmt: skip
+    workbook = outputs / city / period / f"汇总_{view.city.name}_{period}.xlsx"
+    docs = outputs / "validation" / "gx" / "index.html"
+    html = _ENV.get_template("report.html").render(
+        title=f"{view.city.name}{parse_token(period).zh}报表校验报告", generated_at=now()[:16].replace("T", " "),
+        workbook_href=_rel(workbook, base), workbook_name=workbook.name,
+        docs_href=_rel(docs, base) if docs.exists() else None,
+        n_expected=len(view.counties), n_accepted=sum(s.status == "accepted" for s in view.statuses),
+        n_rejected=sum(s.status == "rejected" for s in view.statuses),
+        n_missing=sum(s.status == "missing" for s in view.statuses),
+        n_errors=sum(i["severity"] == "error" for i in issues), n_warnings=sum(i["severity"] == "warning" for i in issues),
+        changes=changes_since(previous, view), counties=counties, issues=issues,
+    )  # fmt: skip
+    write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    state = json.dumps(_state(view), ensure_ascii=False, indent=1)
+    write_atomic(state_file, lambda tmp: tmp.write_text(state, encoding="utf-8"))
+    return target
+
+
+def write_index(
+    submissions: list[dict[str, Any]], periods: list[str], city_name: str, city: str, outputs: Path
+) -> Path:
+    """outputs/validation/index.html: every period's page, and files no county or period could be read from."""
+    target = outputs / "validation" / "index.html"
+    docs = outputs / "validation" / "gx" / "index.html"
+    unplaced = [s for s in submissions if s["status"] == "rejected" and not (s["county_code"] and s["period"])]
+    html = _ENV.get_template("index.html").render(
+        city=city_name, generated_at=now(), docs_href="gx/index.html" if docs.exists() else None,
+        periods=[{"zh": parse_token(p).zh, "href": f"{city}/{p}.html"} for p in sorted(periods, reverse=True)],
+        unplaced=unplaced,
+    )  # fmt: skip
+    return write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
