@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from huizong import store as st
+from huizong.batch import now
 from huizong.catalog import Config
-from huizong.pipeline import insert_return, now, supersede
+from huizong.ledger import insert_return, supersede
 from huizong.read import read_return
 from huizong.settings import Settings
 

@@ -1,42 +1,32 @@
-"""One run, step by step: discover -> plan -> read -> validate -> decide -> commit -> publish.
+"""One run, step by step: discover -> recover -> plan -> read -> validate -> decide -> commit -> publish.
 
 Each step is a plain function so that the Prefect flow (flows/) can wrap and map them,
-and `run_batch` chains them for tests and for runs without Prefect.
+and `run_batch` chains them for runs without Prefect. One run at a time (`runlock`); a run
+killed at any point is finished by the next (`ledger.recover`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from huizong import store as st
+from huizong.batch import Decision, Inbound, Plan, fault_point, now
 from huizong.catalog import Config
 from huizong.issues import Issue, Severity, explain, sort_issues
+from huizong.ledger import close_interrupted, commit, recover
 from huizong.model import Return
+from huizong.periods import parse_token
 from huizong.read import read_return
 from huizong.settings import Settings
 from huizong.sniff import is_lock_file
 
-TZ = ZoneInfo("Asia/Shanghai")
 SYSTEM_FILES = {".gitkeep", ".ds_store", "thumbs.db", "desktop.ini"}
 
-
-def now() -> str:
-    return dt.datetime.now(TZ).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    path: Path
-    rel: str  # path relative to the inbox, "/"-separated: the file's name in every report
-    sha256: str
-    size: int
+__all__ = ["Decision", "Inbound", "Plan", "commit", "now"]
 
 
 def discover(inputs: Path) -> list[Path]:
@@ -61,16 +51,8 @@ def fingerprint(path: Path, inputs: Path) -> Inbound:
     return Inbound(path, path.relative_to(inputs).as_posix(), h.hexdigest(), path.stat().st_size)
 
 
-@dataclass
-class Plan:
-    to_read: list[Inbound] = field(default_factory=list)
-    ignored: list[Inbound] = field(default_factory=list)
-    duplicates: list[tuple[Inbound, dict[str, object] | None]] = field(default_factory=list)  # (file, earlier row)
-    recover: list[tuple[Inbound, dict[str, object]]] = field(default_factory=list)  # moves to finish
-
-
 def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
-    """Sort the batch: lock files to ignore, bytes seen before, interrupted moves, files to read."""
+    """Sort the batch: lock files to ignore, bytes seen before, files to read."""
     out = Plan()
     seen_in_batch: set[str] = set()
     for f in inbound:
@@ -97,7 +79,11 @@ def docs_dir(settings: Settings) -> Path:
 
 
 def read_files(files: Iterable[Inbound], config: Config, city: str) -> list[Return]:
-    return [read_return(f.path, config, city, display_name=f.rel) for f in files]
+    out = []
+    for f in files:
+        out.append(read_return(f.path, config, city, display_name=f.rel))
+        fault_point("file read")
+    return out
 
 
 def validate(returns: list[Return], config: Config, city: str, store: st.Store | None = None,
@@ -109,26 +95,6 @@ def validate(returns: list[Return], config: Config, city: str, store: st.Store |
 
     by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city))
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
-
-
-@dataclass
-class Decision:
-    inbound: Inbound
-    status: str
-    ret: Return | None = None
-    issues: list[Issue] = field(default_factory=list)
-    reason: str = ""
-    duplicate_of: int | None = None
-    submission_id: int | None = None  # set when committed
-    stored_as: str | None = None  # where the original now lies, relative to the store
-
-    @property
-    def errors(self) -> int:
-        return sum(i.severity is Severity.ERROR for i in self.issues)
-
-    @property
-    def warnings(self) -> int:
-        return sum(i.severity is Severity.WARNING for i in self.issues)
 
 
 def _first_error(issues: list[Issue]) -> str:
@@ -169,143 +135,29 @@ def _arrival(f: Inbound) -> tuple[int, str]:
         return (0, f.rel)
 
 
-FOLDER = {st.ACCEPTED: "archive", st.REJECTED: "rejected", st.DUPLICATE: "duplicates"}
-
-
-def storage_path(settings: Settings, status: str, f: Inbound) -> str:
-    """Where the original goes, relative to the store: never an existing file."""
-    base = Path(FOLDER[status]) / f.sha256[:16]
-    name = Path(f.rel).name
-    candidate = base / name
-    n = 2
-    while (settings.store / candidate).exists():
-        candidate = base / f"{Path(name).stem} ({n}){Path(name).suffix}"
-        n += 1
-    return candidate.as_posix()
-
-
-def _move(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        raise FileExistsError(dest)  # never overwrite a kept original
-    shutil.move(str(src), str(dest))
-
-
-def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_id: int,
-           on_each: Callable[[Decision], None] | None = None) -> None:  # fmt: skip
-    """Record each decision in one transaction, then move its file out of the inbox.
-
-    A crash between the two leaves a ledger row whose `stored_as` does not exist yet; the next
-    run finishes the move (see `plan`) instead of counting the file again."""
-    by_id: dict[int, Decision] = {}
-    for d in decisions:
-        f = d.inbound
-        stored_as = None if d.status == st.IGNORED else storage_path(settings, d.status, f)
-        ret = d.ret
-        with store.begin() as conn:
-            row = {
-                "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
-                "size": f.size, "received_at": now(), "format": ret.format if ret else None,
-                "county_code": ret.county_code if ret else None,
-                "period": ret.period.token if ret and ret.period else None,
-                "status": d.status, "errors": d.errors, "warnings": d.warnings, "reason": d.reason,
-                "stored_as": stored_as, "duplicate_of": d.duplicate_of, "sheet": ret.sheet if ret else None,
-            }  # fmt: skip
-            if ret:
-                for key in ("office", "filled_by", "phone", "fill_date"):
-                    located = ret.header.get(key)
-                    row[key] = str(located.value) if located else None
-            if d.status == st.DUPLICATE and d.duplicate_of is None:
-                earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
-                d.duplicate_of = int(earlier[0]["id"]) if earlier else None
-                row["duplicate_of"] = d.duplicate_of
-            if d.status == st.DUPLICATE:
-                row["reason"] = d.reason = f"与第 {d.duplicate_of} 号报送内容完全相同（sha256 一致）"
-                first = store_row(conn, d.duplicate_of)
-                if first:
-                    row["county_code"], row["period"] = first["county_code"], first["period"]
-            sid = store.insert(conn, st.submissions, row)
-            by_id[sid] = d
-            d.submission_id, d.stored_as = sid, stored_as
-            if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
-                for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel):
-                    if old_id in by_id:  # superseded within this batch: report its final status
-                        by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
-                insert_return(conn, store, sid, ret)
-            if ret is not None or d.issues:
-                store.insert_many(conn, st.issues, [_issue_row(sid, i) for i in d.issues])
-        if stored_as is not None:
-            _move(f.path, settings.store / stored_as)
-        if on_each:
-            on_each(d)
-
-
-def store_row(conn, sid: int | None) -> dict[str, object] | None:
-    if sid is None:
-        return None
-    r = conn.execute(st.sa.select(st.submissions).where(st.submissions.c.id == sid)).first()
-    return dict(r._mapping) if r else None
-
-
-def supersede(conn, store: st.Store, county: str, period: str, new_id: int, new_file: str) -> list[tuple[int, str]]:
-    """Mark the county's current accepted return for the period superseded by `new_id`."""
-    done = []
-    q = st.sa.select(st.submissions.c.id).where(
-        st.submissions.c.county_code == county, st.submissions.c.period == period,
-        st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id,
-    )  # fmt: skip
-    for (old_id,) in conn.execute(q).all():
-        reason = f"已被第 {new_id} 号报送（{new_file}）更正替代"
-        store.update_submission(conn, old_id, status=st.SUPERSEDED, superseded_by=new_id, reason=reason)
-        done.append((old_id, reason))
-    return done
-
-
-def insert_return(conn, store: st.Store, sid: int, ret: Return) -> None:
-    assert ret.county_code and ret.period
-    store.insert_many(conn, st.facts, [
-        {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "indicator": f.indicator,
-         "column": f.column, "number": f.number, "status": f.status, "raw": f.raw, "unit_written": f.unit_written,
-         "flags": f.flags, "sheet": f.sheet, "cell": f.cell, "note": f.note}
-        for f in ret.facts
-    ])  # fmt: skip
-    store.insert_many(conn, st.projects, [
-        {"submission_id": sid, "sheet": p.sheet, "row": p.row + 1, "name": p.name, "org": p.org, "uscc": p.uscc,
-         "category": p.category, "status": p.status, "funds": p.funds, "funds_raw": p.funds_raw, "note": p.note}
-        for p in ret.projects
-    ])  # fmt: skip
-
-
-def _issue_row(sid: int, i: Issue) -> dict[str, object]:
-    return {
-        "submission_id": sid, "code": i.code, "severity": str(i.severity), "message": i.message,
-        "sheet": i.sheet, "cell": i.cell, "indicator": i.indicator,
-        "value": None if i.value is None else str(i.value), "explanation": i.explanation,
-    }  # fmt: skip
-
-
-def write_feedbacks(decisions: list[Decision], settings: Settings, config: Config) -> list[Path]:
-    """A feedback workbook for every return of the run that has issues."""
+def write_feedbacks(store: st.Store, settings: Settings, config: Config, submission_ids: Iterable[int]) -> list[Path]:
+    """A feedback workbook for each of these submissions that has issues, from the ledger."""
     from huizong.feedback import feedback_path, write_feedback
+    from huizong.sniff import sniff
 
+    wanted = set(submission_ids)
+    rows = [s for s in store.submissions() if s["id"] in wanted and s["stored_as"] and s["errors"] + s["warnings"]]
+    issues_by: dict[int, list[Issue]] = {}
+    for i in store.issues_for([s["id"] for s in rows]):
+        issues_by.setdefault(i["submission_id"], []).append(Issue(
+            code=i["code"], severity=Severity(i["severity"]), message=i["message"], file=i["submission_id"],
+            sheet=i["sheet"], cell=i["cell"], indicator=i["indicator"], value=i["value"], explanation=i["explanation"]))  # fmt: skip
     written = []
-    for d in decisions:
-        if not d.issues or d.stored_as is None:
-            continue
-        ret = d.ret
-        div = config.divisions.get(ret.county_code) if ret else None
-        who = " ".join(x for x in ((div.name if div else ret.county_code if ret else None),
-                                   (ret.period.zh if ret and ret.period else None)) if x)  # fmt: skip
-        target = feedback_path(settings.outputs, d.inbound.rel)
-        original = settings.store / d.stored_as
-        written.append(write_feedback(original, ret.format if ret else None, d.inbound.rel, who, d.issues, target))
+    for s in rows:
+        div = config.divisions.get(s["county_code"])
+        period = parse_token(s["period"]).zh if s["period"] else None
+        who = " ".join(x for x in (div.name if div else s["county_code"], period) if x)
+        original = settings.store / s["stored_as"]
+        found = sort_issues(issues_by.get(s["id"], []))
+        target = feedback_path(settings.outputs, s["inbox_path"])
+        written.append(write_feedback(original, sniff(original).format, s["inbox_path"], who, found, target))
+        fault_point("feedback written")
     return written
-
-
-def finish_moves(p: Plan, settings: Settings) -> None:
-    """Complete the moves a killed run recorded but did not make."""
-    for f, row in p.recover:
-        _move(f.path, settings.store / str(row["stored_as"]))
 
 
 def touched_periods(decisions: list[Decision], store: st.Store) -> set[str]:
@@ -335,35 +187,48 @@ def open_store(settings: Settings) -> st.Store:
     return st.Store.open(settings.db_url)
 
 
-def start_run(store: st.Store, settings: Settings, n_files: int) -> int:
+def start_run(store: st.Store, settings: Settings, n_files: int) -> tuple[int, list[int]]:
+    """Record the run; returns its id and the interrupted runs it must finish the work of."""
     with store.begin() as conn:
-        return store.insert(conn, st.runs, {"started_at": now(), "inputs": str(settings.inputs), "n_files": n_files})
+        run_id = store.insert(conn, st.runs, {"started_at": now(), "inputs": str(settings.inputs), "n_files": n_files})
+    return run_id, close_interrupted(store, run_id)
 
 
 def end_run(store: st.Store, run_id: int, decisions: list[Decision]) -> None:
     counts: dict[str, int] = {}
     for d in decisions:
         counts[d.status] = counts.get(d.status, 0) + 1
+    fault_point("outputs written, run not yet closed")
     with store.begin() as conn:
         conn.execute(st.sa.update(st.runs).where(st.runs.c.id == run_id)
                      .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False)))  # fmt: skip
 
 
-def run_batch(settings: Settings, config: Config | None = None) -> RunSummary:
-    """The whole run in this process, without Prefect."""
+def submissions_of_runs(store: st.Store, run_ids: Iterable[int]) -> list[int]:
+    ids = set(run_ids)
+    return [int(s["id"]) for s in store.submissions() if s["run_id"] in ids]
+
+
+def run_batch(settings: Settings, config: Config | None = None, wait: float = 600) -> RunSummary:
+    """The whole run in this process, without Prefect; waits up to `wait` s for another run."""
     from huizong.publish import publish
+    from huizong.runlock import run_lock
 
     config = config or Config.load(settings.config)
     store = open_store(settings)
-    files = [fingerprint(p, settings.inputs) for p in discover(settings.inputs)]
-    p = plan(files, store, settings)
-    finish_moves(p, settings)
-    run_id = start_run(store, settings, len(files))
-    returns = read_files(p.to_read, config, settings.city)
-    issues = validate(returns, config, settings.city, store, docs_dir(settings)) if returns else {}
-    decisions = decide(p, returns, issues)
-    commit(decisions, store, settings, run_id)
-    outputs = write_feedbacks(decisions, settings, config)  # first: the report links to them
-    outputs += publish(store, config, settings, touched_periods(decisions, store))
-    end_run(store, run_id, decisions)
+    with run_lock(store, wait=wait):
+        files = recover([fingerprint(p, settings.inputs) for p in discover(settings.inputs)], store, settings)
+        fault_point("files found")
+        p = plan(files, store, settings)
+        run_id, interrupted = start_run(store, settings, len(files))
+        fault_point("run recorded")
+        returns = read_files(p.to_read, config, settings.city)
+        issues = validate(returns, config, settings.city, store, docs_dir(settings)) if returns else {}
+        fault_point("validated")
+        decisions = decide(p, returns, issues)
+        commit(decisions, store, settings, run_id)
+        ids = [d.submission_id for d in decisions if d.submission_id is not None]
+        outputs = write_feedbacks(store, settings, config, ids + submissions_of_runs(store, interrupted))
+        outputs += publish(store, config, settings, None if interrupted else touched_periods(decisions, store))
+        end_run(store, run_id, decisions)
     return RunSummary(run_id, decisions, outputs)

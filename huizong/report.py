@@ -14,9 +14,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from huizong.batch import now
 from huizong.feedback import feedback_path
 from huizong.periods import parse_token
-from huizong.pipeline import now
 from huizong.publish import STATUS_ZH, CityPeriod, write_atomic
 
 _ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))

@@ -112,6 +112,33 @@ issues = sa.Table(
 )
 
 
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("acquired_at", sa.DateTime),
+    sa.Column("heartbeat_at", sa.DateTime),
+)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("previous_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False),
+    sa.Column("indicator", sa.String(16), nullable=False),
+    sa.Column("column", sa.String(12), nullable=False),
+    sa.Column("old", sa.Float),
+    sa.Column("new", sa.Float),
+    sa.Column("old_raw", sa.Text),
+    sa.Column("new_raw", sa.Text),
+    sa.Column("cell", sa.String(16)),
+)
+
+
 def _add_missing_columns(engine: Engine) -> None:
     """A ledger created by an older huizong gets the nullable columns added since."""
     inspector = sa.inspect(engine)
@@ -194,6 +221,17 @@ class Store:
     def issues_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = list(submission_ids)
         q = sa.select(issues).where(issues.c.submission_id.in_(ids)).order_by(issues.c.submission_id, issues.c.id)
+        return self._all(q)
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self._all(sa.select(runs).order_by(runs.c.id))
+
+    def facts_of(self, submission_id: int) -> list[dict[str, Any]]:
+        return self._all(sa.select(facts).where(facts.c.submission_id == submission_id).order_by(facts.c.id))
+
+    def revisions_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
+        ids = list(submission_ids)
+        q = sa.select(revisions).where(revisions.c.submission_id.in_(ids)).order_by(revisions.c.id)
         return self._all(q)
 
     def periods(self, counties: Sequence[str]) -> list[str]:

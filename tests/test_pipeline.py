@@ -157,20 +157,28 @@ def test_files_in_subfolders_and_periods_apart(ws):  # type: ignore[no-untyped-d
     assert (ws.outputs / "620700" / "2024FY" / "汇总_张掖市_2024FY.xlsx").is_file()
 
 
-def test_interrupted_move_is_finished_not_counted_twice(ws):  # type: ignore[no-untyped-def]
-    """A run killed between recording a file and moving it: the next run only finishes the move."""
-    from huizong import pipeline
+def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # type: ignore[no-untyped-def]
+    """A run that dies between recording a file and moving it: the next run only finishes the move."""
+    import pytest
+
+    from huizong import ledger
+
+    class Killed(BaseException):
+        pass
+
+    def die(src, dest):  # type: ignore[no-untyped-def]
+        raise Killed
 
     write_return(ws.drop("a.xlsx"), "620702", "2024H1")
-    real_move = pipeline._move
-    pipeline._move = lambda src, dest: None  # the process dies before the rename
-    try:
+    monkeypatch.setattr(ledger, "move", die)
+    with pytest.raises(Killed):
         ws.run()
-    finally:
-        pipeline._move = real_move
+    monkeypatch.undo()
     assert (ws.inputs / "a.xlsx").exists()
+    assert [r[2] for r in ledger(ws)] == ["accepted"]
     s = ws.run()
     assert s.decisions == []
     assert not (ws.inputs / "a.xlsx").exists()
     assert [r[2] for r in ledger(ws)] == ["accepted"]
     assert ws.totals("2024H1")["A01"]["value"] == "5100"
+    assert (ws.outputs / "feedback").exists() is False  # a clean return has no feedback

@@ -1,0 +1,80 @@
+"""What one run works on: the files it found, its plan and its decisions; and the clock.
+
+`HUIZONG_NOW` fixes the clock (ISO 8601) for replays and tests. `HUIZONG_FAULT_KILL_AT=N`
+kills the process with SIGKILL at the N-th fault point of a run: the crash test uses it to
+prove that a rerun after a kill at any point ends as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from huizong.issues import Issue, Severity
+from huizong.model import Return
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def now() -> str:
+    fixed = os.environ.get("HUIZONG_NOW")
+    if fixed:
+        return dt.datetime.fromisoformat(fixed).astimezone(TZ).isoformat(timespec="seconds")
+    return dt.datetime.now(TZ).isoformat(timespec="seconds")
+
+
+_fault_points = 0
+
+
+def fault_point(name: str) -> None:
+    """A place where a crash is survivable; with HUIZONG_FAULT_KILL_AT set, maybe die here."""
+    global _fault_points
+    _fault_points += 1
+    target = os.environ.get("HUIZONG_FAULT_KILL_AT")
+    if target and int(target) == _fault_points:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def reset_fault_points() -> None:
+    global _fault_points
+    _fault_points = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    path: Path
+    rel: str  # path relative to the inbox, "/"-separated: the file's name in every report
+    sha256: str
+    size: int
+
+
+@dataclass
+class Plan:
+    to_read: list[Inbound] = field(default_factory=list)
+    ignored: list[Inbound] = field(default_factory=list)
+    duplicates: list[tuple[Inbound, dict[str, object] | None]] = field(default_factory=list)  # (file, earlier row)
+    recover: list[tuple[Inbound, dict[str, object]]] = field(default_factory=list)  # moves an interrupted run left
+
+
+@dataclass
+class Decision:
+    inbound: Inbound
+    status: str
+    ret: Return | None = None
+    issues: list[Issue] = field(default_factory=list)
+    reason: str = ""
+    duplicate_of: int | None = None
+    submission_id: int | None = None  # set when committed
+    stored_as: str | None = None  # where the original now lies, relative to the store
+
+    @property
+    def errors(self) -> int:
+        return sum(i.severity is Severity.ERROR for i in self.issues)
+
+    @property
+    def warnings(self) -> int:
+        return sum(i.severity is Severity.WARNING for i in self.issues)

@@ -1,0 +1,209 @@
+"""Committing decisions: the ledger row, facts and issues of a return in one transaction, then
+the original moved out of the inbox, atomically, never over an existing file.
+
+Crash safety. Each file is recorded (one transaction) and then moved (one rename). A run
+killed between the two leaves a ledger row of an unfinished run whose file is still in the
+inbox: the next run finishes the move instead of counting the file again (`recover`). A run
+killed after its commits but before its outputs is republished in full by the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from huizong import store as st
+from huizong.batch import Decision, Inbound, fault_point, now
+from huizong.issues import Issue
+from huizong.model import Return
+from huizong.settings import Settings
+
+FOLDER = {st.ACCEPTED: "archive", st.REJECTED: "rejected", st.DUPLICATE: "duplicates"}
+
+
+def storage_path(settings: Settings, status: str, f: Inbound) -> str:
+    """Where the original goes, relative to the store: never an existing file."""
+    base = Path(FOLDER[status]) / f.sha256[:16]
+    name = Path(f.rel).name
+    candidate = base / name
+    n = 2
+    while (settings.store / candidate).exists():
+        candidate = base / f"{Path(name).stem} ({n}){Path(name).suffix}"
+        n += 1
+    return candidate.as_posix()
+
+
+def move(src: Path, dest: Path) -> None:
+    """Rename `src` to `dest` atomically; across file systems copy to a temporary name first.
+
+    `dest` exists only complete; an existing `dest` is never overwritten."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        raise FileExistsError(dest)
+    try:
+        os.link(src, dest)  # atomic, and fails rather than overwrite
+    except OSError:
+        fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=dest.parent)
+        os.close(fd)
+        shutil.copy2(src, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+    fault_point("moved, inbox copy not yet removed")
+    src.unlink()
+
+
+def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_id: int,
+           on_each: Callable[[Decision], None] | None = None) -> None:  # fmt: skip
+    """Record each decision in one transaction, then move its file out of the inbox."""
+    by_id: dict[int, Decision] = {}
+    for d in decisions:
+        fault_point("before recording a file")
+        f = d.inbound
+        stored_as = None if d.status == st.IGNORED else storage_path(settings, d.status, f)
+        ret = d.ret
+        with store.begin() as conn:
+            row = {
+                "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
+                "size": f.size, "received_at": now(), "format": ret.format if ret else None,
+                "county_code": ret.county_code if ret else None,
+                "period": ret.period.token if ret and ret.period else None,
+                "status": d.status, "errors": d.errors, "warnings": d.warnings, "reason": d.reason,
+                "stored_as": stored_as, "duplicate_of": d.duplicate_of, "sheet": ret.sheet if ret else None,
+            }  # fmt: skip
+            if ret:
+                for key in ("office", "filled_by", "phone", "fill_date"):
+                    located = ret.header.get(key)
+                    row[key] = str(located.value) if located else None
+            if d.status == st.DUPLICATE:
+                if d.duplicate_of is None:
+                    earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
+                    d.duplicate_of = int(earlier[0]["id"]) if earlier else None
+                row["duplicate_of"] = d.duplicate_of
+                row["reason"] = d.reason = f"与第 {d.duplicate_of} 号报送内容完全相同（sha256 一致）"
+                first = _row(conn, d.duplicate_of)
+                if first:
+                    row["county_code"], row["period"] = first["county_code"], first["period"]
+            sid = store.insert(conn, st.submissions, row)
+            by_id[sid] = d
+            d.submission_id, d.stored_as = sid, stored_as
+            if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
+                insert_return(conn, store, sid, ret)
+                for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel):
+                    if old_id in by_id:  # superseded within this batch: report its final status
+                        by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
+            store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
+        fault_point("recorded, not yet moved")
+        if stored_as is not None:
+            move(f.path, settings.store / stored_as)
+        if on_each:
+            on_each(d)
+
+
+def _row(conn: Any, sid: int | None) -> dict[str, Any] | None:
+    if sid is None:
+        return None
+    r = conn.execute(st.sa.select(st.submissions).where(st.submissions.c.id == sid)).first()
+    return dict(r._mapping) if r else None
+
+
+def supersede(
+    conn: Any, store: st.Store, county: str, period: str, new_id: int, new_file: str
+) -> list[tuple[int, str]]:
+    """Mark the county's current accepted return for the period superseded by `new_id`, and
+    keep the cell-by-cell difference (indicator, column, old, new) in `revisions`."""
+    done = []
+    q = st.sa.select(st.submissions.c.id).where(
+        st.submissions.c.county_code == county, st.submissions.c.period == period,
+        st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id,
+    )  # fmt: skip
+    for (old_id,) in conn.execute(q).all():
+        reason = f"已被第 {new_id} 号报送（{new_file}）更正替代"
+        store.update_submission(conn, old_id, status=st.SUPERSEDED, superseded_by=new_id, reason=reason)
+        store.insert_many(conn, st.revisions, diff_facts(conn, old_id, new_id))
+        done.append((old_id, reason))
+    return done
+
+
+def diff_facts(conn: Any, old_id: int, new_id: int) -> list[dict[str, Any]]:
+    def facts(sid: int) -> dict[tuple[str, str], dict[str, Any]]:
+        rows = conn.execute(st.sa.select(st.facts).where(st.facts.c.submission_id == sid)).all()
+        return {(r.indicator, r.column): dict(r._mapping) for r in rows}
+
+    old, new = facts(old_id), facts(new_id)
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        o, n = old.get(key), new.get(key)
+        o_num, n_num = (o or {}).get("number"), (n or {}).get("number")
+        if o_num == n_num:
+            continue
+        out.append({"submission_id": new_id, "previous_id": old_id, "indicator": key[0], "column": key[1],
+                    "old": o_num, "new": n_num, "old_raw": (o or {}).get("raw"), "new_raw": (n or {}).get("raw"),
+                    "cell": (n or o or {}).get("cell")})  # fmt: skip
+    return out
+
+
+def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
+    assert ret.county_code and ret.period
+    store.insert_many(conn, st.facts, [
+        {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "indicator": f.indicator,
+         "column": f.column, "number": f.number, "status": f.status, "raw": f.raw, "unit_written": f.unit_written,
+         "flags": f.flags, "sheet": f.sheet, "cell": f.cell, "note": f.note}
+        for f in ret.facts
+    ])  # fmt: skip
+    store.insert_many(conn, st.projects, [
+        {"submission_id": sid, "sheet": p.sheet, "row": p.row + 1, "name": p.name, "org": p.org, "uscc": p.uscc,
+         "category": p.category, "status": p.status, "funds": p.funds, "funds_raw": p.funds_raw, "note": p.note}
+        for p in ret.projects
+    ])  # fmt: skip
+
+
+def issue_row(sid: int, i: Issue) -> dict[str, object]:
+    return {
+        "submission_id": sid, "code": i.code, "severity": str(i.severity), "message": i.message,
+        "sheet": i.sheet, "cell": i.cell, "indicator": i.indicator,
+        "value": None if i.value is None else str(i.value), "explanation": i.explanation,
+    }  # fmt: skip
+
+
+def interrupted_runs(store: st.Store, current: int | None = None) -> list[int]:
+    """Runs that started and never finished: killed, or stopped by a crash."""
+    return [int(r["id"]) for r in store.runs() if r["finished_at"] is None and r["id"] != current]
+
+
+def recover(files: list[Inbound], store: st.Store, settings: Settings) -> list[Inbound]:
+    """Finish what interrupted runs left undone; return the files that still need a run.
+
+    A file recorded by an interrupted run is the same receipt, not a duplicate: its move is
+    finished (or, where the original already lies complete in the store, the inbox copy of
+    the same bytes is removed)."""
+    unfinished = set(interrupted_runs(store))
+    if not unfinished:
+        return files
+    left = []
+    for f in files:
+        rows = [r for r in store.by_sha(f.sha256) if r["inbox_path"] == f.rel and r["run_id"] in unfinished]
+        row = rows[-1] if rows else None
+        if row is None or row["stored_as"] is None:
+            left.append(f)
+            continue
+        dest = settings.store / str(row["stored_as"])
+        if dest.exists():
+            f.path.unlink()  # the same bytes (same sha256) are kept at dest
+        else:
+            move(f.path, dest)
+    return left
+
+
+def close_interrupted(store: st.Store, current: int) -> list[int]:
+    """Mark the runs that never finished as interrupted; their outputs are republished."""
+    ids = interrupted_runs(store, current)
+    with store.begin() as conn:
+        for rid in ids:
+            conn.execute(st.sa.update(st.runs).where(st.runs.c.id == rid)
+                         .values(finished_at=now(), summary='{"interrupted": true}'))  # fmt: skip
+    return ids

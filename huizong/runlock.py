@@ -1,0 +1,100 @@
+"""One run at a time, with a lock in the ledger's database (not a pid file).
+
+The holder writes its host, pid and a heartbeat; a second run waits for it or gives up with
+a clear message. A killed run cannot hold the lock for ever: on the same host a dead pid
+frees it at once, and anywhere a heartbeat older than the lease frees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from huizong.store import Store, locks
+
+LEASE_SECONDS = 300
+HEARTBEAT_SECONDS = 30
+
+
+class RunLocked(Exception):
+    "Another run holds the lock"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stale(row: dict[str, object], lease: float) -> bool:
+    if row["host"] == socket.gethostname() and not _alive(int(row["pid"])):  # type: ignore[call-overload]
+        return True
+    beat = row["heartbeat_at"]
+    return isinstance(beat, dt.datetime) and (_utcnow() - beat).total_seconds() > lease
+
+
+def _try_acquire(store: Store, name: str, owner: str, lease: float) -> dict[str, object] | None:
+    """None if acquired, else the holder's row."""
+    me = {"name": name, "owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
+          "acquired_at": _utcnow(), "heartbeat_at": _utcnow()}  # fmt: skip
+    try:
+        with store.begin() as conn:
+            row = conn.execute(sa.select(locks).where(locks.c.name == name)).first()
+            if row is None:
+                conn.execute(sa.insert(locks).values(**me))
+                return None
+            held = dict(row._mapping)
+            if not _stale(held, lease):
+                return held
+            taken = conn.execute(
+                sa.update(locks).where(locks.c.name == name, locks.c.owner == held["owner"]).values(**me)
+            )
+            return None if taken.rowcount == 1 else held
+    except sa.exc.IntegrityError:  # another process inserted first
+        with store.engine.connect() as conn:
+            row = conn.execute(sa.select(locks).where(locks.c.name == name)).first()
+        return dict(row._mapping) if row else {"owner": "?", "acquired_at": None}
+
+
+@contextmanager
+def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LEASE_SECONDS,
+             poll: float = 1.0) -> Iterator[None]:  # fmt: skip
+    """Hold the run lock for the block; wait up to `wait` seconds for it, else raise RunLocked."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{time.time_ns()}"
+    deadline = time.monotonic() + wait
+    while (holder := _try_acquire(store, name, owner, lease)) is not None:
+        if time.monotonic() >= deadline:
+            since = holder.get("acquired_at")
+            raise RunLocked(f"另一个运行正在进行（{holder.get('host')} 进程 {holder.get('pid')}，开始于 {since} UTC），"
+                            "请稍后再试或使用 --wait 等待")  # fmt: skip
+        time.sleep(poll)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with store.begin() as conn:
+                conn.execute(sa.update(locks).where(locks.c.owner == owner).values(heartbeat_at=_utcnow()))
+
+    t = threading.Thread(target=beat, name="huizong-lock-heartbeat", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with store.begin() as conn:
+            conn.execute(sa.delete(locks).where(locks.c.owner == owner))

@@ -1,0 +1,131 @@
+"""Kill a run with SIGKILL at many points; a clean rerun must end exactly as an uninterrupted run.
+
+Each run happens in a forked child (GX is imported once, in the parent). The clock is fixed
+with HUIZONG_NOW so that received_at, and so the CSVs, are deterministic. Compared: the
+ledger (every table but `runs`), every file left in the inbox and kept in the store, the
+CSVs byte for byte, and every workbook cell by cell (an .xlsx carries its save time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import re
+import shutil
+import sqlite3
+from pathlib import Path
+
+import openpyxl
+import pytest
+from builders import CONFIG
+
+from huizong import batch
+from huizong.demo import write_demo
+from huizong.pipeline import run_batch
+from huizong.settings import Settings
+
+NOW = "2024-07-08T09:30:00+08:00"
+KILLS = 22
+
+
+def _child(root: str, kill_at: int, counter) -> None:  # type: ignore[no-untyped-def]
+    os.environ["HUIZONG_NOW"] = NOW
+    if kill_at:
+        os.environ["HUIZONG_FAULT_KILL_AT"] = str(kill_at)
+    else:
+        os.environ.pop("HUIZONG_FAULT_KILL_AT", None)
+    batch.reset_fault_points()
+    r = Path(root)
+    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700"), CONFIG)
+    counter.value = batch._fault_points
+    os._exit(0)
+
+
+def run(root: Path, kill_at: int = 0) -> tuple[int | None, int]:
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    p = ctx.Process(target=_child, args=(str(root), kill_at, counter))
+    p.start()
+    p.join(300)
+    return p.exitcode, counter.value
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def snapshot(root: Path) -> dict[str, object]:
+    out: dict[str, object] = {}
+    db = sqlite3.connect(root / "store" / "huizong.db")
+    try:
+        for table, drop in [("submissions", {"run_id"}), ("facts", {"id"}), ("issues", {"id"}), ("projects", {"id"}),
+                            ("revisions", {"id"})]:  # fmt: skip
+            cur = db.execute(f"select * from {table} order by 1")
+            cols = [c[0] for c in cur.description]
+            out[table] = [tuple(v for c, v in zip(cols, row, strict=True) if c not in drop) for row in cur]
+        out["open_runs"] = db.execute("select count(*) from runs where finished_at is null").fetchone()[0]
+        out["locks"] = db.execute("select count(*) from locks").fetchone()[0]
+    finally:
+        db.close()
+    out["inbox"] = sorted(
+        (p.relative_to(root).as_posix(), _sha(p)) for p in (root / "inputs").rglob("*") if p.is_file()
+    )
+    out["store"] = sorted((p.relative_to(root).as_posix(), _sha(p)) for p in (root / "store").rglob("*")
+                          if p.is_file() and not p.name.startswith("huizong.db"))  # fmt: skip
+    for p in sorted((root / "outputs").rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if not p.is_file() or "/gx/" in rel:
+            continue  # GX Data Docs carry run times
+        if p.suffix == ".xlsx":
+            wb = openpyxl.load_workbook(p)
+            out[rel] = {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
+        elif p.suffix == ".html":  # what changed since the page was last written depends on when that was
+            out[rel] = re.sub(r'<ul class="changes">.*?</ul>', "", p.read_text(encoding="utf-8"), flags=re.S)
+        else:
+            out[rel] = p.read_bytes()
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_inbox(tmp_path_factory):  # type: ignore[no-untyped-def]
+    inbox = tmp_path_factory.mktemp("demo") / "inputs"
+    write_demo(inbox, CONFIG)
+    return inbox
+
+
+def fresh(base: Path, inbox: Path) -> Path:
+    shutil.copytree(inbox, base / "inputs", copy_function=shutil.copy2)  # same bytes, same arrival order
+    return base
+
+
+def test_kill_at_many_points_then_rerun_equals_an_uninterrupted_run(tmp_path, demo_inbox):  # type: ignore[no-untyped-def]
+    ref = fresh(tmp_path / "ref", demo_inbox)
+    code, points = run(ref)
+    assert code == 0
+    expected = snapshot(ref)
+    assert expected["open_runs"] == 0 and expected["locks"] == 0
+    assert points >= KILLS, f"a run passes only {points} fault points"
+    at = sorted({round(1 + i * (points - 1) / (KILLS - 1)) for i in range(KILLS)})
+    assert len(at) >= 20
+    killed = 0
+    for k in at:
+        root = fresh(tmp_path / f"kill{k}", demo_inbox)
+        code, _ = run(root, kill_at=k)
+        killed += code == -9
+        code, _ = run(root)
+        assert code == 0, f"rerun after a kill at point {k} failed"
+        got = snapshot(root)
+        got.pop("open_runs")
+        diff = [key for key in expected if key != "open_runs" and got.get(key) != expected[key]]
+        assert not diff, f"after a kill at point {k} of {points}, these differ: {diff}"
+    assert killed == len(at)
+
+
+def test_a_third_run_after_recovery_changes_nothing(tmp_path, demo_inbox):  # type: ignore[no-untyped-def]
+    root = fresh(tmp_path / "r", demo_inbox)
+    assert run(root, kill_at=20)[0] == -9
+    assert run(root)[0] == 0
+    first = snapshot(root)
+    assert run(root)[0] == 0
+    assert snapshot(root) == first
