@@ -32,10 +32,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
                                  city=args.city, config=args.config)  # fmt: skip
     console = _console()
+    from huizong.runlock import RunLocked
+
+    try:
+        rows, counts, outputs = _run(args, settings, console)
+    except RunLocked as e:
+        print(f"huizong: {e}", file=sys.stderr)
+        return 3
+    _print_run(console, rows, counts, outputs)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings, console):
     if args.no_prefect:
         from huizong.pipeline import run_batch
 
-        s = run_batch(settings)
+        with console.status("运行中…"):
+            s = run_batch(settings, wait=args.wait)
         rows = [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in s.decisions]
         counts, outputs = s.counts, [str(p) for p in s.outputs]
     else:
@@ -43,11 +56,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         from flows.nightly import huizong_run
 
-        result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
-                             db_url=settings.db_url, city=settings.city, config=str(settings.config))  # fmt: skip
+        with console.status("运行中（Prefect）…"):
+            result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
+                                 db_url=settings.db_url, city=settings.city, config=str(settings.config),
+                                 wait=args.wait)  # fmt: skip
         rows, counts, outputs = result["decisions"], result["counts"], result["outputs"]
-    _print_run(console, rows, counts, outputs)
-    return 0
+    return rows, counts, outputs
 
 
 def _print_run(console, rows, counts, outputs) -> None:
@@ -165,6 +179,67 @@ def cmd_accept(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from huizong.catalog import Config
+    from huizong.periods import parse_token
+    from huizong.reporting import matrix
+
+    settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
+    config = Config.load(settings.config)
+    store = _existing_store(settings, args.db)
+    if store is None:
+        print("huizong: 还没有账本（尚未运行过 huizong run）", file=sys.stderr)
+        return 2
+    periods = None
+    if args.period:
+        try:
+            periods = [parse_token(args.period).token]
+        except ValueError as e:
+            print(f"huizong: {e}", file=sys.stderr)
+            return 2
+    m = matrix(store, config, settings.city, periods)
+    city = config.divisions.get(settings.city)
+    table = Table(title=f"{city.name if city else settings.city}报送情况")
+    table.add_column("县区")
+    for p in m.periods:
+        table.add_column(f"{parse_token(p).zh}\n截止 {m.cells[(m.counties[0].code, p)].due:%Y-%m-%d}")
+    style = {"on-time": "green", "late": "yellow", "missing": "red", "refused": "red", "not-due": "dim"}
+    for c in m.counties:
+        cells = [m.cells[(c.code, p)] for p in m.periods]
+        table.add_row(c.name, *[f"[{style[x.status]}]{x.zh}[/]" for x in cells])
+    table.add_row("按时/已报/应报", *["/".join(str(n) for n in m.rate(p)) for p in m.periods])
+    _console().print(table)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.table import Table
+
+    settings = Settings.from_env(store=args.store, db_url=args.db)
+    store = _existing_store(settings, args.db)
+    if store is None:
+        print("huizong: 还没有账本（尚未运行过 huizong run）", file=sys.stderr)
+        return 2
+    table = Table(title="运行记录")
+    for col in ("编号", "开始", "结束", "文件数", "结果"):
+        table.add_column(col)
+    for r in store.runs()[-args.limit :]:
+        summary = json.loads(r["summary"]) if r["summary"] else {}
+        if summary.get("interrupted"):
+            result = "[red]中断（已由后续运行补完）[/]"
+        elif r["finished_at"] is None:
+            result = "[yellow]进行中或已中断[/]"
+        else:
+            result = "，".join(f"{k} {v}" for k, v in summary.items()) or "没有新文件"
+        table.add_row(str(r["id"]), r["started_at"], r["finished_at"] or "", str(r["n_files"] or 0), result)
+    _console().print(table)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from huizong.demo import write_demo
 
@@ -184,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="folder for the kept originals and the default SQLite ledger (default store/)")
     p.add_argument("--db", help="SQLAlchemy URL of the ledger (default sqlite:///store/huizong.db)")
     p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=600,
+        help="seconds to wait while another run holds the lock, then exit with status 3 (default 600)",
+    )
     _common(p)
     p.set_defaults(func=cmd_run)
 
@@ -219,6 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="SQLAlchemy URL of the ledger")
     _common(p)
     p.set_defaults(func=cmd_accept)
+
+    p = sub.add_parser("status", help="reporting rate: each county and period on time, late, missing, refused")
+    p.add_argument("--period", help="one period, e.g. 2024H1 (default: every period in the ledger)")
+    p.add_argument("--store", help="store folder (default store/)")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _common(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("history", help="past runs from the ledger")
+    p.add_argument("--limit", type=int, default=30, help="how many of the latest runs (default 30)")
+    p.add_argument("--store", help="store folder (default store/)")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox")
     p.add_argument("--inputs", help="inbox folder (default inputs/)")

@@ -97,6 +97,8 @@ class CityPeriod:
     issues: list[dict[str, Any]]
     projects: list[dict[str, Any]]
     submissions: list[dict[str, Any]]
+    reporting: Any = None  # huizong.reporting.Matrix, county × every period of the city
+    revisions: list[dict[str, Any]] | None = None  # cell-by-cell changes of corrections this period
 
     @property
     def n_reported(self) -> int:
@@ -127,8 +129,11 @@ def gather(store: st.Store, config: Config, city_code: str, period: str) -> City
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
     projects = store.projects_for(accepted_ids)
+    from huizong.reporting import matrix
+
+    revisions = store.revisions_for([s["id"] for s in subs])
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
-                      projects, subs)  # fmt: skip
+                      projects, subs, matrix(store, config, city_code), revisions)  # fmt: skip
 
 
 def publish(store: st.Store, config: Config, settings: Settings, periods: Iterable[str] | None = None) -> list[Path]:

@@ -86,11 +86,22 @@ def write_report(view: CityPeriod, outputs: Path) -> Path:
             "feedback_href": _rel(fb, base) if fb and fb.exists() else None, "feedback_name": fb.name if fb else None,
         })  # fmt: skip
     current = {s.submission["id"] for s in view.statuses if s.submission}
+    subs_by_id = {s["id"]: s for s in view.submissions}
     issues = [{
         "county": names.get(i["submission"]["county_code"], ""), "file": i["submission"]["file"],
         "severity": i["severity"], "where": f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or ""),
         "indicator": i["indicator"], "message": i["message"], "explanation": i.get("explanation"),
     } for i in view.issues if i["submission_id"] in current]  # fmt: skip
+    m = view.reporting
+    reporting = {
+        "periods": [{"token": p, "zh": parse_token(p).zh, "due": m.cells[(m.counties[0].code, p)].due.strftime("%m-%d"),
+                     "rate": "/".join(str(x) for x in m.rate(p))} for p in m.periods],
+        "rows": [{"name": c.name, "cells": [{"status": m.cells[(c.code, p)].status, "zh": m.cells[(c.code, p)].zh}
+                                             for p in m.periods]} for c in m.counties],
+    }  # fmt: skip
+    revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
+                  "indicator": r["indicator"], "column": r["column"], "old": r["old"], "new": r["new"], "cell": r["cell"]}
+                 for r in view.revisions or []]  # fmt: skip
     workbook = outputs / city / period / f"汇总_{view.city.name}_{period}.xlsx"
     docs = outputs / "validation" / "gx" / "index.html"
     html = _ENV.get_template("report.html").render(
@@ -101,7 +112,8 @@ def write_report(view: CityPeriod, outputs: Path) -> Path:
         n_rejected=sum(s.status == "rejected" for s in view.statuses),
         n_missing=sum(s.status == "missing" for s in view.statuses),
         n_errors=sum(i["severity"] == "error" for i in issues), n_warnings=sum(i["severity"] == "warning" for i in issues),
-        changes=changes_since(previous, view), counties=counties, issues=issues,
+        changes=changes_since(previous, view), counties=counties, issues=issues, reporting=reporting,
+        revisions=revisions,
     )  # fmt: skip
     write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     state = json.dumps(_state(view), ensure_ascii=False, indent=1)

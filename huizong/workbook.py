@@ -109,6 +109,8 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     _projects(wb.create_sheet("项目明细"), view)
     _ranking(wb.create_sheet("通报排名"), view, config)
     _charts(wb.create_sheet("图表"), view, config)
+    _reporting(wb.create_sheet("报送率"), view)
+    _revisions(wb.create_sheet("更正记录"), view, config)
     _provenance(wb.create_sheet("数据来源"), view, config)
     wb.save(path)
 
@@ -277,6 +279,40 @@ def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
     comp.set_categories(Reference(ws, min_col=1, min_row=comp_top + 1, max_row=comp_top + n))
     comp.height, comp.width = 10, 24
     ws.add_chart(comp, f"A{anchor_row + ((len(keys) + 1) // 2) * 15}")
+
+
+STATUS_FILL = {"on-time": "C6EFCE", "late": "FFEB9C", "missing": "FFC7CE", "refused": "FFC7CE", "not-due": "EDEDED"}
+
+
+def _reporting(ws: Worksheet, view: CityPeriod) -> None:
+    from huizong.reporting import ZH
+
+    m = view.reporting
+    top = _title(ws, f"{view.city.name}各县区报送情况（报送率）", "按时：首个可接收版本在截止日前到达；更正不影响按时")
+    periods = m.periods
+    rows: list[list[object]] = [[c.name, *[m.cells[(c.code, p)].zh for p in periods]] for c in m.counties]
+    rows.append(["截止日期", *[m.cells[(m.counties[0].code, p)].due.strftime("%Y-%m-%d") for p in periods]])
+    rows.append(["按时/已报/应报", *["/".join(str(x) for x in m.rate(p)) for p in periods]])
+    table(ws, top, ["县区", *[parse_token(p).zh for p in periods]], rows, None, [18, *[14] * len(periods)])
+    by_zh = {v: k for k, v in ZH.items()}
+    for r in range(top + 1, top + 1 + len(m.counties)):
+        for c in range(2, 2 + len(periods)):
+            cell = ws.cell(row=r, column=c)
+            cell.fill = PatternFill("solid", fgColor=STATUS_FILL[by_zh[str(cell.value)]])
+    ws.freeze_panes = ws.cell(row=top + 1, column=2)
+
+
+def _revisions(ws: Worksheet, view: CityPeriod, config: Config) -> None:
+    top = _title(ws, "更正记录", "县区报送更正后，与被替代报表逐项比较的变化（目录单位）")
+    subs = {s["id"]: s for s in view.submissions}
+    rows = []
+    for r in view.revisions or []:
+        new, old = subs.get(r["submission_id"], {}), subs.get(r["previous_id"], {})
+        ind = config.catalog.by_code.get(r["indicator"])
+        rows.append([new.get("county_code"), r["indicator"], ind.name if ind else "", COLUMN_ZH.get(r["column"]),
+                     r["old"], r["new"], r["cell"], old.get("file"), new.get("file")])  # fmt: skip
+    headers = ["区划代码", "指标代码", "指标名称", "栏目", "原数值", "更正后", "单元格", "原报表", "更正报表"]
+    table(ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
 
 
 def _provenance(ws: Worksheet, view: CityPeriod, config: Config) -> None:

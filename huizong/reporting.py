@@ -1,0 +1,86 @@
+"""Reporting rate (报送情况): for each county and period, on time, late, missing, refused
+awaiting a fix, or not yet due, against the deadlines in `catalog/deadlines.toml`.
+
+On time means the first acceptable version (accepted, or accepted then superseded by a
+correction) arrived by the end of the due day; a later correction does not make it late.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from huizong import store as st
+from huizong.batch import TZ, now
+from huizong.catalog import Config, Division
+from huizong.periods import Period, parse_token
+
+ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = "on-time", "late", "missing", "refused", "not-due"
+ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "逾期未报", REFUSED: "退回待改", NOT_DUE: "未到期"}
+
+
+def load_deadlines(config: Config) -> dict[str, Any]:
+    path = Path(config.root) / "catalog" / "deadlines.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))["due"]
+
+
+def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:
+    """The last moment the return for `period` is on time."""
+    month, day = (int(x) for x in str(deadlines[period.kind]).split("-"))
+    year = period.year + (1 if period.kind in deadlines.get("next_year", []) else 0)
+    return dt.datetime(year, month, day, 23, 59, 59, tzinfo=TZ)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    status: str
+    received_at: str | None  # of the first acceptable version, or of the latest refused one
+    due: dt.datetime
+
+    @property
+    def zh(self) -> str:
+        return ZH[self.status]
+
+
+def status_of(subs: list[dict[str, Any]], due: dt.datetime, today: dt.datetime) -> Cell:
+    ok = sorted(s["received_at"] for s in subs if s["status"] in (st.ACCEPTED, st.SUPERSEDED))
+    if any(s["status"] == st.ACCEPTED for s in subs) and ok:
+        first = dt.datetime.fromisoformat(ok[0])
+        return Cell(ON_TIME if first <= due else LATE, ok[0], due)
+    refused = sorted(s["received_at"] for s in subs if s["status"] == st.REJECTED)
+    if refused:
+        return Cell(REFUSED, refused[-1], due)
+    return Cell(MISSING if today > due else NOT_DUE, None, due)
+
+
+@dataclass
+class Matrix:
+    counties: list[Division]
+    periods: list[str]
+    cells: dict[tuple[str, str], Cell]  # (county, period) -> cell
+
+    def rate(self, period: str) -> tuple[int, int, int]:
+        """(on time, reported at all, expected) for a period."""
+        cells = [self.cells[(c.code, period)] for c in self.counties]
+        return (sum(c.status == ON_TIME for c in cells), sum(c.status in (ON_TIME, LATE) for c in cells), len(cells))
+
+
+def matrix(store: st.Store, config: Config, city: str, periods: list[str] | None = None,
+           today: dt.datetime | None = None) -> Matrix:  # fmt: skip
+    counties = config.divisions.counties_of(city)
+    codes = [c.code for c in counties]
+    deadlines = load_deadlines(config)
+    today = today or dt.datetime.fromisoformat(now())
+    subs = [s for s in store.submissions() if s["county_code"] in codes and s["period"]]
+    wanted = sorted(periods if periods is not None else {s["period"] for s in subs})
+    cells = {}
+    for p in wanted:
+        due = due_at(parse_token(p), deadlines)
+        for c in counties:
+            cells[(c.code, p)] = status_of(
+                [s for s in subs if s["county_code"] == c.code and s["period"] == p], due, today
+            )
+    return Matrix(counties, wanted, cells)
