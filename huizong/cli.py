@@ -240,6 +240,36 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
+                                 city=args.city, config=args.config)  # fmt: skip
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        from flows.server import ServerFailed, start_local_server
+
+        print("启动本地 Prefect 服务…", flush=True)
+        try:
+            server = start_local_server(settings.store / "prefect-server.log")
+        except ServerFailed as e:
+            print(f"huizong: {e}", file=sys.stderr)
+            return 2
+        print(f"Prefect 服务：{os.environ['PREFECT_API_URL']}", flush=True)
+    try:
+        from flows.serve import serve_forever
+
+        serve_forever(settings, args.cron, args.timezone, args.settle, say=lambda m: print(m, flush=True))
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except Exception:
+                server.kill()
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from huizong.demo import write_demo
 
@@ -313,6 +343,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="store folder (default store/)")
     p.add_argument("--db", help="SQLAlchemy URL of the ledger")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("serve", help="nightly schedule, and a run whenever dropped files have settled in the inbox")
+    p.add_argument("--inputs", help="inbox folder to watch (default inputs/)")
+    p.add_argument("--outputs", help="outputs folder (default outputs/)")
+    p.add_argument("--store", help="store folder (default store/)")
+    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    p.add_argument(
+        "--cron", default=os.environ.get("HUIZONG_CRON", "0 2 * * *"), help="nightly schedule (default 0 2 * * *)"
+    )
+    p.add_argument("--timezone", default=os.environ.get("HUIZONG_TZ", "Asia/Shanghai"), help="of the schedule")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=float(os.environ.get("HUIZONG_SETTLE", "30")),
+        help="seconds dropped files must stay unchanged before a run starts (default 30)",
+    )
+    _common(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox")
     p.add_argument("--inputs", help="inbox folder (default inputs/)")

@@ -1,0 +1,48 @@
+"""A local Prefect server for `huizong serve` when PREFECT_API_URL names none.
+
+Started as a subprocess before Prefect is imported in this process, so that the settings
+Prefect reads at import already point at it. Stopped when `huizong serve` stops.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+
+class ServerFailed(Exception):
+    "The local Prefect server did not come up"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_local_server(log_file: Path, timeout: float = 180) -> subprocess.Popen[bytes]:
+    port = _free_port()
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+                                 str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerFailed(f"Prefect 服务启动失败，见 {log_file}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    os.environ["PREFECT_API_URL"] = url
+                    return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise ServerFailed(f"Prefect 服务 {timeout:g} 秒内未就绪，见 {log_file}")
