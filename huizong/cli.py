@@ -45,10 +45,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings, console):
     if args.no_prefect:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         from huizong.pipeline import run_batch
 
-        with console.status("运行中…"):
-            s = run_batch(settings, wait=args.wait)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("等待运行锁", total=None)
+
+            def progress(step: str, done: int, total: int) -> None:
+                bar.update(task, description=step, completed=done, total=total or None)
+
+            s = run_batch(settings, wait=args.wait, progress=progress)
         rows = [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in s.decisions]
         counts, outputs = s.counts, [str(p) for p in s.outputs]
     else:

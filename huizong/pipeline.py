@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +78,17 @@ def docs_dir(settings: Settings) -> Path:
     return settings.outputs / "validation" / "gx"
 
 
-def read_files(files: Iterable[Inbound], config: Config, city: str) -> list[Return]:
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+
+
+def read_files(files: Iterable[Inbound], config: Config, city: str, progress: Progress | None = None) -> list[Return]:
+    todo = list(files)
     out = []
-    for f in files:
+    for n, f in enumerate(todo, start=1):
         out.append(read_return(f.path, config, city, display_name=f.rel))
         fault_point("file read")
+        if progress:
+            progress("读取", n, len(todo))
     return out
 
 
@@ -209,7 +215,8 @@ def submissions_of_runs(store: st.Store, run_ids: Iterable[int]) -> list[int]:
     return [int(s["id"]) for s in store.submissions() if s["run_id"] in ids]
 
 
-def run_batch(settings: Settings, config: Config | None = None, wait: float = 600) -> RunSummary:
+def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
+              progress: Progress | None = None) -> RunSummary:  # fmt: skip
     """The whole run in this process, without Prefect; waits up to `wait` s for another run."""
     from huizong.publish import publish
     from huizong.runlock import run_lock
@@ -222,11 +229,17 @@ def run_batch(settings: Settings, config: Config | None = None, wait: float = 60
         p = plan(files, store, settings)
         run_id, interrupted = start_run(store, settings, len(files))
         fault_point("run recorded")
-        returns = read_files(p.to_read, config, settings.city)
+        returns = read_files(p.to_read, config, settings.city, progress)
+        if progress and returns:
+            progress("校验", 0, 1)
         issues = validate(returns, config, settings.city, store, docs_dir(settings)) if returns else {}
         fault_point("validated")
         decisions = decide(p, returns, issues)
-        commit(decisions, store, settings, run_id)
+        done = iter(range(1, len(decisions) + 1))
+        commit(decisions, store, settings, run_id,
+               on_each=(lambda d: progress("入账", next(done), len(decisions))) if progress else None)  # fmt: skip
+        if progress:
+            progress("输出", 0, 1)
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
         outputs = write_feedbacks(store, settings, config, ids + submissions_of_runs(store, interrupted))
         outputs += publish(store, config, settings, None if interrupted else touched_periods(decisions, store))

@@ -161,7 +161,7 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     """A run that dies between recording a file and moving it: the next run only finishes the move."""
     import pytest
 
-    from huizong import ledger
+    from huizong import ledger as ledger_module
 
     class Killed(BaseException):
         pass
@@ -170,7 +170,7 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
         raise Killed
 
     write_return(ws.drop("a.xlsx"), "620702", "2024H1")
-    monkeypatch.setattr(ledger, "move", die)
+    monkeypatch.setattr(ledger_module, "move", die)
     with pytest.raises(Killed):
         ws.run()
     monkeypatch.undo()
