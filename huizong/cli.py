@@ -23,6 +23,18 @@ def _console():
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
+def _places(p: argparse.ArgumentParser, *which: str) -> None:
+    """The folder and ledger arguments a command takes, worded the same everywhere."""
+    helps = {
+        "inputs": "inbox folder (default inputs/)",
+        "outputs": "outputs folder (default outputs/)",
+        "store": "folder for the kept originals and the default SQLite ledger (default store/)",
+        "db": "SQLAlchemy URL of the ledger (default sqlite:///store/huizong.db)",
+    }
+    for name in which:
+        p.add_argument(f"--{name}", help=helps[name])
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--city", help="city (prefecture) code, default 620700 or $HUIZONG_CITY")
     p.add_argument("--config", help="configuration folder (catalog, suites); default: the repo's expectations/")
@@ -93,7 +105,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
     from huizong.feedback import write_feedback
     from huizong.history import history_for
-    from huizong.issues import explain, sort_issues
+    from huizong.issues import FLAT_COLUMNS, Report, explain, sort_issues
     from huizong.read import read_return
     from huizong.validate import validator_for
 
@@ -108,24 +120,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     store = _existing_store(settings, args.db)
     by_file, _ = validator_for(config, settings.city).run(returns, history_for(store, config, settings.city))
     console = _console()
-    refused = 0
+    reports = []
     for ret in returns:
         found = sort_issues(explain(by_file.get(ret.file, []), ret.notes))
+        report = Report(ret.file, found)
+        reports.append(report)
         if args.feedback is not None and found:
             target = _feedback_target(ret.file, args.feedback)
             div = config.divisions.get(ret.county_code)
             who = " ".join(x for x in (div.name if div else None, ret.period.zh if ret.period else None) if x)
             write_feedback(Path(ret.file), ret.format, Path(ret.file).name, who, found, target)
             console.print(f"反馈表：{target}")
-        errors = sum(i.severity == "error" for i in found)
-        refused += bool(errors) or not ret.readable
+        if args.json:
+            continue
         who = f"{ret.county_code or '?'} {ret.period.token if ret.period else '?'}"
-        verdict = "[red]退回[/]" if errors or not ret.readable else "[green]可接收[/]"
-        console.print(f"{ret.file}  {who}  {verdict}  错误 {errors}，警告 {len(found) - errors}")
+        verdict = "[green]可接收[/]" if report.valid else "[red]退回[/]"
+        console.print(f"{ret.file}  {who}  {verdict}  错误 {len(report.errors)}，警告 {len(report.warnings)}")
         for i in found:
             sev = "[red]错误[/]" if i.severity == "error" else "[yellow]警告[/]"
             console.print(f"  {sev} {i.where or '-'}  {i.message}  [dim]({i.code})[/]")
-    return 1 if refused else 0
+    if args.json:
+        import json
+
+        rows = [dict(zip(FLAT_COLUMNS, row, strict=True)) for r in reports for row in r.flatten()]
+        print(json.dumps({"valid": all(r.valid for r in reports), "issues": rows}, ensure_ascii=False, default=str))
+    return 0 if all(r.valid for r in reports) else 1
 
 
 def _feedback_target(file: str, folder: str) -> Path:
@@ -292,10 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
-    p.add_argument("--inputs", help="inbox folder (default inputs/)")
-    p.add_argument("--outputs", help="outputs folder (default outputs/)")
-    p.add_argument("--store", help="folder for the kept originals and the default SQLite ledger (default store/)")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger (default sqlite:///store/huizong.db)")
+    _places(p, "inputs", "outputs", "store", "db")
     p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
     p.add_argument(
         "--wait",
@@ -308,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check files now and change nothing; exit 1 if any is refused")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the issues as JSON (issues.FLAT_COLUMNS) instead")
     p.add_argument(
         "--feedback",
         nargs="?",
@@ -315,8 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="write <file>_反馈.xlsx, with the problem cells marked, beside each file (or into DIR)",
     )
-    p.add_argument("--store", help="store folder: compare with what the ledger holds, if it exists")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _places(p, "store", "db")
     _common(p)
     p.set_defaults(func=cmd_validate)
 
@@ -324,8 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--county", required=True, help="six-digit county code")
     p.add_argument("--period", required=True, help="period token, e.g. 2024H1")
     p.add_argument("-o", "--output", help="file to write (default <county>_<period>_科技创新主要指标报表.xlsx)")
-    p.add_argument("--store", help="store folder, for last year's values")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _places(p, "store", "db")
     _common(p)
     p.set_defaults(func=cmd_template)
 
@@ -333,30 +348,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the refused file: its name as dropped, or its path in store/rejected/")
     p.add_argument("--reason", required=True, help="why it is accepted (kept in the ledger)")
     p.add_argument("--by", help="who accepts it (default: the login name)")
-    p.add_argument("--outputs", help="outputs folder (default outputs/)")
-    p.add_argument("--store", help="store folder (default store/)")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _places(p, "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_accept)
 
     p = sub.add_parser("status", help="reporting rate: each county and period on time, late, missing, refused")
     p.add_argument("--period", help="one period, e.g. 2024H1 (default: every period in the ledger)")
-    p.add_argument("--store", help="store folder (default store/)")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _places(p, "store", "db")
     _common(p)
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("history", help="past runs from the ledger")
     p.add_argument("--limit", type=int, default=30, help="how many of the latest runs (default 30)")
-    p.add_argument("--store", help="store folder (default store/)")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _places(p, "store", "db")
     p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("serve", help="nightly schedule, and a run whenever dropped files have settled in the inbox")
-    p.add_argument("--inputs", help="inbox folder to watch (default inputs/)")
-    p.add_argument("--outputs", help="outputs folder (default outputs/)")
-    p.add_argument("--store", help="store folder (default store/)")
-    p.add_argument("--db", help="SQLAlchemy URL of the ledger")
+    _places(p, "inputs", "outputs", "store", "db")
     p.add_argument(
         "--cron", default=os.environ.get("HUIZONG_CRON", "0 2 * * *"), help="nightly schedule (default 0 2 * * *)"
     )
@@ -371,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox")
-    p.add_argument("--inputs", help="inbox folder (default inputs/)")
+    _places(p, "inputs")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -41,7 +41,7 @@ class Issue:
         return row
 
 
-ISSUE_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation")
+FLAT_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation")
 
 
 @dataclass(slots=True)
@@ -66,7 +66,7 @@ class Report:
     def extend(self, issues: Iterable[Issue]) -> None:
         self.issues.extend(issues)
 
-    def flatten(self, columns: Iterable[str] = ISSUE_COLUMNS) -> list[list[object]]:
+    def flatten(self, columns: Iterable[str] = FLAT_COLUMNS) -> list[list[object]]:
         cols = list(columns)
         return [[i.as_row()[c] for c in cols] for i in self.issues]
 

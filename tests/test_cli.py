@@ -45,6 +45,20 @@ def test_validate_accepts_and_refuses_with_exit_codes(tmp_path):  # type: ignore
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.xlsx", "good.xlsx"]
 
 
+def test_validate_json_is_the_flat_issue_table(tmp_path):  # type: ignore[no-untyped-def]
+    import json
+
+    bad = write_return(tmp_path / "bad.xlsx", "620722", "2024H1", {**BASE_VALUES, "B02": 40})
+    r = huizong("validate", "--json", str(bad))
+    assert r.returncode == 1
+    out = json.loads(r.stdout)
+    assert out["valid"] is False
+    assert [(i["code"], i["cell"], i["indicator"], i["severity"]) for i in out["issues"]] == [
+        ("approved-exceeds-applied", "F19", "B02", "error")]  # fmt: skip
+    assert set(out["issues"][0]) == {"file", "sheet", "cell", "indicator", "code", "severity", "message", "value",
+                                     "explanation"}  # fmt: skip
+
+
 def test_validate_missing_file(tmp_path):  # type: ignore[no-untyped-def]
     r = huizong("validate", str(tmp_path / "nope.xlsx"))
     assert r.returncode == 2
