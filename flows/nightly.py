@@ -61,7 +61,7 @@ def summary_markdown(summary: pipeline.RunSummary) -> str:
 
 @flow(name="huizong-run", log_prints=False)
 def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "store", db_url: str = "",
-                city: str = "", config: str = "", wait: float = 600) -> dict[str, Any]:  # fmt: skip
+                city: str = "", config: str = "", wait: float = 600, republish: bool = False) -> dict[str, Any]:  # fmt: skip
     logger = get_run_logger()
     settings = Settings.from_env(inputs=inputs, outputs=outputs, store=store, db_url=db_url, city=city, config=config)
     st = pipeline.open_store(settings)
@@ -82,7 +82,8 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
         commit(decisions, st, settings, run_id, on_each=lambda d: logger.info("%s: %s", d.inbound.rel, d.status))
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
         written = feedback_workbooks(settings, ids + pipeline.submissions_of_runs(st, interrupted))
-        written += publish_outputs(settings, None if interrupted else pipeline.touched_periods(decisions, st))
+        everything = republish or bool(interrupted)
+        written += publish_outputs(settings, None if everything else pipeline.touched_periods(decisions, st))
         pipeline.end_run(st, run_id, decisions)
     summary = pipeline.RunSummary(run_id, decisions, written)
     create_markdown_artifact(markdown=summary_markdown(summary), key="huizong-run", description="huizong 运行结果")

@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
             def progress(step: str, done: int, total: int) -> None:
                 bar.update(task, description=step, completed=done, total=total or None)
 
-            s = run_batch(settings, wait=args.wait, progress=progress)
+            s = run_batch(settings, wait=args.wait, progress=progress, republish=args.republish)
         rows = [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in s.decisions]
         counts, outputs = s.counts, [str(p) for p in s.outputs]
     else:
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
         with console.status("运行中（Prefect）…"):
             result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
                                  db_url=settings.db_url, city=settings.city, config=str(settings.config),
-                                 wait=args.wait)  # fmt: skip
+                                 wait=args.wait, republish=args.republish)  # fmt: skip
         rows, counts, outputs = result["decisions"], result["counts"], result["outputs"]
     return rows, counts, outputs
 
@@ -313,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
     _places(p, "inputs", "outputs", "store", "db")
     p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
+    p.add_argument(
+        "--republish",
+        action="store_true",
+        help="rewrite the outputs of every period (after the catalog or a suite changed)",
+    )
     p.add_argument(
         "--wait",
         type=float,

@@ -216,8 +216,10 @@ def submissions_of_runs(store: st.Store, run_ids: Iterable[int]) -> list[int]:
 
 
 def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
-              progress: Progress | None = None) -> RunSummary:  # fmt: skip
-    """The whole run in this process, without Prefect; waits up to `wait` s for another run."""
+              progress: Progress | None = None, republish: bool = False) -> RunSummary:  # fmt: skip
+    """The whole run in this process, without Prefect; waits up to `wait` s for another run.
+
+    `republish`: rewrite the outputs of every period, e.g. after the catalog or a suite changed."""
     from huizong.publish import publish
     from huizong.runlock import run_lock
 
@@ -242,6 +244,7 @@ def run_batch(settings: Settings, config: Config | None = None, wait: float = 60
             progress("输出", 0, 1)
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
         outputs = write_feedbacks(store, settings, config, ids + submissions_of_runs(store, interrupted))
-        outputs += publish(store, config, settings, None if interrupted else touched_periods(decisions, store))
+        everything = republish or bool(interrupted)
+        outputs += publish(store, config, settings, None if everything else touched_periods(decisions, store))
         end_run(store, run_id, decisions)
     return RunSummary(run_id, decisions, outputs)

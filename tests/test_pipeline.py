@@ -182,3 +182,18 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     assert [r[2] for r in ledger(ws)] == ["accepted"]
     assert ws.totals("2024H1")["A01"]["value"] == "5100"
     assert (ws.outputs / "feedback").exists() is False  # a clean return has no feedback
+
+
+def test_republish_rewrites_every_period(ws):  # type: ignore[no-untyped-def]
+    from huizong.pipeline import run_batch
+
+    write_return(ws.drop("h1.xlsx"), "620702", "2024H1")
+    write_return(ws.drop("fy.xlsx"), "620702", "2023年度")
+    ws.run()
+    old = ws.outputs / "620700" / "2023FY" / "city_totals.csv"
+    old.write_text("stale", encoding="utf-8")
+    write_return(ws.drop("h1b.xlsx"), "620721", "2024H1")
+    ws.run()
+    assert old.read_text(encoding="utf-8") == "stale"  # an ordinary run leaves untouched periods alone
+    run_batch(ws.settings, republish=True)
+    assert ws.totals("2023FY")["A01"]["value"] == "5100"
