@@ -139,6 +139,22 @@ revisions = sa.Table(
 )
 
 
+def _create_schema(engine: Engine, attempts: int = 10) -> None:
+    """Create the tables, tolerating another process that creates them at the same moment
+    (two runs started together on a new ledger: the loser sees "already exists" and retries)."""
+    import time
+
+    for attempt in range(attempts):
+        try:
+            metadata.create_all(engine)
+            _add_missing_columns(engine)
+            return
+        except sa.exc.OperationalError as e:
+            if attempt == attempts - 1 or not any(w in str(e) for w in ("already exists", "locked", "duplicate")):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
 def _add_missing_columns(engine: Engine) -> None:
     """A ledger created by an older huizong gets the nullable columns added since."""
     inspector = sa.inspect(engine)
@@ -168,8 +184,7 @@ class Store:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        metadata.create_all(engine)
-        _add_missing_columns(engine)
+        _create_schema(engine)
         return cls(engine)
 
     def begin(self):
