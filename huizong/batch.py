@@ -57,7 +57,6 @@ class Plan:
     to_read: list[Inbound] = field(default_factory=list)
     ignored: list[Inbound] = field(default_factory=list)
     duplicates: list[tuple[Inbound, dict[str, object] | None]] = field(default_factory=list)  # (file, earlier row)
-    recover: list[tuple[Inbound, dict[str, object]]] = field(default_factory=list)  # moves an interrupted run left
 
 
 @dataclass

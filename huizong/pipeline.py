@@ -61,12 +61,7 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
             if not any(r["inbox_path"] == f.rel for r in store.by_sha(f.sha256)):
                 out.ignored.append(f)
             continue
-        unfinished = [
-            r for r in earlier if r["inbox_path"] == f.rel and not (settings.store / str(r["stored_as"])).exists()
-        ]
-        if unfinished:
-            out.recover.append((f, unfinished[0]))
-        elif earlier or f.sha256 in seen_in_batch:
+        if earlier or f.sha256 in seen_in_batch:
             out.duplicates.append((f, earlier[0] if earlier else None))
         else:
             out.to_read.append(f)
