@@ -105,13 +105,17 @@ class CityPeriod:
         return sum(s.status == "accepted" for s in self.statuses)
 
 
-def gather(store: st.Store, config: Config, city_code: str, period: str) -> CityPeriod:
+def gather(store: st.Store, config: Config, city_code: str, period: str,
+           submissions: list[dict[str, Any]] | None = None, reporting: Any = None) -> CityPeriod:  # fmt: skip
+    """Everything the outputs of one city and period show. `submissions` and `reporting` (the
+    ledger's rows, the reporting matrix) are shared by all periods of a publish: pass them in."""
     city = config.divisions.get(city_code)
     if city is None:
         raise ValueError(f"unknown city code {city_code}")
     counties = config.divisions.counties_of(city_code)
     codes = [c.code for c in counties]
-    subs = [s for s in store.submissions() if s["period"] == period and s["county_code"] in codes]
+    every = store.submissions() if submissions is None else submissions
+    subs = [s for s in every if s["period"] == period and s["county_code"] in codes]
     facts = store.accepted_facts(codes, period)
     statuses = []
     for c in counties:
@@ -133,7 +137,8 @@ def gather(store: st.Store, config: Config, city_code: str, period: str) -> City
 
     revisions = store.revisions_for([s["id"] for s in subs])
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
-                      projects, subs, matrix(store, config, city_code), revisions)  # fmt: skip
+                      projects, subs, reporting or matrix(store, config, city_code, submissions=every),
+                      revisions)  # fmt: skip
 
 
 def publish(store: st.Store, config: Config, settings: Settings, periods: Iterable[str] | None = None) -> list[Path]:
@@ -142,31 +147,30 @@ def publish(store: st.Store, config: Config, settings: Settings, periods: Iterab
     `periods`: only these (the ones a run touched) besides any whose outputs are missing;
     None: every period the ledger knows."""
     from huizong.report import write_index, write_report
+    from huizong.reporting import matrix
     from huizong.workbook import write_consolidated
 
     out = settings.outputs
+    subs = store.submissions()  # read once: every period's view and the index use it
     written = [
-        write_csv(
-            out / "submissions.csv",
-            SUBMISSION_COLUMNS,
-            ([s[c] for c in SUBMISSION_COLUMNS] for s in store.submissions()),
-        )
+        write_csv(out / "submissions.csv", SUBMISSION_COLUMNS, ([s[c] for c in SUBMISSION_COLUMNS] for s in subs))
     ]
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
     wanted = None if periods is None else set(periods)
-    for period in store.periods(counties):
+    all_periods = store.periods(counties)
+    reporting = matrix(store, config, settings.city, submissions=subs) if all_periods else None
+    for period in all_periods:
         folder = out / settings.city / period
         if wanted is not None and period not in wanted and (folder / "city_totals.csv").exists():
             continue
-        view = gather(store, config, settings.city, period)
+        view = gather(store, config, settings.city, period, subs, reporting)
         written.append(write_totals(folder / "city_totals.csv", view))
         written.append(write_issues(folder / "issues.csv", view))
         target = folder / f"汇总_{view.city.name}_{period}.xlsx"
         written.append(write_atomic(target, partial(write_consolidated, view, config)))
         written.append(write_report(view, out))
     city = config.divisions.get(settings.city)
-    periods = store.periods(counties)
-    written.append(write_index(store.submissions(), periods, city.name if city else settings.city, settings.city, out))
+    written.append(write_index(subs, all_periods, city.name if city else settings.city, settings.city, out))
     return written
 
 

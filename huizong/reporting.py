@@ -69,12 +69,14 @@ class Matrix:
 
 
 def matrix(store: st.Store, config: Config, city: str, periods: list[str] | None = None,
-           today: dt.datetime | None = None) -> Matrix:  # fmt: skip
+           today: dt.datetime | None = None, submissions: list[dict[str, Any]] | None = None) -> Matrix:  # fmt: skip
+    """`submissions`: the ledger's rows when the caller has read them already."""
     counties = config.divisions.counties_of(city)
     codes = [c.code for c in counties]
     deadlines = load_deadlines(config)
     today = today or dt.datetime.fromisoformat(now())
-    subs = [s for s in store.submissions() if s["county_code"] in codes and s["period"]]
+    every = store.submissions() if submissions is None else submissions
+    subs = [s for s in every if s["county_code"] in codes and s["period"]]
     wanted = sorted(periods if periods is not None else {s["period"] for s in subs})
     cells = {}
     for p in wanted:
