@@ -66,10 +66,11 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
     settings = Settings.from_env(inputs=inputs, outputs=outputs, store=store, db_url=db_url, city=city, config=config)
     st = pipeline.open_store(settings)
     with run_lock(st, wait=wait):
-        files = recover(
-            [pipeline.fingerprint(p, settings.inputs) for p in pipeline.discover(settings.inputs)], st, settings
-        )
+        taken, deferred = pipeline.take(settings)
+        files = recover(taken, st, settings)
         plan = pipeline.plan(files, st, settings)
+        if deferred:
+            logger.info("still being written, left for the next run: %s", ", ".join(deferred))
         run_id, interrupted = pipeline.start_run(st, settings, len(files))
         if interrupted:
             logger.warning("finishing the work of interrupted runs %s", interrupted)
@@ -85,7 +86,8 @@ def huizong_run(inputs: str = "inputs", outputs: str = "outputs", store: str = "
         everything = republish or bool(interrupted)
         written += publish_outputs(settings, None if everything else pipeline.touched_periods(decisions, st))
         pipeline.end_run(st, run_id, decisions)
-    summary = pipeline.RunSummary(run_id, decisions, written)
+    summary = pipeline.RunSummary(run_id, decisions, written, deferred)
     create_markdown_artifact(markdown=summary_markdown(summary), key="huizong-run", description="huizong 运行结果")
     return {"run_id": run_id, "counts": summary.counts, "outputs": [str(p) for p in written],
-            "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in decisions]}  # fmt: skip
+            "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in decisions],
+            "deferred": deferred}  # fmt: skip

@@ -15,8 +15,8 @@ from huizong import store as st
 from huizong.batch import now
 from huizong.catalog import Config
 from huizong.ledger import insert_return, supersede
-from huizong.read import read_return
 from huizong.settings import Settings
+from huizong.worker import ReadJob, read_bounded
 
 
 class AcceptError(Exception):
@@ -47,8 +47,10 @@ def accept_refused(
     if not reason.strip():
         raise AcceptError("请用 --reason 说明接收理由")
     row = find_refused(store, settings, file)
+    if not row["stored_as"]:
+        raise AcceptError(f"{file} 未能读取，原件不在存储中（{row['reason']}）")
     original = settings.store / str(row["stored_as"])
-    ret = read_return(original, config, settings.city, display_name=str(row["inbox_path"]))
+    (ret,) = read_bounded([ReadJob(original, str(row["inbox_path"]))], config, settings.city)
     if not ret.readable or not ret.county_code or ret.period is None:
         raise AcceptError(f"{file} 无法识别县区或报告期，不能接收（请县区重新报送）")
     with store.begin() as conn:

@@ -46,10 +46,20 @@ def reset_fault_points() -> None:
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    path: Path
-    rel: str  # path relative to the inbox, "/"-separated: the file's name in every report
-    sha256: str
+    path: Path  # the file in the inbox
+    rel: str  # readable path relative to the inbox, "/"-separated: the file's name in every report
+    sha256: str  # of the staged copy (for a link, special or unreadable file: a stable key, see inbox.pseudo_sha)
     size: int
+    raw: bytes = b""  # the relative path exactly as the file system has it
+    kind: str = "take"  # take | lock | link | special | unreadable
+    staged: Path | None = None  # the copy taken into the store's staging folder: what is read and kept
+    identity: tuple[int, int, int, int] | None = None  # (dev, inode, size, mtime) of the inbox file when taken
+    note: str = ""  # a link's target, or why the file could not be read
+
+    @property
+    def source(self) -> Path:
+        """The bytes to read: the staged copy where there is one."""
+        return self.staged or self.path
 
 
 @dataclass
@@ -57,6 +67,8 @@ class Plan:
     to_read: list[Inbound] = field(default_factory=list)
     ignored: list[Inbound] = field(default_factory=list)
     duplicates: list[tuple[Inbound, dict[str, object] | None]] = field(default_factory=list)  # (file, earlier row)
+    unreadable: list[Inbound] = field(default_factory=list)  # refused without a copy, left in the inbox
+    deferred: list[str] = field(default_factory=list)  # still being written: left for the next run
 
 
 @dataclass

@@ -15,6 +15,8 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
+from huizong.limits import Limits, LimitsError
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "expectations"
 
 
@@ -47,10 +49,18 @@ class Indicator:
     key: bool = False
     tolerance: float | None = None
     jump_factor: float | None = None
+    maximum: float | None = None  # the most a county can plausibly report, in catalog units
 
     @property
     def is_ratio(self) -> bool:
         return self.aggregate == "ratio"
+
+
+def _positive(text: str) -> float:
+    v = float(text)
+    if not (v > 0 and v != float("inf")):
+        raise ValueError(f"max 应为正数，而不是 {text!r}")
+    return v
 
 
 def _yes(v: str | None) -> bool:
@@ -70,6 +80,7 @@ class Catalog:
                 mult = (r.get("multiplier") or "").strip()
                 tol = (r.get("tolerance") or "").strip()
                 jump = (r.get("jump_factor") or "").strip()
+                most = (r.get("max") or "").strip()
                 out.append(
                     Indicator(
                         code=r["code"].strip().upper(),
@@ -88,6 +99,7 @@ class Catalog:
                         key=_yes(r.get("key")),
                         tolerance=float(tol) if tol else None,
                         jump_factor=float(jump) if jump else None,
+                        maximum=_positive(most) if most else None,
                     )
                 )
             except (KeyError, ArithmeticError, ValueError) as e:
@@ -260,6 +272,7 @@ class Config:
     divisions: Divisions
     units: Units
     rules: dict[str, object]
+    limits: Limits = field(default_factory=Limits)
 
     @classmethod
     def load(cls, root: Path | None = None) -> Config:
@@ -274,8 +287,19 @@ class Config:
             divisions=Divisions.load(cat_dir / "divisions.csv"),
             units=Units.load(cat_dir / "units.csv", prefixes),
             rules=rules,
+            limits=_limits(rules, cat_dir / "rules.toml"),
         )
 
     @property
     def suites_dir(self) -> Path:
         return self.root / "suites"
+
+
+def _limits(rules: dict[str, object], path: Path) -> Limits:
+    table = rules.get("limits", {})
+    if not isinstance(table, dict):
+        raise CatalogError(f"{path}: [limits] 应为一个表")
+    try:
+        return Limits.from_rules(table)
+    except LimitsError as e:
+        raise CatalogError(f"{path}: {e}") from e

@@ -191,17 +191,22 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
     from huizong.pipeline import open_store
     from huizong.publish import publish
+    from huizong.runlock import RunLocked, run_lock
 
     settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, city=args.city,
                                  config=args.config)  # fmt: skip
     config = Config.load(settings.config)
     store = open_store(settings)
     try:
-        row = accept_refused(store, config, settings, args.file, args.reason, args.by or getpass.getuser())
+        with run_lock(store, wait=args.wait):
+            row = accept_refused(store, config, settings, args.file, args.reason, args.by or getpass.getuser())
+            publish(store, config, settings, {row["period"]})
     except AcceptError as e:
         print(f"huizong: {e}", file=sys.stderr)
         return 2
-    publish(store, config, settings, {row["period"]})
+    except RunLocked as e:
+        print(f"huizong: {e}", file=sys.stderr)
+        return 3
     print(f"已接收第 {row['id']} 号报送 {row['file']}（{row['county_code']} {row['period']}）：{row['reason']}")
     return 0
 
@@ -353,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE", help="the refused file: its name as dropped, or its path in store/rejected/")
     p.add_argument("--reason", required=True, help="why it is accepted (kept in the ledger)")
     p.add_argument("--by", help="who accepts it (default: the login name)")
+    p.add_argument("--wait", type=float, default=600, help="seconds to wait for a run in progress (default 600)")
     _places(p, "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_accept)

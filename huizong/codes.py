@@ -40,6 +40,37 @@ _CODES = [
         "Not an Excel workbook ({detail})",
     ),
     Code(
+        "file-over-limits",
+        E,
+        "文件超出处理限制：{detail}。请核对文件，删除多余的行、列和工作表后重新报送",
+        "The file exceeds the reading limits: {detail}",
+    ),
+    Code(
+        "read-crashed",
+        E,
+        "读取时程序崩溃（{detail}）。原件已保存；请在 Excel 或 WPS 中另存为 .xlsx 后重新报送",
+        "The reader crashed on this file ({detail}); the original is kept",
+    ),
+    Code(
+        "file-unreadable",
+        E,
+        "无法读取文件：{detail}。文件留在收件箱中，请管理员检查文件权限",
+        "The file cannot be read: {detail}; it is left in the inbox",
+    ),
+    Code(
+        "formula-no-value",
+        E,
+        "“{sheet}”表中有 {count} 个单元格是公式但没有保存计算结果（{detail}），"
+        "文件可能由程序生成而未经 Excel 计算：请在 Excel 或 WPS 中打开、保存后重新报送",
+        "{count} cells of sheet {sheet} hold formulas without saved values ({detail}); open and save the file in Excel",
+    ),
+    Code(
+        "multiple-forms",
+        E,
+        "一个工作簿中有 {count} 张不同的报表（{detail}），无法确定报送的是哪一张：请每张报表单独报送一个文件",
+        "The workbook holds {count} different forms ({detail}); send one form per file",
+    ),
+    Code(
         "sheet-missing",
         E,
         "未找到“主要指标”表（工作簿中的表：{detail}）",
@@ -128,8 +159,8 @@ _CODES = [
     ),
     Code(
         "value-redacted",
-        W,
-        "必填指标 {indicator} {name} 的{column}填为“{value}”（未知或保密），未计入汇总",
+        E,
+        "必填指标 {indicator} {name} 的{column}填为“{value}”（未知或保密），必填指标须填写数值",
         "{indicator} {column} is given as {value!r} (unknown or withheld); not totalled",
     ),
     Code(
@@ -149,6 +180,12 @@ _CODES = [
         E,
         "{indicator} {name} 应为整数（{unit}），{column}填报为 {value}",
         "{indicator} must be a whole number of {unit}; {column} is {value}",
+    ),
+    Code(
+        "value-implausible",
+        E,
+        "{indicator} {name} 的{column} {value} 超出合理范围（不应超过 {expected} {unit}），请核对数值和计量单位",
+        "{indicator} {column} {value} is beyond what is plausible (at most {expected} {unit})",
     ),
     Code(
         "value-approximate",
@@ -264,6 +301,12 @@ _CODES = [
 
 CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
+# The file could not be read as a workbook at all: nothing opens it again (feedback included).
+FILE_LEVEL = frozenset(
+    {"file-empty", "file-corrupt", "file-encrypted", "not-a-workbook", "file-over-limits", "read-crashed",
+     "file-unreadable"}
+)  # fmt: skip
+
 
 class _Lenient(string.Formatter):
     def get_value(self, key, args, kwargs):
@@ -299,7 +342,7 @@ def make_issue(
 ) -> Issue:
     """Build an Issue with its registered severity and rendered Chinese message."""
     entry = CODES[code]
-    message = render(code, "zh", indicator=indicator, value=value, **fields)
+    message = render(code, "zh", sheet=sheet, cell=cell, indicator=indicator, value=value, **fields)
     return Issue(
         code=code,
         severity=severity or entry.severity,

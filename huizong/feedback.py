@@ -18,6 +18,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook import Workbook
 
 from huizong.grid import WorkbookUnreadable, load_grids
+from huizong.inbox import safe_component
 from huizong.issues import Issue, Severity
 from huizong.publish import write_atomic
 from huizong.workbook import BOLD, TITLE, put, table
@@ -27,8 +28,10 @@ WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 SHEET = "问题说明"
 
 
-def feedback_path(outputs: Path, file: str) -> Path:
-    return outputs / "feedback" / f"{Path(file).stem}_反馈.xlsx"
+def feedback_path(outputs: Path, submission_id: int, file: str) -> Path:
+    """`feedback/<submission no.>_<file stem>_反馈.xlsx`: unique per submission, safe and short
+    whatever the county named its file."""
+    return outputs / "feedback" / f"{submission_id:05d}_{safe_component(Path(file).stem, 150)}_反馈.xlsx"
 
 
 def _open_copy(original: Path, fmt: str | None) -> Workbook:
@@ -36,7 +39,7 @@ def _open_copy(original: Path, fmt: str | None) -> Workbook:
     if fmt == "xlsx":
         try:
             return openpyxl.load_workbook(original)
-        except Exception:
+        except Exception:  # openpyxl reads less than calamine: fall back to the values
             pass
     wb = Workbook()
     wb.remove(wb.active)
@@ -44,7 +47,7 @@ def _open_copy(original: Path, fmt: str | None) -> Workbook:
         return wb
     try:
         grids = load_grids(original)
-    except WorkbookUnreadable:
+    except (WorkbookUnreadable, MemoryError):
         return wb
     for grid in grids:
         ws = wb.create_sheet(grid.name)

@@ -8,6 +8,7 @@ columns the suites check, so every rule stays a vectorised single-column expecta
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,7 @@ def facts_frame(returns: list[Return], config: Config, history: object = None) -
                     "whole": whole,
                     "approximate": f.approximate,
                     "redacted": f.status == PLACEHOLDER and f.column == "value" and ind.required,
+                    "plausible": _plausible(f.number, ind.maximum),
                 }
             )
             ctx.append(
@@ -100,10 +102,20 @@ def facts_frame(returns: list[Return], config: Config, history: object = None) -
                     "file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
                     "value": f.raw if f.status != UNIT_UNKNOWN else f.unit_written, "number": f.number,
                     "name": ind.name, "unit": ind.unit, "column": COLUMN_ZH[f.column],
+                    "expected": f"{ind.maximum:,.0f}" if ind.maximum else None,
                 }
             )  # fmt: skip
-    cols = ["column", "number", "numeric", "unit_ok", "whole", "approximate", "redacted"]
+    cols = ["column", "number", "numeric", "unit_ok", "whole", "approximate", "redacted", "plausible"]
     return frame_of("facts", rows, ctx, cols)
+
+
+def _plausible(number: float | None, maximum: float | None) -> bool | None:
+    """Finite, and within the catalog's `max` for the indicator (1e308 万元 is a slip, not a total)."""
+    if number is None:
+        return None
+    if not math.isfinite(number):
+        return False
+    return maximum is None or abs(number) <= maximum
 
 
 def coverage_frame(returns: list[Return], config: Config, history: object = None) -> Frame:

@@ -46,8 +46,9 @@ class WorkbookUnreadable(Exception):
 
 def load_grids(path: Path) -> list[Grid]:
     """Every worksheet of the workbook, visible ones first, in workbook order."""
-    try:
-        wb = pc.CalamineWorkbook.from_path(str(path))
+    try:  # from the bytes, so that the reader is chosen by content, not by the file's extension
+        with path.open("rb") as fh:
+            wb = pc.CalamineWorkbook.from_filelike(fh)
     except pc.PasswordError as e:
         raise WorkbookUnreadable("encrypted") from e
     except Exception as e:  # calamine raises several types for damaged files

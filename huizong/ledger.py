@@ -9,6 +9,8 @@ killed after its commits but before its outputs is republished in full by the ne
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -18,6 +20,7 @@ from typing import Any
 
 from huizong import store as st
 from huizong.batch import Decision, Inbound, fault_point, now
+from huizong.inbox import safe_component, still_there
 from huizong.issues import Issue
 from huizong.model import Return
 from huizong.settings import Settings
@@ -25,34 +28,88 @@ from huizong.settings import Settings
 FOLDER = {st.ACCEPTED: "archive", st.REJECTED: "rejected", st.DUPLICATE: "duplicates"}
 
 
-def storage_path(settings: Settings, status: str, f: Inbound) -> str:
-    """Where the original goes, relative to the store: never an existing file."""
+class StoreError(Exception):
+    "The store cannot keep a file where the ledger says it is"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def storage_path(settings: Settings, status: str, f: Inbound, store: st.Store | None = None) -> str:
+    """Where the original goes, relative to the store: `<folder>/<sha256[:16]>/<safe name>`.
+
+    Never another file: an existing file is reused only if it holds the same bytes and no ledger
+    row names it (a copy kept by a run killed before it recorded the file)."""
     base = Path(FOLDER[status]) / f.sha256[:16]
-    name = Path(f.rel).name
+    name = safe_component(Path(f.rel).name)
+    stem, suffix = Path(name).stem, Path(name).suffix
     candidate = base / name
     n = 2
     while (settings.store / candidate).exists():
-        candidate = base / f"{Path(name).stem} ({n}){Path(name).suffix}"
+        unnamed = store is not None and not store.names_stored(candidate.as_posix())
+        if unnamed and sha256_of(settings.store / candidate) == f.sha256:
+            break
+        candidate = base / f"{stem} ({n}){suffix}"
         n += 1
     return candidate.as_posix()
 
 
-def move(src: Path, dest: Path) -> None:
-    """Rename `src` to `dest` atomically; across file systems copy to a temporary name first.
-
-    `dest` exists only complete; an existing `dest` is never overwritten."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        raise FileExistsError(dest)
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.link(src, dest)  # atomic, and fails rather than overwrite
-    except OSError:
-        fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=dest.parent)
+        os.fsync(fd)
+    finally:
         os.close(fd)
-        shutil.copy2(src, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, dest)
+
+
+def keep(staged: Path, dest: Path, sha: str) -> None:
+    """Put the staged copy at `dest`, never over another file, durably (file and folder fsynced).
+
+    `dest` already holding the same bytes is fine (a rerun after a kill); different bytes are a
+    StoreError, never overwritten."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(staged, dest)  # atomic, and refuses to overwrite
+    except FileExistsError:
+        if sha256_of(dest) != sha:
+            raise StoreError(f"存储位置已有另一个文件：{dest}") from None
+    except OSError:  # a file system without hard links: rename, after checking nothing is there
+        if dest.exists():
+            if sha256_of(dest) != sha:
+                raise StoreError(f"存储位置已有另一个文件：{dest}") from None
+        else:
+            os.rename(staged, dest)
+    with dest.open("rb") as fh:
+        os.fsync(fh.fileno())
+    _fsync_dir(dest.parent)
+
+
+def release(f: Inbound) -> None:
+    """The original is kept and recorded: take the inbox file away, if it is still the one taken
+    (a file rewritten since stays for the next run), and drop the staged copy."""
+    if f.identity is not None and still_there(f.path, f.identity):
+        f.path.unlink()
+        with contextlib.suppress(OSError):
+            _fsync_dir(f.path.parent)
+    if f.staged is not None:
+        f.staged.unlink(missing_ok=True)
+
+
+def move(src: Path, dest: Path) -> None:
+    """Copy `src` to `dest` (never over an existing file), durably, then remove `src`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".incoming.", dir=dest.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        keep(Path(tmp), dest, sha256_of(Path(tmp)))
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     fault_point("moved, inbox copy not yet removed")
     src.unlink()
 
@@ -64,11 +121,16 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
     for d in decisions:
         fault_point("before recording a file")
         f = d.inbound
-        stored_as = None if d.status == st.IGNORED else storage_path(settings, d.status, f)
+        stored_as = None
+        if d.status != st.IGNORED and f.staged is not None:
+            stored_as = storage_path(settings, d.status, f, store)
+            keep(f.staged, settings.store / stored_as, f.sha256)  # durable before the ledger says so
+        fault_point("kept, not yet recorded")
         ret = d.ret
         with store.begin() as conn:
             row = {
                 "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
+                "name_bytes": f.raw or None,
                 "size": f.size, "received_at": now(), "format": ret.format if ret else None,
                 "county_code": ret.county_code if ret else None,
                 "period": ret.period.token if ret and ret.period else None,
@@ -99,7 +161,7 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
             store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
         fault_point("recorded, not yet moved")
         if stored_as is not None:
-            move(f.path, settings.store / stored_as)
+            release(f)
         if on_each:
             on_each(d)
 
@@ -192,7 +254,10 @@ def recover(files: list[Inbound], store: st.Store, settings: Settings) -> list[I
             left.append(f)
             continue
         dest = settings.store / str(row["stored_as"])
-        if dest.exists():
+        if f.staged is not None:
+            keep(f.staged, dest, f.sha256)  # already there with the same bytes, or put there now
+            release(f)
+        elif dest.exists():
             f.path.unlink()  # the same bytes (same sha256) are kept at dest
         else:
             move(f.path, dest)

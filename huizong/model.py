@@ -92,6 +92,8 @@ class Return:
     project_sheet: str | None = None
     issues: list[Issue] = field(default_factory=list)  # found while reading
     readable: bool = True  # False: the file is not a return at all
+    read_seconds: float = 0.0  # how long its worker took
+    read_peak_kib: int = 0  # its worker's peak resident memory while reading it
 
     @property
     def notes(self) -> dict[str, str]:

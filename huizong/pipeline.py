@@ -9,58 +9,89 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from huizong import inbox
 from huizong import store as st
 from huizong.batch import Decision, Inbound, Plan, fault_point, now
 from huizong.catalog import Config
+from huizong.codes import FILE_LEVEL, make_issue
 from huizong.issues import Issue, Severity, explain, sort_issues
 from huizong.ledger import close_interrupted, commit, recover
 from huizong.model import Return
 from huizong.periods import parse_token
-from huizong.read import read_return
 from huizong.settings import Settings
-from huizong.sniff import is_lock_file
-
-SYSTEM_FILES = {".gitkeep", ".ds_store", "thumbs.db", "desktop.ini"}
+from huizong.worker import ReadJob, read_bounded
 
 __all__ = ["Decision", "Inbound", "Plan", "commit", "now"]
 
+STAGING = ".staging"
+IGNORED_REASON = {
+    inbox.LOCK: "Excel/WPS 临时锁定文件，已忽略并保留原处",
+    "link": "符号链接（指向 {note}）：不跟随链接，已忽略并保留原处；请报送文件本身",
+    "special": "不是普通文件（管道、设备或套接字），已忽略并保留原处",
+}
+
 
 def discover(inputs: Path) -> list[Path]:
-    """Every file under the inbox, oldest first (then by name); system files skipped."""
-    if not inputs.is_dir():
-        return []
-    found = []
-    for p in inputs.rglob("*"):
-        rel_parts = p.relative_to(inputs).parts
-        if any(part.startswith(".") and not part.startswith(".~") for part in rel_parts[:-1]):
-            continue
-        if p.is_file() and p.name.lower() not in SYSTEM_FILES:
-            found.append(p)
-    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.as_posix()))
+    """The files under the inbox a run would take, oldest first (then by name)."""
+    return [f.path for f in inbox.scan(inputs) if f.kind == inbox.TAKE]
+
+
+def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
+    """Every inbox entry as an Inbound, the files copied into the store's staging folder and
+    hashed there; and the names of files still being written (left for the next run)."""
+    staging = settings.store / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # copies of an interrupted run: the inbox still has the originals
+    out: list[Inbound] = []
+    deferred: list[str] = []
+    for found in inbox.scan(settings.inputs):
+        if found.kind == inbox.TAKE:
+            try:
+                copy, sha, identity = inbox.stage(found, staging, settings.quiet)
+            except inbox.StillWriting:
+                deferred.append(found.rel)
+                continue
+            except FileNotFoundError:
+                continue  # taken away while we looked
+            except inbox.Unreadable as e:
+                out.append(_inbound(found, inbox.pseudo_sha(found, "unreadable"), kind="unreadable", note=str(e)))
+                continue
+            out.append(_inbound(found, sha, staged=copy, identity=identity))
+        else:
+            out.append(_inbound(found, inbox.pseudo_sha(found, found.kind), kind=found.kind, note=found.target))
+    return out, deferred
+
+
+def _inbound(found: inbox.Found, sha: str, **extra: Any) -> Inbound:
+    return Inbound(found.path, found.rel, sha, found.size, raw=found.raw, **extra)
 
 
 def fingerprint(path: Path, inputs: Path) -> Inbound:
+    """An Inbound for one file, hashed in place (for tools and tests; runs use `take`)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return Inbound(path, path.relative_to(inputs).as_posix(), h.hexdigest(), path.stat().st_size)
+    rel = path.relative_to(inputs)
+    return Inbound(path, rel.as_posix(), h.hexdigest(), path.stat().st_size, raw=os.fsencode(rel))
 
 
 def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
-    """Sort the batch: lock files to ignore, bytes seen before, files to read."""
+    """Sort the batch: entries to record and leave (lock files, links), bytes seen before, files to read."""
     out = Plan()
     seen_in_batch: set[str] = set()
     for f in inbound:
-        earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
-        if is_lock_file(f.path):
+        if f.kind != inbox.TAKE:  # recorded once, then left alone until it changes
             if not any(r["inbox_path"] == f.rel for r in store.by_sha(f.sha256)):
-                out.ignored.append(f)
+                (out.unreadable if f.kind == "unreadable" else out.ignored).append(f)
             continue
+        earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
         if earlier or f.sha256 in seen_in_batch:
             out.duplicates.append((f, earlier[0] if earlier else None))
         else:
@@ -77,13 +108,12 @@ Progress = Callable[[str, int, int], None]  # (step, done, total)
 
 
 def read_files(files: Iterable[Inbound], config: Config, city: str, progress: Progress | None = None) -> list[Return]:
+    """Read each file's staged copy in a bounded worker (`huizong.worker`): one Return per file."""
     todo = list(files)
-    out = []
-    for n, f in enumerate(todo, start=1):
-        out.append(read_return(f.path, config, city, display_name=f.rel))
+    jobs = [ReadJob(f.source, f.rel) for f in todo]
+    out = read_bounded(jobs, config, city, (lambda done, total: progress("读取", done, total)) if progress else None)
+    for _ in out:
         fault_point("file read")
-        if progress:
-            progress("读取", n, len(todo))
     return out
 
 
@@ -109,7 +139,10 @@ def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]]) -> li
     """accepted | rejected | duplicate | ignored, in the order the files arrived.
 
     Superseding is settled at commit time, against what the ledger holds then."""
-    decisions = [Decision(f, st.IGNORED, reason="Excel/WPS 临时锁定文件，已忽略并保留原处") for f in p.ignored]
+    decisions = [Decision(f, st.IGNORED, reason=IGNORED_REASON[f.kind].format(note=f.note)) for f in p.ignored]
+    for f in p.unreadable:
+        issue = make_issue("file-unreadable", f.rel, detail=f.note)
+        decisions.append(Decision(f, st.REJECTED, None, [issue], issue.message))
     by_rel = {r.file: r for r in returns}
     for f in p.to_read:
         ret = by_rel[f.rel]
@@ -123,21 +156,23 @@ def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]]) -> li
     for f, earlier in p.duplicates:
         dup_of = int(earlier["id"]) if earlier else None  # type: ignore[call-overload]
         decisions.append(Decision(f, st.DUPLICATE, reason="", duplicate_of=dup_of))
-    order = {
-        f.rel: n for n, f in enumerate(sorted([*p.ignored, *p.to_read, *(d for d, _ in p.duplicates)], key=_arrival))
-    }
+    everything = [*p.ignored, *p.unreadable, *p.to_read, *(d for d, _ in p.duplicates)]
+    order = {f.rel: n for n, f in enumerate(sorted(everything, key=_arrival))}
     return sorted(decisions, key=lambda d: order[d.inbound.rel])
 
 
 def _arrival(f: Inbound) -> tuple[int, str]:
     try:
-        return (f.path.stat().st_mtime_ns, f.rel)
+        return (os.lstat(f.path).st_mtime_ns, f.rel)
     except OSError:
         return (0, f.rel)
 
 
 def write_feedbacks(store: st.Store, settings: Settings, config: Config, submission_ids: Iterable[int]) -> list[Path]:
-    """A feedback workbook for each of these submissions that has issues, from the ledger."""
+    """A feedback workbook for each of these submissions that has issues, from the ledger.
+
+    A file that could not be read as a workbook (over the limits, corrupt, crashed its reader)
+    is never opened again here: its feedback holds the list of problems only."""
     from huizong.feedback import feedback_path, write_feedback
     from huizong.sniff import sniff
 
@@ -155,8 +190,9 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
         who = " ".join(x for x in (div.name if div else s["county_code"], period) if x)
         original = settings.store / s["stored_as"]
         found = sort_issues(issues_by.get(s["id"], []))
-        target = feedback_path(settings.outputs, s["inbox_path"])
-        written.append(write_feedback(original, sniff(original).format, s["inbox_path"], who, found, target))
+        target = feedback_path(settings.outputs, int(s["id"]), s["inbox_path"])
+        fmt = None if any(i.code in FILE_LEVEL for i in found) else sniff(original).format
+        written.append(write_feedback(original, fmt, s["inbox_path"], who, found, target))
         fault_point("feedback written")
     return written
 
@@ -174,6 +210,7 @@ class RunSummary:
     run_id: int
     decisions: list[Decision]
     outputs: list[Path]
+    deferred: list[str] = field(default_factory=list)  # files still being written, left for the next run
 
     @property
     def counts(self) -> dict[str, int]:
@@ -221,9 +258,11 @@ def run_batch(settings: Settings, config: Config | None = None, wait: float = 60
     config = config or Config.load(settings.config)
     store = open_store(settings)
     with run_lock(store, wait=wait):
-        files = recover([fingerprint(p, settings.inputs) for p in discover(settings.inputs)], store, settings)
+        taken, deferred = take(settings)
+        files = recover(taken, store, settings)
         fault_point("files found")
         p = plan(files, store, settings)
+        p.deferred = deferred
         run_id, interrupted = start_run(store, settings, len(files))
         fault_point("run recorded")
         returns = read_files(p.to_read, config, settings.city, progress)
@@ -242,4 +281,5 @@ def run_batch(settings: Settings, config: Config | None = None, wait: float = 60
         everything = republish or bool(interrupted)
         outputs += publish(store, config, settings, None if everything else touched_periods(decisions, store))
         end_run(store, run_id, decisions)
-    return RunSummary(run_id, decisions, outputs)
+        shutil.rmtree(settings.store / STAGING, ignore_errors=True)
+    return RunSummary(run_id, decisions, outputs, p.deferred)

@@ -15,6 +15,7 @@ from huizong.header import clean_code, read_header
 from huizong.model import Located, Return
 from huizong.periods import Period, find_period_in_text, parse_period
 from huizong.projects import find_project_header, read_projects
+from huizong.screen import Screened, screen
 from huizong.sniff import sniff
 from huizong.table import Layout, find_layout, read_table
 
@@ -22,13 +23,20 @@ MAIN_SHEET = "主要指标"
 PROJECT_SHEET = "项目明细"
 
 
-def pick_main_sheet(grids: list[Grid]) -> tuple[Grid, Layout] | None:
+def form_sheets(grids: list[Grid]) -> list[tuple[Grid, Layout]]:
+    """Every sheet that holds the key-indicator table, the one named 主要指标 first."""
     named = [g for g in grids if MAIN_SHEET in normalize_label(g.name)]
+    out = []
     for g in named + [g for g in grids if g not in named]:
         layout = find_layout(g)
         if layout is not None:
-            return g, layout
-    return None
+            out.append((g, layout))
+    return out
+
+
+def pick_main_sheet(grids: list[Grid]) -> tuple[Grid, Layout] | None:
+    forms = form_sheets(grids)
+    return forms[0] if forms else None
 
 
 def pick_project_sheet(grids: list[Grid], main: Grid | None) -> Grid | None:
@@ -52,13 +60,21 @@ def _title_text(grid: Grid, before_row: int) -> str:
 
 
 def read_return(path: Path, config: Config, city: str | None = None, display_name: str | None = None) -> Return:
+    """Read one file. Hostile files are screened first (`screen`); run it in a bounded worker
+    (`huizong.worker`) whenever the file comes from outside."""
     name = display_name or path.name
     ret = Return(file=name, path=path)
-    sniffed = sniff(path)
-    ret.format = sniffed.format
-    if sniffed.problem:
+    screened = screen(path, None, config.limits)
+    sniffed = sniff(path) if screened.problem is None else None
+    if sniffed is not None:
+        ret.format = sniffed.format
+        if sniffed.problem is None:
+            screened = screen(path, sniffed.format, config.limits)
+    problem = screened.problem or (sniffed.problem if sniffed else None)
+    if problem:
         ret.readable = False
-        ret.issues.append(make_issue(sniffed.problem, name, detail=sniffed.detail))
+        detail = screened.detail if screened.problem else (sniffed.detail if sniffed else "")
+        ret.issues.append(make_issue(problem, name, detail=detail))
         return ret
     try:
         grids = load_grids(path)
@@ -67,7 +83,8 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         code = "file-encrypted" if str(e) == "encrypted" else "file-corrupt"
         ret.issues.append(make_issue(code, name, detail=str(e)))
         return ret
-    picked = pick_main_sheet(grids)
+    forms = [f for f in form_sheets(grids) if "value" in f[1].columns] or form_sheets(grids)
+    picked = forms[0] if forms else None
     if picked is None:
         ret.readable = False
         names = "、".join(g.name for g in grids) or "无"
@@ -83,16 +100,62 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         ret.readable = False
         ret.issues.append(make_issue("column-missing", name, sheet=grid.name, detail="本期累计"))
         return ret
-    ret.header = read_header(grid)
-    _identify(ret, grid, layout.header_row, config, city)
-    facts, rows, issues = read_table(grid, layout, config, name)
-    ret.facts, ret.rows = facts, rows
-    ret.issues.extend(issues)
+    _read_form(ret, grid, layout, config, city)
+    _formulas_without_values(ret, screened, grid.name)
+    _other_forms(ret, forms[1:], config, city)
     project_grid = pick_project_sheet(grids, grid)
     if project_grid is not None:
         ret.project_sheet = project_grid.name
         ret.projects = read_projects(project_grid, config)
+        _formulas_without_values(ret, screened, project_grid.name)
     return ret
+
+
+def _read_form(ret: Return, grid: Grid, layout: Layout, config: Config, city: str | None) -> None:
+    ret.header = read_header(grid)
+    _identify(ret, grid, layout.header_row, config, city)
+    facts, rows, issues = read_table(grid, layout, config, ret.file)
+    ret.facts, ret.rows = facts, rows
+    ret.issues.extend(issues)
+
+
+def _formulas_without_values(ret: Return, screened: Screened, sheet: str) -> None:
+    cells = screened.formula_cells.get(sheet)
+    if not cells:
+        return
+    n = screened.formula_counts.get(sheet, len(cells))
+    shown = "、".join(cells[:8]) + ("等" if n > 8 else "")
+    ret.issues.append(make_issue("formula-no-value", ret.file, sheet=sheet, cell=cells[0], count=n, detail=shown))
+
+
+def _identity(r: Return) -> tuple[object, ...]:
+    return (r.county_code, r.period.token if r.period else r.period_text,
+            tuple(sorted((f.indicator, f.column, f.number, f.status) for f in r.facts)))  # fmt: skip
+
+
+def _other_forms(ret: Return, others: list[tuple[Grid, Layout]], config: Config, city: str | None) -> None:
+    """A workbook holding several different forms is refused, naming them all; never one silently kept.
+
+    A sheet that repeats the same form (same county, period and numbers) is no second return."""
+    different = []
+    for grid, layout in others:
+        if "value" not in layout.columns:
+            continue
+        other = Return(file=ret.file, path=ret.path)
+        _read_form(other, grid, layout, config, city)
+        if not other.facts or _identity(other) == _identity(ret):
+            continue
+        different.append((grid.name, other))
+    if not different:
+        return
+
+    def who(sheet: str, r: Return) -> str:
+        div = config.divisions.get(r.county_code)
+        name = div.name if div else (r.county_code or "县区不明")
+        return f"“{sheet}”：{name} {r.period.zh if r.period else (r.period_text or '报告期不明')}"
+
+    listed = "；".join([who(ret.sheet or "", ret), *(who(s, r) for s, r in different)])
+    ret.issues.append(make_issue("multiple-forms", ret.file, sheet=ret.sheet, count=len(different) + 1, detail=listed))
 
 
 def _period_inside(value: object) -> Period | None:

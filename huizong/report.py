@@ -78,7 +78,9 @@ def write_report(view: CityPeriod, outputs: Path) -> Path:
     counties = []
     for s in view.statuses:
         sub: dict[str, Any] = s.submission or {}
-        fb = feedback_path(outputs, str(sub.get("inbox_path") or sub.get("file") or "")) if sub else None
+        fb = (
+            feedback_path(outputs, int(sub["id"]), str(sub.get("inbox_path") or sub.get("file") or "")) if sub else None
+        )
         counties.append({
             "code": s.county.code, "name": s.county.name, "status": s.status, "status_zh": STATUS_ZH[s.status],
             "file": sub.get("file"), "received_at": sub.get("received_at"), "errors": sub.get("errors"),

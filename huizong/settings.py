@@ -23,6 +23,7 @@ class Settings:
     db_url: str = ""
     city: str = DEFAULT_CITY
     config: Path = DEFAULT_CONFIG
+    quiet: float = 1.0  # a file changed less than this many seconds ago is watched that long before it is taken
 
     @classmethod
     def from_env(cls, **given: object) -> Settings:
@@ -39,4 +40,5 @@ class Settings:
             db_url=db or f"sqlite:///{(store / 'huizong.db').as_posix()}",
             city=str(pick("city", "HUIZONG_CITY", DEFAULT_CITY)),
             config=Path(str(pick("config", "HUIZONG_CONFIG", DEFAULT_CONFIG))),
+            quiet=float(str(pick("quiet", "HUIZONG_QUIET", 1.0))),
         )

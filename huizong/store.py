@@ -34,7 +34,8 @@ submissions = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
-    sa.Column("file", sa.Text, nullable=False),  # the name as dropped
+    sa.Column("file", sa.Text, nullable=False),  # the name as dropped, readable (see inbox.readable_name)
+    sa.Column("name_bytes", sa.LargeBinary),  # the path under the inbox exactly as the file system had it
     sa.Column("inbox_path", sa.Text, nullable=False),  # relative to the inbox
     sa.Column("sha256", sa.String(64), nullable=False, index=True),
     sa.Column("size", sa.Integer, nullable=False),
@@ -202,6 +203,12 @@ class Store:
     def by_sha(self, sha: str) -> list[dict[str, Any]]:
         q = sa.select(submissions).where(submissions.c.sha256 == sha).order_by(submissions.c.id)
         return self._all(q)
+
+    def names_stored(self, stored_as: str) -> bool:
+        """Does a ledger row say a file is kept at this path (relative to the store)?"""
+        q = sa.select(submissions.c.id).where(submissions.c.stored_as == stored_as).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(q).first() is not None
 
     def current(self, county: str, period: str) -> dict[str, Any] | None:
         q = sa.select(submissions).where(

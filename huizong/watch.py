@@ -8,6 +8,7 @@ downloads and our own moves out of the inbox (deletions) do not count.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -15,16 +16,12 @@ from pathlib import Path
 
 from watchfiles import Change, watch
 
-from huizong.sniff import is_lock_file
-
-PARTIAL = (".tmp", ".part", ".crdownload", ".download", ".partial")
+from huizong.inbox import TAKE, kind_of, readable_name
 
 
 def counts(path: Path) -> bool:
-    """Does a file in the inbox count towards a run?"""
-    name = path.name
-    return not (is_lock_file(path) or name.startswith((".", "~")) or name.lower().endswith(PARTIAL)
-                or name.endswith("#"))  # fmt: skip
+    """Does a file in the inbox count towards a run? The same predicate the run takes files by."""
+    return kind_of(readable_name(os.fsencode(path.name))) == TAKE
 
 
 def snapshot(inbox: Path) -> dict[str, tuple[int, int]]:

@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HUIZONG_QUIET", "0")  # tests write files and run at once; see test_hostile for the quiet window
 
 from builders import CONFIG
 

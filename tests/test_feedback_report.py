@@ -23,6 +23,12 @@ def huizong(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
                           timeout=300)  # fmt: skip
 
 
+def feedback_of(ws, stem: str) -> Path:  # type: ignore[no-untyped-def]
+    """The one feedback workbook of the file with this stem: `<submission no.>_<stem>_反馈.xlsx`."""
+    (found,) = (ws.outputs / "feedback").glob(f"[0-9][0-9][0-9][0-9][0-9]_{stem}_反馈.xlsx")
+    return found
+
+
 def fill_of(cell) -> str:  # type: ignore[no-untyped-def]
     return cell.fill.fgColor.rgb[-6:] if cell.fill and cell.fill.fill_type else ""
 
@@ -33,7 +39,7 @@ def test_feedback_workbook_marks_cells_and_lists_issues(ws):  # type: ignore[no-
     original = openpyxl.load_workbook(src)["主要指标"]
     before = {c.coordinate: c.value for row in original.iter_rows() for c in row}
     ws.run()
-    wb = openpyxl.load_workbook(ws.outputs / "feedback" / "民乐县_反馈.xlsx")
+    wb = openpyxl.load_workbook(feedback_of(ws, "民乐县"))
     assert wb.sheetnames == ["问题说明", "主要指标"]
     sheet = wb["主要指标"]
     b02, g01 = f"F{ROW['B02']}", f"F{ROW['G01']}"
@@ -58,11 +64,11 @@ def test_feedback_for_legacy_xls_and_for_a_file_that_is_no_workbook(ws):  # type
     write_return(ws.drop("高台县.xls"), "620724", "2024H1", {**BASE_VALUES, "C01": 18.5})
     ws.drop("损坏.xlsx").write_bytes(b"PK\x03\x04broken")
     ws.run()
-    xls = openpyxl.load_workbook(ws.outputs / "feedback" / "高台县_反馈.xlsx")
+    xls = openpyxl.load_workbook(feedback_of(ws, "高台县"))
     c01 = f"F{ROW['C01']}"
     assert xls["主要指标"][c01].value == 18.5
     assert fill_of(xls["主要指标"][c01]) == ERROR_FILL.fgColor.rgb[-6:]
-    broken = openpyxl.load_workbook(ws.outputs / "feedback" / "损坏_反馈.xlsx")
+    broken = openpyxl.load_workbook(feedback_of(ws, "损坏"))
     assert broken.sheetnames == ["问题说明"]
     assert broken["问题说明"]["I6"].value == "file-corrupt"
 
@@ -78,7 +84,7 @@ def test_a_county_answers_a_warning_in_the_note_column(ws):  # type: ignore[no-u
     issues = {r["indicator_code"]: r["message"] for r in ws.csv("620700/2024H1/issues.csv")}
     assert issues["G01"].endswith("（已说明：部分企业尚未报送，按估算填报）")
     assert "已说明" not in issues["G02"]
-    fb = openpyxl.load_workbook(ws.outputs / "feedback" / "r_反馈.xlsx")
+    fb = openpyxl.load_workbook(feedback_of(ws, "r"))
     assert "【警告（已说明）】" in fb["主要指标"][f"F{ROW['G01']}"].comment.text
 
 
@@ -126,7 +132,7 @@ def test_validation_page_statuses_links_and_changes(ws):  # type: ignore[no-unty
     assert "张掖市2024年上半年报表校验报告" in page
     assert "首次生成本期校验报告。" in page
     assert "民乐县&lt;img src=x onerror=alert(1)&gt;.xlsx" in page and "<img" not in page  # county text is escaped
-    assert 'href="../../feedback/民乐县&lt;img src=x onerror=alert(1)&gt;_反馈.xlsx"' in page
+    assert 'href="../../feedback/00002_民乐县_img src=x onerror=alert(1)__反馈.xlsx"' in page
     assert 'href="../gx/index.html"' in page and (ws.outputs / "validation" / "gx" / "index.html").is_file()
     assert page.count('class="badge missing"') == 4
     write_return(ws.drop("民乐县_更正.xlsx"), "620722", "2024H1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -158,7 +159,8 @@ def test_files_in_subfolders_and_periods_apart(ws):  # type: ignore[no-untyped-d
 
 
 def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # type: ignore[no-untyped-def]
-    """A run that dies between recording a file and moving it: the next run only finishes the move."""
+    """A run that dies between recording a file and taking it out of the inbox: the next run only
+    finishes that, and the kept original hashes to its ledger row."""
     import pytest
 
     from huizong import ledger as ledger_module
@@ -166,11 +168,11 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     class Killed(BaseException):
         pass
 
-    def die(src, dest):  # type: ignore[no-untyped-def]
+    def die(f):  # type: ignore[no-untyped-def]
         raise Killed
 
     write_return(ws.drop("a.xlsx"), "620702", "2024H1")
-    monkeypatch.setattr(ledger_module, "move", die)
+    monkeypatch.setattr(ledger_module, "release", die)
     with pytest.raises(Killed):
         ws.run()
     monkeypatch.undo()
@@ -182,6 +184,9 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     assert [r[2] for r in ledger(ws)] == ["accepted"]
     assert ws.totals("2024H1")["A01"]["value"] == "5100"
     assert (ws.outputs / "feedback").exists() is False  # a clean return has no feedback
+    row = sqlite3.connect(ws.store / "huizong.db").execute("select sha256, stored_as from submissions").fetchone()
+    assert hashlib.sha256((ws.store / row[1]).read_bytes()).hexdigest() == row[0]
+    assert not list((ws.store / ".staging").glob("*"))
 
 
 def test_republish_rewrites_every_period(ws):  # type: ignore[no-untyped-def]

@@ -75,14 +75,20 @@ def cell(code: str, col: str = "F") -> str:
         ({"A05": 800.5}, []),  # amounts need not be whole
         ({"F01": {"value": 60, "unit": "亿元"}}, [("unit-unknown", "error", cell("F01"), "F01")]),
         ({"G01": "227多"}, [("value-approximate", "warning", cell("G01"), "G01")]),
-        ({"A05": "*"}, [("value-redacted", "warning", cell("A05"), "A05")]),
+        ({"A05": "*"}, [("value-redacted", "error", cell("A05"), "A05")]),  # refused like a blank one
         ({"D03": "*"}, []),  # not required: a placeholder is simply no number
         ({"A05": None}, [("value-missing", "error", cell("A05"), "A05")]),
         ({"B02": 37}, [("approved-exceeds-applied", "error", cell("B02"), "B02")]),
         ({"B02": 36}, []),  # equal is allowed
         ({"C02": 19}, [("approved-exceeds-applied", "error", cell("C02"), "C02")]),
         ({"C05": 7}, [("approved-exceeds-applied", "error", cell("C05"), "C05")]),
-        ({"A03": 41, "A04": 102.5}, [("approved-exceeds-applied", "error", cell("A03"), "A03")]),
+        (
+            {"A03": 41, "A04": 102.5},
+            [
+                ("value-implausible", "error", cell("A04"), "A04"),  # a share over 100 %
+                ("approved-exceeds-applied", "error", cell("A03"), "A03"),
+            ],
+        ),
         ({"A02": 0.9}, [("ratio-mismatch", "warning", cell("A02"), "A02")]),
         ({"A02": 0.4232}, []),  # within the catalog's tolerance
         ({"A02": 0.0042}, []),  # typed 0.42% into a percent-formatted cell

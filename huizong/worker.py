@@ -1,0 +1,251 @@
+"""Reading county files in worker processes that may die without taking the run along.
+
+A file from outside can make a reader allocate terabytes, loop for minutes or abort in native
+code. Each file is read in a worker process (one per core by default) with an address-space cap
+(`RLIMIT_AS`) and a wall-clock limit enforced from here; a worker that runs out, is killed or
+crashes refuses only the file it was reading (`file-over-limits`, `read-crashed`) and is
+replaced. The workers are fresh interpreters (spawned) that import only the reading code, so they
+start small (about 25 MiB) and never inherit the run's threads, database connections or lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import multiprocessing.connection as mpc
+import os
+import resource
+import shutil
+import signal
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from huizong.catalog import Config
+from huizong.codes import make_issue
+from huizong.limits import Limits
+from huizong.model import Return
+
+OVER_LIMITS, CRASHED = "file-over-limits", "read-crashed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadJob:
+    path: Path  # the bytes to read (the run's staged copy)
+    name: str  # the file's name in every report
+
+
+def refused(job: ReadJob, code: str, detail: str) -> Return:
+    ret = Return(file=job.name, path=job.path, readable=False)
+    ret.issues.append(make_issue(code, job.name, detail=detail))
+    return ret
+
+
+# the worker side ------------------------------------------------------------------------------
+
+
+def _peak_reset() -> None:
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM, the peak resident set size
+
+
+def _peak_kib() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _confine(limits: Limits, stderr_path: str) -> None:
+    os.environ["RUST_BACKTRACE"] = "0"
+    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    mem = limits.memory_bytes
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (mem if hard == resource.RLIM_INFINITY else min(mem, hard), hard))
+
+
+def _serve(conn: mpc.Connection, config: Config, city: str | None, limits: Limits, stderr_path: str) -> None:
+    from huizong.read import read_return
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _confine(limits, stderr_path)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        _peak_reset()
+        started = time.perf_counter()
+        restart = False
+        try:
+            ret = read_return(job.path, config, city, display_name=job.name)
+        except MemoryError:
+            ret, restart = refused(job, OVER_LIMITS, f"读取所需内存超过上限 {limits.memory_mb:,.0f} MiB"), True
+        except RecursionError:
+            ret = refused(job, OVER_LIMITS, "结构嵌套过深")
+        except Exception as e:  # a reader's bug must refuse the file, not stop the run
+            ret = refused(job, CRASHED, f"{type(e).__name__}: {e}"[:300])
+        ret.read_seconds = time.perf_counter() - started
+        ret.read_peak_kib = _peak_kib()
+        try:
+            conn.send((ret, restart))
+        except Exception as e:
+            conn.send((refused(job, CRASHED, f"结果无法传回：{type(e).__name__}"), True))
+        if restart:
+            return
+
+
+# the parent side ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: mpc.Connection
+    stderr: Path
+    job: int | None = None
+    deadline: float = 0.0
+    started: float = 0.0
+
+
+def _context() -> Any:
+    """Fresh interpreters: a worker inherits no thread, lock, connection or memory of the run."""
+    return mp.get_context("spawn")
+
+
+def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, str]:
+    if timed_out:
+        return OVER_LIMITS, f"读取超过 {limits.seconds:,.0f} 秒"
+    code = w.proc.exitcode
+    try:
+        tail = w.stderr.read_bytes()[-4000:].decode("utf-8", "replace")
+    except OSError:
+        tail = ""
+    if "memory allocation" in tail or "MemoryError" in tail or code == -signal.SIGKILL:
+        return OVER_LIMITS, f"读取所需内存超过上限 {limits.memory_mb:,.0f} MiB"
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"信号 {-code}"
+        detail = name
+    else:
+        detail = f"退出码 {code}"
+    last = [line for line in tail.splitlines() if line.strip()]
+    return CRASHED, f"{detail}：{last[0][:200]}" if last else detail
+
+
+def read_bounded(
+    jobs: Sequence[ReadJob],
+    config: Config,
+    city: str | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Return]:
+    """Read every job in bounded workers; one Return per job, in order, whatever happens."""
+    limits = config.limits
+    if not jobs:
+        return []
+    ctx = _context()
+    tmp = Path(tempfile.mkdtemp(prefix="huizong-read-"))
+    results: list[Return | None] = [None] * len(jobs)
+    todo = deque(range(len(jobs)))
+    workers: list[_Worker] = []
+    done = 0
+
+    def start() -> _Worker:
+        parent, child = ctx.Pipe()
+        err = tmp / f"worker-{len(workers)}-{time.monotonic_ns()}.stderr"
+        proc = ctx.Process(target=_serve, args=(child, config, city, limits, str(err)), daemon=True)
+        proc.start()
+        child.close()
+        return _Worker(proc, parent, err)
+
+    def assign(w: _Worker) -> None:
+        if todo:
+            w.job = todo.popleft()
+            w.started = time.monotonic()
+            w.deadline = w.started + limits.seconds
+            w.conn.send(jobs[w.job])
+
+    def finish(w: _Worker, ret: Return) -> None:
+        nonlocal done
+        assert w.job is not None
+        results[w.job] = ret
+        w.job = None
+        done += 1
+        if progress:
+            progress(done, len(jobs))
+
+    def replace(w: _Worker) -> None:
+        with contextlib.suppress(Exception):
+            w.proc.kill()
+        w.proc.join(5)
+        w.conn.close()
+        workers.remove(w)
+        if todo:
+            fresh = start()
+            workers.append(fresh)
+            assign(fresh)
+
+    try:
+        for _ in range(min(limits.worker_count, len(jobs))):
+            w = start()
+            workers.append(w)
+            assign(w)
+        while done < len(jobs):
+            busy = [w for w in workers if w.job is not None]
+            if not busy:  # every worker died while nothing was assigned: start one
+                w = start()
+                workers.append(w)
+                assign(w)
+                continue
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+            mpc.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=timeout + 0.05)
+            for w in busy:
+                got = None
+                if w.conn.poll():
+                    with contextlib.suppress(EOFError, OSError):
+                        got = w.conn.recv()
+                if got is not None:
+                    ret, restart = got
+                    finish(w, ret)
+                    if restart:
+                        replace(w)
+                    else:
+                        assign(w)
+                elif not w.proc.is_alive() or time.monotonic() > w.deadline:
+                    timed_out = w.proc.is_alive()
+                    if timed_out:
+                        w.proc.kill()
+                        w.proc.join(5)
+                    code, detail = _why_dead(w, limits, timed_out)
+                    assert w.job is not None
+                    ret = refused(jobs[w.job], code, detail)
+                    ret.read_seconds = time.monotonic() - w.started
+                    finish(w, ret)
+                    replace(w)
+    finally:
+        for w in workers:
+            with contextlib.suppress(Exception):
+                w.conn.send(None)
+        for w in workers:
+            w.proc.join(2)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join(2)
+            w.conn.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [r for r in results if r is not None]
