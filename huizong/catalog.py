@@ -56,6 +56,14 @@ class Indicator:
         return self.aggregate == "ratio"
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CatalogError(f"{path}: {e}") from e
+
+
 def _positive(text: str) -> float:
     v = float(text)
     if not (v > 0 and v != float("inf")):
@@ -73,7 +81,7 @@ class Catalog:
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
-        rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+        rows = _csv_rows(path)
         out = []
         for n, r in enumerate(rows, start=2):
             try:
@@ -102,10 +110,13 @@ class Catalog:
                         maximum=_positive(most) if most else None,
                     )
                 )
-            except (KeyError, ArithmeticError, ValueError) as e:
-                raise CatalogError(f"{path}:{n}: {e}") from e
+            except (KeyError, ArithmeticError, ValueError, AttributeError) as e:
+                raise CatalogError(f"{path}:{n}: {type(e).__name__}: {e}") from e
         cat = cls(tuple(out))
-        cat._check()
+        try:
+            cat._check()
+        except CatalogError as e:
+            raise CatalogError(f"{path}: {e}") from e
         return cat
 
     def _check(self) -> None:
@@ -175,15 +186,18 @@ class Divisions:
     @classmethod
     def load(cls, path: Path) -> Divisions:
         out = []
-        for r in csv.DictReader(path.open(encoding="utf-8-sig")):
-            out.append(
-                Division(
-                    code=r["code"].strip(),
-                    name=r["name"].strip(),
-                    level=r["level"].strip(),
-                    parent=(r.get("parent") or "").strip() or None,
+        for n, r in enumerate(_csv_rows(path), start=2):
+            try:
+                out.append(
+                    Division(
+                        code=r["code"].strip(),
+                        name=r["name"].strip(),
+                        level=r["level"].strip(),
+                        parent=(r.get("parent") or "").strip() or None,
+                    )
                 )
-            )
+            except (KeyError, AttributeError) as e:
+                raise CatalogError(f"{path}:{n}: 缺少列 {e}") from e
         return cls(tuple(out))
 
     @cached_property
@@ -237,11 +251,16 @@ class Units:
     @classmethod
     def load(cls, path: Path, prefixes: dict[str, object]) -> Units:
         table: dict[str, dict[str, Decimal]] = {}
-        for r in csv.DictReader(path.open(encoding="utf-8-sig")):
-            table.setdefault(r["catalog_unit"].strip(), {})[normalize_label(r["written"])] = Decimal(
-                r["factor"].strip()
-            )
-        pre = {normalize_label(k): Decimal(str(v)) for k, v in prefixes.items()}
+        for n, r in enumerate(_csv_rows(path), start=2):
+            try:
+                factor = Decimal(r["factor"].strip())
+                table.setdefault(r["catalog_unit"].strip(), {})[normalize_label(r["written"])] = factor
+            except (KeyError, AttributeError, ArithmeticError) as e:
+                raise CatalogError(f"{path}:{n}: {type(e).__name__}: {e}") from e
+        try:
+            pre = {normalize_label(k): Decimal(str(v)) for k, v in prefixes.items()}
+        except ArithmeticError as e:
+            raise CatalogError(f"rules.toml [unit_prefixes]: {e}") from e
         return cls(table, dict(sorted(pre.items(), key=lambda kv: -len(kv[0]))))
 
     def factor(self, written: str, catalog_unit: str) -> Decimal | None:
@@ -278,9 +297,13 @@ class Config:
     def load(cls, root: Path | None = None) -> Config:
         root = Path(root or DEFAULT_CONFIG)
         cat_dir = root / "catalog"
-        rules = tomllib.loads((cat_dir / "rules.toml").read_text(encoding="utf-8"))
+        try:
+            rules = tomllib.loads((cat_dir / "rules.toml").read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise CatalogError(f"{cat_dir / 'rules.toml'}: {e}") from e
         prefixes = rules.get("unit_prefixes", {})
-        assert isinstance(prefixes, dict)
+        if not isinstance(prefixes, dict):
+            raise CatalogError(f"{cat_dir / 'rules.toml'}: [unit_prefixes] 应为一个表")
         return cls(
             root=root,
             catalog=Catalog.load(cat_dir / "indicators.csv"),

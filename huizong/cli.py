@@ -7,6 +7,7 @@ runs; so `huizong --help` and `huizong template` start fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -47,11 +48,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from huizong.runlock import RunLocked
 
     try:
-        rows, counts, outputs = _run(args, settings, console)
+        rows, counts, outputs, deferred = _run(args, settings, console)
     except RunLocked as e:
         print(f"huizong: {e}", file=sys.stderr)
         return 3
-    _print_run(console, rows, counts, outputs)
+    _print_run(console, rows, counts, outputs, deferred)
     return 0
 
 
@@ -70,7 +71,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
 
             s = run_batch(settings, wait=args.wait, progress=progress, republish=args.republish)
         rows = [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in s.decisions]
-        counts, outputs = s.counts, [str(p) for p in s.outputs]
+        counts, outputs, deferred = s.counts, [str(p) for p in s.outputs], s.deferred
     else:
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -81,42 +82,48 @@ def _run(args: argparse.Namespace, settings: Settings, console):
                                  db_url=settings.db_url, city=settings.city, config=str(settings.config),
                                  wait=args.wait, republish=args.republish)  # fmt: skip
         rows, counts, outputs = result["decisions"], result["counts"], result["outputs"]
-    return rows, counts, outputs
+        deferred = result.get("deferred", [])
+    return rows, counts, outputs, deferred
 
 
-def _print_run(console, rows, counts, outputs) -> None:
+def _print_run(console, rows, counts, outputs, deferred=()) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="本次运行", show_lines=False)
     for col in ("文件", "状态", "错误", "警告", "说明"):
         table.add_column(col)
     for rel, status, errors, warnings, reason in rows:
-        table.add_row(rel, f"[{STATUS_STYLE.get(status, '')}]{status}[/]", str(errors), str(warnings), reason or "")
+        table.add_row(escape(rel), f"[{STATUS_STYLE.get(status, '')}]{status}[/]", str(errors), str(warnings),
+                      escape(reason or ""))  # fmt: skip
     if rows:
         console.print(table)
     else:
         console.print("收件箱中没有新文件。")
     console.print("  ".join(f"{k}: {v}" for k, v in counts.items()))
+    for name in deferred:
+        console.print(f"  仍在写入，留待下次运行：{name}", markup=False)
     for p in outputs:
         console.print(f"  → {p}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
+    from huizong.codes import FILE_LEVEL
     from huizong.feedback import write_feedback
     from huizong.history import history_for
     from huizong.issues import FLAT_COLUMNS, Report, explain, sort_issues
-    from huizong.read import read_return
     from huizong.validate import validator_for
+    from huizong.worker import ReadJob, read_bounded
 
     settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
     config = Config.load(settings.config)
     paths = [Path(f) for f in args.files]
     for p in paths:
         if not p.is_file():
-            print(f"huizong: 文件不存在：{p}", file=sys.stderr)
+            print(f"huizong: 文件不存在：{shown(p)}", file=sys.stderr)
             return 2
-    returns = [read_return(p, config, settings.city, display_name=str(p)) for p in paths]
+    returns = read_bounded([ReadJob(p, shown(p)) for p in paths], config, settings.city)
     store = _existing_store(settings, args.db)
     by_file, _ = validator_for(config, settings.city).run(returns, history_for(store, config, settings.city))
     console = _console()
@@ -126,10 +133,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         report = Report(ret.file, found)
         reports.append(report)
         if args.feedback is not None and found:
-            target = _feedback_target(ret.file, args.feedback)
+            path = paths[returns.index(ret)]
+            target = _feedback_target(path, args.feedback)
             div = config.divisions.get(ret.county_code)
             who = " ".join(x for x in (div.name if div else None, ret.period.zh if ret.period else None) if x)
-            write_feedback(Path(ret.file), ret.format, Path(ret.file).name, who, found, target)
+            fmt = None if any(i.code in FILE_LEVEL for i in found) else ret.format
+            write_feedback(path, fmt, Path(ret.file).name, who, found, target)
             console.print(f"反馈表：{target}")
         if args.json:
             continue
@@ -147,10 +156,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0 if all(r.valid for r in reports) else 1
 
 
-def _feedback_target(file: str, folder: str) -> Path:
-    """<stem>_反馈.xlsx beside the file, or in the folder given to --feedback."""
-    p = Path(file)
-    return (Path(folder) if folder else p.parent) / f"{p.stem}_反馈.xlsx"
+def shown(path: Path) -> str:
+    """A path as the user should see it, whatever bytes its name holds."""
+    from huizong.inbox import readable_name
+
+    return readable_name(os.fsencode(path))
+
+
+def _feedback_target(p: Path, folder: str) -> Path:
+    """<stem>_反馈.xlsx beside the file, or in the folder given to --feedback; a safe, short name."""
+    from huizong.inbox import readable_name, safe_component
+
+    stem = safe_component(readable_name(os.fsencode(p.stem)), 150)
+    return (Path(folder) if folder else p.parent) / f"{stem}_反馈.xlsx"
 
 
 def _existing_store(settings: Settings, db: str | None):
@@ -395,12 +413,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_CONFIG, EXIT_FAULT = 2, 4
+
+
+def fault_message(e: BaseException) -> tuple[int, str] | None:
+    """One clear line (Chinese, for the analyst) and an exit status for a fault of the machine or
+    of the configuration; None for anything else (a bug, which should show its traceback)."""
+    from huizong.catalog import CatalogError
+
+    if isinstance(e, CatalogError):
+        return EXIT_CONFIG, f"配置文件有误：{e}"
+    module = type(e).__module__ or ""
+    if module.startswith("sqlalchemy") or module.startswith("sqlite3"):
+        text = str(getattr(e, "orig", None) or e).splitlines()[0]
+        low = text.lower()
+        if "locked" in low or "busy" in low:
+            why = "账本数据库被占用（locked），请稍后重新运行"
+        elif "readonly" in low or "read-only" in low or "read only" in low:
+            why = "账本数据库只读，请检查 store/ 的写权限"
+        elif "disk" in low and "full" in low:
+            why = "磁盘已满，账本无法写入；腾出空间后重新运行"
+        else:
+            why = f"账本数据库出错：{text}"
+        return EXIT_FAULT, why + "。已收到的文件都保留在原处，下次运行会补完"
+    if type(e).__name__ == "StoreError":
+        return EXIT_FAULT, f"存储出错：{e}。已收到的文件都保留在原处"
+    if isinstance(e, OSError):
+        where = f"（{e.filename}）" if e.filename else ""
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            why = f"磁盘空间不足{where}"
+        elif e.errno == errno.EROFS:
+            why = f"文件系统只读{where}"
+        elif e.errno in (errno.EACCES, errno.EPERM):
+            why = f"没有权限{where}"
+        else:
+            why = f"文件系统出错：{e.strerror or e}{where}"
+        return EXIT_FAULT, why + "。本次运行未完成，已收到的文件都保留在原处，问题解决后重新运行即可补完"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
     except KeyboardInterrupt:
         code = 130
+    except Exception as e:
+        found = fault_message(e)
+        if found is None:
+            raise
+        code, message = found
+        print(f"huizong: {message}", file=sys.stderr)
     sys.exit(code)
 
 

@@ -107,6 +107,7 @@ def move(src: Path, dest: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o644)
         keep(Path(tmp), dest, sha256_of(Path(tmp)))
     finally:
         Path(tmp).unlink(missing_ok=True)

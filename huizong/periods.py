@@ -16,10 +16,14 @@ _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _TOKEN = re.compile(r"^(\d{4})(Q1|H1|Q3|FY)$")
 _YEAR = r"(?P<year>(?:19|20)\d{2})(?:年度?|\.|-|/)?"
 _MONTHS = re.compile(_YEAR + r"(?:第)?(?:1|01|一)月?(?:份)?(?:-|—|–|~|～|至|到)(?P<end>\d{1,2})月?(?:份)?(?:累计)?$")
+# Matched after Chinese digits become Arabic ones (一二季度 -> 12季度, 第三季度 -> 第3季度).
+_Q1 = r"第?1季度"
+_H1 = r"上半年度?|半年|1-2季度|1—2季度|12季度|1、2季度|1至2季度|第?1、2季度"
+_Q3 = r"前3季度|1-3季度|1—3季度|第?3季度|123季度"
 _WORDS = [
-    (re.compile(_YEAR + r"(?:第)?(?:一|1)季度$"), "Q1"),
-    (re.compile(_YEAR + r"(?:上半年|半年|上半年度|1-2季度|一二季度)$"), "H1"),
-    (re.compile(_YEAR + r"(?:前三季度|前3季度|1-3季度|三季度|第三季度)$"), "Q3"),
+    (re.compile(_YEAR + rf"(?:{_Q1})$"), "Q1"),
+    (re.compile(_YEAR + rf"(?:{_H1})$"), "H1"),
+    (re.compile(_YEAR + rf"(?:{_Q3})$"), "Q3"),
     (re.compile(_YEAR + r"(?:全年|年度|年报|全年度)?$"), "FY"),
 ]
 
@@ -91,8 +95,9 @@ def find_period_in_text(text: str) -> Period | None:
     if m:
         return Period(int(m.group(1)), m.group(2).upper())
     patterns = [
-        r"(?:19|20)\d{2}年?(?:第)?(?:1|01|一)月?份?(?:-|—|–|~|～|至|到)\d{1,2}月",
-        r"(?:19|20)\d{2}年(?:前三季度|前3季度|第?一季度|第?1季度|上半年|全年|年度)",
+        r"(?:19|20)\d{2}年?(?:第)?(?:1|01)月?份?(?:-|—|–|~|～|至|到)\d{1,2}月",
+        rf"(?:19|20)\d{{2}}年(?:{_Q3}|{_H1}|{_Q1}|全年|年度)",
+        r"(?:19|20)\d{2}(?:年度|年报)",
     ]
     for p in patterns:
         m = re.search(p, norm)

@@ -7,6 +7,7 @@ frees it at once, and anywhere a heartbeat older than the lease frees it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -86,9 +87,16 @@ def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LE
     stop = threading.Event()
 
     def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            with store.begin() as conn:
-                conn.execute(sa.update(locks).where(locks.c.owner == owner).values(heartbeat_at=_utcnow()))
+        """Every HEARTBEAT_SECONDS; a database error (locked, briefly gone) is retried sooner, never
+        allowed to end the heartbeat: a dead heartbeat would hand the lock to another run mid-run."""
+        delay: float = HEARTBEAT_SECONDS
+        while not stop.wait(delay):
+            try:
+                with store.begin() as conn:
+                    conn.execute(sa.update(locks).where(locks.c.owner == owner).values(heartbeat_at=_utcnow()))
+                delay = HEARTBEAT_SECONDS
+            except Exception:
+                delay = min(5.0, HEARTBEAT_SECONDS)
 
     t = threading.Thread(target=beat, name="huizong-lock-heartbeat", daemon=True)
     t.start()
@@ -96,5 +104,7 @@ def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LE
         yield
     finally:
         stop.set()
-        with store.begin() as conn:
+        t.join(10)
+        # a lock we cannot release expires with its heartbeat
+        with contextlib.suppress(Exception), store.begin() as conn:
             conn.execute(sa.delete(locks).where(locks.c.owner == owner))

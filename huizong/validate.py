@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from huizong import frames, history
-from huizong.catalog import Config
+from huizong.catalog import CatalogError, Config
 from huizong.codes import CODES, make_issue
 from huizong.frames import Frame
 from huizong.history import History
@@ -40,7 +40,7 @@ BUILDERS = {
 }
 
 
-class SuiteError(Exception):
+class SuiteError(CatalogError):
     "A suite file is malformed or names an unknown frame, rule or expectation"
 
 
@@ -64,14 +64,21 @@ class SuiteResult:
 def load_suite_specs(suites_dir: Path) -> list[dict[str, Any]]:
     specs = []
     for path in sorted(suites_dir.glob("*.json")):
-        spec = json.loads(path.read_text(encoding="utf-8"))
-        frame = spec.get("meta", {}).get("frame")
+        try:
+            spec = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise SuiteError(f"{path}:{e.lineno}: JSON 格式错误：{e.msg}") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise SuiteError(f"{path}: {e}") from e
+        if not isinstance(spec, dict) or not isinstance(spec.get("expectations", []), list):
+            raise SuiteError(f"{path}: 应为含 expectations 列表的对象")
+        frame = (spec.get("meta") or {}).get("frame")
         if frame not in BUILDERS:
-            raise SuiteError(f"{path.name}: meta.frame {frame!r} is not one of {sorted(BUILDERS)}")
+            raise SuiteError(f"{path}: meta.frame {frame!r} is not one of {sorted(BUILDERS)}")
         for exp in spec.get("expectations", []):
             code = exp.get("meta", {}).get("code")
             if code not in CODES:
-                raise SuiteError(f"{path.name}: expectation {exp.get('type')} has unknown meta.code {code!r}")
+                raise SuiteError(f"{path}: expectation {exp.get('type')} has unknown meta.code {code!r}")
         specs.append(spec)
     return specs
 
@@ -105,7 +112,10 @@ class Validator:
         self.definitions: dict[str, Any] = {}
         self.frames_of: dict[str, str] = {}
         for spec in load_suite_specs(config.suites_dir):
-            suite = ExpectationSuite(**spec)
+            try:
+                suite = ExpectationSuite(**spec)
+            except Exception as e:  # GX raises several types for a malformed suite
+                raise SuiteError(f"{config.suites_dir}: 套件 {spec.get('name')!r} 无法构建：{e}".splitlines()[0]) from e
             if len(suite.expectations) != len(spec["expectations"]):  # GX drops what it cannot build
                 raise SuiteError(f"suite {spec['name']}: GX built {len(suite.expectations)} of "
                                  f"{len(spec['expectations'])} expectations")  # fmt: skip

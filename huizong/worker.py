@@ -4,26 +4,27 @@ A file from outside can make a reader allocate terabytes, loop for minutes or ab
 code. Each file is read in a worker process (one per core by default) with an address-space cap
 (`RLIMIT_AS`) and a wall-clock limit enforced from here; a worker that runs out, is killed or
 crashes refuses only the file it was reading (`file-over-limits`, `read-crashed`) and is
-replaced. The workers are fresh interpreters (spawned) that import only the reading code, so they
-start small (about 25 MiB) and never inherit the run's threads, database connections or lock.
+replaced. The workers are fresh interpreters (`python -m huizong.worker`, talking over two pipes)
+that import only the reading code, so they start small (about 25 MiB) and never inherit the run's
+threads, database connections, lock or main module.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import multiprocessing.connection as mpc
 import os
 import resource
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from huizong.catalog import Config
 from huizong.codes import make_issue
@@ -66,23 +67,21 @@ def _peak_kib() -> int:
 
 def _confine(limits: Limits, stderr_path: str) -> None:
     os.environ["RUST_BACKTRACE"] = "0"
-    fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 2)
-    os.close(fd)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     mem = limits.memory_bytes
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (mem if hard == resource.RLIM_INFINITY else min(mem, hard), hard))
 
 
-def _serve(conn: mpc.Connection, config: Config, city: str | None, limits: Limits, stderr_path: str) -> None:
+def _serve(conn_in: mpc.Connection, conn_out: mpc.Connection, stderr_path: str) -> None:
+    config, city, limits = conn_in.recv()
     from huizong.read import read_return
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _confine(limits, stderr_path)
     while True:
         try:
-            job = conn.recv()
+            job = conn_in.recv()
         except (EOFError, OSError):
             return
         if job is None:
@@ -101,9 +100,9 @@ def _serve(conn: mpc.Connection, config: Config, city: str | None, limits: Limit
         ret.read_seconds = time.perf_counter() - started
         ret.read_peak_kib = _peak_kib()
         try:
-            conn.send((ret, restart))
+            conn_out.send((ret, restart))
         except Exception as e:
-            conn.send((refused(job, CRASHED, f"结果无法传回：{type(e).__name__}"), True))
+            conn_out.send((refused(job, CRASHED, f"结果无法传回：{type(e).__name__}"), True))
         if restart:
             return
 
@@ -113,23 +112,19 @@ def _serve(conn: mpc.Connection, config: Config, city: str | None, limits: Limit
 
 @dataclass
 class _Worker:
-    proc: Any
-    conn: mpc.Connection
+    proc: subprocess.Popen[bytes]
+    conn: mpc.Connection  # results from the worker; EOF when it dies
+    send: mpc.Connection  # jobs to the worker
     stderr: Path
     job: int | None = None
     deadline: float = 0.0
     started: float = 0.0
 
 
-def _context() -> Any:
-    """Fresh interpreters: a worker inherits no thread, lock, connection or memory of the run."""
-    return mp.get_context("spawn")
-
-
 def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, str]:
     if timed_out:
         return OVER_LIMITS, f"读取超过 {limits.seconds:,.0f} 秒"
-    code = w.proc.exitcode
+    code = w.proc.returncode
     try:
         tail = w.stderr.read_bytes()[-4000:].decode("utf-8", "replace")
     except OSError:
@@ -158,7 +153,6 @@ def read_bounded(
     limits = config.limits
     if not jobs:
         return []
-    ctx = _context()
     tmp = Path(tempfile.mkdtemp(prefix="huizong-read-"))
     results: list[Return | None] = [None] * len(jobs)
     todo = deque(range(len(jobs)))
@@ -166,19 +160,27 @@ def read_bounded(
     done = 0
 
     def start() -> _Worker:
-        parent, child = ctx.Pipe()
+        jobs_r, jobs_w = os.pipe()
+        results_r, results_w = os.pipe()
         err = tmp / f"worker-{len(workers)}-{time.monotonic_ns()}.stderr"
-        proc = ctx.Process(target=_serve, args=(child, config, city, limits, str(err)), daemon=True)
-        proc.start()
-        child.close()
-        return _Worker(proc, parent, err)
+        with err.open("wb") as errfile:
+            proc = subprocess.Popen(  # a fresh interpreter: nothing of the run is inherited
+                [sys.executable, "-m", "huizong.worker", str(jobs_r), str(results_w), str(err)],
+                pass_fds=(jobs_r, results_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=errfile, env={**os.environ, "RUST_BACKTRACE": "0", "PYTHONSAFEPATH": "1"},
+            )  # fmt: skip
+        os.close(jobs_r)
+        os.close(results_w)
+        w = _Worker(proc, mpc.Connection(results_r, writable=False), mpc.Connection(jobs_w, readable=False), err)
+        w.send.send((config, city, limits))
+        return w
 
     def assign(w: _Worker) -> None:
         if todo:
             w.job = todo.popleft()
             w.started = time.monotonic()
             w.deadline = w.started + limits.seconds
-            w.conn.send(jobs[w.job])
+            w.send.send(jobs[w.job])
 
     def finish(w: _Worker, ret: Return) -> None:
         nonlocal done
@@ -192,8 +194,9 @@ def read_bounded(
     def replace(w: _Worker) -> None:
         with contextlib.suppress(Exception):
             w.proc.kill()
-        w.proc.join(5)
+        w.proc.wait(5)
         w.conn.close()
+        w.send.close()
         workers.remove(w)
         if todo:
             fresh = start()
@@ -213,12 +216,14 @@ def read_bounded(
                 assign(w)
                 continue
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-            mpc.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=timeout + 0.05)
+            mpc.wait([w.conn for w in busy], timeout=timeout + 0.05)
             for w in busy:
-                got = None
+                got, dead = None, False
                 if w.conn.poll():
-                    with contextlib.suppress(EOFError, OSError):
+                    try:
                         got = w.conn.recv()
+                    except (EOFError, OSError):
+                        dead = True
                 if got is not None:
                     ret, restart = got
                     finish(w, ret)
@@ -226,11 +231,12 @@ def read_bounded(
                         replace(w)
                     else:
                         assign(w)
-                elif not w.proc.is_alive() or time.monotonic() > w.deadline:
-                    timed_out = w.proc.is_alive()
+                elif dead or time.monotonic() > w.deadline:
+                    timed_out = not dead
                     if timed_out:
                         w.proc.kill()
-                        w.proc.join(5)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        w.proc.wait(5)
                     code, detail = _why_dead(w, limits, timed_out)
                     assert w.job is not None
                     ret = refused(jobs[w.job], code, detail)
@@ -240,12 +246,25 @@ def read_bounded(
     finally:
         for w in workers:
             with contextlib.suppress(Exception):
-                w.conn.send(None)
+                w.send.send(None)
         for w in workers:
-            w.proc.join(2)
-            if w.proc.is_alive():
+            try:
+                w.proc.wait(2)
+            except subprocess.TimeoutExpired:
                 w.proc.kill()
-                w.proc.join(2)
+                w.proc.wait(2)
             w.conn.close()
+            w.send.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return [r for r in results if r is not None]
+
+
+def main(argv: list[str]) -> None:
+    """`python -m huizong.worker JOBS_FD RESULTS_FD STDERR`: the worker's side, started by read_bounded."""
+    conn_in = mpc.Connection(int(argv[0]), writable=False)
+    conn_out = mpc.Connection(int(argv[1]), readable=False)
+    _serve(conn_in, conn_out, argv[2])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
