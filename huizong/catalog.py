@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from huizong.limits import Limits, LimitsError
 
@@ -292,6 +293,7 @@ class Config:
     units: Units
     rules: dict[str, object]
     limits: Limits = field(default_factory=Limits)
+    deadlines: dict[str, Any] = field(default_factory=dict)  # [due] of deadlines.toml
 
     @classmethod
     def load(cls, root: Path | None = None) -> Config:
@@ -311,6 +313,7 @@ class Config:
             units=Units.load(cat_dir / "units.csv", prefixes),
             rules=rules,
             limits=_limits(rules, cat_dir / "rules.toml"),
+            deadlines=_deadlines(cat_dir / "deadlines.toml"),
         )
 
     @property
@@ -326,3 +329,19 @@ def _limits(rules: dict[str, object], path: Path) -> Limits:
         return Limits.from_rules(table)
     except LimitsError as e:
         raise CatalogError(f"{path}: {e}") from e
+
+
+def _deadlines(path: Path) -> dict[str, Any]:
+    """When each kind of period is due ("MM-DD"), and which fall due the next year."""
+    import datetime as dt
+
+    try:
+        due = tomllib.loads(path.read_text(encoding="utf-8"))["due"]
+        for kind in ("Q1", "H1", "Q3", "FY"):
+            month, day = (int(x) for x in str(due[kind]).split("-"))
+            dt.date(2024, month, day)
+        if not isinstance(due.get("next_year", []), list):
+            raise ValueError("next_year 应为列表")
+    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError, TypeError) as e:
+        raise CatalogError(f"{path}: 截止日期配置有误：{type(e).__name__}: {e}") from e
+    return dict(due)

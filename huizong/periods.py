@@ -96,7 +96,7 @@ def find_period_in_text(text: str) -> Period | None:
         return Period(int(m.group(1)), m.group(2).upper())
     patterns = [
         r"(?:19|20)\d{2}年?(?:第)?(?:1|01)月?份?(?:-|—|–|~|～|至|到)\d{1,2}月",
-        rf"(?:19|20)\d{{2}}年(?:{_Q3}|{_H1}|{_Q1}|全年|年度)",
+        rf"(?:19|20)\d{{2}}年(?:{_Q3}|{_H1}|{_Q1}|全年|年度|年报)",
         r"(?:19|20)\d{2}(?:年度|年报)",
     ]
     for p in patterns:

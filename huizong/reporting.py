@@ -8,14 +8,12 @@ correction) arrived by the end of the due day; a later correction does not make 
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from huizong import store as st
 from huizong.batch import TZ, now
-from huizong.catalog import CatalogError, Config, Division
+from huizong.catalog import Config, Division
 from huizong.periods import Period, parse_token
 
 ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = "on-time", "late", "missing", "refused", "not-due"
@@ -23,18 +21,8 @@ ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "逾期未报", RE
 
 
 def load_deadlines(config: Config) -> dict[str, Any]:
-    """`[due]` of deadlines.toml, checked: a malformed file is a CatalogError naming it."""
-    path = Path(config.root) / "catalog" / "deadlines.toml"
-    try:
-        due = tomllib.loads(path.read_text(encoding="utf-8"))["due"]
-        for kind in ("Q1", "H1", "Q3", "FY"):
-            month, day = (int(x) for x in str(due[kind]).split("-"))
-            dt.date(2024, month, day)
-        if not isinstance(due.get("next_year", []), list):
-            raise ValueError("next_year 应为列表")
-    except (OSError, tomllib.TOMLDecodeError, KeyError, ValueError, TypeError) as e:
-        raise CatalogError(f"{path}: 截止日期配置有误：{type(e).__name__}: {e}") from e
-    return dict(due)
+    """`[due]` of deadlines.toml, checked when the configuration is loaded (`catalog.Config`)."""
+    return config.deadlines
 
 
 def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:
