@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from huizong.catalog import Config
@@ -116,9 +116,17 @@ class _Worker:
     conn: mpc.Connection  # results from the worker; EOF when it dies
     send: mpc.Connection  # jobs to the worker
     stderr: Path
-    job: int | None = None
-    deadline: float = 0.0
-    started: float = 0.0
+    queue: deque[int] = field(default_factory=deque)  # jobs sent, the head being read now
+    started: float = 0.0  # when the head job started (the previous result came back)
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self._seconds
+
+    _seconds: float = 0.0
+
+
+PREFETCH = 2  # jobs queued per worker, so that it never waits for the parent between files
 
 
 def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, str]:
@@ -172,77 +180,82 @@ def read_bounded(
         os.close(jobs_r)
         os.close(results_w)
         w = _Worker(proc, mpc.Connection(results_r, writable=False), mpc.Connection(jobs_w, readable=False), err)
+        w._seconds = limits.seconds
         w.send.send((config, city, limits))
         return w
 
     def assign(w: _Worker) -> None:
-        if todo:
-            w.job = todo.popleft()
-            w.started = time.monotonic()
-            w.deadline = w.started + limits.seconds
-            w.send.send(jobs[w.job])
+        while todo and len(w.queue) < PREFETCH:
+            if not w.queue:
+                w.started = time.monotonic()
+            job = todo.popleft()
+            w.queue.append(job)
+            w.send.send(jobs[job])
 
-    def finish(w: _Worker, ret: Return) -> None:
+    def finish(job: int, ret: Return) -> None:
         nonlocal done
-        assert w.job is not None
-        results[w.job] = ret
-        w.job = None
+        results[job] = ret
         done += 1
         if progress:
             progress(done, len(jobs))
 
     def replace(w: _Worker) -> None:
+        """Retire a worker; the jobs it had queued but not begun go back to the front of the line."""
         with contextlib.suppress(Exception):
             w.proc.kill()
-        w.proc.wait(5)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            w.proc.wait(5)
         w.conn.close()
         w.send.close()
         workers.remove(w)
-        if todo:
-            fresh = start()
-            workers.append(fresh)
-            assign(fresh)
+        todo.extendleft(reversed(w.queue))
+        w.queue.clear()
+
+    def staff() -> None:
+        while todo and len(workers) < min(limits.worker_count, len(jobs)):
+            workers.append(start())
+        for w in workers:
+            assign(w)
 
     try:
-        for _ in range(min(limits.worker_count, len(jobs))):
-            w = start()
-            workers.append(w)
-            assign(w)
+        staff()
         while done < len(jobs):
-            busy = [w for w in workers if w.job is not None]
-            if not busy:  # every worker died while nothing was assigned: start one
-                w = start()
-                workers.append(w)
-                assign(w)
+            busy = [w for w in workers if w.queue]
+            if not busy:
+                staff()
                 continue
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             mpc.wait([w.conn for w in busy], timeout=timeout + 0.05)
             for w in busy:
-                got, dead = None, False
-                if w.conn.poll():
+                outcome = "ok"  # ok | restart (it asked to be replaced) | dead
+                while w.queue and w.conn.poll():
                     try:
-                        got = w.conn.recv()
+                        ret, restart = w.conn.recv()
                     except (EOFError, OSError):
-                        dead = True
-                if got is not None:
-                    ret, restart = got
-                    finish(w, ret)
+                        outcome = "dead"
+                        break
+                    finish(w.queue.popleft(), ret)
+                    w.started = time.monotonic()
                     if restart:
-                        replace(w)
-                    else:
-                        assign(w)
-                elif dead or time.monotonic() > w.deadline:
-                    timed_out = not dead
+                        outcome = "restart"
+                        break
+                if outcome == "restart":
+                    replace(w)
+                elif outcome == "dead" or (w.queue and time.monotonic() > w.deadline):
+                    timed_out = outcome != "dead"
                     if timed_out:
                         w.proc.kill()
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         w.proc.wait(5)
                     code, detail = _why_dead(w, limits, timed_out)
-                    assert w.job is not None
-                    ret = refused(jobs[w.job], code, detail)
+                    job = w.queue.popleft()
+                    ret = refused(jobs[job], code, detail)
                     ret.read_seconds = time.monotonic() - w.started
-                    finish(w, ret)
+                    finish(job, ret)
                     replace(w)
+                else:
+                    assign(w)
+            staff()
     finally:
         for w in workers:
             with contextlib.suppress(Exception):

@@ -62,7 +62,7 @@ mutations = st.one_of(
         st.sampled_from(["xlsx", "xls"]),
         st.lists(st.integers(0, 1 << 20), min_size=1, max_size=8),
         st.lists(st.integers(0, 255), min_size=1, max_size=8),
-    ),  # fmt: skip
+    ),
     st.tuples(st.just("truncate"), st.sampled_from(["xlsx", "xls"]), st.integers(0, 1 << 20)),
     st.tuples(
         st.just("member"),
@@ -70,7 +70,7 @@ mutations = st.one_of(
         st.integers(0, 1 << 16),
         st.one_of(xml_bits, st.binary(max_size=40)),
         st.integers(0, 64),
-    ),  # fmt: skip
+    ),
     st.tuples(
         st.just("cells"),
         st.lists(
@@ -82,7 +82,7 @@ mutations = st.one_of(
             min_size=3,
             max_size=3,
         ),
-    ),  # fmt: skip
+    ),
 )
 
 
