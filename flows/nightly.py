@@ -22,7 +22,7 @@ from huizong.publish import publish
 from huizong.runlock import run_lock
 from huizong.settings import Settings
 
-CHUNK = 8
+CHUNK = 64  # each chunk is read by its own bounded workers (huizong.worker), one per core
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
