@@ -25,9 +25,9 @@ from builders import CONFIG
 
 from huizong.demo import write_demo
 from huizong.pipeline import run_batch
-from huizong.read import read_return
+from huizong.read.returns import read_return
+from huizong.read.worker import ReadJob, read_bounded
 from huizong.settings import Settings
-from huizong.worker import ReadJob, read_bounded
 
 CITY = "620700"
 

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from builders import BASE_VALUES, CONFIG, Shape, write_return
 
 from huizong.pipeline import run_batch
-from huizong.read import read_return
+from huizong.read.returns import read_return
+from huizong.rules.suites import validator_for
 from huizong.settings import Settings
-from huizong.validate import validator_for
 
 COUNTIES = [d.code for d in CONFIG.divisions.counties_of("620700")]
 

@@ -16,10 +16,10 @@ from prefect.cache_policies import NO_CACHE
 
 from huizong import pipeline
 from huizong.catalog import Config
-from huizong.ledger import commit, recover
-from huizong.model import Return
-from huizong.publish import publish
-from huizong.runlock import run_lock
+from huizong.ledger.commit import commit, recover
+from huizong.ledger.runlock import run_lock
+from huizong.publish.outputs import publish
+from huizong.read.model import Return
 from huizong.settings import Settings
 
 CHUNK = 64  # each chunk is read by its own bounded workers (huizong.worker), one per core

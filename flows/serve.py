@@ -19,8 +19,8 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
 from flows.nightly import huizong_run
+from huizong.ledger.watch import watch_inbox
 from huizong.settings import Settings
-from huizong.watch import watch_inbox
 
 DEPLOYMENT = "nightly"
 log = logging.getLogger("huizong.serve")

@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
                                  city=args.city, config=args.config)  # fmt: skip
     console = _console()
-    from huizong.runlock import RunLocked
+    from huizong.ledger.runlock import RunLocked
 
     try:
         rows, counts, outputs, deferred = _run(args, settings, console)
@@ -110,11 +110,11 @@ def _print_run(console, rows, counts, outputs, deferred=()) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
     from huizong.codes import FILE_LEVEL
-    from huizong.feedback import write_feedback
-    from huizong.history import history_for
     from huizong.issues import FLAT_COLUMNS, Report, explain, sort_issues
-    from huizong.validate import validator_for
-    from huizong.worker import ReadJob, read_bounded
+    from huizong.publish.feedback import write_feedback
+    from huizong.read.worker import ReadJob, read_bounded
+    from huizong.rules.history import history_for
+    from huizong.rules.suites import validator_for
 
     settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
     config = Config.load(settings.config)
@@ -158,14 +158,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def shown(path: Path) -> str:
     """A path as the user should see it, whatever bytes its name holds."""
-    from huizong.inbox import readable_name
+    from huizong.ledger.inbox import readable_name
 
     return readable_name(os.fsencode(path))
 
 
 def _feedback_target(p: Path, folder: str) -> Path:
     """<stem>_反馈.xlsx beside the file, or in the folder given to --feedback; a safe, short name."""
-    from huizong.inbox import readable_name, safe_component
+    from huizong.ledger.inbox import readable_name, safe_component
 
     stem = safe_component(readable_name(os.fsencode(p.stem)), 150)
     return (Path(folder) if folder else p.parent) / f"{stem}_反馈.xlsx"
@@ -175,15 +175,15 @@ def _existing_store(settings: Settings, db: str | None):
     """The ledger if there is one; None rather than creating it (validate and template change nothing)."""
     if not db and not (settings.store / "huizong.db").exists():
         return None
-    from huizong.store import Store
+    from huizong.ledger.store import Store
 
     return Store.open(settings.db_url)
 
 
 def cmd_template(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
-    from huizong.periods import parse_token
-    from huizong.template import write_template
+    from huizong.publish.template import write_template
+    from huizong.read.periods import parse_token
 
     settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
     config = Config.load(settings.config)
@@ -205,11 +205,11 @@ def cmd_template(args: argparse.Namespace) -> int:
 def cmd_accept(args: argparse.Namespace) -> int:
     import getpass
 
-    from huizong.accept import AcceptError, accept_refused
     from huizong.catalog import Config
+    from huizong.ledger.accept import AcceptError, accept_refused
+    from huizong.ledger.runlock import RunLocked, run_lock
     from huizong.pipeline import open_store
-    from huizong.publish import publish
-    from huizong.runlock import RunLocked, run_lock
+    from huizong.publish.outputs import publish
 
     settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, city=args.city,
                                  config=args.config)  # fmt: skip
@@ -233,8 +233,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from huizong.catalog import Config
-    from huizong.periods import parse_token
-    from huizong.reporting import matrix
+    from huizong.publish.reporting import matrix
+    from huizong.read.periods import parse_token
 
     settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
     config = Config.load(settings.config)

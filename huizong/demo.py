@@ -17,9 +17,9 @@ import openpyxl
 import xlwt
 
 from huizong.catalog import Config
-from huizong.periods import Period
-from huizong.projects import uscc_check_char
-from huizong.template import write_template
+from huizong.publish.template import write_template
+from huizong.read.periods import Period
+from huizong.read.projects import uscc_check_char
 
 PERIOD = Period(2024, "H1")
 

@@ -89,7 +89,7 @@ def explain(issues: Iterable[Issue], notes: dict[str, str]) -> list[Issue]:
 
 def sort_issues(issues: Iterable[Issue]) -> list[Issue]:
     """Errors first, then by sheet and cell in reading order (row, then column)."""
-    from huizong.cells import cell_sort_key
+    from huizong.read.cells import cell_sort_key
 
     return sorted(
         issues,

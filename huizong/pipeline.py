@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from huizong import inbox
-from huizong import store as st
-from huizong.batch import Decision, Inbound, Plan, fault_point, now
 from huizong.catalog import Config
+from huizong.clock import fault_point, now
 from huizong.codes import FILE_LEVEL, make_issue
 from huizong.issues import Issue, Severity, explain, sort_issues
-from huizong.ledger import close_interrupted, commit, recover
-from huizong.model import Return
-from huizong.periods import parse_token
+from huizong.ledger import inbox
+from huizong.ledger import store as st
+from huizong.ledger.commit import close_interrupted, commit, recover
+from huizong.ledger.decisions import Decision, Inbound, Plan
+from huizong.read.model import Return
+from huizong.read.periods import parse_token
+from huizong.read.worker import ReadJob, read_bounded
 from huizong.settings import Settings
-from huizong.worker import ReadJob, read_bounded
 
 __all__ = ["Decision", "Inbound", "Plan", "commit", "now"]
 
@@ -101,7 +102,9 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
 
 
 def docs_dir(settings: Settings) -> Path:
-    return settings.outputs / "validation" / "gx"
+    from huizong.publish.layout import Layout
+
+    return Layout(settings.outputs).gx_docs
 
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
@@ -121,8 +124,8 @@ def validate(returns: list[Return], config: Config, city: str, store: st.Store |
              docs_dir: Path | None = None) -> dict[str, list[Issue]]:  # fmt: skip
     """All issues of the batch by file; `store` lets the rules compare with what it holds;
     `docs_dir` receives the GX Data Docs of the suite runs."""
-    from huizong.history import history_for
-    from huizong.validate import validator_for
+    from huizong.rules.history import history_for
+    from huizong.rules.suites import validator_for
 
     by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city))
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
@@ -173,8 +176,9 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
 
     A file that could not be read as a workbook (over the limits, corrupt, crashed its reader)
     is never opened again here: its feedback holds the list of problems only."""
-    from huizong.feedback import feedback_path, write_feedback
-    from huizong.sniff import sniff
+    from huizong.publish.feedback import write_feedback
+    from huizong.publish.layout import Layout
+    from huizong.read.sniff import sniff
 
     wanted = set(submission_ids)
     rows = [s for s in store.submissions() if s["id"] in wanted and s["stored_as"] and s["errors"] + s["warnings"]]
@@ -190,7 +194,7 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
         who = " ".join(x for x in (div.name if div else s["county_code"], period) if x)
         original = settings.store / s["stored_as"]
         found = sort_issues(issues_by.get(s["id"], []))
-        target = feedback_path(settings.outputs, int(s["id"]), s["inbox_path"])
+        target = Layout(settings.outputs).feedback(int(s["id"]), s["inbox_path"])
         fmt = None if any(i.code in FILE_LEVEL for i in found) else sniff(original).format
         written.append(write_feedback(original, fmt, s["inbox_path"], who, found, target))
         fault_point("feedback written")
@@ -252,8 +256,8 @@ def run_batch(settings: Settings, config: Config | None = None, wait: float = 60
     """The whole run in this process, without Prefect; waits up to `wait` s for another run.
 
     `republish`: rewrite the outputs of every period, e.g. after the catalog or a suite changed."""
-    from huizong.publish import publish
-    from huizong.runlock import run_lock
+    from huizong.ledger.runlock import run_lock
+    from huizong.publish.outputs import publish
 
     config = config or Config.load(settings.config)
     store = open_store(settings)

@@ -10,8 +10,8 @@ from pathlib import Path
 import openpyxl
 from builders import BASE_VALUES, CONFIG, write_return
 
-from huizong.periods import Period
-from huizong.read import read_return
+from huizong.read.periods import Period
+from huizong.read.returns import read_return
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def huizong(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 def test_core_does_not_load_prefect_or_gx():
     code = (
-        "import sys, huizong.cli, huizong.pipeline, huizong.publish, huizong.template, huizong.demo; "
+        "import sys, huizong.cli, huizong.pipeline, huizong.publish.outputs, huizong.publish.template, huizong.demo; "
         "assert not any(m.startswith(('prefect', 'great_expectations')) for m in sys.modules), "
         "[m for m in sys.modules if m.startswith(('prefect', 'great_expectations'))][:3]"
     )

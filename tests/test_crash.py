@@ -20,7 +20,7 @@ import openpyxl
 import pytest
 from builders import CONFIG
 
-from huizong import batch
+from huizong import clock as batch
 from huizong.demo import write_demo
 from huizong.pipeline import run_batch
 from huizong.settings import Settings
@@ -99,6 +99,7 @@ def fresh(base: Path, inbox: Path) -> Path:
     return base
 
 
+@pytest.mark.slow
 def test_kill_at_many_points_then_rerun_equals_an_uninterrupted_run(tmp_path, demo_inbox):  # type: ignore[no-untyped-def]
     ref = fresh(tmp_path / "ref", demo_inbox)
     code, points = run(ref)

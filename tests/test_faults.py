@@ -14,9 +14,10 @@ import pytest
 import sqlalchemy as sa
 from builders import CONFIG
 
-from huizong import cli, inbox, runlock
+from huizong import cli
 from huizong.catalog import DEFAULT_CONFIG
-from huizong.store import Store, locks
+from huizong.ledger import inbox, runlock
+from huizong.ledger.store import Store, locks
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from builders import BASE_VALUES, write_return
 
-from huizong.feedback import ERROR_FILL, WARNING_FILL
+from huizong.publish.feedback import ERROR_FILL, WARNING_FILL
 
 ROW = {code: 10 + n for n, code in enumerate(BASE_VALUES)}  # default shape: the row of each indicator
 

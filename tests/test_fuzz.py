@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from huizong.codes import CODES
-from huizong.worker import ReadJob, read_bounded
+from huizong.read.worker import ReadJob, read_bounded
 
 SEEDS: dict[str, bytes] = {}
 

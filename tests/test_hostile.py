@@ -16,10 +16,10 @@ import hostile
 import pytest
 from builders import BASE_VALUES, CONFIG, write_return
 
-from huizong import inbox
+from huizong.ledger import inbox
 from huizong.limits import Limits
 from huizong.pipeline import run_batch
-from huizong.worker import ReadJob, read_bounded
+from huizong.read.worker import ReadJob, read_bounded
 
 MIB_KIB = 1024
 
@@ -206,7 +206,7 @@ def test_a_file_still_being_written_is_left_for_the_next_run(ws):  # type: ignor
 
 def test_a_file_rewritten_after_it_was_taken_stays_in_the_inbox(ws, monkeypatch):  # type: ignore[no-untyped-def]
     """The store keeps the bytes the run read; the newer bytes are the next run's."""
-    from huizong import ledger
+    from huizong.ledger import commit as ledger
 
     path = hostile.good(ws.drop("a.xlsx"))
     real_release = ledger.release
@@ -280,7 +280,7 @@ def test_implausible_values_formulas_xlsb_name_and_redacted_required(ws):  # typ
     ],
 )  # fmt: skip
 def test_every_period_spelling_reads_alone_and_in_a_title(text, token):  # type: ignore[no-untyped-def]
-    from huizong.periods import find_period_in_text, parse_period
+    from huizong.read.periods import find_period_in_text, parse_period
 
     assert str(parse_period(text)) == token
     if text != "2024年":  # a bare year inside a title is no period

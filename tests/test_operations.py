@@ -14,8 +14,8 @@ import openpyxl
 import pytest
 from builders import BASE_VALUES, write_return
 
+from huizong.ledger.runlock import RunLocked, run_lock
 from huizong.pipeline import open_store
-from huizong.runlock import RunLocked, run_lock
 
 
 def at(when: str):  # type: ignore[no-untyped-def]
@@ -34,7 +34,7 @@ def values(**changes: object) -> dict[str, object]:
 
 
 def test_reporting_rate_on_time_late_missing_refused(ws, config):  # type: ignore[no-untyped-def]
-    from huizong.reporting import matrix
+    from huizong.publish.reporting import matrix
 
     at("2024-07-09T16:00:00")
     write_return(ws.drop("甘州区.xlsx"), "620702", "2024H1", values())
@@ -62,8 +62,8 @@ def test_reporting_rate_on_time_late_missing_refused(ws, config):  # type: ignor
 def test_not_yet_due_and_the_annual_deadline_next_january(ws, config):  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    from huizong.periods import Period
-    from huizong.reporting import due_at, load_deadlines, matrix
+    from huizong.publish.reporting import due_at, load_deadlines, matrix
+    from huizong.read.periods import Period
 
     d = load_deadlines(config)
     assert due_at(Period(2024, "FY"), d).date() == dt.date(2025, 1, 20)
@@ -127,7 +127,7 @@ def test_the_lock_refuses_a_second_holder_and_frees_a_dead_ones(ws):  # type: ig
 
     import sqlalchemy as sa
 
-    from huizong.store import locks
+    from huizong.ledger.store import locks
 
     with store.begin() as conn:
         conn.execute(sa.insert(locks).values(name="run", owner="ghost", host=socket.gethostname(),

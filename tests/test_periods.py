@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from huizong.periods import Period, find_period_in_text, parse_period, parse_token
+from huizong.read.periods import Period, find_period_in_text, parse_period, parse_token
 
 
 @pytest.mark.parametrize(

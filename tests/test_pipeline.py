@@ -9,7 +9,7 @@ import sqlite3
 
 from builders import BASE_VALUES, write_return
 
-from huizong.publish import ISSUE_COLUMNS, SUBMISSION_COLUMNS, TOTAL_COLUMNS
+from huizong.publish.csvs import ISSUE_COLUMNS, SUBMISSION_COLUMNS, TOTAL_COLUMNS
 
 
 def _age(path, seconds):  # type: ignore[no-untyped-def]
@@ -163,7 +163,7 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     finishes that, and the kept original hashes to its ledger row."""
     import pytest
 
-    from huizong import ledger as ledger_module
+    from huizong.ledger import commit as ledger_module
 
     class Killed(BaseException):
         pass

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from builders import BASE_VALUES, CONFIG, Shape, write_return
 
-from huizong.read import read_return
+from huizong.read.returns import read_return
 
 CITY = "620700"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from huizong.rollup import rollup
+from huizong.publish.rollup import rollup
 
 
 def facts(county: str, **cols: dict[str, float]) -> list[dict[str, object]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from builders import BASE_VALUES, write_return
 
-from huizong.watch import Settler, counts
+from huizong.ledger.watch import Settler, counts
 
 
 @pytest.mark.parametrize(
@@ -81,6 +81,7 @@ def _runs(store: Path) -> list[tuple]:
         db.close()
 
 
+@pytest.mark.slow
 def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: ignore[no-untyped-def]
     from huizong.demo import write_demo
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from builders import BASE_VALUES, CONFIG, Shape, project_row, standard_header, valid_uscc, write_return
 
-from huizong.read import read_return
-from huizong.validate import SuiteError, load_suite_specs, validator_for
+from huizong.read.returns import read_return
+from huizong.rules.suites import SuiteError, load_suite_specs, validator_for
 
 CITY = "620700"
 
@@ -142,7 +142,7 @@ def test_project_detail_rules(tmp_path, row, expected):  # type: ignore[no-untyp
 
 
 def test_uscc_check_character_against_a_published_code():
-    from huizong.projects import uscc_status
+    from huizong.read.projects import uscc_status
 
     # the check character of a real code printed on a business licence
     assert uscc_status("91350100M000100Y43") == (True, True, "3")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from huizong.values import parse_cell, to_catalog_units
+from huizong.read.values import parse_cell, to_catalog_units
 
 
 def convert(raw: object, catalog_unit: str, unit_column: str | None = None):  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huizong.issues import Issue
-from huizong.periods import Period
+from huizong.read.periods import Period
 
 COLUMNS = ("target", "value", "last_year")
 COLUMN_ZH = {"target": "年度目标", "value": "本期累计", "last_year": "上年同期"}

@@ -8,27 +8,19 @@ County text is HTML-escaped by the template engine.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from huizong.batch import now
-from huizong.feedback import feedback_path
-from huizong.periods import parse_token
-from huizong.publish import STATUS_ZH, CityPeriod, write_atomic
+from huizong.clock import now
+from huizong.publish.files import write_atomic
+from huizong.publish.layout import Layout
+from huizong.publish.view import STATUS_ZH, CityPeriod
+from huizong.read.periods import parse_token
 
 _ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))
 _ENV.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")  # 2024-07-08T10:15:00+08:00 -> 2024-07-08 10:15
-
-
-def report_path(outputs: Path, city: str, period: str) -> Path:
-    return outputs / "validation" / city / f"{period}.html"
-
-
-def _rel(target: Path, start: Path) -> str:
-    return Path(os.path.relpath(target, start)).as_posix()
 
 
 def _state(view: CityPeriod) -> dict[str, Any]:
@@ -68,24 +60,21 @@ def changes_since(previous: dict[str, Any] | None, view: CityPeriod) -> list[str
     return lines
 
 
-def write_report(view: CityPeriod, outputs: Path) -> Path:
+def write_report(view: CityPeriod, layout: Layout) -> Path:
     city, period = view.city.code, view.period
-    target = report_path(outputs, city, period)
+    target = layout.validation_page(city, period)
     state_file = target.with_suffix(".json")
     previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
-    base = target.parent
     names = {c.code: c.name for c in view.counties}
     counties = []
     for s in view.statuses:
         sub: dict[str, Any] = s.submission or {}
-        fb = (
-            feedback_path(outputs, int(sub["id"]), str(sub.get("inbox_path") or sub.get("file") or "")) if sub else None
-        )
+        fb = layout.feedback(int(sub["id"]), str(sub.get("inbox_path") or sub.get("file") or "")) if sub else None
         counties.append({
             "code": s.county.code, "name": s.county.name, "status": s.status, "status_zh": STATUS_ZH[s.status],
             "file": sub.get("file"), "received_at": sub.get("received_at"), "errors": sub.get("errors"),
             "warnings": sub.get("warnings"), "reason": sub.get("reason"),
-            "feedback_href": _rel(fb, base) if fb and fb.exists() else None, "feedback_name": fb.name if fb else None,
+            "feedback_href": layout.href(fb, target) if fb and fb.exists() else None, "feedback_name": fb.name if fb else None,
         })  # fmt: skip
     current = {s.submission["id"] for s in view.statuses if s.submission}
     subs_by_id = {s["id"]: s for s in view.submissions}
@@ -104,12 +93,12 @@ def write_report(view: CityPeriod, outputs: Path) -> Path:
     revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
                   "indicator": r["indicator"], "column": r["column"], "old": r["old"], "new": r["new"], "cell": r["cell"]}
                  for r in view.revisions or []]  # fmt: skip
-    workbook = outputs / city / period / f"汇总_{view.city.name}_{period}.xlsx"
-    docs = outputs / "validation" / "gx" / "index.html"
+    workbook = layout.workbook(city, view.city.name, period)
+    docs = layout.gx_index
     html = _ENV.get_template("report.html").render(
         title=f"{view.city.name}{parse_token(period).zh}报表校验报告", generated_at=now()[:16].replace("T", " "),
-        workbook_href=_rel(workbook, base), workbook_name=workbook.name,
-        docs_href=_rel(docs, base) if docs.exists() else None,
+        workbook_href=layout.href(workbook, target), workbook_name=workbook.name,
+        docs_href=layout.href(docs, target) if docs.exists() else None,
         n_expected=len(view.counties), n_accepted=sum(s.status == "accepted" for s in view.statuses),
         n_rejected=sum(s.status == "rejected" for s in view.statuses),
         n_missing=sum(s.status == "missing" for s in view.statuses),
@@ -124,15 +113,16 @@ def write_report(view: CityPeriod, outputs: Path) -> Path:
 
 
 def write_index(
-    submissions: list[dict[str, Any]], periods: list[str], city_name: str, city: str, outputs: Path
+    submissions: list[dict[str, Any]], periods: list[str], city_name: str, city: str, layout: Layout
 ) -> Path:
     """outputs/validation/index.html: every period's page, and files no county or period could be read from."""
-    target = outputs / "validation" / "index.html"
-    docs = outputs / "validation" / "gx" / "index.html"
+    target = layout.validation_index
+    docs = layout.gx_index
     unplaced = [s for s in submissions if s["status"] == "rejected" and not (s["county_code"] and s["period"])]
     html = _ENV.get_template("index.html").render(
-        city=city_name, generated_at=now(), docs_href="gx/index.html" if docs.exists() else None,
-        periods=[{"zh": parse_token(p).zh, "href": f"{city}/{p}.html"} for p in sorted(periods, reverse=True)],
+        city=city_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
+        periods=[{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p), target)}
+                 for p in sorted(periods, reverse=True)],
         unplaced=unplaced,
     )  # fmt: skip
     return write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))

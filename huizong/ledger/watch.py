@@ -16,7 +16,7 @@ from pathlib import Path
 
 from watchfiles import Change, watch
 
-from huizong.inbox import TAKE, kind_of, readable_name
+from huizong.ledger.inbox import TAKE, kind_of, readable_name
 
 
 def counts(path: Path) -> bool:

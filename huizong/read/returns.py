@@ -10,14 +10,14 @@ from pathlib import Path
 
 from huizong.catalog import Config, normalize_label
 from huizong.codes import make_issue
-from huizong.grid import Grid, WorkbookUnreadable, load_grids
-from huizong.header import clean_code, read_header
-from huizong.model import Located, Return
-from huizong.periods import Period, find_period_in_text, parse_period
-from huizong.projects import find_project_header, read_projects
-from huizong.screen import Screened, screen
-from huizong.sniff import sniff
-from huizong.table import Layout, find_layout, read_table
+from huizong.read.grid import Grid, WorkbookUnreadable, load_grids
+from huizong.read.header import clean_code, read_header
+from huizong.read.model import Located, Return
+from huizong.read.periods import Period, find_period_in_text, parse_period
+from huizong.read.projects import find_project_header, read_projects
+from huizong.read.screen import Screened, screen
+from huizong.read.sniff import sniff
+from huizong.read.table import Layout, find_layout, read_table
 
 MAIN_SHEET = "主要指标"
 PROJECT_SHEET = "项目明细"

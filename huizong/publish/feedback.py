@@ -17,21 +17,14 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook import Workbook
 
-from huizong.grid import WorkbookUnreadable, load_grids
-from huizong.inbox import safe_component
 from huizong.issues import Issue, Severity
-from huizong.publish import write_atomic
-from huizong.workbook import BOLD, TITLE, put, table
+from huizong.publish.files import write_atomic
+from huizong.publish.workbook import BOLD, TITLE, put, table
+from huizong.read.grid import WorkbookUnreadable, load_grids
 
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
 WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
 SHEET = "问题说明"
-
-
-def feedback_path(outputs: Path, submission_id: int, file: str) -> Path:
-    """`feedback/<submission no.>_<file stem>_反馈.xlsx`: unique per submission, safe and short
-    whatever the county named its file."""
-    return outputs / "feedback" / f"{submission_id:05d}_{safe_component(Path(file).stem, 150)}_反馈.xlsx"
 
 
 def _open_copy(original: Path, fmt: str | None) -> Workbook:

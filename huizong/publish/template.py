@@ -15,9 +15,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Division
-from huizong.periods import Period
-from huizong.store import Store
-from huizong.workbook import BOLD, BORDER, HEAD_FILL, TITLE, number_format
+from huizong.ledger.store import Store
+from huizong.publish.workbook import BOLD, BORDER, HEAD_FILL, TITLE, number_format
+from huizong.read.periods import Period
 
 INPUT_FILL = PatternFill("solid", fgColor="FFFFE0")
 UNLOCKED = Protection(locked=False)

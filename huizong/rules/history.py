@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from huizong.catalog import Config
-from huizong.frames import Frame, frame_of
-from huizong.model import Return
-from huizong.periods import KINDS, Period
+from huizong.read.model import Return
+from huizong.read.periods import KINDS, Period
+from huizong.rules.frames import Frame, frame_of
 
 ORDER = {k: n for n, k in enumerate(KINDS)}  # Q1 < H1 < Q3 < FY
 

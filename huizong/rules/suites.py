@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huizong import frames, history
 from huizong.catalog import CatalogError, Config
 from huizong.codes import CODES, make_issue
-from huizong.frames import Frame
-from huizong.history import History
 from huizong.issues import Issue, Severity
-from huizong.model import Return
+from huizong.read.model import Return
+from huizong.rules import frames, history
+from huizong.rules.frames import Frame
+from huizong.rules.history import History
 
 BUILDERS = {
     "returns": frames.returns_frame,

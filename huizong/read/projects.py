@@ -9,10 +9,10 @@ import re
 import unicodedata
 
 from huizong.catalog import Config, normalize_label
-from huizong.cells import address
-from huizong.grid import Grid
-from huizong.model import ProjectRow
-from huizong.values import parse_cell, to_catalog_units
+from huizong.read.cells import address
+from huizong.read.grid import Grid
+from huizong.read.model import ProjectRow
+from huizong.read.values import parse_cell, to_catalog_units
 
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

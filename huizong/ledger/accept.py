@@ -11,12 +11,12 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from huizong import store as st
-from huizong.batch import now
 from huizong.catalog import Config
-from huizong.ledger import insert_return, supersede
+from huizong.clock import now
+from huizong.ledger import store as st
+from huizong.ledger.commit import insert_return, supersede
+from huizong.read.worker import ReadJob, read_bounded
 from huizong.settings import Settings
-from huizong.worker import ReadJob, read_bounded
 
 
 class AcceptError(Exception):

@@ -18,9 +18,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Indicator
-from huizong.model import COLUMN_ZH
-from huizong.periods import parse_token
-from huizong.publish import FORMULA_START, STATUS_ZH, CityPeriod
+from huizong.publish.files import FORMULA_START
+from huizong.publish.view import STATUS_ZH, CityPeriod
+from huizong.read.model import COLUMN_ZH
+from huizong.read.periods import parse_token
 
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 TOTAL_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -285,7 +286,7 @@ STATUS_FILL = {"on-time": "C6EFCE", "late": "FFEB9C", "missing": "FFC7CE", "refu
 
 
 def _reporting(ws: Worksheet, view: CityPeriod) -> None:
-    from huizong.reporting import ZH
+    from huizong.publish.reporting import ZH
 
     m = view.reporting
     top = _title(ws, f"{view.city.name}各县区报送情况（报送率）", "按时：首个可接收版本在截止日前到达；更正不影响按时")

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from huizong.store import Store, locks
+from huizong.ledger.store import Store, locks
 
 LEASE_SECONDS = 300
 HEARTBEAT_SECONDS = 30

@@ -1,47 +1,12 @@
-"""What one run works on: the files it found, its plan and its decisions; and the clock.
-
-`HUIZONG_NOW` fixes the clock (ISO 8601) for replays and tests. `HUIZONG_FAULT_KILL_AT=N`
-kills the process with SIGKILL at the N-th fault point of a run: the crash test uses it to
-prove that a rerun after a kill at any point ends as an uninterrupted run would.
-"""
+"""What one run works on: the files it took, its plan and its decisions."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from huizong.issues import Issue, Severity
-from huizong.model import Return
-
-TZ = ZoneInfo("Asia/Shanghai")
-
-
-def now() -> str:
-    fixed = os.environ.get("HUIZONG_NOW")
-    if fixed:
-        return dt.datetime.fromisoformat(fixed).astimezone(TZ).isoformat(timespec="seconds")
-    return dt.datetime.now(TZ).isoformat(timespec="seconds")
-
-
-_fault_points = 0
-
-
-def fault_point(name: str) -> None:
-    """A place where a crash is survivable; with HUIZONG_FAULT_KILL_AT set, maybe die here."""
-    global _fault_points
-    _fault_points += 1
-    target = os.environ.get("HUIZONG_FAULT_KILL_AT")
-    if target and int(target) == _fault_points:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def reset_fault_points() -> None:
-    global _fault_points
-    _fault_points = 0
+from huizong.read.model import Return
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 
 from huizong.catalog import Config
-from huizong.model import COLUMN_ZH, Return
-from huizong.projects import uscc_status
-from huizong.values import BLANK, NOT_NUMERIC, PLACEHOLDER, UNIT_UNKNOWN
+from huizong.read.model import COLUMN_ZH, Return
+from huizong.read.projects import uscc_status
+from huizong.read.values import BLANK, NOT_NUMERIC, PLACEHOLDER, UNIT_UNKNOWN
 
 
 @dataclass

@@ -11,10 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from huizong import store as st
-from huizong.batch import TZ, now
 from huizong.catalog import Config, Division
-from huizong.periods import Period, parse_token
+from huizong.clock import TZ, now
+from huizong.ledger import store as st
+from huizong.read.periods import Period, parse_token
 
 ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = "on-time", "late", "missing", "refused", "not-due"
 ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "逾期未报", REFUSED: "退回待改", NOT_DUE: "未到期"}

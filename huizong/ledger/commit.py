@@ -18,11 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huizong import store as st
-from huizong.batch import Decision, Inbound, fault_point, now
-from huizong.inbox import safe_component, still_there
+from huizong.clock import fault_point, now
 from huizong.issues import Issue
-from huizong.model import Return
+from huizong.ledger import store as st
+from huizong.ledger.decisions import Decision, Inbound
+from huizong.ledger.inbox import safe_component, still_there
+from huizong.read.model import Return
 from huizong.settings import Settings
 
 FOLDER = {st.ACCEPTED: "archive", st.REJECTED: "rejected", st.DUPLICATE: "duplicates"}

@@ -29,7 +29,7 @@ from pathlib import Path
 from huizong.catalog import Config
 from huizong.codes import make_issue
 from huizong.limits import Limits
-from huizong.model import Return
+from huizong.read.model import Return
 
 OVER_LIMITS, CRASHED = "file-over-limits", "read-crashed"
 
@@ -75,7 +75,7 @@ def _confine(limits: Limits, stderr_path: str) -> None:
 
 def _serve(conn_in: mpc.Connection, conn_out: mpc.Connection, stderr_path: str) -> None:
     config, city, limits = conn_in.recv()
-    from huizong.read import read_return
+    from huizong.read.returns import read_return
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _confine(limits, stderr_path)
@@ -173,7 +173,7 @@ def read_bounded(
         err = tmp / f"worker-{len(workers)}-{time.monotonic_ns()}.stderr"
         with err.open("wb") as errfile:
             proc = subprocess.Popen(  # a fresh interpreter: nothing of the run is inherited
-                [sys.executable, "-m", "huizong.worker", str(jobs_r), str(results_w), str(err)],
+                [sys.executable, "-m", "huizong.read.worker", str(jobs_r), str(results_w), str(err)],
                 pass_fds=(jobs_r, results_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=errfile, env={**os.environ, "RUST_BACKTRACE": "0", "PYTHONSAFEPATH": "1"},
             )  # fmt: skip

@@ -12,14 +12,14 @@ import unicodedata
 from dataclasses import dataclass
 
 from huizong.catalog import Config, Indicator, normalize_label
-from huizong.cells import address
 from huizong.codes import make_issue
-from huizong.grid import Grid
-from huizong.header import match_label
 from huizong.issues import Issue
-from huizong.model import COLUMNS, Fact, RowRef
-from huizong.periods import find_period_in_text
-from huizong.values import BLANK, parse_cell, to_catalog_units
+from huizong.read.cells import address
+from huizong.read.grid import Grid
+from huizong.read.header import match_label
+from huizong.read.model import COLUMNS, Fact, RowRef
+from huizong.read.periods import find_period_in_text
+from huizong.read.values import BLANK, parse_cell, to_catalog_units
 
 HEADER_SCAN_ROWS = 60
 _IGNORED_HEADER = ("增长", "增速", "增幅", "同比", "完成率", "比重", "占比", "排名")

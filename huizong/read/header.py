@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from huizong.cells import address
-from huizong.grid import Grid
-from huizong.model import Located
+from huizong.read.cells import address
+from huizong.read.grid import Grid
+from huizong.read.model import Located
 
 LABELS: dict[str, tuple[str, ...]] = {
     "office": ("填报单位", "报送单位", "填表单位", "单位名称", "县区名称", "县(区)名称", "县(区)", "县区", "区县"),

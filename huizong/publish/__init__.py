@@ -1,0 +1,1 @@
+"""Publishing: roll-up, reporting rate, view model, CSVs, workbooks, page, feedback, template."""

@@ -1,0 +1,46 @@
+"""The contract CSVs other tools read: submissions.csv, city_totals.csv, issues.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from huizong.publish.files import write_csv
+from huizong.publish.view import CityPeriod
+
+SUBMISSION_COLUMNS = ["file", "sha256", "received_at", "county_code", "period", "status", "errors", "warnings",
+                      "reason", "stored_as"]  # fmt: skip
+TOTAL_COLUMNS = ["indicator_code", "name", "unit", "value", "target", "last_year", "yoy_pct", "completion_pct",
+                 "n_reported", "n_expected", "missing"]  # fmt: skip
+ISSUE_COLUMNS = ["file", "county_code", "period", "sheet", "cell", "indicator_code", "code", "severity", "message",
+                 "value"]  # fmt: skip
+
+
+def with_explanation(issue: dict[str, Any]) -> str:
+    """The message, and the county's answer to it when it gave one (issues.csv keeps its columns)."""
+    if issue.get("explanation"):
+        return f"{issue['message']}（已说明：{issue['explanation']}）"
+    return str(issue["message"])
+
+
+def write_totals(path: Path, view: CityPeriod) -> Path:
+    names = {c.code: c.name for c in view.counties}
+    rows = (
+        [t.code, t.name, t.unit, t.value, t.target, t.last_year, t.yoy_pct, t.completion_pct, t.n_reported,
+         t.n_expected, ";".join(f"{c} {names[c]}" for c in t.missing)]
+        for t in view.totals
+    )  # fmt: skip
+    return write_csv(path, TOTAL_COLUMNS, rows)
+
+
+def write_issues(path: Path, view: CityPeriod) -> Path:
+    rows = (
+        [i["submission"]["file"], i["submission"]["county_code"], i["submission"]["period"], i["sheet"], i["cell"],
+         i["indicator"], i["code"], i["severity"], with_explanation(i), i["value"]]
+        for i in view.issues
+    )  # fmt: skip
+    return write_csv(path, ISSUE_COLUMNS, rows)
+
+
+def write_submissions(path: Path, subs: list[dict[str, Any]]) -> Path:
+    return write_csv(path, SUBMISSION_COLUMNS, ([s[c] for c in SUBMISSION_COLUMNS] for s in subs))

@@ -1,0 +1,67 @@
+"""Writing outputs: every file to a temporary name beside its target, then renamed into place,
+so a reader never sees half a file; with the usual permissions (colleagues share the folder).
+CSVs are UTF-8 with a BOM so that Excel shows the Chinese; county text Excel would run as a
+formula is written as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: object) -> object:
+    """County text that Excel would run as a formula is written as plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        try:
+            float(value)
+            return value  # a plain negative number such as "-3"
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def fmt(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(safe_text(value))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # outputs are read by colleagues on a shared folder: not mkstemp's 0600
+
+
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".huizong.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([fmt(v) for v in row])
+    data = buf.getvalue().encode("utf-8-sig")
+    return write_atomic(path, lambda tmp: tmp.write_bytes(data))

@@ -1,0 +1,78 @@
+"""The view model: what the outputs of one region and period are made of, gathered from the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from huizong.catalog import Config, Division
+from huizong.ledger import store as st
+from huizong.publish.reporting import matrix
+from huizong.publish.rollup import Total, rollup
+
+
+@dataclass
+class CountyStatus:
+    county: Division
+    status: str  # accepted | rejected | missing
+    submission: dict[str, Any] | None
+    history: list[dict[str, Any]]  # every submission of the county for the period
+
+
+STATUS_ZH = {"accepted": "已报送", "rejected": "退回待改", "missing": "未报送", "superseded": "已更正替代",
+             "duplicate": "重复报送", "ignored": "已忽略"}  # fmt: skip
+
+
+@dataclass
+class CityPeriod:
+    """What the outputs of one city and period are made of."""
+
+    city: Division
+    period: str
+    counties: list[Division]
+    totals: list[Total]
+    facts: list[dict[str, Any]]
+    statuses: list[CountyStatus]
+    issues: list[dict[str, Any]]
+    projects: list[dict[str, Any]]
+    submissions: list[dict[str, Any]]
+    reporting: Any = None  # huizong.reporting.Matrix, county × every period of the city
+    revisions: list[dict[str, Any]] | None = None  # cell-by-cell changes of corrections this period
+
+    @property
+    def n_reported(self) -> int:
+        return sum(s.status == "accepted" for s in self.statuses)
+
+
+def gather(store: st.Store, config: Config, city_code: str, period: str,
+           submissions: list[dict[str, Any]] | None = None, reporting: Any = None) -> CityPeriod:  # fmt: skip
+    """Everything the outputs of one city and period show. `submissions` and `reporting` (the
+    ledger's rows, the reporting matrix) are shared by all periods of a publish: pass them in."""
+    city = config.divisions.get(city_code)
+    if city is None:
+        raise ValueError(f"unknown city code {city_code}")
+    counties = config.divisions.counties_of(city_code)
+    codes = [c.code for c in counties]
+    every = store.submissions() if submissions is None else submissions
+    subs = [s for s in every if s["period"] == period and s["county_code"] in codes]
+    facts = store.accepted_facts(codes, period)
+    statuses = []
+    for c in counties:
+        mine = [s for s in subs if s["county_code"] == c.code]
+        current = [s for s in mine if s["status"] == st.ACCEPTED]
+        if current:
+            statuses.append(CountyStatus(c, "accepted", current[-1], mine))
+        elif any(s["status"] == st.REJECTED for s in mine):
+            last = [s for s in mine if s["status"] == st.REJECTED][-1]
+            statuses.append(CountyStatus(c, "rejected", last, mine))
+        else:
+            statuses.append(CountyStatus(c, "missing", None, mine))
+    with_issues = [s for s in subs if s["status"] in (st.ACCEPTED, st.REJECTED, st.SUPERSEDED)]
+    by_id = {s["id"]: s for s in with_issues}
+    issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
+    accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
+    projects = store.projects_for(accepted_ids)
+    revisions = store.revisions_for([s["id"] for s in subs])
+    return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
+                      projects, subs, reporting or matrix(store, config, city_code, submissions=every),
+                      revisions)  # fmt: skip

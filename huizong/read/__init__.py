@@ -1,0 +1,1 @@
+"""Reading: a county's file -> a Return with cell provenance, within limits."""

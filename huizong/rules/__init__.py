@@ -1,0 +1,1 @@
+"""Rules: the frames Great Expectations checks, history, and the suites runner."""
