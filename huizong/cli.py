@@ -209,7 +209,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from huizong.ledger.accept import AcceptError, accept_refused
     from huizong.ledger.runlock import RunLocked, run_lock
     from huizong.pipeline import open_store
-    from huizong.publish.outputs import publish
+    from huizong.publish.outputs import publish, publish_reporting
 
     settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, city=args.city,
                                  config=args.config)  # fmt: skip
@@ -219,6 +219,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
         with run_lock(store, wait=args.wait):
             row = accept_refused(store, config, settings, args.file, args.reason, args.by or getpass.getuser())
             publish(store, config, settings, {row["period"]})
+            publish_reporting(store, config, settings)
     except AcceptError as e:
         print(f"huizong: {e}", file=sys.stderr)
         return 2

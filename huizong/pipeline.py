@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from huizong.catalog import Config
 from huizong.clock import fault_point, now
@@ -251,39 +251,81 @@ def submissions_of_runs(store: st.Store, run_ids: Iterable[int]) -> list[int]:
     return [int(s["id"]) for s in store.submissions() if s["run_id"] in ids]
 
 
-def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
-              progress: Progress | None = None, republish: bool = False) -> RunSummary:  # fmt: skip
-    """The whole run in this process, without Prefect; waits up to `wait` s for another run.
+class Executor:
+    """How the run's steps are executed. In this process by default; `flows.nightly` executes
+    the same steps as Prefect tasks (reading mapped over chunks, retries, an artifact)."""
 
-    `republish`: rewrite the outputs of every period, e.g. after the catalog or a suite changed."""
+    chunk = 64  # files per reading task
+
+    def step(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(*args, **kwargs)
+
+    def read(self, chunks: list[list[Inbound]], config: Config, city: str, progress: Progress | None) -> list[Return]:
+        files = [f for chunk in chunks for f in chunk]
+        return read_files(files, config, city, progress)
+
+    def log(self, message: str) -> None:
+        pass
+
+
+T = TypeVar("T")
+
+
+def run(settings: Settings, config: Config | None = None, executor: Executor | None = None, wait: float = 600,
+        progress: Progress | None = None, republish: bool = False) -> RunSummary:  # fmt: skip
+    """One run, its steps defined once: take → recover → plan → read → validate → decide → commit →
+    feedback → publish. Waits up to `wait` s for another run. `republish`: rewrite every
+    period's outputs (after the catalog or a suite changed). Configuration is loaded and the
+    store opened once, here; every executor passes the same fault points."""
     from huizong.ledger.runlock import run_lock
-    from huizong.publish.outputs import publish
+    from huizong.publish.outputs import publish, publish_reporting
 
+    ex = executor or Executor()
     config = config or Config.load(settings.config)
     store = open_store(settings)
     with run_lock(store, wait=wait):
-        taken, deferred = take(settings)
-        files = recover(taken, store, settings)
+        taken, deferred = ex.step("take", take, settings)
+        files = ex.step("recover", recover, taken, store, settings)
         fault_point("files found")
         p = plan(files, store, settings)
         p.deferred = deferred
         run_id, interrupted = start_run(store, settings, len(files))
+        if interrupted:
+            ex.log(f"finishing the work of interrupted runs {interrupted}")
+        ex.log(f"run {run_id}: {len(files)} files, {len(p.to_read)} to read, still being written: {deferred}")
         fault_point("run recorded")
-        returns = read_files(p.to_read, config, settings.city, progress)
+        chunks = [p.to_read[i : i + ex.chunk] for i in range(0, len(p.to_read), ex.chunk)]
+        returns = ex.read(chunks, config, settings.city, progress) if chunks else []
         if progress and returns:
             progress("校验", 0, 1)
-        issues = validate(returns, config, settings.city, store, docs_dir(settings)) if returns else {}
+        issues = (
+            ex.step("validate", validate, returns, config, settings.city, store, docs_dir(settings)) if returns else {}
+        )
         fault_point("validated")
         decisions = decide(p, returns, issues)
         done = iter(range(1, len(decisions) + 1))
-        commit(decisions, store, settings, run_id,
-               on_each=(lambda d: progress("入账", next(done), len(decisions))) if progress else None)  # fmt: skip
+
+        def on_each(d: Decision) -> None:
+            ex.log(f"{d.inbound.rel}: {d.status}")
+            if progress:
+                progress("入账", next(done), len(decisions))
+
+        ex.step("commit", commit, decisions, store, settings, run_id, on_each)
         if progress:
             progress("输出", 0, 1)
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
-        outputs = write_feedbacks(store, settings, config, ids + submissions_of_runs(store, interrupted))
+        outputs = ex.step("feedback", write_feedbacks, store, settings, config,
+                          ids + submissions_of_runs(store, interrupted))  # fmt: skip
         everything = republish or bool(interrupted)
-        outputs += publish(store, config, settings, None if everything else touched_periods(decisions, store))
+        touched = None if everything else touched_periods(decisions, store)
+        outputs += ex.step("publish", publish, store, config, settings, touched)
+        outputs += ex.step("reporting", publish_reporting, store, config, settings)
         end_run(store, run_id, decisions)
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
     return RunSummary(run_id, decisions, outputs, p.deferred)
+
+
+def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
+              progress: Progress | None = None, republish: bool = False) -> RunSummary:  # fmt: skip
+    """The whole run in this process, without Prefect."""
+    return run(settings, config, Executor(), wait, progress, republish)

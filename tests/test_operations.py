@@ -51,12 +51,37 @@ def test_reporting_rate_on_time_late_missing_refused(ws, config):  # type: ignor
     assert got == {"620702": "on-time", "620721": "missing", "620722": "late", "620723": "missing",
                    "620724": "missing", "620725": "refused"}  # fmt: skip
     assert m.rate("2024H1") == (1, 2, 6)
-    book = openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx")
+    book = openpyxl.load_workbook(ws.outputs / "620700" / "报送情况_张掖市.xlsx")
     rows = {r[0].value: r[1].value for r in book["报送率"].iter_rows(min_row=5) if r[0].value}
     assert rows["甘州区"] == "按时报送" and rows["民乐县"] == "逾期报送" and rows["山丹县"] == "退回待改"
     assert rows["截止日期"] == "2024-07-10" and rows["按时/已报/应报"] == "1/2/6"
-    page = (ws.outputs / "validation" / "620700" / "2024H1.html").read_text(encoding="utf-8")
+    assert (
+        "报送率" not in openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").sheetnames
+    )
+    page = (ws.outputs / "validation" / "index.html").read_text(encoding="utf-8")
     assert "rs-late" in page and "逾期未报" in page
+    csv_rows = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/reporting.csv")}
+    assert csv_rows[("620722", "2024H1")] == "late" and csv_rows[("620721", "2024H1")] == "missing"
+
+
+def test_the_reporting_status_is_refreshed_by_a_run_with_nothing_new(ws):  # type: ignore[no-untyped-def]
+    """After a deadline passes, the status must say 逾期未报 without any new file arriving."""
+    import os
+
+    os.environ["HUIZONG_NOW"] = "2024-07-08T09:00:00+08:00"
+    try:
+        write_return(ws.drop("甘州区.xlsx"), "620702", "2024H1", values())
+        ws.run()
+        before = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/reporting.csv")}
+        assert before[("620721", "2024H1")] == "not-due"
+        os.environ["HUIZONG_NOW"] = "2024-07-12T09:00:00+08:00"
+        assert ws.run().decisions == []
+        after = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/reporting.csv")}
+        assert after[("620721", "2024H1")] == "missing"
+        book = openpyxl.load_workbook(ws.outputs / "620700" / "报送情况_张掖市.xlsx")
+        assert any(r[0].value == "肃南裕固族自治县" and r[1].value == "逾期未报" for r in book["报送率"].iter_rows())
+    finally:
+        os.environ.pop("HUIZONG_NOW", None)
 
 
 def test_not_yet_due_and_the_annual_deadline_next_january(ws, config):  # type: ignore[no-untyped-def]

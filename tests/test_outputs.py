@@ -10,7 +10,7 @@ from builders import BASE_VALUES, Shape, project_row, valid_uscc, write_return
 
 from huizong.demo import county_values, write_demo
 
-SHEETS = ["汇总", "分县区", "报送情况", "问题清单", "项目明细", "通报排名", "图表", "报送率", "更正记录", "数据来源"]
+SHEETS = ["汇总", "分县区", "报送情况", "问题清单", "项目明细", "通报排名", "图表", "更正记录", "数据来源"]
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from huizong.publish.files import write_csv
+from huizong.publish.reporting import Matrix
 from huizong.publish.view import CityPeriod
 
 SUBMISSION_COLUMNS = ["file", "sha256", "received_at", "county_code", "period", "status", "errors", "warnings",
@@ -44,3 +45,12 @@ def write_issues(path: Path, view: CityPeriod) -> Path:
 
 def write_submissions(path: Path, subs: list[dict[str, Any]]) -> Path:
     return write_csv(path, SUBMISSION_COLUMNS, ([s[c] for c in SUBMISSION_COLUMNS] for s in subs))
+
+
+REPORTING_COLUMNS = ["county_code", "county", "period", "due", "status", "status_zh", "received_at"]
+
+
+def write_reporting_csv(path: Path, m: Matrix) -> Path:
+    rows = ([c.code, c.name, p, m.due(p).date().isoformat(), m.cells[(c.code, p)].status, m.cells[(c.code, p)].zh,
+             m.cells[(c.code, p)].received_at] for c in m.counties for p in m.periods)  # fmt: skip
+    return write_csv(path, REPORTING_COLUMNS, rows)

@@ -59,9 +59,6 @@ class Layout:
     def validation_page(self, region: str, period: str) -> Path:
         return self.validation_dir / region / f"{period}.html"
 
-    def reporting_page(self, region: str) -> Path:
-        return self.validation_dir / region / "报送情况.html"
-
     @property
     def validation_index(self) -> Path:
         return self.validation_dir / "index.html"

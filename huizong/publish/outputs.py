@@ -8,14 +8,15 @@ from functools import partial
 from pathlib import Path
 
 from huizong.catalog import Config
+from huizong.clock import now
 from huizong.ledger import store as st
-from huizong.publish.csvs import write_issues, write_submissions, write_totals
+from huizong.publish.csvs import write_issues, write_reporting_csv, write_submissions, write_totals
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_index, write_report
 from huizong.publish.reporting import matrix
 from huizong.publish.view import gather
-from huizong.publish.workbook import write_consolidated
+from huizong.publish.workbook import write_consolidated, write_reporting_workbook
 from huizong.settings import Settings
 
 
@@ -30,16 +31,36 @@ def publish(store: st.Store, config: Config, settings: Settings, periods: Iterab
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
     wanted = None if periods is None else set(periods)
     all_periods = store.periods(counties)
-    reporting = matrix(store, config, settings.city, submissions=subs) if all_periods else None
     for period in all_periods:
         if wanted is not None and period not in wanted and layout.totals_csv(settings.city, period).exists():
             continue
-        view = gather(store, config, settings.city, period, subs, reporting)
+        view = gather(store, config, settings.city, period, subs)
         written.append(write_totals(layout.totals_csv(settings.city, period), view))
         written.append(write_issues(layout.issues_csv(settings.city, period), view))
         target = layout.workbook(settings.city, view.city.name, period)
         written.append(write_atomic(target, partial(write_consolidated, view, config)))
         written.append(write_report(view, layout))
-    city = config.divisions.get(settings.city)
-    written.append(write_index(subs, all_periods, city.name if city else settings.city, settings.city, layout))
+    return written
+
+
+def publish_reporting(store: st.Store, config: Config, settings: Settings) -> list[Path]:
+    """What depends on today's date, refreshed by every run (one with nothing new too), apart from
+    the per-period outputs: the reporting status (county × period against the deadlines) of the
+    current and previous year (or of the latest year the ledger has, if it has nothing that
+    recent), as a workbook, a CSV and on the index page."""
+    layout = Layout(settings.outputs)
+    region = config.divisions.get(settings.city)
+    name = region.name if region else settings.city
+    subs = store.submissions()
+    counties = [c.code for c in config.divisions.counties_of(settings.city)]
+    every = store.periods(counties)
+    this_year = int(now()[:4])
+    recent = [p for p in every if int(p[:4]) >= this_year - 1] or [p for p in every if p[:4] == max(every)[:4]]
+    m = matrix(store, config, settings.city, recent, submissions=subs)
+    written = []
+    if m.counties and m.periods:
+        written.append(write_atomic(layout.reporting_workbook(settings.city, name),
+                                    partial(write_reporting_workbook, m=m, region_name=name)))  # fmt: skip
+        written.append(write_reporting_csv(layout.reporting_csv(settings.city), m))
+    written.append(write_index(subs, every, name, settings.city, layout, m))
     return written

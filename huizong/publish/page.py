@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from huizong.clock import now
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
+from huizong.publish.reporting import Matrix
 from huizong.publish.view import STATUS_ZH, CityPeriod
 from huizong.read.periods import parse_token
 
@@ -83,13 +84,6 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
         "severity": i["severity"], "where": f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or ""),
         "indicator": i["indicator"], "message": i["message"], "explanation": i.get("explanation"),
     } for i in view.issues if i["submission_id"] in current]  # fmt: skip
-    m = view.reporting
-    reporting = {
-        "periods": [{"token": p, "zh": parse_token(p).zh, "due": m.cells[(m.counties[0].code, p)].due.strftime("%m-%d"),
-                     "rate": "/".join(str(x) for x in m.rate(p))} for p in m.periods],
-        "rows": [{"name": c.name, "cells": [{"status": m.cells[(c.code, p)].status, "zh": m.cells[(c.code, p)].zh}
-                                             for p in m.periods]} for c in m.counties],
-    }  # fmt: skip
     revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
                   "indicator": r["indicator"], "column": r["column"], "old": r["old"], "new": r["new"], "cell": r["cell"]}
                  for r in view.revisions or []]  # fmt: skip
@@ -103,7 +97,8 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
         n_rejected=sum(s.status == "rejected" for s in view.statuses),
         n_missing=sum(s.status == "missing" for s in view.statuses),
         n_errors=sum(i["severity"] == "error" for i in issues), n_warnings=sum(i["severity"] == "warning" for i in issues),
-        changes=changes_since(previous, view), counties=counties, issues=issues, reporting=reporting,
+        changes=changes_since(previous, view), counties=counties, issues=issues,
+        index_href=layout.href(layout.validation_index, target),
         revisions=revisions,
     )  # fmt: skip
     write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
@@ -112,10 +107,27 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
     return target
 
 
+def _reporting(m: Matrix | None) -> dict[str, Any] | None:
+    if m is None or not m.counties or not m.periods:
+        return None
+    return {
+        "periods": [{"token": p, "zh": parse_token(p).zh, "due": m.due(p).strftime("%m-%d"),
+                     "rate": "/".join(str(x) for x in m.rate(p))} for p in m.periods],
+        "rows": [{"name": c.name, "cells": [{"status": m.cells[(c.code, p)].status, "zh": m.cells[(c.code, p)].zh}
+                                             for p in m.periods]} for c in m.counties],
+    }  # fmt: skip
+
+
 def write_index(
-    submissions: list[dict[str, Any]], periods: list[str], city_name: str, city: str, layout: Layout
+    submissions: list[dict[str, Any]],
+    periods: list[str],
+    city_name: str,
+    city: str,
+    layout: Layout,
+    m: Matrix | None = None,
 ) -> Path:
-    """outputs/validation/index.html: every period's page, and files no county or period could be read from."""
+    """outputs/validation/index.html: every period's page, the reporting status as of today, and
+    the files no county or period could be read from. Written by every run."""
     target = layout.validation_index
     docs = layout.gx_index
     unplaced = [s for s in submissions if s["status"] == "rejected" and not (s["county_code"] and s["period"])]
@@ -123,6 +135,6 @@ def write_index(
         city=city_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
         periods=[{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p), target)}
                  for p in sorted(periods, reverse=True)],
-        unplaced=unplaced,
+        unplaced=unplaced, reporting=_reporting(m),
     )  # fmt: skip
     return write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -60,6 +60,9 @@ class Matrix:
     periods: list[str]
     cells: dict[tuple[str, str], Cell]  # (county, period) -> cell
 
+    def due(self, period: str) -> dt.datetime:
+        return self.cells[(self.counties[0].code, period)].due
+
     def rate(self, period: str) -> tuple[int, int, int]:
         """(on time, reported at all, expected) for a period."""
         cells = [self.cells[(c.code, period)] for c in self.counties]

@@ -7,7 +7,6 @@ from typing import Any
 
 from huizong.catalog import Config, Division
 from huizong.ledger import store as st
-from huizong.publish.reporting import matrix
 from huizong.publish.rollup import Total, rollup
 
 
@@ -36,7 +35,6 @@ class CityPeriod:
     issues: list[dict[str, Any]]
     projects: list[dict[str, Any]]
     submissions: list[dict[str, Any]]
-    reporting: Any = None  # huizong.reporting.Matrix, county × every period of the city
     revisions: list[dict[str, Any]] | None = None  # cell-by-cell changes of corrections this period
 
     @property
@@ -45,9 +43,9 @@ class CityPeriod:
 
 
 def gather(store: st.Store, config: Config, city_code: str, period: str,
-           submissions: list[dict[str, Any]] | None = None, reporting: Any = None) -> CityPeriod:  # fmt: skip
-    """Everything the outputs of one city and period show. `submissions` and `reporting` (the
-    ledger's rows, the reporting matrix) are shared by all periods of a publish: pass them in."""
+           submissions: list[dict[str, Any]] | None = None) -> CityPeriod:  # fmt: skip
+    """Everything the outputs of one city and period show. `submissions` (the ledger's rows) is
+    shared by all periods of a publish: pass it in."""
     city = config.divisions.get(city_code)
     if city is None:
         raise ValueError(f"unknown city code {city_code}")
@@ -74,5 +72,4 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     projects = store.projects_for(accepted_ids)
     revisions = store.revisions_for([s["id"] for s in subs])
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
-                      projects, subs, reporting or matrix(store, config, city_code, submissions=every),
-                      revisions)  # fmt: skip
+                      projects, subs, revisions)  # fmt: skip

@@ -19,6 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Indicator
 from huizong.publish.files import FORMULA_START
+from huizong.publish.reporting import ZH, Matrix
 from huizong.publish.view import STATUS_ZH, CityPeriod
 from huizong.read.model import COLUMN_ZH
 from huizong.read.periods import parse_token
@@ -110,7 +111,6 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     _projects(wb.create_sheet("项目明细"), view)
     _ranking(wb.create_sheet("通报排名"), view, config)
     _charts(wb.create_sheet("图表"), view, config)
-    _reporting(wb.create_sheet("报送率"), view)
     _revisions(wb.create_sheet("更正记录"), view, config)
     _provenance(wb.create_sheet("数据来源"), view, config)
     wb.save(path)
@@ -285,14 +285,20 @@ def _charts(ws: Worksheet, view: CityPeriod, config: Config) -> None:
 STATUS_FILL = {"on-time": "C6EFCE", "late": "FFEB9C", "missing": "FFC7CE", "refused": "FFC7CE", "not-due": "EDEDED"}
 
 
-def _reporting(ws: Worksheet, view: CityPeriod) -> None:
-    from huizong.publish.reporting import ZH
+def write_reporting_workbook(path: Path, m: Matrix, region_name: str) -> None:
+    """报送情况_<region>.xlsx: county × period against today (refreshed by every run)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "报送率"
+    _reporting(ws, m, region_name)
+    wb.save(path)
 
-    m = view.reporting
-    top = _title(ws, f"{view.city.name}各县区报送情况（报送率）", "按时：首个可接收版本在截止日前到达；更正不影响按时")
+
+def _reporting(ws: Worksheet, m: Matrix, region_name: str) -> None:
+    top = _title(ws, f"{region_name}各县区报送情况（报送率）", "按时：首个可接收版本在截止日前到达；更正不影响按时")
     periods = m.periods
     rows: list[list[object]] = [[c.name, *[m.cells[(c.code, p)].zh for p in periods]] for c in m.counties]
-    rows.append(["截止日期", *[m.cells[(m.counties[0].code, p)].due.strftime("%Y-%m-%d") for p in periods]])
+    rows.append(["截止日期", *[m.due(p).strftime("%Y-%m-%d") for p in periods]])
     rows.append(["按时/已报/应报", *["/".join(str(x) for x in m.rate(p)) for p in periods]])
     table(ws, top, ["县区", *[parse_token(p).zh for p in periods]], rows, None, [18, *[14] * len(periods)])
     by_zh = {v: k for k, v in ZH.items()}
