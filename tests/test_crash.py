@@ -29,7 +29,7 @@ NOW = "2024-07-08T09:30:00+08:00"
 KILLS = 22
 
 
-def _child(root: str, kill_at: int, counter) -> None:  # type: ignore[no-untyped-def]
+def _child(root: str, kill_at: int, counter, prefect: bool) -> None:  # type: ignore[no-untyped-def]
     os.environ["HUIZONG_NOW"] = NOW
     if kill_at:
         os.environ["HUIZONG_FAULT_KILL_AT"] = str(kill_at)
@@ -37,15 +37,21 @@ def _child(root: str, kill_at: int, counter) -> None:  # type: ignore[no-untyped
         os.environ.pop("HUIZONG_FAULT_KILL_AT", None)
     batch.reset_fault_points()
     r = Path(root)
-    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700"), CONFIG)
+    if prefect:  # the path `huizong run` and `huizong serve` take every night
+        from flows.nightly import huizong_run
+
+        huizong_run(inputs=str(r / "inputs"), outputs=str(r / "outputs"), store=str(r / "store"), city="620700")
+    else:
+        settings = Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700")
+        run_batch(settings, CONFIG)
     counter.value = batch._fault_points
     os._exit(0)
 
 
-def run(root: Path, kill_at: int = 0) -> tuple[int | None, int]:
+def run(root: Path, kill_at: int = 0, prefect: bool = False) -> tuple[int | None, int]:
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
-    p = ctx.Process(target=_child, args=(str(root), kill_at, counter))
+    p = ctx.Process(target=_child, args=(str(root), kill_at, counter, prefect))
     p.start()
     p.join(300)
     return p.exitcode, counter.value
@@ -130,3 +136,35 @@ def test_a_third_run_after_recovery_changes_nothing(tmp_path, demo_inbox):  # ty
     first = snapshot(root)
     assert run(root)[0] == 0
     assert snapshot(root) == first
+
+
+@pytest.fixture(scope="module")
+def prefect_server():  # type: ignore[no-untyped-def]
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.mark.slow
+def test_the_prefect_flow_killed_at_points_then_rerun_equals_an_uninterrupted_run(tmp_path, demo_inbox, prefect_server):  # type: ignore[no-untyped-def]
+    """The same fault points on the Prefect path; its rerun ends as an uninterrupted in-process run."""
+    ref = fresh(tmp_path / "ref", demo_inbox)
+    code, points = run(ref)
+    assert code == 0
+    expected = snapshot(ref)
+    whole = fresh(tmp_path / "whole", demo_inbox)
+    code, flow_points = run(whole, prefect=True)
+    assert code == 0 and flow_points == points  # the same steps, the same fault points
+    got = snapshot(whole)
+    assert not [k for k in expected if got.get(k) != expected[k]]
+    for k in sorted({2, points // 4, points // 2, (3 * points) // 4, points - 1}):
+        root = fresh(tmp_path / f"kill{k}", demo_inbox)
+        code, _ = run(root, kill_at=k, prefect=True)
+        assert code == -9
+        code, _ = run(root, prefect=True)
+        assert code == 0, f"Prefect rerun after a kill at point {k} failed"
+        got = snapshot(root)
+        got.pop("open_runs")
+        diff = [key for key in expected if key != "open_runs" and got.get(key) != expected[key]]
+        assert not diff, f"after a kill at point {k} of {points} (Prefect), these differ: {diff}"
