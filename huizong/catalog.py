@@ -10,6 +10,7 @@ import csv
 import re
 import tomllib
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from huizong.limits import Limits, LimitsError
+from huizong.rulebook import Rules, RulesError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "expectations"
 
@@ -250,7 +252,7 @@ class Units:
     prefixes: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path, prefixes: dict[str, object]) -> Units:
+    def load(cls, path: Path, prefixes: Mapping[str, object]) -> Units:
         table: dict[str, dict[str, Decimal]] = {}
         for n, r in enumerate(_csv_rows(path), start=2):
             try:
@@ -291,44 +293,38 @@ class Config:
     catalog: Catalog
     divisions: Divisions
     units: Units
-    rules: dict[str, object]
-    limits: Limits = field(default_factory=Limits)
+    rules: Rules = field(default_factory=Rules)
     deadlines: dict[str, Any] = field(default_factory=dict)  # [due] of deadlines.toml
 
     @classmethod
     def load(cls, root: Path | None = None) -> Config:
         root = Path(root or DEFAULT_CONFIG)
         cat_dir = root / "catalog"
+        path = cat_dir / "rules.toml"
         try:
-            rules = tomllib.loads((cat_dir / "rules.toml").read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise CatalogError(f"{cat_dir / 'rules.toml'}: {e}") from e
-        prefixes = rules.get("unit_prefixes", {})
-        if not isinstance(prefixes, dict):
-            raise CatalogError(f"{cat_dir / 'rules.toml'}: [unit_prefixes] 应为一个表")
+            rules = Rules.from_toml(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RulesError, LimitsError) as e:
+            raise CatalogError(f"{path}: {e}") from e
+        catalog = Catalog.load(cat_dir / "indicators.csv")
+        for name, code in rules.detail.indicators.items():
+            if code not in catalog.by_code:
+                raise CatalogError(f"{path}: [detail] {name} = {code!r} 不在指标目录中")
         return cls(
             root=root,
-            catalog=Catalog.load(cat_dir / "indicators.csv"),
+            catalog=catalog,
             divisions=Divisions.load(cat_dir / "divisions.csv"),
-            units=Units.load(cat_dir / "units.csv", prefixes),
+            units=Units.load(cat_dir / "units.csv", rules.unit_prefixes),
             rules=rules,
-            limits=_limits(rules, cat_dir / "rules.toml"),
             deadlines=_deadlines(cat_dir / "deadlines.toml"),
         )
 
     @property
+    def limits(self) -> Limits:
+        return self.rules.limits
+
+    @property
     def suites_dir(self) -> Path:
         return self.root / "suites"
-
-
-def _limits(rules: dict[str, object], path: Path) -> Limits:
-    table = rules.get("limits", {})
-    if not isinstance(table, dict):
-        raise CatalogError(f"{path}: [limits] 应为一个表")
-    try:
-        return Limits.from_rules(table)
-    except LimitsError as e:
-        raise CatalogError(f"{path}: {e}") from e
 
 
 def _deadlines(path: Path) -> dict[str, Any]:

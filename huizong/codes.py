@@ -245,26 +245,26 @@ _CODES = [
     Code(
         "detail-provincial-count",
         W,
-        "项目明细中省级项目 {value} 项，与主要指标 B01 省级科技计划项目申报数 {expected} 不一致",
-        "{value} provincial projects in the detail sheet, B01 says {expected}",
+        "项目明细中省级项目 {value} 项，与主要指标 {indicator} {name} {expected} 不一致",
+        "{value} provincial projects in the detail sheet, {indicator} says {expected}",
     ),
     Code(
         "detail-approved-count",
         W,
-        "项目明细中已立项（含结题）的省级项目 {value} 项，与主要指标 B02 立项数 {expected} 不一致",
-        "{value} approved provincial projects in the detail sheet, B02 says {expected}",
+        "项目明细中已立项（含结题）的省级项目 {value} 项，与主要指标 {indicator} {name} {expected} 不一致",
+        "{value} approved provincial projects in the detail sheet, {indicator} says {expected}",
     ),
     Code(
         "detail-central-count",
         W,
-        "项目明细中中央引导地方科技发展资金项目 {value} 项，与主要指标 B04 {expected} 不一致",
-        "{value} central-guidance projects in the detail sheet, B04 says {expected}",
+        "项目明细中中央引导地方科技发展资金项目 {value} 项，与主要指标 {indicator} {name} {expected} 不一致",
+        "{value} central-guidance projects in the detail sheet, {indicator} says {expected}",
     ),
     Code(
         "detail-funds-exceed",
         W,
-        "项目明细到位资金合计 {value} 万元，超过主要指标 B03 争取上级科技资金 {expected} 万元",
-        "Funds in the detail sheet total {value}, more than B03 {expected}",
+        "项目明细到位资金合计 {value} 万元，超过主要指标 {indicator} {name} {expected} 万元",
+        "Funds in the detail sheet total {value}, more than {indicator} {expected}",
     ),
     # project detail
     Code(

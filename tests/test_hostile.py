@@ -82,14 +82,14 @@ def test_a_worker_out_of_time_or_memory_refuses_only_its_file(tmp_path):  # type
     big = tmp_path / "big.xlsx"
     hostile.million_rows(big, rows=150_000)  # within the row limit, but slow and large to read
     ok = hostile.good(tmp_path / "ok.xlsx")
-    slow = dataclasses.replace(CONFIG, limits=Limits(seconds=0.05))
+    slow = dataclasses.replace(CONFIG, rules=dataclasses.replace(CONFIG.rules, limits=Limits(seconds=0.05)))
     t = time.monotonic()
     got = read_bounded([ReadJob(big, "big.xlsx"), ReadJob(ok, "ok.xlsx")], slow, "620700")
     assert time.monotonic() - t < 30
     assert [i.code for i in got[0].issues] == ["file-over-limits"]
     assert "读取超过 0 秒" in got[0].issues[0].message or "读取超过" in got[0].issues[0].message
     assert got[1].readable and got[1].county_code == "620702"
-    small = dataclasses.replace(CONFIG, limits=Limits(memory_mb=80))
+    small = dataclasses.replace(CONFIG, rules=dataclasses.replace(CONFIG.rules, limits=Limits(memory_mb=80)))
     got = read_bounded([ReadJob(big, "big.xlsx"), ReadJob(ok, "ok.xlsx")], small, "620700")
     assert [i.code for i in got[0].issues] == ["file-over-limits"]
     assert "内存超过上限 80 MiB" in got[0].issues[0].message

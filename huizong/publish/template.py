@@ -93,12 +93,9 @@ def _project_sheet(ws: Worksheet, config: Config) -> None:
     for c, h in enumerate(PROJECT_HEADERS, start=1):
         cell = ws.cell(row=1, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
-    rules = config.rules.get("project_detail", {})
-    assert isinstance(rules, dict)
-    categories = DataValidation(
-        type="list", formula1='"' + ",".join(rules.get("categories", [])) + '"', allow_blank=True
-    )
-    statuses = DataValidation(type="list", formula1='"' + ",".join(rules.get("statuses", [])) + '"', allow_blank=True)
+    project = config.rules.project
+    categories = DataValidation(type="list", formula1='"' + ",".join(project.categories) + '"', allow_blank=True)
+    statuses = DataValidation(type="list", formula1='"' + ",".join(project.statuses) + '"', allow_blank=True)
     uscc = DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
                           error="统一社会信用代码应为 18 位", showErrorMessage=True)  # fmt: skip
     funds = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,

@@ -78,10 +78,8 @@ def find_project_header(grid: Grid) -> tuple[int, dict[str, int], str] | None:
 def canonical_status(text: str, config: Config) -> str | None:
     if not text:
         return None
-    rules = config.rules.get("project_detail", {})
-    assert isinstance(rules, dict)
     t = normalize_label(text)
-    aliases = {normalize_label(k): v for k, v in rules.get("status_aliases", {}).items()}
+    aliases = {normalize_label(k): v for k, v in config.rules.project.status_aliases.items()}
     return aliases.get(t, t)
 
 

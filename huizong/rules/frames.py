@@ -193,10 +193,8 @@ def ratios_frame(returns: list[Return], config: Config, history: object = None) 
 
 
 def projects_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
-    rules = config.rules.get("project_detail", {})
-    assert isinstance(rules, dict)
-    categories = set(rules.get("categories", []))
-    statuses = set(rules.get("statuses", []))
+    categories = set(config.rules.project.categories)
+    statuses = set(config.rules.project.statuses)
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in returns:

@@ -54,12 +54,6 @@ class History:
         return self.known.get((county, period, indicator, column))
 
 
-def _rules(config: Config) -> dict[str, Any]:
-    rules = config.rules.get("history", {})
-    assert isinstance(rules, dict)
-    return rules
-
-
 def _identified(returns: list[Return]) -> list[Return]:
     return [r for r in returns if r.readable and r.county_code and r.period]
 
@@ -112,11 +106,8 @@ def cumulative_frame(returns: list[Return], config: Config, history: History) ->
 
 def last_year_frame(returns: list[Return], config: Config, history: History) -> Frame:
     """上年同期 as written against what the county reported for that period last year."""
-    rules = _rules(config)
-    rel, absolute = (
-        float(rules.get("last_year_relative_tolerance", 0.005)),
-        float(rules.get("last_year_absolute_tolerance", 0.01)),
-    )
+    rules = config.rules.history
+    rel, absolute = rules.last_year_relative_tolerance, rules.last_year_absolute_tolerance
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in _identified(returns):
@@ -138,9 +129,8 @@ def last_year_frame(returns: list[Return], config: Config, history: History) -> 
 
 def jumps_frame(returns: list[Return], config: Config, history: History) -> Frame:
     """This period against the same period last year: the return's own 上年同期, else the store's."""
-    rules = _rules(config)
-    default = float(rules.get("jump_factor", 5))
-    hints = {int(k): v for k, v in dict(rules.get("jump_hints", {})).items()}
+    rules = config.rules.history
+    default, hints = rules.jump_factor, rules.jump_hints
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in _identified(returns):
@@ -168,10 +158,9 @@ def jumps_frame(returns: list[Return], config: Config, history: History) -> Fram
 
 def outliers_frame(returns: list[Return], config: Config, history: History) -> Frame:
     """Robust z of log(1 + value) among the counties of the same period (median and MAD)."""
-    rules = _rules(config)
-    min_n = int(rules.get("outlier_min_counties", 5))
-    z_limit = float(rules.get("outlier_z", 3.5))
-    mad_floor = 0.6745 * math.log(float(rules.get("outlier_min_factor", 10))) / z_limit
+    rules = config.rules.history
+    min_n, z_limit = rules.outlier_min_counties, rules.outlier_z
+    mad_floor = 0.6745 * math.log(rules.outlier_min_factor) / z_limit
     counties = {d.code for d in config.divisions.counties_of(_city_of(returns, config) or "")}
     latest: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # (period, indicator) -> county -> value
     for (county, period, indicator, column), k in history.known.items():
@@ -210,33 +199,35 @@ def _city_of(returns: list[Return], config: Config) -> str | None:
 
 
 def detail_frame(returns: list[Return], config: Config, history: History) -> Frame:
-    """Project detail against the key indicators: counts vs B01/B02/B04, funds vs B03."""
+    """Project detail against the key indicators named in rules.toml [detail] (B01, B02, B04, B03 by
+    default): provincial rows = applied, of those approved = approved, central rows = central,
+    funds <= funds_limit. The suite compares columns by role, so a city renames nothing in it."""
+    rule = config.rules.detail
+    roles = rule.indicators  # applied | approved | central | funds_limit -> indicator code
+    columns = ["n_provincial", "n_approved", "n_central", "funds", *roles]
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in returns:
         if not ret.readable or not ret.projects:
             continue
         values = {f.indicator: f for f in ret.facts if f.column == "value"}
-        provincial = [p for p in ret.projects if (p.category or "").startswith("省级")]
-        central = [p for p in ret.projects if (p.category or "") == "中央引导地方科技发展资金"]
+        provincial = [p for p in ret.projects if (p.category or "").startswith(rule.provincial_prefix)]
+        central = [p for p in ret.projects if (p.category or "") == rule.central_category]
         funds = [p.funds for p in ret.projects if p.funds is not None]
         row: dict[str, Any] = {
             "row_id": len(ctx),
             "n_provincial": float(len(provincial)),
-            "n_approved": float(sum(p.status in ("立项", "结题") for p in provincial)),
+            "n_approved": float(sum(p.status in rule.approved_statuses for p in provincial)),
             "n_central": float(len(central)),
             "funds": math.fsum(funds) if funds else None,
         }
-        for code in ("B01", "B02", "B03", "B04"):
+        for role, code in roles.items():
             f = values.get(code)
-            row[code] = f.number if f else None
+            row[role] = f.number if f else None
         rows.append(row)
         ctx.append({"file": ret.file, "sheet": ret.sheet, "cells": {c: f.cell for c, f in values.items()},
-                    "values": {k: row[k] for k in ("n_provincial", "n_approved", "n_central", "funds", "B01", "B02",
-                                                   "B03", "B04")}})  # fmt: skip
-    return frame_of(
-        "detail", rows, ctx, ["n_provincial", "n_approved", "n_central", "funds", "B01", "B02", "B03", "B04"]
-    )
+                    "indicators": dict(roles), "values": {k: row[k] for k in columns}})  # fmt: skip
+    return frame_of("detail", rows, ctx, columns)
 
 
 def history_for(store: Any, config: Config, city: str) -> History:

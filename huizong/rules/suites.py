@@ -130,9 +130,7 @@ class Validator:
             self.definitions[spec["name"]] = self.context.checkpoints.add(checkpoint)
             self.frames_of[spec["name"]] = spec["meta"]["frame"]
         counties = config.divisions
-        hist = config.rules.get("history", {})
-        assert isinstance(hist, dict)
-        z = float(hist.get("outlier_z", 3.5))
+        z = config.rules.history.outlier_z
         self.parameters = {
             "county_codes": counties.county_codes,
             "city_county_codes": [d.code for d in counties.counties_of(city)],
@@ -190,10 +188,11 @@ class Validator:
                               value=fmt_number(entry.get(small)), name=cat[small].name, detail=detail,
                               severity=severity)  # fmt: skip
         if frame.name == "detail":
-            ind, count = meta["indicator"], meta["count"]
+            role, count = meta["against"], meta["count"]
+            ind = ctx["indicators"][role]
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(ind), indicator=ind,
-                              value=fmt_number(ctx["values"][count]), expected=fmt_number(ctx["values"][ind]),
-                              severity=severity)  # fmt: skip
+                              value=fmt_number(ctx["values"][count]), expected=fmt_number(ctx["values"][role]),
+                              name=self.config.catalog[ind].name, severity=severity)  # fmt: skip
         if frame.name == "projects":
             fld = meta.get("field", "")
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(fld), value=ctx.get(fld),

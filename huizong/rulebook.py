@@ -1,0 +1,121 @@
+"""The rule settings a city edits (`rules.toml`), as typed data: one source for each thing.
+
+The expectations themselves live in `expectations/suites/*.json` (the pairs approved <= applied
+among them); their thresholds and the vocabulary they need live here. An unknown key or a wrong
+type is a CatalogError naming the file, never a silent default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from typing import Any
+
+from huizong.limits import Limits
+
+
+class RulesError(ValueError):
+    "rules.toml is malformed"
+
+
+@dataclass(frozen=True)
+class ProjectRules:
+    """[project_detail]: the form's lists for the project sheet."""
+
+    categories: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    status_aliases: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DetailRules:
+    """[detail]: project detail against the key indicators (suite detail.json)."""
+
+    provincial_prefix: str = "省级"  # a provincial project's category begins with this
+    central_category: str = "中央引导地方科技发展资金"
+    approved_statuses: tuple[str, ...] = ("立项", "结题")
+    applied: str = "B01"  # provincial projects applied for
+    approved: str = "B02"  # of those, approved
+    central: str = "B04"  # central-guidance projects
+    funds: str = "B03"  # funds secured: the detail's funds may not exceed it
+
+    @property
+    def indicators(self) -> dict[str, str]:
+        return {"applied": self.applied, "approved": self.approved, "central": self.central, "funds_limit": self.funds}
+
+
+@dataclass(frozen=True)
+class HistoryRules:
+    """[history]: the thresholds of the rules that compare with the store and the other counties."""
+
+    last_year_relative_tolerance: float = 0.005
+    last_year_absolute_tolerance: float = 0.01
+    jump_factor: float = 5
+    outlier_z: float = 3.5
+    outlier_min_counties: int = 5
+    outlier_min_factor: float = 10
+    jump_hints: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rules:
+    unit_prefixes: dict[str, Decimal] = field(default_factory=dict)
+    project: ProjectRules = field(default_factory=ProjectRules)
+    detail: DetailRules = field(default_factory=DetailRules)
+    history: HistoryRules = field(default_factory=HistoryRules)
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_toml(cls, data: dict[str, Any]) -> Rules:
+        known = {"unit_prefixes", "project_detail", "detail", "history", "limits"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RulesError(f"不认识的设置：{', '.join(unknown)}")
+        try:
+            prefixes = {str(k): Decimal(str(v)) for k, v in _table(data, "unit_prefixes").items()}
+        except ArithmeticError as e:
+            raise RulesError(f"[unit_prefixes]: {e}") from e
+        project = _build(ProjectRules, _table(data, "project_detail"), "project_detail")
+        detail = _build(DetailRules, _table(data, "detail"), "detail")
+        hist = dict(_table(data, "history"))
+        hints = hist.pop("jump_hints", {})
+        try:
+            jump_hints = {int(k): str(v) for k, v in dict(hints).items()}
+        except (TypeError, ValueError) as e:
+            raise RulesError(f"[history.jump_hints]: {e}") from e
+        history = _build(HistoryRules, {**hist, "jump_hints": jump_hints}, "history")
+        return cls(prefixes, project, detail, history, Limits.from_rules(_table(data, "limits")))
+
+
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise RulesError(f"[{name}] 应为一个表")
+    return value
+
+
+def _build(cls: Any, values: dict[str, Any], section: str) -> Any:
+    types = {f.name: f.type for f in fields(cls)}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise RulesError(f"[{section}] 不认识的设置：{', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name, v in values.items():
+        kind = str(types[name])
+        if kind.startswith("tuple"):
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise RulesError(f"[{section}] {name} 应为文字列表")
+            out[name] = tuple(v)
+        elif kind.startswith("dict"):
+            if not isinstance(v, dict):
+                raise RulesError(f"[{section}] {name} 应为一个表")
+            out[name] = dict(v)
+        elif kind == "str":
+            if not isinstance(v, str):
+                raise RulesError(f"[{section}] {name} 应为文字")
+            out[name] = v
+        else:
+            if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+                raise RulesError(f"[{section}] {name} 应为非负数，而不是 {v!r}")
+            out[name] = int(v) if kind == "int" else float(v)
+    return cls(**out)
