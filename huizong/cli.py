@@ -108,6 +108,8 @@ def _print_run(console, rows, counts, outputs, deferred=()) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
     from huizong.catalog import Config
     from huizong.codes import FILE_LEVEL
     from huizong.issues import FLAT_COLUMNS, Report, explain, sort_issues
@@ -147,7 +149,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         console.print(f"{ret.file}  {who}  {verdict}  错误 {len(report.errors)}，警告 {len(report.warnings)}")
         for i in found:
             sev = "[red]错误[/]" if i.severity == "error" else "[yellow]警告[/]"
-            console.print(f"  {sev} {i.where or '-'}  {i.message}  [dim]({i.code})[/]")
+            text = (i.message_en or i.message) if args.lang == "en" else i.message
+            console.print(f"  {sev} {escape(i.where or '-')}  {escape(text)}  [dim]({i.code})[/]")
     if args.json:
         import json
 
@@ -354,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check files now and change nothing; exit 1 if any is refused")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the issues as JSON (issues.FLAT_COLUMNS) instead")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the messages printed (default zh)")
     p.add_argument(
         "--feedback",
         nargs="?",

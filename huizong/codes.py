@@ -161,7 +161,7 @@ _CODES = [
         "value-redacted",
         E,
         "必填指标 {indicator} {name} 的{column}填为“{value}”（未知或保密），必填指标须填写数值",
-        "{indicator} {column} is given as {value!r} (unknown or withheld); not totalled",
+        "Required {indicator} {column} is given as {value!r} (unknown or withheld); a number is required",
     ),
     Code(
         "value-not-numeric",
@@ -343,6 +343,7 @@ def make_issue(
     """Build an Issue with its registered severity and rendered Chinese message."""
     entry = CODES[code]
     message = render(code, "zh", sheet=sheet, cell=cell, indicator=indicator, value=value, **fields)
+    message_en = render(code, "en", sheet=sheet, cell=cell, indicator=indicator, value=value, **fields)
     return Issue(
         code=code,
         severity=severity or entry.severity,
@@ -352,4 +353,5 @@ def make_issue(
         cell=cell,
         indicator=indicator,
         value=value,
+        message_en=message_en,
     )

@@ -6,7 +6,7 @@ sheet, cell and indicator it concerns, as the county sees them in Excel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
@@ -27,6 +27,7 @@ class Issue:
     indicator: str | None = None
     value: object = None
     explanation: str | None = None  # the county's answer to a warning, from the row's 备注
+    message_en: str | None = None  # the same in English, for maintainers (`huizong validate --lang en`, --json)
 
     @property
     def where(self) -> str:
@@ -41,7 +42,8 @@ class Issue:
         return row
 
 
-FLAT_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation")
+FLAT_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation",
+                "message_en")  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -63,15 +65,9 @@ class Report:
     def valid(self) -> bool:
         return not self.errors
 
-    def extend(self, issues: Iterable[Issue]) -> None:
-        self.issues.extend(issues)
-
     def flatten(self, columns: Iterable[str] = FLAT_COLUMNS) -> list[list[object]]:
         cols = list(columns)
         return [[i.as_row()[c] for c in cols] for i in self.issues]
-
-    def __iter__(self) -> Iterator[Issue]:
-        return iter(self.issues)
 
 
 def explain(issues: Iterable[Issue], notes: dict[str, str]) -> list[Issue]:

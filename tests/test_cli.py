@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import pytest
 from builders import BASE_VALUES, CONFIG, write_return
 
 from huizong.read.periods import Period
@@ -56,7 +57,21 @@ def test_validate_json_is_the_flat_issue_table(tmp_path):  # type: ignore[no-unt
     assert [(i["code"], i["cell"], i["indicator"], i["severity"]) for i in out["issues"]] == [
         ("approved-exceeds-applied", "F19", "B02", "error")]  # fmt: skip
     assert set(out["issues"][0]) == {"file", "sheet", "cell", "indicator", "code", "severity", "message", "value",
-                                     "explanation"}  # fmt: skip
+                                     "explanation", "message_en"}  # fmt: skip
+    assert out["issues"][0]["message_en"] == "B02 40 exceeds 省级科技计划项目申报数（B01）36"
+
+
+def test_validate_prints_english_messages_on_request(tmp_path, capsys, monkeypatch):  # type: ignore[no-untyped-def]
+    from huizong import cli
+
+    bad = write_return(tmp_path / "bad.xlsx", "620722", "2024H1", {**BASE_VALUES, "A05": "*"})
+    monkeypatch.setenv("HUIZONG_STORE", str(tmp_path / "none"))
+    with pytest.raises(SystemExit) as e:
+        cli.main(["validate", "--lang", "en", str(bad)])
+    assert e.value.code == 1
+    assert (
+        "Required A05 本期累计 is given as '*' (unknown or withheld); a number is required" in capsys.readouterr().out
+    )
 
 
 def test_validate_missing_file(tmp_path):  # type: ignore[no-untyped-def]

@@ -248,9 +248,6 @@ class Store:
     def runs(self) -> list[dict[str, Any]]:
         return self._all(sa.select(runs).order_by(runs.c.id))
 
-    def facts_of(self, submission_id: int) -> list[dict[str, Any]]:
-        return self._all(sa.select(facts).where(facts.c.submission_id == submission_id).order_by(facts.c.id))
-
     def revisions_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = list(submission_ids)
         q = sa.select(revisions).where(revisions.c.submission_id.in_(ids)).order_by(revisions.c.id)

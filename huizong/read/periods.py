@@ -41,10 +41,6 @@ class Period:
     def zh(self) -> str:
         return f"{self.year}年{KIND_ZH[self.kind]}"
 
-    @property
-    def end_month(self) -> int:
-        return END_MONTH[self.kind]
-
     def last_year(self) -> Period:
         return Period(self.year - 1, self.kind)
 
