@@ -32,7 +32,8 @@ def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
               "store": str(settings.store.resolve()), "db_url": settings.db_url, "city": settings.city,
               "config": str(Path(settings.config).resolve())}  # fmt: skip
     deployment = huizong_run.to_deployment(name=DEPLOYMENT, schedules=[Cron(cron, timezone=timezone)], parameters=params,
-                                           description="汇总：夜间定时运行，收件箱有新文件时也运行")  # fmt: skip
+                                           description="汇总：夜间定时运行，收件箱有新文件时也运行",
+                                           concurrency_limit=1)  # fmt: skip
     assert isinstance(deployment, RunnerDeployment)  # to_deployment is sync outside an event loop
     stop = threading.Event()
 

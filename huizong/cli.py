@@ -43,7 +43,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 city=args.city, config=args.config)  # fmt: skip
+                                 city=args.city, config=args.config, docs="0" if args.no_docs else None)  # fmt: skip
     console = _console()
     from huizong.ledger.runlock import RunLocked
 
@@ -75,8 +75,14 @@ def _run(args: argparse.Namespace, settings: Settings, console):
     else:
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        if args.no_docs:
+            os.environ["HUIZONG_DOCS"] = "0"  # the flow resolves its settings from the environment too
         from flows.nightly import huizong_run
 
+        api = os.environ.get("PREFECT_API_URL")
+        console.print(
+            f"Prefect 服务：{api}" if api else "未设置 PREFECT_API_URL：为本次运行启动临时 Prefect 服务（10–15 秒）"
+        )
         with console.status("运行中（Prefect）…"):
             result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
                                  db_url=settings.db_url, city=settings.city, config=str(settings.config),
@@ -310,6 +316,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"huizong: {e}", file=sys.stderr)
             return 2
         print(f"Prefect 服务：{os.environ['PREFECT_API_URL']}", flush=True)
+        print(f"Prefect 界面：{os.environ['PREFECT_API_URL'].removesuffix('/api')}", flush=True)
     try:
         from flows.serve import serve_forever
 
@@ -340,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
     _places(p, "inputs", "outputs", "store", "db")
     p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
+    p.add_argument("--no-docs", action="store_true", help="skip the GX Data Docs (also HUIZONG_DOCS=0)")
     p.add_argument(
         "--republish",
         action="store_true",

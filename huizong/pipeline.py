@@ -101,10 +101,11 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
     return out
 
 
-def docs_dir(settings: Settings) -> Path:
+def docs_dir(settings: Settings) -> Path | None:
+    """Where the GX Data Docs go, built once per run; None when they are switched off."""
     from huizong.publish.layout import Layout
 
-    return Layout(settings.outputs).gx_docs
+    return Layout(settings.outputs).gx_docs if settings.docs else None
 
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)

@@ -1,7 +1,7 @@
 """Where things are: a small dataclass filled from arguments, then the environment, then defaults.
 
 Environment: HUIZONG_INPUTS, HUIZONG_OUTPUTS, HUIZONG_STORE, HUIZONG_DB, HUIZONG_CITY,
-HUIZONG_CONFIG.
+HUIZONG_CONFIG, HUIZONG_QUIET, HUIZONG_DOCS.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class Settings:
     db_url: str = ""
     city: str = DEFAULT_CITY
     config: Path = DEFAULT_CONFIG
+    docs: bool = True  # write the GX Data Docs (validation/gx/) once per run
     quiet: float = 1.0  # a file changed less than this many seconds ago is watched that long before it is taken
 
     @classmethod
@@ -41,4 +42,5 @@ class Settings:
             city=str(pick("city", "HUIZONG_CITY", DEFAULT_CITY)),
             config=Path(str(pick("config", "HUIZONG_CONFIG", DEFAULT_CONFIG))),
             quiet=float(str(pick("quiet", "HUIZONG_QUIET", 1.0))),
+            docs=str(pick("docs", "HUIZONG_DOCS", "1")).lower() not in ("0", "false", "no", "off"),
         )

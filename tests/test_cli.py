@@ -93,6 +93,9 @@ def test_template_round_trip_with_last_year_prefilled(ws):  # type: ignore[no-un
     rows = {row[1].value: row for row in sheet.iter_rows(min_row=12) if row[1].value}
     assert rows["A01"][6].value == 4321.5 and rows["B01"][6].value == 30  # 上年同期 from the store
     assert sheet.protection.sheet is True
+    # it prints as the consolidated workbook does: landscape, one page wide, the header row repeated
+    assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$11:$11"
     assert rows["A01"][5].protection.locked is False and rows["A01"][2].protection.locked is True
     kinds = {(dv.type, str(dv.sqref).split()[0]) for dv in sheet.data_validations.dataValidation}
     assert ("whole", rows["B01"][4].coordinate) in kinds or any(

@@ -130,6 +130,9 @@ def test_a_correction_keeps_a_cell_by_cell_diff(ws):  # type: ignore[no-untyped-
     book = openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx")
     changes = [[c.value for c in r][:6] for r in book["更正记录"].iter_rows(min_row=5) if r[0].value]
     assert changes[0] == ["620724", "A01", "全社会研发经费支出", "本期累计", 51000, 5100]
+    assert book["更正记录"].cell(row=5, column=5).number_format == "#,##0.####"
+    page = (ws.outputs / "validation" / "620700" / "2024H1.html").read_text(encoding="utf-8")
+    assert '<td class="n">51,000</td><td class="n">5,100</td>' in page and "51000.0" not in page
 
 
 def test_history_lists_runs(ws):  # type: ignore[no-untyped-def]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -113,6 +116,18 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
         second = totals.read_text(encoding="utf-8-sig")
         assert second != first
         assert "620725 山丹县" not in second.splitlines()[1]  # 山丹县 is now in the totals
+        text = (tmp_path / "serve.log").read_text()
+        ui = re.search(r"Prefect 界面：(\S+)", text)
+        assert ui, text[-2000:]
+        with urllib.request.urlopen(ui.group(1), timeout=10) as r:
+            assert r.status == 200 and b"<html" in r.read().lower()  # the UI is served
+        chromium = shutil.which("chromium")
+        if chromium:  # and, in a browser, it reaches its API rather than the default port 4200
+            dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                                  "--dump-dom", ui.group(1) + "/dashboard"], capture_output=True, text=True,
+                                 timeout=120).stdout  # fmt: skip
+            assert "Can't connect to Server API" not in dom and "4200" not in dom
+            assert "<div" in dom
     finally:
         proc.send_signal(signal.SIGINT)
         try:

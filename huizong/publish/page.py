@@ -21,6 +21,7 @@ from huizong.publish.view import STATUS_ZH, CityPeriod
 from huizong.read.periods import parse_token
 
 _ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))
+_ENV.filters["num"] = lambda v: "" if v is None else (f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}")
 _ENV.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")  # 2024-07-08T10:15:00+08:00 -> 2024-07-08 10:15
 
 

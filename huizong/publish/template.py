@@ -16,7 +16,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Division
 from huizong.ledger.store import Store
-from huizong.publish.workbook import BOLD, BORDER, HEAD_FILL, TITLE, number_format
+from huizong.publish.workbook import BOLD, BORDER, HEAD_FILL, TITLE, number_format, print_setup
 from huizong.read.periods import Period
 
 INPUT_FILL = PatternFill("solid", fgColor="FFFFE0")
@@ -60,6 +60,7 @@ def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Pe
         if editable:
             cell.protection, cell.fill = UNLOCKED, INPUT_FILL
     top = 3 + len(header) + 1
+    print_setup(ws, top)  # prints as the consolidated workbook does: landscape, one page wide, header repeated
     for c, h in enumerate(HEADERS, start=1):
         cell = ws.cell(row=top, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER

@@ -72,13 +72,13 @@ def table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequen
             if formats and c in formats and isinstance(v, int | float):
                 cell.number_format = formats[c]
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
-    _print_setup(ws, top if print_titles else None)
+    print_setup(ws, top if print_titles else None)
     for c, width in enumerate(widths or [], start=1):
         ws.column_dimensions[get_column_letter(c)].width = width
     return top + 1 + len(rows)
 
 
-def _print_setup(ws: Worksheet, header_row: int | None) -> None:
+def print_setup(ws: Worksheet, header_row: int | None) -> None:
     """Landscape A4, as wide as one page, the header row repeated on every page."""
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
