@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("HUIZONG_QUIET", "0")  # tests write files and run at once; see test_hostile for the quiet window
+os.environ.setdefault("HUIZONG_QUIET", "0")
+os.environ.setdefault(
+    "HUIZONG_DOCS", "0"
+)  # GX Data Docs cost a second a run; tests that look at them turn them on  # tests write files and run at once; see test_hostile for the quiet window
 
 from builders import CONFIG
 
@@ -58,3 +62,34 @@ class Workspace:
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path)
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str, cwd: Path | None = None) -> Ran:
+    """`huizong ARGS` in this process (GX and the workers' start-up paid once per session), with
+    its exit status and output; use a subprocess only where a separate process is the point."""
+    import contextlib
+    import io
+
+    from huizong import cli as entry
+
+    out, err = io.StringIO(), io.StringIO()
+    old = Path.cwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                entry.main(list(args))
+                code = 0
+            except SystemExit as e:
+                code = int(e.code or 0) if not isinstance(e.code, str) else 1
+    finally:
+        os.chdir(old)
+    return Ran(code, out.getvalue(), err.getvalue())

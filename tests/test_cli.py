@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from builders import BASE_VALUES, CONFIG, write_return
+from conftest import cli
 
 from huizong.read.periods import Period
 from huizong.read.returns import read_return
@@ -17,9 +18,8 @@ from huizong.read.returns import read_return
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def huizong(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "huizong.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)  # fmt: skip
+def huizong(*args: str, cwd: Path | None = None):  # type: ignore[no-untyped-def]
+    return cli(*args, cwd=cwd)
 
 
 def test_core_does_not_load_prefect_or_gx():

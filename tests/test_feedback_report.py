@@ -6,21 +6,20 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 from builders import BASE_VALUES, write_return
+from conftest import cli
 
 from huizong.publish.feedback import ERROR_FILL, WARNING_FILL
 
 ROW = {code: 10 + n for n, code in enumerate(BASE_VALUES)}  # default shape: the row of each indicator
 
 
-def huizong(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "huizong.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)  # fmt: skip
+def huizong(*args: str, cwd: Path | None = None):  # type: ignore[no-untyped-def]
+    return cli(*args, cwd=cwd)
 
 
 def feedback_of(ws, stem: str) -> Path:  # type: ignore[no-untyped-def]
@@ -124,7 +123,8 @@ def test_validate_can_write_the_feedback_workbook(tmp_path):  # type: ignore[no-
     assert (out / "山丹县_反馈.xlsx").is_file()
 
 
-def test_validation_page_statuses_links_and_changes(ws):  # type: ignore[no-untyped-def]
+def test_validation_page_statuses_links_and_changes(ws, monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HUIZONG_DOCS", "1")  # this page links the GX Data Docs
     write_return(ws.drop("甘州区.xlsx"), "620702", "2024H1")
     write_return(ws.drop("民乐县<img src=x onerror=alert(1)>.xlsx"), "620722", "2024H1", {**BASE_VALUES, "B02": 40})
     ws.run()

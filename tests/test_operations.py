@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from builders import BASE_VALUES, write_return
+from conftest import cli
 
 from huizong.ledger.runlock import RunLocked, run_lock
 from huizong.pipeline import open_store
@@ -106,9 +107,7 @@ def test_status_command(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("r.xlsx"), "620702", "2024H1", values())
     ws.run()
     at("2024-07-20T09:00:00")  # after the deadline
-    env = {**os.environ, "COLUMNS": "200"}
-    r = subprocess.run([sys.executable, "-m", "huizong.cli", "status", "--store", str(ws.store), "--period", "2024H1"],
-                       capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    r = cli("status", "--store", str(ws.store), "--period", "2024H1")
     assert r.returncode == 0, r.stderr
     assert "甘州区" in r.stdout and "按时报送" in r.stdout and "逾期未报" in r.stdout and "1/1/6" in r.stdout
 
@@ -139,8 +138,7 @@ def test_history_lists_runs(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("r.xlsx"), "620702", "2024H1", values())
     ws.run()
     ws.run()
-    r = subprocess.run([sys.executable, "-m", "huizong.cli", "history", "--store", str(ws.store)],
-                       capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})  # fmt: skip
+    r = cli("history", "--store", str(ws.store))
     assert r.returncode == 0, r.stderr
     assert "accepted 1" in r.stdout and "没有新文件" in r.stdout
 

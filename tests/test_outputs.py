@@ -13,8 +13,12 @@ from huizong.demo import county_values, write_demo
 SHEETS = ["汇总", "分县区", "报送情况", "问题清单", "项目明细", "通报排名", "图表", "更正记录", "数据来源"]
 
 
-@pytest.fixture
-def demo_run(ws):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One demo run shared by the tests that only read its outputs."""
+    from conftest import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("demo"))
     write_demo(ws.inputs)
     summary = ws.run()
     book = openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx")
@@ -22,7 +26,8 @@ def demo_run(ws):  # type: ignore[no-untyped-def]
 
 
 def test_demo_run_decisions(demo_run):  # type: ignore[no-untyped-def]
-    _, summary, _ = demo_run
+    ws, summary, _ = demo_run
+    assert not (ws.outputs / "validation" / "gx").exists()  # HUIZONG_DOCS=0: no Data Docs
     assert [(d.inbound.rel, d.status) for d in summary.decisions] == [
         ("甘州区_2024年上半年_科技创新主要指标.xlsx", "accepted"),
         ("民乐县科技局-2024年1-6月主要指标.xls", "accepted"),
