@@ -117,8 +117,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from huizong.catalog import Config
-    from huizong.codes import FILE_LEVEL
     from huizong.issues import FLAT_COLUMNS, Report, explain, sort_issues
+    from huizong.pipeline import can_mark_up
     from huizong.publish.feedback import write_feedback
     from huizong.read.worker import ReadJob, read_bounded
     from huizong.rules.history import history_for
@@ -145,7 +145,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             target = _feedback_target(path, args.feedback)
             div = config.divisions.get(ret.county_code)
             who = " ".join(x for x in (div.name if div else None, ret.period.zh if ret.period else None) if x)
-            fmt = None if any(i.code in FILE_LEVEL for i in found) else ret.format
+            fmt = ret.format if can_mark_up(path, found) else None
             write_feedback(path, fmt, Path(ret.file).name, who, found, target)
             console.print(f"反馈表：{target}")
         if args.json:

@@ -172,6 +172,20 @@ def _arrival(f: Inbound) -> tuple[int, str]:
         return (0, f.rel)
 
 
+FEEDBACK_COPY_LIMIT = 5 << 20  # bytes: a county's file larger than a real return gets the problem list only
+
+
+def can_mark_up(original: Path, issues: list[Issue]) -> bool:
+    """Is the county's own file opened (in this process, by openpyxl) to mark its cells? Not if
+    it could not be read as a workbook, nor if it is far larger than any real return."""
+    if any(i.code in FILE_LEVEL for i in issues):
+        return False
+    try:
+        return original.stat().st_size <= FEEDBACK_COPY_LIMIT
+    except OSError:
+        return False
+
+
 def write_feedbacks(store: st.Store, settings: Settings, config: Config, submission_ids: Iterable[int]) -> list[Path]:
     """A feedback workbook for each of these submissions that has issues, from the ledger.
 
@@ -196,7 +210,7 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
         original = settings.store / s["stored_as"]
         found = sort_issues(issues_by.get(s["id"], []))
         target = Layout(settings.outputs).feedback(int(s["id"]), s["inbox_path"])
-        fmt = None if any(i.code in FILE_LEVEL for i in found) else sniff(original).format
+        fmt = None if not can_mark_up(original, found) else sniff(original).format
         written.append(write_feedback(original, fmt, s["inbox_path"], who, found, target))
         fault_point("feedback written")
     return written

@@ -296,3 +296,17 @@ def test_outputs_are_readable_by_colleagues(ws):  # type: ignore[no-untyped-def]
         os.umask(old)
     for p in (ws.outputs / "620700" / "2024H1").iterdir():
         assert p.stat().st_mode & 0o777 == 0o644, p
+
+
+def test_a_large_file_gets_the_problem_list_only_never_opened_by_openpyxl(ws):  # type: ignore[no-untyped-def]
+    import openpyxl
+
+    src = write_return(ws.root / "src.xlsx", "620722", "2024H1", {**BASE_VALUES, "B02": 40})
+    big = hostile.rewrite_zip(
+        src, ws.drop("big.xlsx"), lambda n, d: d, extra={"xl/media/scan.bin": os.urandom(6 << 20)}
+    )
+    assert big.stat().st_size > 6 << 20
+    d = by_file(ws.run())
+    assert d["big.xlsx"].status == "rejected"
+    (fb,) = (ws.outputs / "feedback").glob("*_big_反馈.xlsx")
+    assert openpyxl.load_workbook(fb).sheetnames == ["问题说明"]
