@@ -168,6 +168,8 @@ class Division:
     parent: str | None
 
 
+NATION = Division("000000", "全国", "nation", None)  # the region above the provinces: `--region 000000`
+
 _AUTONOMOUS = re.compile(r"^(.{2,}?)(?:[\u4e00-\u9fff]{1,8}族)+自治(?:县|旗)$")
 
 
@@ -208,14 +210,51 @@ class Divisions:
         return {d.code: d for d in self.rows}
 
     def get(self, code: str | None) -> Division | None:
+        if code == NATION.code:
+            return NATION
         return self.by_code.get(code or "")
 
     @cached_property
     def county_codes(self) -> list[str]:
         return sorted(d.code for d in self.rows if d.level == "county")
 
-    def counties_of(self, city: str) -> list[Division]:
-        return sorted((d for d in self.rows if d.level == "county" and d.parent == city), key=lambda d: d.code)
+    @cached_property
+    def _children(self) -> dict[str, list[Division]]:
+        out: dict[str, list[Division]] = {}
+        for d in sorted(self.rows, key=lambda d: d.code):
+            out.setdefault(d.parent or NATION.code, []).append(d)
+        return out
+
+    def parts_of(self, region: str) -> list[Division]:
+        """The divisions directly under a region: the nation's provinces; a province's prefectures
+        and the county-level cities directly under it (仙桃市); a prefecture's counties."""
+        return list(self._children.get(region, []))
+
+    @cached_property
+    def _counties_cache(self) -> dict[str, tuple[Division, ...]]:
+        return {}
+
+    def counties_of(self, region: str) -> list[Division]:
+        """Every county-level division inside a region (a prefecture, a province, or 000000 the nation)."""
+        cache = self._counties_cache
+        if region not in cache:
+            out: list[Division] = []
+            for d in self._children.get(region, []):
+                out.extend([d] if d.level == "county" else self.counties_of(d.code))
+            cache[region] = tuple(sorted(out, key=lambda d: d.code))
+        return list(cache[region])
+
+    def regions_within(self, region: str) -> list[Division]:
+        """The region and every province and prefecture inside it: each has outputs of its own."""
+        top = self.get(region)
+        out = [top] if top is not None else []
+        stack = [region]
+        while stack:
+            for d in self._children.get(stack.pop(), []):
+                if d.level != "county":
+                    out.append(d)
+                    stack.append(d.code)
+        return out
 
     def find_county_in_text(self, text: str, city: str | None = None) -> Division | None:
         """The county an office name or title names: "民乐县科学技术局" -> 民乐县.

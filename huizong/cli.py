@@ -37,7 +37,9 @@ def _places(p: argparse.ArgumentParser, *which: str) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--city", help="city (prefecture) code, default 620700 or $HUIZONG_CITY")
+    p.add_argument("--region", "--city", dest="city",
+                   help="region: a prefecture (the city), a province, or 000000 for the nation; "
+                        "default 620700 or $HUIZONG_REGION ($HUIZONG_CITY)")  # fmt: skip
     p.add_argument("--config", help="configuration folder (catalog, suites); default: the repo's expectations/")
 
 

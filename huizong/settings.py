@@ -1,7 +1,7 @@
 """Where things are: a small dataclass filled from arguments, then the environment, then defaults.
 
 Environment: HUIZONG_INPUTS, HUIZONG_OUTPUTS, HUIZONG_STORE, HUIZONG_DB, HUIZONG_CITY,
-HUIZONG_CONFIG, HUIZONG_QUIET, HUIZONG_DOCS.
+HUIZONG_CONFIG, HUIZONG_QUIET, HUIZONG_DOCS; HUIZONG_REGION (HUIZONG_CITY is its older name).
 """
 
 from __future__ import annotations
@@ -21,10 +21,14 @@ class Settings:
     outputs: Path = Path("outputs")
     store: Path = Path("store")  # archive/, rejected/, duplicates/ and the default SQLite file
     db_url: str = ""
-    city: str = DEFAULT_CITY
+    city: str = DEFAULT_CITY  # the region: a prefecture (the city), a province, or 000000 for the nation
     config: Path = DEFAULT_CONFIG
     docs: bool = True  # write the GX Data Docs (validation/gx/) once per run
     quiet: float = 1.0  # a file changed less than this many seconds ago is watched that long before it is taken
+
+    @property
+    def region(self) -> str:
+        return self.city
 
     @classmethod
     def from_env(cls, **given: object) -> Settings:
@@ -39,7 +43,9 @@ class Settings:
             outputs=Path(str(pick("outputs", "HUIZONG_OUTPUTS", "outputs"))),
             store=store,
             db_url=db or f"sqlite:///{(store / 'huizong.db').as_posix()}",
-            city=str(pick("city", "HUIZONG_CITY", DEFAULT_CITY)),
+            city=str(
+                given.get("region") or pick("city", "HUIZONG_REGION", "") or pick("city", "HUIZONG_CITY", DEFAULT_CITY)
+            ),
             config=Path(str(pick("config", "HUIZONG_CONFIG", DEFAULT_CONFIG))),
             quiet=float(str(pick("quiet", "HUIZONG_QUIET", 1.0))),
             docs=str(pick("docs", "HUIZONG_DOCS", "1")).lower() not in ("0", "false", "no", "off"),

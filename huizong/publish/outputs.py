@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from huizong.catalog import Config
 from huizong.clock import now
@@ -21,26 +22,41 @@ from huizong.settings import Settings
 
 
 def publish(store: st.Store, config: Config, settings: Settings, periods: Iterable[str] | None = None) -> list[Path]:
-    """Write submissions.csv and, per period of the city, the workbook and its two CSVs.
+    """Write submissions.csv and, per period, the workbook, its two CSVs and its validation page for
+    the run's region and for every province and prefecture inside it that has a return of that
+    period (each computed from county returns directly).
 
     `periods`: only these (the ones a run touched) besides any whose outputs are missing;
     None: every period the ledger knows."""
     layout = Layout(settings.outputs)
     subs = store.submissions()  # read once: every period's view and the index use it
     written = [write_submissions(layout.submissions_csv, subs)]
-    counties = [c.code for c in config.divisions.counties_of(settings.city)]
+    divisions = config.divisions
+    counties = [c.code for c in divisions.counties_of(settings.city)]
     wanted = None if periods is None else set(periods)
     all_periods = store.periods(counties)
+    regions = divisions.regions_within(settings.city)
     for period in all_periods:
         if wanted is not None and period not in wanted and layout.totals_csv(settings.city, period).exists():
             continue
-        view = gather(store, config, settings.city, period, subs)
-        written.append(write_totals(layout.totals_csv(settings.city, period), view))
-        written.append(write_issues(layout.issues_csv(settings.city, period), view))
-        target = layout.workbook(settings.city, view.city.name, period)
-        written.append(write_atomic(target, partial(write_consolidated, view, config)))
-        written.append(write_report(view, layout))
+        sent = {s["county_code"] for s in subs if s["period"] == period}
+        for region in regions:
+            if region.code != settings.city and not any(c.code in sent for c in divisions.counties_of(region.code)):
+                continue
+            written += _publish_region(store, config, layout, region.code, period, subs)
     return written
+
+
+def _publish_region(store: st.Store, config: Config, layout: Layout, region: str, period: str,
+                    subs: list[dict[str, Any]]) -> list[Path]:  # fmt: skip
+    view = gather(store, config, region, period, subs)
+    target = layout.workbook(region, view.city.name, period)
+    return [
+        write_totals(layout.totals_csv(region, period), view),
+        write_issues(layout.issues_csv(region, period), view),
+        write_atomic(target, partial(write_consolidated, view, config)),
+        write_report(view, layout),
+    ]
 
 
 def publish_reporting(store: st.Store, config: Config, settings: Settings) -> list[Path]:

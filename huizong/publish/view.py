@@ -7,7 +7,7 @@ from typing import Any
 
 from huizong.catalog import Config, Division
 from huizong.ledger import store as st
-from huizong.publish.rollup import Total, rollup
+from huizong.publish.rollup import Total, index_facts, rollup, total_for
 
 
 @dataclass
@@ -23,8 +23,19 @@ STATUS_ZH = {"accepted": "已报送", "rejected": "退回待改", "missing": "�
 
 
 @dataclass
+class Part:
+    """A division directly under the region (a province's prefecture, the nation's province), its
+    totals computed from county returns directly, and how many of its counties are in."""
+
+    division: Division
+    totals: dict[str, Total]  # by indicator code
+    n_reported: int  # counties with an accepted return
+    n_expected: int
+
+
+@dataclass
 class CityPeriod:
-    """What the outputs of one city and period are made of."""
+    """What the outputs of one region (a city, a province, the nation) and period are made of."""
 
     city: Division
     period: str
@@ -36,6 +47,7 @@ class CityPeriod:
     projects: list[dict[str, Any]]
     submissions: list[dict[str, Any]]
     revisions: list[dict[str, Any]] | None = None  # cell-by-cell changes of corrections this period
+    parts: list[Part] | None = None  # above a prefecture: the divisions under the region, each totalled
 
     @property
     def n_reported(self) -> int:
@@ -72,4 +84,20 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     projects = store.projects_for(accepted_ids)
     revisions = store.revisions_for([s["id"] for s in subs])
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
-                      projects, subs, revisions)  # fmt: skip
+                      projects, subs, revisions, parts_of(config, city, statuses, facts))  # fmt: skip
+
+
+def parts_of(config: Config, region: Division, statuses: list[CountyStatus],
+             facts: list[dict[str, Any]]) -> list[Part] | None:  # fmt: skip
+    """For a province or the nation: each division under it, totalled from its counties' returns
+    (ratios recomputed from summed parts at this level too, never averaged)."""
+    if region.level in ("prefecture", "county"):
+        return None
+    vals = index_facts(facts)
+    accepted = {s.county.code for s in statuses if s.status == "accepted"}
+    out = []
+    for d in config.divisions.parts_of(region.code):
+        counties = [d] if d.level == "county" else config.divisions.counties_of(d.code)
+        totals = {ind.code: total_for(ind, vals, counties) for ind in config.catalog}
+        out.append(Part(d, totals, sum(c.code in accepted for c in counties), len(counties)))
+    return out

@@ -105,7 +105,10 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     sub = (f"应报 {len(view.counties)} 个县区，已报 {view.n_reported} 个"
            + (f"；未纳入：{'、'.join(missing)}（汇总数为部分数）" if missing else "；全部纳入"))  # fmt: skip
     _summary(wb.active, view, config, head, sub)
-    _by_county(wb.create_sheet("分县区"), view, config, head)
+    if view.parts is None:
+        _by_county(wb.create_sheet("分县区"), view, config, head)
+    else:
+        _by_part(wb.create_sheet("分地区"), view, config, head)
     _status(wb.create_sheet("报送情况"), view)
     _issues(wb.create_sheet("问题清单"), view)
     _projects(wb.create_sheet("项目明细"), view)
@@ -152,6 +155,26 @@ def _by_county(ws: Worksheet, view: CityPeriod, config: Config, head: str) -> No
         for c in range(4, 5 + len(view.counties)):
             ws.cell(row=r, column=c).number_format = fmt
         ws.cell(row=r, column=4 + len(view.counties)).fill = TOTAL_FILL
+    ws.freeze_panes = ws.cell(row=top + 1, column=4)
+
+
+def _by_part(ws: Worksheet, view: CityPeriod, config: Config, head: str) -> None:
+    """Above a prefecture: the divisions under the region × indicators, each from its counties'
+    returns, and how many of each one's counties are in."""
+    parts = view.parts or []
+    top = _title(
+        ws, head + "（分地区）", "各地区数据由所辖县区报表直接汇总（比率由分子分母重新计算）；空白为无县区报送"
+    )
+    headers = ["指标代码", "指标名称", "计量单位", *[p.division.name for p in parts], f"{view.city.name}合计"]
+    rows = [[t.code, t.name, t.unit, *[p.totals[t.code].value for p in parts], t.value] for t in view.totals]
+    rows.append(["", "已报/应报县区数", "个", *[f"{p.n_reported}/{p.n_expected}" for p in parts],
+                 f"{view.n_reported}/{len(view.counties)}"])  # fmt: skip
+    table(ws, top, headers, rows, None, [9, 34, 10, *[12] * len(parts), 14])
+    for r, t in enumerate(view.totals, start=top + 1):
+        fmt = number_format(config.catalog[t.code])
+        for c in range(4, 5 + len(parts)):
+            ws.cell(row=r, column=c).number_format = fmt
+        ws.cell(row=r, column=4 + len(parts)).fill = TOTAL_FILL
     ws.freeze_panes = ws.cell(row=top + 1, column=4)
 
 

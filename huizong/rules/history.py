@@ -157,17 +157,26 @@ def jumps_frame(returns: list[Return], config: Config, history: History) -> Fram
 
 
 def outliers_frame(returns: list[Return], config: Config, history: History) -> Frame:
-    """Robust z of log(1 + value) among the counties of the same period (median and MAD)."""
+    """Robust z of log(1 + value) among the peer counties of the same period (median and MAD): a
+    county's peers are the counties of its prefecture (or province, for one directly under it)."""
     rules = config.rules.history
     min_n, z_limit = rules.outlier_min_counties, rules.outlier_z
     mad_floor = 0.6745 * math.log(rules.outlier_min_factor) / z_limit
-    counties = {d.code for d in config.divisions.counties_of(_city_of(returns, config) or "")}
-    latest: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)  # (period, indicator) -> county -> value
+    divisions = config.divisions
+
+    def group(county: str | None) -> str:
+        d = divisions.get(county)
+        return (d.parent or "") if d is not None else ""
+
+    groups = {group(r.county_code) for r in _identified(returns)}
+    peers = {d.code for g in groups if g for d in divisions.counties_of(g)}
+    # (peer group, period, indicator) -> county -> value
+    latest: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     for (county, period, indicator, column), k in history.known.items():
-        if column == "value" and county in counties:
-            latest[(period, indicator)][county] = k.number
+        if column == "value" and county in peers:
+            latest[(group(county), period, indicator)][county] = k.number
     for (county, period, indicator), seen in _batch_values(returns).items():
-        latest[(period, indicator)][county] = seen[-1][1]
+        latest[(group(county), period, indicator)][county] = seen[-1][1]
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in _identified(returns):
@@ -175,7 +184,7 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
         for f in ret.facts:
             if f.column != "value" or f.number is None or f.number < 0:
                 continue
-            values = list(latest[(ret.period.token, f.indicator)].values())
+            values = list(latest[(group(ret.county_code), ret.period.token, f.indicator)].values())
             if len(values) < min_n:
                 continue
             logs = [math.log1p(v) for v in values if v >= 0]
@@ -188,14 +197,6 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
                         "unit": ind.unit, "value": fmt(f.number), "expected": fmt(statistics.median(values)),
                         "detail": f"{z:.1f}"})  # fmt: skip
     return frame_of("outliers", rows, ctx, ["robust_z"])
-
-
-def _city_of(returns: list[Return], config: Config) -> str | None:
-    for r in returns:
-        d = config.divisions.get(r.county_code)
-        if d is not None and d.level == "county":
-            return d.parent
-    return None
 
 
 def detail_frame(returns: list[Return], config: Config, history: History) -> Frame:
