@@ -135,7 +135,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             return 2
     returns = read_bounded([ReadJob(p, shown(p)) for p in paths], config, settings.city)
     store = _existing_store(settings, args.db)
-    by_file, _ = validator_for(config, settings.city).run(returns, history_for(store, config, settings.city))
+    by_file, _ = validator_for(config, settings.city).run(returns, history_for(store, config, settings.city, returns))
     console = _console()
     reports = []
     for ret in returns:

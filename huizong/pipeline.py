@@ -128,7 +128,7 @@ def validate(returns: list[Return], config: Config, city: str, store: st.Store |
     from huizong.rules.history import history_for
     from huizong.rules.suites import validator_for
 
-    by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city))
+    by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city, returns))
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
 
 

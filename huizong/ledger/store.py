@@ -231,6 +231,21 @@ class Store:
             q = q.where(facts.c.period == period)
         return self._all(q)
 
+    def current_values(self, counties: Sequence[str], periods: Sequence[str] | None) -> list[dict[str, Any]]:
+        """本期累计 of the current accepted returns of these counties (and periods), with file and cell:
+        what the history rules compare a new return with, selected by the database."""
+        if not counties:
+            return []
+        q = (
+            sa.select(facts.c.county_code, facts.c.period, facts.c.indicator, facts.c.column, facts.c.number,
+                      facts.c.cell, submissions.c.file)
+            .join(submissions, submissions.c.id == facts.c.submission_id)
+            .where(submissions.c.status == ACCEPTED, facts.c.column == "value", facts.c.county_code.in_(list(counties)))
+        )  # fmt: skip
+        if periods is not None:
+            q = q.where(facts.c.period.in_(list(periods)))
+        return self._all(q)
+
     def projects_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = list(submission_ids)
         q = (

@@ -231,9 +231,29 @@ def detail_frame(returns: list[Return], config: Config, history: History) -> Fra
     return frame_of("detail", rows, ctx, columns)
 
 
-def history_for(store: Any, config: Config, city: str) -> History:
-    """The store's current accepted facts for the city's counties (value and last-year columns)."""
+def history_for(store: Any, config: Config, city: str, returns: list[Return] | None = None) -> History:
+    """What the store holds as current (本期累计 of accepted returns) that the rules of this batch
+    can ask about, loaded in SQL, not filtered in Python: for each return, its county's periods of
+    the same year (cumulative order) and the same period last year (上年同期, jumps), and its peer
+    counties' values of the same period (outliers). Without `returns`, all of the region."""
     if store is None:
         return History()
-    counties = [d.code for d in config.divisions.counties_of(city)]
-    return History.from_rows(r for r in store.accepted_facts(counties) if r["column"] == "value")
+    divisions = config.divisions
+    if returns is None:
+        counties = [d.code for d in divisions.counties_of(city)]
+        return History.from_rows(store.current_values(counties, None))
+    mine: set[str] = set()
+    periods: set[str] = set()
+    peers: dict[str, set[str]] = defaultdict(set)  # period -> counties whose values the outlier rule compares
+    for ret in _identified(returns):
+        assert ret.period and ret.county_code
+        mine.add(ret.county_code)
+        year, kind = ret.period.year, ret.period.kind
+        periods |= {f"{year}{k}" for k in KINDS} | {f"{year - 1}{kind}"}
+        d = divisions.get(ret.county_code)
+        if d is not None and d.parent:
+            peers[ret.period.token] |= {c.code for c in divisions.counties_of(d.parent)}
+    rows = list(store.current_values(sorted(mine), sorted(periods))) if mine else []
+    for period, peer_counties in peers.items():
+        rows += store.current_values(sorted(peer_counties - mine), [period])
+    return History.from_rows(rows)
