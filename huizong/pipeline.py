@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,12 +217,22 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
     return written
 
 
-def touched_periods(decisions: list[Decision], store: st.Store) -> set[str]:
-    """Periods whose outputs this run changed (a duplicate changes its period's submission list)."""
-    out = {d.ret.period.token for d in decisions if d.ret is not None and d.ret.period is not None}
+def touched(decisions: list[Decision], store: st.Store) -> dict[str, set[str]]:
+    """Period -> the counties whose returns this run changed (a duplicate changes its period's
+    submission list; a return no county could be placed in touches the period as a whole, "")."""
+    out: dict[str, set[str]] = {}
+    for d in decisions:
+        if d.ret is not None and d.ret.period is not None:
+            out.setdefault(d.ret.period.token, set()).add(d.ret.county_code or "")
     dup_ids = {d.duplicate_of for d in decisions if d.duplicate_of is not None}
-    out |= {str(s["period"]) for s in store.submissions() if s["id"] in dup_ids and s["period"]}
+    for s in store.submissions():
+        if s["id"] in dup_ids and s["period"]:
+            out.setdefault(str(s["period"]), set()).add(str(s["county_code"] or ""))
     return out
+
+
+def touched_periods(decisions: list[Decision], store: st.Store) -> set[str]:
+    return set(touched(decisions, store))
 
 
 @dataclass
@@ -230,6 +241,7 @@ class RunSummary:
     decisions: list[Decision]
     outputs: list[Path]
     deferred: list[str] = field(default_factory=list)  # files still being written, left for the next run
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step, for the benchmark and the log
 
     @property
     def counts(self) -> dict[str, int]:
@@ -298,9 +310,17 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
     ex = executor or Executor()
     config = config or Config.load(settings.config)
     store = open_store(settings)
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn: Callable[..., T], *args: Any) -> T:
+        t = time.perf_counter()
+        out = ex.step(name, fn, *args)
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - t
+        return out
+
     with run_lock(store, wait=wait):
-        taken, deferred = ex.step("take", take, settings)
-        files = ex.step("recover", recover, taken, store, settings)
+        taken, deferred = timed("take", take, settings)
+        files = timed("recover", recover, taken, store, settings)
         fault_point("files found")
         p = plan(files, store, settings)
         p.deferred = deferred
@@ -310,11 +330,13 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         ex.log(f"run {run_id}: {len(files)} files, {len(p.to_read)} to read, still being written: {deferred}")
         fault_point("run recorded")
         chunks = [p.to_read[i : i + ex.chunk] for i in range(0, len(p.to_read), ex.chunk)]
+        t = time.perf_counter()
         returns = ex.read(chunks, config, settings.city, progress) if chunks else []
+        timings["read"] = time.perf_counter() - t
         if progress and returns:
             progress("校验", 0, 1)
         issues = (
-            ex.step("validate", validate, returns, config, settings.city, store, docs_dir(settings)) if returns else {}
+            timed("validate", validate, returns, config, settings.city, store, docs_dir(settings)) if returns else {}
         )
         fault_point("validated")
         decisions = decide(p, returns, issues)
@@ -325,19 +347,19 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
             if progress:
                 progress("入账", next(done), len(decisions))
 
-        ex.step("commit", commit, decisions, store, settings, run_id, on_each)
+        timed("commit", commit, decisions, store, settings, run_id, on_each)
         if progress:
             progress("输出", 0, 1)
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
-        outputs = ex.step("feedback", write_feedbacks, store, settings, config,
+        outputs = timed("feedback", write_feedbacks, store, settings, config,
                           ids + submissions_of_runs(store, interrupted))  # fmt: skip
         everything = republish or bool(interrupted)
-        touched = None if everything else touched_periods(decisions, store)
-        outputs += ex.step("publish", publish, store, config, settings, touched)
-        outputs += ex.step("reporting", publish_reporting, store, config, settings)
+        changed = None if everything else touched(decisions, store)
+        outputs += timed("publish", publish, store, config, settings, changed)
+        outputs += timed("reporting", publish_reporting, store, config, settings)
         end_run(store, run_id, decisions)
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
-    return RunSummary(run_id, decisions, outputs, p.deferred)
+    return RunSummary(run_id, decisions, outputs, p.deferred, timings)
 
 
 def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,

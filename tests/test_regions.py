@@ -122,3 +122,26 @@ def test_a_county_level_city_under_a_province_is_its_own_part(nation) -> None:  
     nation_book = openpyxl.load_workbook(ws.outputs / "000000" / "2024H1" / "汇总_全国_2024H1.xlsx")
     header = next(r for r in ([c.value for c in r] for r in nation_book["分地区"].iter_rows()) if r[0] == "指标代码")
     assert len(header) == 3 + 32 + 1  # every province, then the nation
+
+
+def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> None:  # type: ignore[no-untyped-def]
+    """Runs last: it adds a correction for a county of 银川市 to the shared run."""
+    ws, made, _ = nation
+    gansu = ws.outputs / "620000" / "2024H1" / "city_totals.csv"
+    zhangye = ws.outputs / "620700" / "2024H1" / "city_totals.csv"
+    before = {p: p.stat().st_mtime_ns for p in (gansu, zhangye)}
+    county = DIV.counties_of("640100")[0].code
+    write_return(ws.drop("更正.xlsx"), county, "2024H1", {**made[county], "A01": made[county]["A01"] + 1000})
+    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000")
+    summary = run_batch(settings, CONFIG)
+    assert [d.status for d in summary.decisions] == ["accepted"]
+    written = {p.relative_to(ws.outputs).as_posix() for p in summary.outputs if p.name == "city_totals.csv"}
+    assert written == {
+        "000000/2024H1/city_totals.csv",
+        "640000/2024H1/city_totals.csv",
+        "640100/2024H1/city_totals.csv",
+    }
+    assert {p: p.stat().st_mtime_ns for p in (gansu, zhangye)} == before
+    assert float(totals(ws, "640000")["A01"]["value"]) == pytest.approx(
+        math.fsum(v["A01"] for c, v in made.items() if c.startswith("64")) + 1000
+    )

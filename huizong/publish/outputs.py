@@ -3,7 +3,7 @@ validation pages; every path from the `Layout`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,28 +21,37 @@ from huizong.publish.workbook import write_consolidated, write_reporting_workboo
 from huizong.settings import Settings
 
 
-def publish(store: st.Store, config: Config, settings: Settings, periods: Iterable[str] | None = None) -> list[Path]:
+def publish(store: st.Store, config: Config, settings: Settings,
+            periods: Iterable[str] | Mapping[str, set[str]] | None = None) -> list[Path]:  # fmt: skip
     """Write submissions.csv and, per period, the workbook, its two CSVs and its validation page for
     the run's region and for every province and prefecture inside it that has a return of that
     period (each computed from county returns directly).
 
-    `periods`: only these (the ones a run touched) besides any whose outputs are missing;
-    None: every period the ledger knows."""
+    `periods`: only these (the ones a run touched) besides any whose outputs are missing; given
+    as period -> counties, only the regions holding those counties (and the run's region);
+    None: every period and region the ledger knows."""
     layout = Layout(settings.outputs)
     subs = store.submissions()  # read once: every period's view and the index use it
     written = [write_submissions(layout.submissions_csv, subs)]
     divisions = config.divisions
     counties = [c.code for c in divisions.counties_of(settings.city)]
     wanted = None if periods is None else set(periods)
+    changed = periods if isinstance(periods, Mapping) else {}
     all_periods = store.periods(counties)
     regions = divisions.regions_within(settings.city)
     for period in all_periods:
-        if wanted is not None and period not in wanted and layout.totals_csv(settings.city, period).exists():
+        fresh = not layout.totals_csv(settings.city, period).exists()
+        if wanted is not None and period not in wanted and not fresh:
             continue
         sent = {s["county_code"] for s in subs if s["period"] == period}
+        only = None if fresh or "" in changed.get(period, {""}) else changed[period]
         for region in regions:
-            if region.code != settings.city and not any(c.code in sent for c in divisions.counties_of(region.code)):
-                continue
+            inside = {c.code for c in divisions.counties_of(region.code)}
+            if region.code != settings.city and not inside & sent:
+                continue  # no county of this region has sent a return of the period
+            if only is not None and region.code != settings.city and not inside & only:
+                continue  # nothing of this region changed in this run
+
             written += _publish_region(store, config, layout, region.code, period, subs)
     return written
 

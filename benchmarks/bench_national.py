@@ -1,0 +1,194 @@
+"""The national benchmark: one realistic return for every county-level division, run as `--region 000000`.
+
+    python benchmarks/bench_national.py [N_COUNTIES] [--naive-sample K]
+
+Generates one return per county (40 indicator rows, 20-60 project rows; about 3 % messy, 2 % bad),
+then prints, on the same files in one run: files/s and seconds per stage, peak RSS, and the ratios
+against (1) the floor, python-calamine reading every file's sheets and nothing else, and (2) the
+naive validated pipeline a user would write (pandas.read_excel with openpyxl and a GX validation
+per file, a groupby, an openpyxl workbook per prefecture; timed on a sample, per file). Then
+huizong end to end: cold, one new return, nothing new; and one new return on a store holding
+1, 5 and 10 years of national history (written straight into the ledger), to show it stays flat.
+Figures, not pass/fail: compare the ratios.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from builders import BASE_VALUES, CONFIG, Shape, project_row, valid_uscc, write_return
+
+from huizong.pipeline import run_batch
+from huizong.settings import Settings
+
+CATEGORIES = ["省级重点研发计划", "省级科技计划其他", "中央引导地方科技发展资金", "市级科技计划", "其他"]
+
+
+def figures(code: str) -> dict[str, object]:
+    rnd = random.Random(code)
+    out: dict[str, object] = {}
+    for ind in CONFIG.catalog:
+        if ind.is_ratio:
+            continue
+        v = float(BASE_VALUES[ind.code]) * rnd.uniform(0.5, 1.5)  # type: ignore[arg-type]
+        out[ind.code] = round(v) if ind.integer else round(v, 2)
+    out["B02"] = min(out["B02"], out["B01"])  # type: ignore[type-var]
+    out["C02"] = min(out["C02"], out["C01"])  # type: ignore[type-var]
+    out["C05"] = min(out["C05"], out["C04"])  # type: ignore[type-var]
+    out["A03"] = min(out["A03"], out["Z03"])  # type: ignore[type-var]
+    for ind in CONFIG.catalog:
+        if ind.is_ratio:
+            num, den = float(out[ind.numerator]), float(out[ind.denominator])  # type: ignore[arg-type,index]
+            out[ind.code] = round(float(ind.multiplier or 1) * num / den, 4)
+    return out
+
+
+def make_return(folder: Path, code: str, period: str = "2024H1", name: str | None = None) -> Path:
+    rnd = random.Random(code + period)
+    vals = figures(code)
+    projects = [project_row(n, f"项目{n}", f"某公司{n}", valid_uscc(f"91620700{n:09d}"), rnd.choice(CATEGORIES),
+                            rnd.choice(["申报", "立项", "结题"]), round(rnd.uniform(5, 80), 1))
+                for n in range(1, rnd.randint(20, 60) + 1)]  # fmt: skip
+    roll = rnd.random()
+    shape = Shape(projects=projects)
+    if roll < 0.03:  # messy: shifted, renamed sheet, 亿元
+        shape = Shape(projects=projects, top=3, left=2, sheet="Sheet1", units={"E04": "亿元"})
+        vals = {**vals, "E04": round(float(vals["E04"]) / 10000, 6)}  # type: ignore[arg-type]
+    elif roll < 0.05:  # bad: approved > applied
+        vals = {**vals, "B02": int(vals["B01"]) + 5}  # type: ignore[call-overload]
+    return write_return(folder / (name or f"{code}_{period}.xlsx"), code, period, vals, shape)
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def floor(paths: list[Path]) -> float:
+    import python_calamine as pc
+
+    t = time.perf_counter()
+    for p in paths:
+        wb = pc.CalamineWorkbook.from_path(str(p))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python()
+        wb.close()
+    return time.perf_counter() - t
+
+
+def naive_per_file(paths: list[Path], out: Path) -> float:
+    """What a user would write: read each file with pandas (openpyxl), validate it with GX, group,
+    and write a workbook per prefecture with openpyxl. Seconds per file."""
+    import great_expectations as gx
+    import pandas as pd
+
+    t = time.perf_counter()
+    ctx = gx.get_context(mode="ephemeral")
+    frames = []
+    for n, p in enumerate(paths):
+        df = pd.read_excel(p, sheet_name="主要指标", header=None, engine="openpyxl")
+        df = df.iloc[10:, [1, 5]].dropna()
+        df.columns = ["indicator", "value"]
+        df["value"] = pd.to_numeric(df["value"], errors="coerce")
+        df["county"] = p.name[:6]
+        source = ctx.data_sources.add_pandas(f"s{n}")
+        batch = (
+            source.add_dataframe_asset("a")
+            .add_batch_definition_whole_dataframe("b")
+            .get_batch(batch_parameters={"dataframe": df})
+        )
+        batch.validate(gx.expectations.ExpectColumnValuesToBeBetween(column="value", min_value=0))
+        frames.append(df)
+    allf = pd.concat(frames)
+    allf["prefecture"] = allf["county"].str[:4] + "00"
+    for pref, g in allf.groupby("prefecture"):
+        g.pivot_table(index="indicator", columns="county", values="value", aggfunc="sum").to_excel(
+            out / f"{pref}.xlsx", engine="openpyxl"
+        )
+    return (time.perf_counter() - t) / len(paths)
+
+
+def seed_history(db: Path, years: int) -> None:
+    """`years` years of national history (four periods a year) written straight into the ledger."""
+    con = sqlite3.connect(db)
+    cur = con.cursor()
+    counties = CONFIG.divisions.county_codes
+    inds = [i.code for i in CONFIG.catalog]
+    for y in range(2023 - years, 2023):
+        for kind in ("Q1", "H1", "Q3", "FY"):
+            period = f"{y}{kind}"
+            for c in counties:
+                cur.execute("insert into submissions (file, inbox_path, sha256, size, received_at, county_code, period,"
+                            " status, errors, warnings) values (?, ?, ?, 0, '2020-01-01T00:00:00+08:00', ?, ?,"
+                            " 'accepted', 0, 0)", (f"{c}_{period}.xlsx", f"{c}_{period}.xlsx", f"h{c}{period}", c, period))  # fmt: skip
+                sid = cur.lastrowid
+                cur.executemany("insert into facts (submission_id, county_code, period, indicator, \"column\", number,"
+                                " status, raw, sheet, cell) values (?, ?, ?, ?, 'value', ?, 'ok', '', '主要指标', 'F1')",
+                                [(sid, c, period, i, 100.0) for i in inds])  # fmt: skip
+    con.commit()
+    con.close()
+
+
+def run(label: str, settings: Settings) -> None:
+    t = time.perf_counter()
+    s = run_batch(settings, CONFIG)
+    wall = time.perf_counter() - t
+    n = len(s.decisions)
+    stages = "  ".join(f"{k} {v:.2f}" for k, v in s.timings.items() if v >= 0.01)
+    rate = f"{n / wall:7.1f} files/s" if n else "              "
+    print(f"  {label:<44} {wall:7.2f} s {rate}   {stages}   peak {peak_mib():.0f} MiB")
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    n = int(args[0]) if args else len(CONFIG.divisions.county_codes)
+    sample = int(sys.argv[sys.argv.index("--naive-sample") + 1]) if "--naive-sample" in sys.argv else 30
+    counties = CONFIG.divisions.county_codes[:n]
+    root = Path(tempfile.mkdtemp(prefix="huizong-national-"))
+    try:
+        inbox = root / "inputs"
+        inbox.mkdir()
+        t = time.perf_counter()
+        paths = [make_return(inbox, c) for c in counties]
+        print(f"built {len(paths)} returns in {time.perf_counter() - t:.1f} s "
+              f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)")  # fmt: skip
+        floor_s = floor(paths)
+        print(f"  floor: python-calamine reads every sheet       {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
+        naive_dir = root / "naive"
+        naive_dir.mkdir()
+        naive = naive_per_file(paths[:sample], naive_dir)
+        print(f"  naive validated pipeline (sample of {sample}), per file {naive:7.3f} s  "
+              f"-> {naive * len(paths):7.1f} s for all")  # fmt: skip
+        settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="000000",
+                                     docs="0")  # fmt: skip
+        t = time.perf_counter()
+        run("huizong cold (every level published)", settings)
+        cold = time.perf_counter() - t
+        print(f"  ratios: cold / floor {cold / floor_s:.1f}x;  naive / cold {naive * len(paths) / cold:.1f}x")
+        make_return(inbox, counties[0], name="correction.xlsx")
+        run("one new return", settings)
+        run("nothing new", settings)
+        for years in (1, 5, 10):
+            store = root / f"store-{years}y"
+            hist = Settings.from_env(inputs=root / f"in-{years}", outputs=root / f"out-{years}", store=store,
+                                     region="000000", docs="0")  # fmt: skip
+            (root / f"in-{years}").mkdir()
+            run_batch(hist, CONFIG)  # creates the ledger
+            seed_history(store / "huizong.db", years)
+            run_batch(hist, CONFIG, republish=True)  # the history's outputs, as earlier runs would have left them
+            make_return(root / f"in-{years}", counties[0])
+            run(f"one new return, {years} years of national history", hist)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
