@@ -183,7 +183,11 @@ def main() -> None:
             (root / f"in-{years}").mkdir()
             run_batch(hist, CONFIG)  # creates the ledger
             seed_history(store / "huizong.db", years)
-            run_batch(hist, CONFIG, republish=True)  # the history's outputs, as earlier runs would have left them
+            for y in range(2023 - years, 2023):  # earlier runs published the history: its outputs exist
+                for kind in ("Q1", "H1", "Q3", "FY"):
+                    done = root / f"out-{years}" / "000000" / f"{y}{kind}" / "city_totals.csv"
+                    done.parent.mkdir(parents=True, exist_ok=True)
+                    done.touch()
             make_return(root / f"in-{years}", counties[0])
             run(f"one new return, {years} years of national history", hist)
     finally:
