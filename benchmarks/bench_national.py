@@ -94,7 +94,7 @@ def naive_per_file(paths: list[Path], out: Path) -> float:
     ctx = gx.get_context(mode="ephemeral")
     frames = []
     for n, p in enumerate(paths):
-        df = pd.read_excel(p, sheet_name="主要指标", header=None, engine="openpyxl")
+        df = pd.read_excel(p, sheet_name=0, header=None, engine="openpyxl")
         df = df.iloc[10:, [1, 5]].dropna()
         df.columns = ["indicator", "value"]
         df["value"] = pd.to_numeric(df["value"], errors="coerce")
