@@ -122,6 +122,9 @@ def test_a_county_level_city_under_a_province_is_its_own_part(nation) -> None:  
     nation_book = openpyxl.load_workbook(ws.outputs / "000000" / "2024H1" / "汇总_全国_2024H1.xlsx")
     header = next(r for r in ([c.value for c in r] for r in nation_book["分地区"].iter_rows()) if r[0] == "指标代码")
     assert len(header) == 3 + 32 + 1  # every province, then the nation
+    # above a city, the projects, the charts and every number's source stay in the cities' workbooks
+    assert nation_book.sheetnames == ["汇总", "分地区", "报送情况", "问题清单", "通报排名", "更正记录"]
+    assert "项目明细" in openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").sheetnames
 
 
 def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> None:  # type: ignore[no-untyped-def]

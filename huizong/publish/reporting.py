@@ -77,13 +77,15 @@ def matrix(store: st.Store, config: Config, city: str, periods: list[str] | None
     deadlines = load_deadlines(config)
     today = today or dt.datetime.fromisoformat(now())
     every = store.submissions() if submissions is None else submissions
-    subs = [s for s in every if s["county_code"] in codes and s["period"]]
+    inside = set(codes)
+    subs = [s for s in every if s["county_code"] in inside and s["period"]]
     wanted = sorted(periods if periods is not None else {s["period"] for s in subs})
+    by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in subs:
+        by_cell.setdefault((s["county_code"], s["period"]), []).append(s)
     cells = {}
     for p in wanted:
         due = due_at(parse_token(p), deadlines)
         for c in counties:
-            cells[(c.code, p)] = status_of(
-                [s for s in subs if s["county_code"] == c.code and s["period"] == p], due, today
-            )
+            cells[(c.code, p)] = status_of(by_cell.get((c.code, p), []), due, today)
     return Matrix(counties, wanted, cells)

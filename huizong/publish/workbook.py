@@ -102,8 +102,11 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     period = parse_token(view.period)
     head = f"{view.city.name}{period.zh}科技创新主要指标汇总表"
     missing = [s.county.name for s in view.statuses if s.status != "accepted"]
-    sub = (f"应报 {len(view.counties)} 个县区，已报 {view.n_reported} 个"
-           + (f"；未纳入：{'、'.join(missing)}（汇总数为部分数）" if missing else "；全部纳入"))  # fmt: skip
+    if len(missing) > 30:  # a province or the nation: the names are in 报送情况
+        left = f"；未纳入 {len(missing):,} 个县区（见“报送情况”，汇总数为部分数）"
+    else:
+        left = f"；未纳入：{'、'.join(missing)}（汇总数为部分数）" if missing else "；全部纳入"
+    sub = f"应报 {len(view.counties):,} 个县区，已报 {view.n_reported:,} 个" + left
     _summary(wb.active, view, config, head, sub)
     if view.parts is None:
         _by_county(wb.create_sheet("分县区"), view, config, head)
@@ -111,11 +114,15 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
         _by_part(wb.create_sheet("分地区"), view, config, head)
     _status(wb.create_sheet("报送情况"), view)
     _issues(wb.create_sheet("问题清单"), view)
-    _projects(wb.create_sheet("项目明细"), view)
+    local = view.parts is None  # a city: every project and every number's source are listed here;
+    if local:  # above it they are in the cities' workbooks, and a chart of 2,849 bars helps nobody
+        _projects(wb.create_sheet("项目明细"), view)
     _ranking(wb.create_sheet("通报排名"), view, config)
-    _charts(wb.create_sheet("图表"), view, config)
+    if local:
+        _charts(wb.create_sheet("图表"), view, config)
     _revisions(wb.create_sheet("更正记录"), view, config)
-    _provenance(wb.create_sheet("数据来源"), view, config)
+    if local:
+        _provenance(wb.create_sheet("数据来源"), view, config)
     wb.save(path)
 
 
