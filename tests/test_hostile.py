@@ -310,3 +310,18 @@ def test_a_large_file_gets_the_problem_list_only_never_opened_by_openpyxl(ws):  
     assert d["big.xlsx"].status == "rejected"
     (fb,) = (ws.outputs / "feedback").glob("*_big_反馈.xlsx")
     assert openpyxl.load_workbook(fb).sheetnames == ["问题说明"]
+
+
+def test_running_out_of_memory_inside_calamine_is_over_limits_not_corrupt(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """calamine raises MemoryError when an allocation fails under the worker's cap: that must reach
+    the worker as a memory fault (file-over-limits), never be taken for a damaged file."""
+    from huizong.read import grid
+
+    ok = hostile.good(tmp_path / "ok.xlsx")
+
+    def oom(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise MemoryError
+
+    monkeypatch.setattr(grid.pc.CalamineWorkbook, "from_filelike", oom)
+    with pytest.raises(MemoryError):
+        grid.load_grids(ok)

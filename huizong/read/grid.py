@@ -51,6 +51,8 @@ def load_grids(path: Path) -> list[Grid]:
             wb = pc.CalamineWorkbook.from_filelike(fh)
     except pc.PasswordError as e:
         raise WorkbookUnreadable("encrypted") from e
+    except MemoryError:  # over the worker's memory cap: file-over-limits, not a damaged file
+        raise
     except Exception as e:  # calamine raises several types for damaged files
         raise WorkbookUnreadable(str(e)) from e
     try:
@@ -60,6 +62,8 @@ def load_grids(path: Path) -> list[Grid]:
                 continue
             try:
                 rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+            except MemoryError:
+                raise
             except Exception as e:
                 raise WorkbookUnreadable(f"{meta.name}: {e}") from e
             grids.append(Grid(meta.name, list(rows), meta.visible == pc.SheetVisibleEnum.Visible))
