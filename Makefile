@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha2
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup browser run demo test lint format bench clean
+.PHONY: setup browser postgres run demo test lint format bench clean
 
 setup: $(STAMP)
 
@@ -33,7 +33,14 @@ browser:
 		apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; } \
 		|| echo "warning: could not install chromium; the screenshot test will be skipped"
 
-test: setup browser
+# Debian's PostgreSQL server binaries, for the tests that run the store on PostgreSQL too. No
+# cluster of Debian's is created or started: the tests start a throw-away one on a free port.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && mkdir -p /etc/postgresql-common \
+		&& echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+
+test: setup browser postgres
 	$(BIN)/pytest -q
 
 lint: setup

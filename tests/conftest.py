@@ -30,18 +30,32 @@ def config() -> Config:
 
 
 class Workspace:
-    """An inbox, outputs and store in a temp dir, and a way to run the pipeline on them."""
+    """An inbox, outputs and store in a temp dir, and a way to run the pipeline on them; the
+    ledger in SQLite under the store, or in a fresh PostgreSQL database (`db_url`)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, db_url: str = "") -> None:
         self.root = root
         self.inputs = root / "inputs"
         self.outputs = root / "outputs"
         self.store = root / "store"
+        self.db_url = db_url
         self.inputs.mkdir()
 
     @property
     def settings(self) -> Settings:
-        return Settings.from_env(inputs=self.inputs, outputs=self.outputs, store=self.store, city=CITY)
+        return Settings.from_env(inputs=self.inputs, outputs=self.outputs, store=self.store, city=CITY,
+                                 db_url=self.db_url)  # fmt: skip
+
+    def sql(self, query: str, **params: object) -> list[tuple]:
+        """Rows of a query on the ledger, whichever database holds it."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.settings.db_url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(sa.text(query), params)]
+        finally:
+            engine.dispose()
 
     def run(self) -> RunSummary:
         return run_batch(self.settings, CONFIG)
@@ -59,9 +73,41 @@ class Workspace:
         return {r["indicator_code"]: r for r in self.csv(f"{CITY}/{period}/city_totals.csv")}
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `both_stores` run once on SQLite and once on PostgreSQL."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("backend", BACKENDS)
+
+
 @pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    return Workspace(tmp_path)
+def backend() -> str:
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # type: ignore[no-untyped-def]
+    """A throw-away PostgreSQL cluster on a free loopback port for the session (tests/pgcluster.py).
+    Missing PostgreSQL skips its tests on a developer's machine and fails them in CI."""
+    from pgcluster import Cluster
+
+    cluster = Cluster()
+    try:
+        cluster.start()
+    except Exception as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no PostgreSQL here: {e}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def ws(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Workspace:
+    url = request.getfixturevalue("pg_cluster").new_database() if backend == "postgresql" else ""
+    return Workspace(tmp_path, url)
 
 
 @dataclass

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from builders import BASE_VALUES, Shape, project_row, valid_uscc, write_return
+
+pytestmark = pytest.mark.both_stores
 
 MINLE = "620722"
 ROW = {code: 10 + n for n, code in enumerate(BASE_VALUES)}  # default shape: row of each indicator

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +16,8 @@ from conftest import cli
 
 from huizong.ledger.runlock import RunLocked, run_lock
 from huizong.pipeline import open_store
+
+pytestmark = pytest.mark.both_stores
 
 
 def at(when: str):  # type: ignore[no-untyped-def]
@@ -107,7 +108,7 @@ def test_status_command(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("r.xlsx"), "620702", "2024H1", values())
     ws.run()
     at("2024-07-20T09:00:00")  # after the deadline
-    r = cli("status", "--store", str(ws.store), "--period", "2024H1")
+    r = cli("status", "--db", ws.settings.db_url, "--period", "2024H1")
     assert r.returncode == 0, r.stderr
     assert "甘州区" in r.stdout and "按时报送" in r.stdout and "逾期未报" in r.stdout and "1/1/6" in r.stdout
 
@@ -118,11 +119,7 @@ def test_a_correction_keeps_a_cell_by_cell_diff(ws):  # type: ignore[no-untyped-
     ws.run()
     write_return(ws.drop("高台县_更正.xlsx"), "620724", "2024H1", values(A01=5100, B01=38, F06=None))
     ws.run()
-    db = sqlite3.connect(ws.store / "huizong.db")
-    rows = db.execute(
-        'select submission_id, previous_id, indicator, "column", old, new, cell from revisions'
-    ).fetchall()
-    db.close()
+    rows = ws.sql('select submission_id, previous_id, indicator, "column", old, new, cell from revisions order by id')
     a01, b01, f06 = (10 + list(values()).index(c) for c in ("A01", "B01", "F06"))
     assert rows == [(2, 1, "A01", "value", 51000.0, 5100.0, f"F{a01}"), (2, 1, "B01", "value", 36.0, 38.0, f"F{b01}"),
                     (2, 1, "F06", "value", 10000.0, None, f"F{f06}")]  # fmt: skip
@@ -138,7 +135,7 @@ def test_history_lists_runs(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("r.xlsx"), "620702", "2024H1", values())
     ws.run()
     ws.run()
-    r = cli("history", "--store", str(ws.store))
+    r = cli("history", "--db", ws.settings.db_url)
     assert r.returncode == 0, r.stderr
     assert "accepted 1" in r.stdout and "没有新文件" in r.stdout
 
@@ -166,17 +163,15 @@ def test_two_runs_started_together_equal_a_single_run(ws):  # type: ignore[no-un
     for n, county in enumerate(["620702", "620721", "620722"]):
         write_return(ws.drop(f"r{n}.xlsx"), county, "2024H1", values())
     env = {**os.environ, "HUIZONG_INPUTS": str(ws.inputs), "HUIZONG_OUTPUTS": str(ws.outputs),
-           "HUIZONG_STORE": str(ws.store)}  # fmt: skip
+           "HUIZONG_STORE": str(ws.store), "HUIZONG_DB": ws.settings.db_url}  # fmt: skip
     cmd = [sys.executable, "-m", "huizong.cli", "run", "--no-prefect"]
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    db = sqlite3.connect(ws.store / "huizong.db")
-    statuses = db.execute("select file, status from submissions order by id").fetchall()
-    runs = db.execute("select count(*), sum(finished_at is not null) from runs").fetchone()
-    db.close()
+    statuses = ws.sql("select file, status from submissions order by id")
+    runs = ws.sql("select count(*), count(finished_at) from runs")[0]
     assert statuses == [("r0.xlsx", "accepted"), ("r1.xlsx", "accepted"), ("r2.xlsx", "accepted")]
     assert runs == (2, 2)  # the second waited, then found nothing new
     assert ws.totals("2024H1")["A01"]["n_reported"] == "3"
@@ -195,7 +190,7 @@ def test_a_second_run_can_refuse_to_wait(ws):  # type: ignore[no-untyped-def]
     time.sleep(0.5)
     try:
         r = subprocess.run([sys.executable, "-m", "huizong.cli", "run", "--no-prefect", "--wait", "0", "--store",
-                            str(ws.store), "--inputs", str(ws.inputs), "--outputs", str(ws.outputs)],
+                            str(ws.store), "--db", ws.settings.db_url, "--inputs", str(ws.inputs), "--outputs", str(ws.outputs)],
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     finally:
         release.set()

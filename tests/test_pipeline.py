@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 
+import pytest
 from builders import BASE_VALUES, write_return
 
 from huizong.publish.csvs import ISSUE_COLUMNS, SUBMISSION_COLUMNS, TOTAL_COLUMNS
+
+pytestmark = pytest.mark.both_stores
 
 
 def _age(path, seconds):  # type: ignore[no-untyped-def]
@@ -19,13 +21,9 @@ def _age(path, seconds):  # type: ignore[no-untyped-def]
 
 
 def ledger(ws) -> list[tuple]:  # type: ignore[no-untyped-def]
-    db = sqlite3.connect(ws.store / "huizong.db")
-    try:
-        return db.execute(
-            "select id, file, status, county_code, period, duplicate_of, superseded_by from submissions order by id"
-        ).fetchall()
-    finally:
-        db.close()
+    return ws.sql(
+        "select id, file, status, county_code, period, duplicate_of, superseded_by from submissions order by id"
+    )
 
 
 def values(**changes: object) -> dict[str, object]:
@@ -103,11 +101,7 @@ def test_two_batches_duplicate_correction_refused_revision(ws):  # type: ignore[
 
 
 def ledger_sha(ws, sid: int) -> str:  # type: ignore[no-untyped-def]
-    db = sqlite3.connect(ws.store / "huizong.db")
-    try:
-        return db.execute("select sha256 from submissions where id = ?", (sid,)).fetchone()[0]
-    finally:
-        db.close()
+    return str(ws.sql("select sha256 from submissions where id = :sid", sid=sid)[0][0])
 
 
 def test_a_second_run_changes_nothing(ws):  # type: ignore[no-untyped-def]
@@ -184,7 +178,7 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     assert [r[2] for r in ledger(ws)] == ["accepted"]
     assert ws.totals("2024H1")["A01"]["value"] == "5100"
     assert (ws.outputs / "feedback").exists() is False  # a clean return has no feedback
-    row = sqlite3.connect(ws.store / "huizong.db").execute("select sha256, stored_as from submissions").fetchone()
+    row = ws.sql("select sha256, stored_as from submissions")[0]
     assert hashlib.sha256((ws.store / row[1]).read_bytes()).hexdigest() == row[0]
     assert not list((ws.store / ".staging").glob("*"))
 

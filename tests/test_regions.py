@@ -47,15 +47,17 @@ def figures(county: str) -> dict[str, float]:
     return out
 
 
-@pytest.fixture(scope="module")
-def nation(tmp_path_factory):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def nation(tmp_path_factory, request):  # type: ignore[no-untyped-def]
     from conftest import Workspace
 
-    ws = Workspace(tmp_path_factory.mktemp("nation"))
+    url = request.getfixturevalue("pg_cluster").new_database() if request.param == "postgresql" else ""
+    ws = Workspace(tmp_path_factory.mktemp("nation"), url)
     made = {c: figures(c) for c in slice_counties()}
     for c, vals in made.items():
         write_return(ws.drop(f"{c}.xlsx"), c, "2024H1", vals)
-    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000")
+    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000",
+                                                db_url=ws.db_url)  # fmt: skip
     summary = run_batch(settings, CONFIG)
     return ws, made, summary
 
@@ -135,7 +137,8 @@ def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> Non
     before = {p: p.stat().st_mtime_ns for p in (gansu, zhangye)}
     county = DIV.counties_of("640100")[0].code
     write_return(ws.drop("更正.xlsx"), county, "2024H1", {**made[county], "A01": made[county]["A01"] + 1000})
-    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000")
+    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000",
+                                                db_url=ws.db_url)  # fmt: skip
     summary = run_batch(settings, CONFIG)
     assert [d.status for d in summary.decisions] == ["accepted"]
     written = {p.relative_to(ws.outputs).as_posix() for p in summary.outputs if p.name == "city_totals.csv"}

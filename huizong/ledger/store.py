@@ -13,159 +13,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from huizong.ledger import schema
+from huizong.ledger.tables import facts, issues, locks, metadata, projects, revisions, runs, submissions
+
+__all__ = ["facts", "issues", "locks", "metadata", "projects", "revisions", "runs", "submissions"]
+
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = "accepted", "rejected", "duplicate", "superseded", "ignored"
 STATUSES = (ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED)
 
-metadata = sa.MetaData()
 
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("started_at", sa.String(32), nullable=False),
-    sa.Column("finished_at", sa.String(32)),
-    sa.Column("inputs", sa.Text),
-    sa.Column("n_files", sa.Integer, default=0),
-    sa.Column("summary", sa.Text),  # JSON: counts by status
-)
-
-submissions = sa.Table(
-    "submissions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
-    sa.Column("file", sa.Text, nullable=False),  # the name as dropped, readable (see inbox.readable_name)
-    sa.Column("name_bytes", sa.LargeBinary),  # the path under the inbox exactly as the file system had it
-    sa.Column("inbox_path", sa.Text, nullable=False),  # relative to the inbox
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("size", sa.Integer, nullable=False),
-    sa.Column("received_at", sa.String(32), nullable=False),
-    sa.Column("format", sa.String(8)),
-    sa.Column("county_code", sa.String(12), index=True),
-    sa.Column("period", sa.String(8), index=True),
-    sa.Column("status", sa.String(12), nullable=False),
-    sa.Column("errors", sa.Integer, default=0),
-    sa.Column("warnings", sa.Integer, default=0),
-    sa.Column("reason", sa.Text),
-    sa.Column("stored_as", sa.Text),
-    sa.Column("duplicate_of", sa.Integer),
-    sa.Column("superseded_by", sa.Integer),
-    sa.Column("sheet", sa.Text),
-    sa.Column("office", sa.Text),
-    sa.Column("filled_by", sa.Text),
-    sa.Column("phone", sa.Text),
-    sa.Column("fill_date", sa.Text),
-    sa.Column("override_by", sa.Text),  # `huizong accept`: who accepted a refused return,
-    sa.Column("override_reason", sa.Text),  # why,
-    sa.Column("override_at", sa.String(32)),  # and when
-)
-
-facts = sa.Table(
-    "facts",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
-    sa.Column("county_code", sa.String(12), nullable=False),
-    sa.Column("period", sa.String(8), nullable=False),
-    sa.Column("indicator", sa.String(16), nullable=False),
-    sa.Column("column", sa.String(12), nullable=False),  # target | value | last_year
-    sa.Column("number", sa.Float),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("raw", sa.Text),
-    sa.Column("unit_written", sa.Text),
-    sa.Column("flags", sa.Text),
-    sa.Column("sheet", sa.Text),
-    sa.Column("cell", sa.String(16)),
-    sa.Column("note", sa.Text),
-    sa.Index("ix_facts_key", "period", "county_code", "indicator"),
-)
-
-projects = sa.Table(
-    "projects",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
-    sa.Column("sheet", sa.Text),
-    sa.Column("row", sa.Integer),
-    sa.Column("name", sa.Text),
-    sa.Column("org", sa.Text),
-    sa.Column("uscc", sa.String(32)),
-    sa.Column("category", sa.Text),
-    sa.Column("status", sa.Text),
-    sa.Column("funds", sa.Float),
-    sa.Column("funds_raw", sa.Text),
-    sa.Column("note", sa.Text),
-)
-
-issues = sa.Table(
-    "issues",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
-    sa.Column("code", sa.String(48), nullable=False),
-    sa.Column("severity", sa.String(8), nullable=False),
-    sa.Column("message", sa.Text, nullable=False),
-    sa.Column("sheet", sa.Text),
-    sa.Column("cell", sa.String(16)),
-    sa.Column("indicator", sa.String(16)),
-    sa.Column("value", sa.Text),
-    sa.Column("explanation", sa.Text),
-)
+def _text(value: Any) -> Any:
+    """PostgreSQL's text holds no NUL (a county's .xls may): kept visible as \\x00, on every backend
+    alike so that SQLite and PostgreSQL ledgers hold the same values."""
+    return value.replace("\x00", "\\x00") if isinstance(value, str) and "\x00" in value else value
 
 
-locks = sa.Table(
-    "locks",
-    metadata,
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("owner", sa.String(200), nullable=False),
-    sa.Column("host", sa.String(200)),
-    sa.Column("pid", sa.Integer),
-    sa.Column("acquired_at", sa.DateTime),
-    sa.Column("heartbeat_at", sa.DateTime),
-)
-
-revisions = sa.Table(
-    "revisions",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
-    sa.Column("previous_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False),
-    sa.Column("indicator", sa.String(16), nullable=False),
-    sa.Column("column", sa.String(12), nullable=False),
-    sa.Column("old", sa.Float),
-    sa.Column("new", sa.Float),
-    sa.Column("old_raw", sa.Text),
-    sa.Column("new_raw", sa.Text),
-    sa.Column("cell", sa.String(16)),
-)
-
-
-def _create_schema(engine: Engine, attempts: int = 10) -> None:
-    """Create the tables, tolerating another process that creates them at the same moment
-    (two runs started together on a new ledger: the loser sees "already exists" and retries)."""
-    import time
-
-    for attempt in range(attempts):
-        try:
-            metadata.create_all(engine)
-            _add_missing_columns(engine)
-            return
-        except sa.exc.OperationalError as e:
-            if attempt == attempts - 1 or not any(w in str(e) for w in ("already exists", "locked", "duplicate")):
-                raise
-            time.sleep(0.2 * (attempt + 1))
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """A ledger created by an older huizong gets the nullable columns added since."""
-    inspector = sa.inspect(engine)
-    with engine.begin() as conn:
-        for table in metadata.sorted_tables:
-            have = {c["name"] for c in inspector.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have and col.nullable:
-                    type_ = col.type.compile(dialect=engine.dialect)
-                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" {type_}'))
+def _clean(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _text(v) for k, v in row.items()}
 
 
 @dataclass
@@ -185,7 +49,9 @@ class Store:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        _create_schema(engine)
+        elif engine.dialect.name == "postgresql":
+            engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+        schema.upgrade(engine)
         return cls(engine)
 
     def begin(self):
@@ -281,7 +147,7 @@ class Store:
 
     @staticmethod
     def insert(conn: Connection, table: sa.Table, row: dict[str, Any]) -> int:
-        result = conn.execute(sa.insert(table).values(**row))
+        result = conn.execute(sa.insert(table).values(**_clean(row)))
         pk = result.inserted_primary_key
         assert pk is not None
         return int(pk[0])
@@ -289,8 +155,8 @@ class Store:
     @staticmethod
     def insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         if rows:
-            conn.execute(sa.insert(table), rows)
+            conn.execute(sa.insert(table), [_clean(r) for r in rows])
 
     @staticmethod
     def update_submission(conn: Connection, sid: int, **values: Any) -> None:
-        conn.execute(sa.update(submissions).where(submissions.c.id == sid).values(**values))
+        conn.execute(sa.update(submissions).where(submissions.c.id == sid).values(**_clean(values)))

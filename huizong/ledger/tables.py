@@ -1,0 +1,132 @@
+"""The ledger's tables: one definition, which the migrations (`migrations/`) create and change.
+
+Text columns carry no length: SQLite ignores one and PostgreSQL would refuse a hostile file's
+long value at the insert; a file's size is a BigInteger.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("finished_at", sa.Text),
+    sa.Column("inputs", sa.Text),
+    sa.Column("n_files", sa.Integer, default=0),
+    sa.Column("summary", sa.Text),  # JSON: counts by status
+)
+
+submissions = sa.Table(
+    "submissions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
+    sa.Column("file", sa.Text, nullable=False),  # the name as dropped, readable (see inbox.readable_name)
+    sa.Column("name_bytes", sa.LargeBinary),  # the path under the inbox exactly as the file system had it
+    sa.Column("inbox_path", sa.Text, nullable=False),  # relative to the inbox
+    sa.Column("sha256", sa.Text, nullable=False, index=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("received_at", sa.Text, nullable=False),
+    sa.Column("format", sa.Text),
+    sa.Column("county_code", sa.Text, index=True),
+    sa.Column("period", sa.Text, index=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("errors", sa.Integer, default=0),
+    sa.Column("warnings", sa.Integer, default=0),
+    sa.Column("reason", sa.Text),
+    sa.Column("stored_as", sa.Text),
+    sa.Column("duplicate_of", sa.Integer),
+    sa.Column("superseded_by", sa.Integer),
+    sa.Column("sheet", sa.Text),
+    sa.Column("office", sa.Text),
+    sa.Column("filled_by", sa.Text),
+    sa.Column("phone", sa.Text),
+    sa.Column("fill_date", sa.Text),
+    sa.Column("override_by", sa.Text),  # `huizong accept`: who accepted a refused return,
+    sa.Column("override_reason", sa.Text),  # why,
+    sa.Column("override_at", sa.Text),  # and when
+)
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("county_code", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("indicator", sa.Text, nullable=False),
+    sa.Column("column", sa.Text, nullable=False),  # target | value | last_year
+    sa.Column("number", sa.Float),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("raw", sa.Text),
+    sa.Column("unit_written", sa.Text),
+    sa.Column("flags", sa.Text),
+    sa.Column("sheet", sa.Text),
+    sa.Column("cell", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Index("ix_facts_key", "period", "county_code", "indicator"),
+)
+
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("sheet", sa.Text),
+    sa.Column("row", sa.Integer),
+    sa.Column("name", sa.Text),
+    sa.Column("org", sa.Text),
+    sa.Column("uscc", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("funds", sa.Float),
+    sa.Column("funds_raw", sa.Text),
+    sa.Column("note", sa.Text),
+)
+
+issues = sa.Table(
+    "issues",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("sheet", sa.Text),
+    sa.Column("cell", sa.Text),
+    sa.Column("indicator", sa.Text),
+    sa.Column("value", sa.Text),
+    sa.Column("explanation", sa.Text),
+)
+
+
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("host", sa.Text),
+    sa.Column("pid", sa.Integer),
+    sa.Column("acquired_at", sa.DateTime),
+    sa.Column("heartbeat_at", sa.DateTime),
+)
+
+revisions = sa.Table(
+    "revisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("previous_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False),
+    sa.Column("indicator", sa.Text, nullable=False),
+    sa.Column("column", sa.Text, nullable=False),
+    sa.Column("old", sa.Float),
+    sa.Column("new", sa.Float),
+    sa.Column("old_raw", sa.Text),
+    sa.Column("new_raw", sa.Text),
+    sa.Column("cell", sa.Text),
+)
