@@ -4,10 +4,16 @@
 each step a task, reading mapped over chunks of files (each chunk read by bounded workers, one
 per core), retries where a step may be repeated safely, and a markdown artifact at the end.
 Settings resolve as everywhere else: flow parameters, then the environment, then defaults.
+
+With a Dask scheduler (`--dask tcp://host:8786`, `HUIZONG_DASK`) the reading tasks run on that
+cluster through prefect-dask (`flow_for`); every other step stays in the flow's process, next to
+the ledger. A Dask worker reads the run's staged copies by their absolute paths, so the store
+folder (and the configuration folder) must be mounted at the same path on the cluster's machines.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,11 +48,18 @@ class PrefectExecutor(pipeline.Executor):
         return t(*args, **kwargs)
 
     def read(self, chunks: list[list[Inbound]], config: Config, city: str, progress: Any) -> list[Return]:
-        futures = read_chunk.map(chunks, unmapped(Path(self.settings.config)), unmapped(city))
+        """Each chunk one task, on the flow's task runner (threads here, or a Dask cluster); the
+        files by absolute path, so that a worker in another folder or on another machine finds them."""
+        chunks = [[_absolute(f) for f in chunk] for chunk in chunks]
+        futures = read_chunk.map(chunks, unmapped(Path(self.settings.config).resolve()), unmapped(city))
         return [r for fut in futures for r in fut.result()]
 
     def log(self, message: str) -> None:
         self.logger.info(message)
+
+
+def _absolute(f: Inbound) -> Inbound:
+    return dataclasses.replace(f, path=f.path.absolute(), staged=f.staged.absolute() if f.staged else None)
 
 
 def summary_markdown(summary: pipeline.RunSummary) -> str:
@@ -69,3 +82,13 @@ def huizong_run(inputs: str = "", outputs: str = "", store: str = "", db_url: st
     return {"run_id": summary.run_id, "counts": summary.counts, "outputs": [str(p) for p in summary.outputs],
             "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in summary.decisions],
             "deferred": summary.deferred}  # fmt: skip
+
+
+def flow_for(dask: str = "") -> Any:
+    """The flow, its reading tasks on the Dask cluster at `dask` (a scheduler address) when one is
+    given, else on Prefect's default thread pool."""
+    if not dask:
+        return huizong_run
+    from prefect_dask import DaskTaskRunner
+
+    return huizong_run.with_options(task_runner=DaskTaskRunner(address=dask))

@@ -18,7 +18,7 @@ from prefect.deployments import run_deployment
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
-from flows.nightly import huizong_run
+from flows.nightly import flow_for, huizong_run
 from huizong.ledger.watch import watch_inbox
 from huizong.settings import Settings
 
@@ -31,7 +31,7 @@ def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
     params = {"inputs": str(settings.inputs.resolve()), "outputs": str(settings.outputs.resolve()),
               "store": str(settings.store.resolve()), "db_url": settings.db_url, "city": settings.city,
               "config": str(Path(settings.config).resolve())}  # fmt: skip
-    deployment = huizong_run.to_deployment(name=DEPLOYMENT, schedules=[Cron(cron, timezone=timezone)], parameters=params,
+    deployment = flow_for(settings.dask).to_deployment(name=DEPLOYMENT, schedules=[Cron(cron, timezone=timezone)], parameters=params,
                                            description="汇总：夜间定时运行，收件箱有新文件时也运行",
                                            concurrency_limit=1)  # fmt: skip
     assert isinstance(deployment, RunnerDeployment)  # to_deployment is sync outside an event loop

@@ -45,7 +45,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 city=args.city, config=args.config, docs="0" if args.no_docs else None)  # fmt: skip
+                                 city=args.city, config=args.config, docs="0" if args.no_docs else None,
+                                 dask=args.dask)  # fmt: skip
+    if settings.dask and args.no_prefect:
+        print("huizong: --dask 需要 Prefect 流程运行，不能与 --no-prefect 同用", file=sys.stderr)
+        return 2
     console = _console()
     from huizong.ledger.runlock import RunLocked
 
@@ -79,8 +83,11 @@ def _run(args: argparse.Namespace, settings: Settings, console):
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
         if args.no_docs:
             os.environ["HUIZONG_DOCS"] = "0"  # the flow resolves its settings from the environment too
-        from flows.nightly import huizong_run
+        from flows.nightly import flow_for
 
+        huizong_run = flow_for(settings.dask)
+        if settings.dask:
+            console.print(f"读取在 Dask 集群上进行：{settings.dask}", markup=False)
         api = os.environ.get("PREFECT_API_URL")
         console.print(
             f"Prefect 服务：{api}" if api else "未设置 PREFECT_API_URL：为本次运行启动临时 Prefect 服务（10–15 秒）"
@@ -304,7 +311,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 city=args.city, config=args.config)  # fmt: skip
+                                 city=args.city, config=args.config, dask=args.dask)  # fmt: skip
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     server = None
@@ -349,6 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
     _places(p, "inputs", "outputs", "store", "db")
     p.add_argument("--no-prefect", action="store_true", help="run in this process without Prefect")
+    p.add_argument("--dask", help="Dask scheduler address (tcp://host:8786, or $HUIZONG_DASK): read on that cluster")
     p.add_argument("--no-docs", action="store_true", help="skip the GX Data Docs (also HUIZONG_DOCS=0)")
     p.add_argument(
         "--republish",
@@ -419,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("HUIZONG_SETTLE", "30")),
         help="seconds dropped files must stay unchanged before a run starts (default 30)",
     )
+    p.add_argument("--dask", help="Dask scheduler address (tcp://host:8786, or $HUIZONG_DASK): read on that cluster")
     _common(p)
     p.set_defaults(func=cmd_serve)
 
