@@ -91,4 +91,4 @@ def flow_for(dask: str = "") -> Any:
         return huizong_run
     from prefect_dask import DaskTaskRunner
 
-    return huizong_run.with_options(task_runner=DaskTaskRunner(address=dask))
+    return huizong_run.with_options(task_runner=DaskTaskRunner(address=dask))  # type: ignore[arg-type]
