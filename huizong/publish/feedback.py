@@ -19,7 +19,7 @@ from openpyxl.workbook import Workbook
 
 from huizong.issues import Issue, Severity
 from huizong.publish.files import write_atomic
-from huizong.publish.workbook import BOLD, TITLE, put, table
+from huizong.publish.sheets import BOLD, TITLE, put, table
 from huizong.read.grid import WorkbookUnreadable, load_grids
 
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")

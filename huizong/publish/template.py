@@ -16,7 +16,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Division
 from huizong.ledger.store import Store
-from huizong.publish.workbook import BOLD, BORDER, HEAD_FILL, TITLE, number_format, print_setup
+from huizong.publish.sheets import BOLD, BORDER, HEAD_FILL, TITLE, print_setup
+from huizong.publish.style import number_format
 from huizong.read.periods import Period
 
 INPUT_FILL = PatternFill("solid", fgColor="FFFFE0")
