@@ -1,13 +1,14 @@
 """The national benchmark: one realistic return for every county-level division, run as `--region 000000`.
 
-    python benchmarks/bench_national.py [N_COUNTIES] [--naive-sample K]
+    python benchmarks/bench_national.py [N_COUNTIES] [--naive-sample K] [--no-prefect]
 
 Generates one return per county (40 indicator rows, 20-60 project rows; about 3 % messy, 2 % bad),
 then prints, on the same files in one run: files/s and seconds per stage, peak RSS, and the ratios
 against (1) the floor, python-calamine reading every file's sheets and nothing else, and (2) the
 naive validated pipeline a user would write (pandas.read_excel with openpyxl and a GX validation
 per file, a groupby, an openpyxl workbook per prefecture; timed on a sample, per file). Then
-huizong end to end: cold, one new return, nothing new; and one new return on a store holding
+huizong end to end: cold in-process, cold as the Prefect flow against a running server (started
+before the clock), one new return, nothing new; and one new return on a store holding
 1, 5 and 10 years of national history (written straight into the ledger), to show it stays flat.
 Figures, not pass/fail: compare the ratios.
 """
@@ -30,8 +31,6 @@ from builders import BASE_VALUES, CONFIG, Shape, project_row, valid_uscc, write_
 from huizong.pipeline import run_batch
 from huizong.settings import Settings
 
-CATEGORIES = ["省级重点研发计划", "省级科技计划其他", "中央引导地方科技发展资金", "市级科技计划", "其他"]
-
 
 def figures(code: str) -> dict[str, object]:
     rnd = random.Random(code)
@@ -52,12 +51,29 @@ def figures(code: str) -> dict[str, object]:
     return out
 
 
+PROVINCIAL = ["省级重点研发计划", "省级科技计划其他", "省级科技重大专项"]
+
+
+def detail(code: str, vals: dict[str, object], rnd: random.Random) -> list[list[object]]:
+    """Project detail that agrees with the county's B01 (provincial applied), B02 (approved), B04
+    (central guidance) and B03 (funds), as a county's own sheet does: B01 + B04 rows, 20-60 of them."""
+    applied, approved, central = (int(vals[c]) for c in ("B01", "B02", "B04"))  # type: ignore[call-overload]
+    each = round(float(vals["B03"]) * 0.8 / max(approved + central, 1), 2)  # type: ignore[arg-type]
+    rows = []
+    for n in range(applied + central):
+        is_central = n >= applied
+        status = "申报" if is_central or n >= approved else rnd.choice(["立项", "结题"])
+        body = f"91{code}{n:09d}"[:17]
+        rows.append(project_row(n + 1, f"项目{n + 1}", f"某公司{n + 1}", valid_uscc(body),
+                                "中央引导地方科技发展资金" if is_central else rnd.choice(PROVINCIAL), status,
+                                each if is_central or status != "申报" else None))  # fmt: skip
+    return rows
+
+
 def make_return(folder: Path, code: str, period: str = "2024H1", name: str | None = None) -> Path:
     rnd = random.Random(code + period)
     vals = figures(code)
-    projects = [project_row(n, f"项目{n}", f"某公司{n}", valid_uscc(f"91620700{n:09d}"), rnd.choice(CATEGORIES),
-                            rnd.choice(["申报", "立项", "结题"]), round(rnd.uniform(5, 80), 1))
-                for n in range(1, rnd.randint(20, 60) + 1)]  # fmt: skip
+    projects = detail(code, vals, rnd)
     roll = rnd.random()
     shape = Shape(projects=projects)
     if roll < 0.03:  # messy: shifted, renamed sheet, 亿元
@@ -147,10 +163,40 @@ def run(label: str, settings: Settings) -> None:
     print(f"  {label:<44} {wall:7.2f} s {rate}   {stages}   peak {peak_mib():.0f} MiB")
 
 
+def prefect_cold(root: Path, inbox: Path) -> float:
+    """The same cold run as the Prefect flow, against a local Prefect server started beforehand."""
+    import os
+
+    from flows.server import start_local_server
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ["HUIZONG_DOCS"] = "0"
+    os.environ["HUIZONG_QUIET"] = "0"
+    server = start_local_server(root / "prefect-server.log")
+    try:
+        from flows.nightly import huizong_run
+
+        t = time.perf_counter()
+        result = huizong_run(inputs=str(inbox), outputs=str(root / "outputs-prefect"), store=str(root / "store-prefect"),
+                             city="000000")  # fmt: skip
+        wall = time.perf_counter() - t
+        n = sum(result["counts"].values())
+        print(f"  {'huizong cold through Prefect (running server)':<44} {wall:7.2f} s {n / wall:7.1f} files/s")
+        return wall
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    n = int(args[0]) if args else len(CONFIG.divisions.county_codes)
-    sample = int(sys.argv[sys.argv.index("--naive-sample") + 1]) if "--naive-sample" in sys.argv else 30
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("counties", nargs="?", type=int, default=len(CONFIG.divisions.county_codes))
+    parser.add_argument("--naive-sample", type=int, default=30)
+    parser.add_argument("--no-prefect", action="store_true", help="skip the run through Prefect")
+    opts = parser.parse_args()
+    n, sample = opts.counties, opts.naive_sample
     counties = CONFIG.divisions.county_codes[:n]
     root = Path(tempfile.mkdtemp(prefix="huizong-national-"))
     try:
@@ -160,6 +206,7 @@ def main() -> None:
         paths = [make_return(inbox, c) for c in counties]
         print(f"built {len(paths)} returns in {time.perf_counter() - t:.1f} s "
               f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)")  # fmt: skip
+        shutil.copytree(inbox, root / "inputs-prefect")
         floor_s = floor(paths)
         print(f"  floor: python-calamine reads every sheet       {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
         naive_dir = root / "naive"
@@ -168,18 +215,21 @@ def main() -> None:
         print(f"  naive validated pipeline (sample of {sample}), per file {naive:7.3f} s  "
               f"-> {naive * len(paths):7.1f} s for all")  # fmt: skip
         settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="000000",
-                                     docs="0")  # fmt: skip
+                                     docs="0", quiet=0)  # fmt: skip
         t = time.perf_counter()
         run("huizong cold (every level published)", settings)
         cold = time.perf_counter() - t
         print(f"  ratios: cold / floor {cold / floor_s:.1f}x;  naive / cold {naive * len(paths) / cold:.1f}x")
+        if not opts.no_prefect:
+            through = prefect_cold(root, root / "inputs-prefect")
+            print(f"  ratio: Prefect / in-process {through / cold:.2f}x")
         make_return(inbox, counties[0], name="correction.xlsx")
         run("one new return", settings)
         run("nothing new", settings)
         for years in (1, 5, 10):
             store = root / f"store-{years}y"
             hist = Settings.from_env(inputs=root / f"in-{years}", outputs=root / f"out-{years}", store=store,
-                                     region="000000", docs="0")  # fmt: skip
+                                     region="000000", docs="0", quiet=0)  # fmt: skip
             (root / f"in-{years}").mkdir()
             run_batch(hist, CONFIG)  # creates the ledger
             seed_history(store / "huizong.db", years)

@@ -197,7 +197,7 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
     from huizong.read.sniff import sniff
 
     wanted = set(submission_ids)
-    rows = [s for s in store.submissions() if s["id"] in wanted and s["stored_as"] and s["errors"] + s["warnings"]]
+    rows = [s for s in store.submissions(ids=wanted) if s["stored_as"] and s["errors"] + s["warnings"]]
     issues_by: dict[int, list[Issue]] = {}
     for i in store.issues_for([s["id"] for s in rows]):
         issues_by.setdefault(i["submission_id"], []).append(Issue(
@@ -225,8 +225,8 @@ def touched(decisions: list[Decision], store: st.Store) -> dict[str, set[str]]:
         if d.ret is not None and d.ret.period is not None:
             out.setdefault(d.ret.period.token, set()).add(d.ret.county_code or "")
     dup_ids = {d.duplicate_of for d in decisions if d.duplicate_of is not None}
-    for s in store.submissions():
-        if s["id"] in dup_ids and s["period"]:
+    for s in store.submissions(ids=dup_ids) if dup_ids else []:
+        if s["period"]:
             out.setdefault(str(s["period"]), set()).add(str(s["county_code"] or ""))
     return out
 
@@ -275,7 +275,7 @@ def end_run(store: st.Store, run_id: int, decisions: list[Decision]) -> None:
 
 def submissions_of_runs(store: st.Store, run_ids: Iterable[int]) -> list[int]:
     ids = set(run_ids)
-    return [int(s["id"]) for s in store.submissions() if s["run_id"] in ids]
+    return [int(s["id"]) for s in store.submissions(run_ids=ids)] if ids else []
 
 
 class Executor:

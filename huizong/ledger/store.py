@@ -6,7 +6,7 @@ A return's ledger row, facts, projects and issues are written in one transaction
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +63,28 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
-    def submissions(self) -> list[dict[str, Any]]:
-        return self._all(sa.select(submissions).order_by(submissions.c.id))
+    def submissions(self, *, ids: Iterable[int] | None = None, periods: Iterable[str] | None = None,
+                    run_ids: Iterable[int] | None = None, unplaced: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        """Ledger rows in arrival order: all of them, or only those of these ids, periods or runs, or
+        the refused files no county or period could be read from (`unplaced`). A run asks for what
+        it needs, so that its cost does not grow with years of history."""
+        q = sa.select(submissions).order_by(submissions.c.id)
+        if ids is not None:
+            q = q.where(submissions.c.id.in_(list(ids)))
+        if periods is not None:
+            q = q.where(submissions.c.period.in_(list(periods)))
+        if run_ids is not None:
+            q = q.where(submissions.c.run_id.in_(list(run_ids)))
+        if unplaced:
+            q = q.where(submissions.c.status == REJECTED,
+                        sa.or_(submissions.c.county_code.is_(None), submissions.c.period.is_(None)))  # fmt: skip
+        return self._all(q)
+
+    def submission_rows(self, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """Every ledger row as a tuple of these columns, in arrival order, streamed (submissions.csv)."""
+        q = sa.select(*(submissions.c[c] for c in columns)).order_by(submissions.c.id)
+        with self.engine.connect() as conn:
+            yield from conn.execution_options(yield_per=5000).execute(q)
 
     def by_sha(self, sha: str) -> list[dict[str, Any]]:
         q = sa.select(submissions).where(submissions.c.sha256 == sha).order_by(submissions.c.id)

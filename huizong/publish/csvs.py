@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,9 @@ def write_issues(path: Path, view: CityPeriod) -> Path:
     return write_csv(path, ISSUE_COLUMNS, rows)
 
 
-def write_submissions(path: Path, subs: list[dict[str, Any]]) -> Path:
-    return write_csv(path, SUBMISSION_COLUMNS, ([s[c] for c in SUBMISSION_COLUMNS] for s in subs))
+def write_submissions(path: Path, rows: Iterable[Sequence[object]]) -> Path:
+    """`rows`: every ledger row's SUBMISSION_COLUMNS, in arrival order (Store.submission_rows)."""
+    return write_csv(path, SUBMISSION_COLUMNS, rows)
 
 
 REPORTING_COLUMNS = ["county_code", "county", "period", "due", "status", "status_zh", "received_at"]

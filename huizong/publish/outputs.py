@@ -11,7 +11,7 @@ from typing import Any
 from huizong.catalog import Config
 from huizong.clock import now
 from huizong.ledger import store as st
-from huizong.publish.csvs import write_issues, write_reporting_csv, write_submissions, write_totals
+from huizong.publish.csvs import SUBMISSION_COLUMNS, write_issues, write_reporting_csv, write_submissions, write_totals
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_index, write_report
@@ -31,8 +31,7 @@ def publish(store: st.Store, config: Config, settings: Settings,
     as period -> counties, only the regions holding those counties (and the run's region);
     None: every period and region the ledger knows."""
     layout = Layout(settings.outputs)
-    subs = store.submissions()  # read once: every period's view and the index use it
-    written = [write_submissions(layout.submissions_csv, subs)]
+    written = [write_submissions(layout.submissions_csv, store.submission_rows(SUBMISSION_COLUMNS))]
     divisions = config.divisions
     counties = [c.code for c in divisions.counties_of(settings.city)]
     wanted = None if periods is None else set(periods)
@@ -43,7 +42,8 @@ def publish(store: st.Store, config: Config, settings: Settings,
         fresh = not layout.totals_csv(settings.city, period).exists()
         if wanted is not None and period not in wanted and not fresh:
             continue
-        sent = {s["county_code"] for s in subs if s["period"] == period}
+        subs = store.submissions(periods=[period])  # read once: every region's view of the period uses it
+        sent = {s["county_code"] for s in subs}
         only = None if fresh or "" in changed.get(period, {""}) else changed[period]
         for region in regions:
             inside = {c.code for c in divisions.counties_of(region.code)}
@@ -76,16 +76,15 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
     layout = Layout(settings.outputs)
     region = config.divisions.get(settings.city)
     name = region.name if region else settings.city
-    subs = store.submissions()
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
     every = store.periods(counties)
     this_year = int(now()[:4])
     recent = [p for p in every if int(p[:4]) >= this_year - 1] or [p for p in every if p[:4] == max(every)[:4]]
-    m = matrix(store, config, settings.city, recent, submissions=subs)
+    m = matrix(store, config, settings.city, recent, submissions=store.submissions(periods=recent))
     written = []
     if m.counties and m.periods:
         written.append(write_atomic(layout.reporting_workbook(settings.city, name),
                                     partial(write_reporting_workbook, m=m, region_name=name)))  # fmt: skip
         written.append(write_reporting_csv(layout.reporting_csv(settings.city), m))
-    written.append(write_index(subs, every, name, settings.city, layout, m))
+    written.append(write_index(store.submissions(unplaced=True), every, name, settings.city, layout, m))
     return written

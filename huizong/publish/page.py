@@ -120,7 +120,7 @@ def _reporting(m: Matrix | None) -> dict[str, Any] | None:
 
 
 def write_index(
-    submissions: list[dict[str, Any]],
+    unplaced: list[dict[str, Any]],
     periods: list[str],
     city_name: str,
     city: str,
@@ -128,10 +128,9 @@ def write_index(
     m: Matrix | None = None,
 ) -> Path:
     """outputs/validation/index.html: every period's page, the reporting status as of today, and
-    the files no county or period could be read from. Written by every run."""
+    the files no county or period could be read from (`unplaced`). Written by every run."""
     target = layout.validation_index
     docs = layout.gx_index
-    unplaced = [s for s in submissions if s["status"] == "rejected" and not (s["county_code"] and s["period"])]
     html = _ENV.get_template("index.html").render(
         city=city_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
         periods=[{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p), target)}

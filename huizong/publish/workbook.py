@@ -35,6 +35,7 @@ from huizong.read.model import COLUMN_ZH
 from huizong.read.periods import parse_token
 
 OPTIONS = {
+    "constant_memory": True,  # rows go to disk as written, strings inline: every sheet is written top to bottom
     "strings_to_numbers": False,  # what a county wrote as text stays text
     "strings_to_formulas": False,
     "strings_to_urls": False,
@@ -99,10 +100,10 @@ def table(book: Book, ws: Worksheet, top: int, headers: Sequence[str], rows: Seq
     free row (1-based). `formats`: column (1-based) → number format; `row_formats`: the same per
     row; `fills`: column → background colour."""
     h = top - 1
-    for c, text in enumerate(headers):
-        ws.write_string(h, c, str(text), book.head)
     if any(len(str(x)) > 8 for x in headers):
         ws.set_row(h, 45)  # room for wrapped headers
+    for c, text in enumerate(headers):
+        ws.write_string(h, c, str(text), book.head)
     bordered = len(rows) <= BORDERED_ROWS
     formats = formats or {}
     fills = fills or {}
