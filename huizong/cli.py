@@ -460,6 +460,8 @@ def fault_message(e: BaseException) -> tuple[int, str] | None:
         else:
             why = f"账本数据库出错：{text}"
         return EXIT_FAULT, why + "。已收到的文件都保留在原处，下次运行会补完"
+    if type(e).__name__ == "BrokenProcessPool":
+        return EXIT_FAULT, "发布输出的进程意外退出（内存不足或被终止）。已入账的数据都在账本中，重新运行即可补完输出"
     if type(e).__name__ == "StoreError":
         return EXIT_FAULT, f"存储出错：{e}。已收到的文件都保留在原处"
     if isinstance(e, OSError):

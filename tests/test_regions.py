@@ -151,3 +151,41 @@ def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> Non
     assert float(totals(ws, "640000")["A01"]["value"]) == pytest.approx(
         math.fsum(v["A01"] for c, v in made.items() if c.startswith("64")) + 1000
     )
+
+
+def test_publishers_in_processes_write_what_one_process_writes(nation, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The slice's regions are many enough to be published by publisher processes; published
+    again in this process alone, every CSV is the same, byte for byte."""
+    from huizong.pipeline import open_store
+    from huizong.publish import outputs
+
+    ws, _, summary = nation
+    assert len([p for p in summary.outputs if p.name == "city_totals.csv"]) >= outputs.PARALLEL_FROM
+    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=tmp_path / "serial", store=ws.store,
+                                                region="000000", db_url=ws.db_url)  # fmt: skip
+    monkeypatch.setattr(outputs, "PARALLEL_FROM", 10**9)
+    written = outputs.publish(open_store(settings), CONFIG, settings, None)
+    csvs = sorted(p.relative_to(tmp_path / "serial") for p in written if p.suffix == ".csv")
+    assert len(csvs) > 10
+    for rel in csvs:
+        if rel.name != "submissions.csv":
+            assert (tmp_path / "serial" / rel).read_bytes() == (ws.outputs / rel).read_bytes(), rel
+
+
+def test_jobs_are_shared_out_by_weight_in_their_order() -> None:
+    from huizong.publish.parallel import share_out
+
+    jobs = [("a", "p1"), ("b", "p1"), ("c", "p1"), ("d", "p2")]
+    assert share_out(jobs, [10, 1, 1, 9], 2) == [[("a", "p1"), ("c", "p1")], [("b", "p1"), ("d", "p2")]]
+    assert share_out(jobs[:1], [1], 4) == [[("a", "p1")]]
+
+
+def test_a_publishers_fault_is_raised_in_the_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A publisher that cannot write (here: its outputs folder is a file) raises the same OSError
+    in the parent, which the CLI turns into one line and exit status 4."""
+    from huizong.publish.parallel import publish_in_processes
+
+    blocker = tmp_path / "outputs"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError):
+        publish_in_processes([("620700", "2024H1")], [1], 1, f"sqlite:///{tmp_path / 'l.db'}", CONFIG, blocker)

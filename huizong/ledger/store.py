@@ -80,6 +80,12 @@ class Store:
                         sa.or_(submissions.c.county_code.is_(None), submissions.c.period.is_(None)))  # fmt: skip
         return self._all(q)
 
+    def sent(self, period: str) -> list[str]:
+        """The counties with any submission of the period."""
+        q = sa.select(submissions.c.county_code).where(submissions.c.period == period).distinct()
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q) if r[0]]
+
     def submission_rows(self, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
         """Every ledger row as a tuple of these columns, in arrival order, streamed (submissions.csv)."""
         q = sa.select(*(submissions.c[c] for c in columns)).order_by(submissions.c.id)

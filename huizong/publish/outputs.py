@@ -3,6 +3,7 @@ validation pages; every path from the `Layout`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -11,13 +12,14 @@ from typing import Any
 from huizong.catalog import Config
 from huizong.clock import now
 from huizong.ledger import store as st
-from huizong.publish.csvs import SUBMISSION_COLUMNS, write_issues, write_reporting_csv, write_submissions, write_totals
+from huizong.publish.csvs import SUBMISSION_COLUMNS, write_reporting_csv, write_submissions
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
-from huizong.publish.page import write_index, write_report
+from huizong.publish.page import write_index
+from huizong.publish.parallel import publish_in_processes
+from huizong.publish.region import publish_region
 from huizong.publish.reporting import matrix
-from huizong.publish.view import gather
-from huizong.publish.workbook import write_consolidated, write_reporting_workbook
+from huizong.publish.workbook import write_reporting_workbook
 from huizong.settings import Settings
 
 
@@ -38,12 +40,12 @@ def publish(store: st.Store, config: Config, settings: Settings,
     changed = periods if isinstance(periods, Mapping) else {}
     all_periods = store.periods(counties)
     regions = divisions.regions_within(settings.city)
+    jobs: list[tuple[str, str]] = []  # (region, period) in the order they are written
     for period in all_periods:
         fresh = not layout.totals_csv(settings.city, period).exists()
         if wanted is not None and period not in wanted and not fresh:
             continue
-        subs = store.submissions(periods=[period])  # read once: every region's view of the period uses it
-        sent = {s["county_code"] for s in subs}
+        sent = set(store.sent(period))
         only = None if fresh or "" in changed.get(period, {""}) else changed[period]
         for region in regions:
             inside = {c.code for c in divisions.counties_of(region.code)}
@@ -51,21 +53,29 @@ def publish(store: st.Store, config: Config, settings: Settings,
                 continue  # no county of this region has sent a return of the period
             if only is not None and region.code != settings.city and not inside & only:
                 continue  # nothing of this region changed in this run
+            jobs.append((region.code, period))
+    workers = min(os.cpu_count() or 1, config.rules.limits.workers or os.cpu_count() or 1, len(jobs))
+    if len(jobs) < PARALLEL_FROM or workers < 2:
+        by_period: dict[str, list[dict[str, Any]]] = {}
+        for region_code, period in jobs:
+            if period not in by_period:
+                by_period = {period: store.submissions(periods=[period])}  # read once per period
+            written += publish_region(store, config, layout, region_code, period, by_period[period])
+        return written
+    # many regions (a province, the nation): shared out among publisher processes, one per core
+    weights = [_cost(divisions, r) for r, _ in jobs]
+    return written + publish_in_processes(jobs, weights, workers, settings.db_url, config, settings.outputs)
 
-            written += _publish_region(store, config, layout, region.code, period, subs)
-    return written
+
+PARALLEL_FROM = 8  # region-periods: below this, starting publishers costs more than it saves
 
 
-def _publish_region(store: st.Store, config: Config, layout: Layout, region: str, period: str,
-                    subs: list[dict[str, Any]]) -> list[Path]:  # fmt: skip
-    view = gather(store, config, region, period, subs)
-    target = layout.workbook(region, view.city.name, period)
-    return [
-        write_totals(layout.totals_csv(region, period), view),
-        write_issues(layout.issues_csv(region, period), view),
-        write_atomic(target, partial(write_consolidated, view, config)),
-        write_report(view, layout),
-    ]
+def _cost(divisions: Any, region: str) -> float:
+    """A region's publishing cost, roughly: a city's workbook lists every number's source and every
+    project of its counties; above a city, a row or two per county."""
+    div = divisions.get(region)
+    n = len(divisions.counties_of(region))
+    return 20 + n * (6 if div is not None and div.level in ("prefecture", "county") else 1)
 
 
 def publish_reporting(store: st.Store, config: Config, settings: Settings) -> list[Path]:
