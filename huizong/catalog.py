@@ -27,11 +27,12 @@ class CatalogError(Exception):
     "The catalog or a configuration file is malformed"
 
 
+_LABEL_NOISE = re.compile(r"[\s:：]+")
+
+
 def normalize_label(text: object) -> str:
     """Fold a label for matching: NFKC (full-width to half-width), no spaces, no colons."""
-    s = unicodedata.normalize("NFKC", str(text or ""))
-    s = re.sub(r"[\s:：]+", "", s)
-    return s.upper()
+    return _LABEL_NOISE.sub("", unicodedata.normalize("NFKC", str(text or ""))).upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +257,21 @@ class Divisions:
                     stack.append(d.code)
         return out
 
+    @cached_property
+    def _spelling_pools(self) -> dict[str | None, list[tuple[str, int, Division]]]:
+        return {}
+
+    def _spellings(self, city: str | None) -> list[tuple[str, int, Division]]:
+        """(folded spelling, its length, county) of the city's counties, or of every county: folded
+        once, not at every cell that may name a county."""
+        pools = self._spelling_pools
+        if city not in pools:
+            counties = self.counties_of(city) if city else [d for d in self.rows if d.level == "county"]
+            pools[city] = [
+                (normalize_label(n), len(n), d) for d in counties for n in short_names(d.name) if len(n) >= 2
+            ]
+        return pools[city]
+
     def find_county_in_text(self, text: str, city: str | None = None) -> Division | None:
         """The county an office name or title names: "民乐县科学技术局" -> 民乐县.
 
@@ -264,16 +280,10 @@ class Divisions:
         s = normalize_label(text)
         if not s:
             return None
-        pools: list[list[Division]] = []
-        if city:
-            pools.append(self.counties_of(city))
-        pools.append([d for d in self.rows if d.level == "county"])
+        pools = [self._spellings(city)] if city else []
+        pools.append(self._spellings(None))
         for pool in pools:
-            best: list[tuple[int, Division]] = []
-            for d in pool:
-                for n in short_names(d.name):
-                    if len(n) >= 2 and normalize_label(n) in s:
-                        best.append((len(n), d))
+            best = [(length, d) for spelling, length, d in pool if spelling in s]
             if best:
                 top = max(length for length, _ in best)
                 winners = {d.code: d for length, d in best if length == top}
