@@ -15,6 +15,7 @@ Figures, not pass/fail: compare the ratios.
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import shutil
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+os.environ.setdefault("TQDM_DISABLE", "1")  # GX's progress bars in the naive pipeline
 
 from builders import BASE_VALUES, CONFIG, Shape, project_row, valid_uscc, write_return
 
@@ -165,8 +167,6 @@ def run(label: str, settings: Settings) -> None:
 
 def prefect_cold(root: Path, inbox: Path) -> float:
     """The same cold run as the Prefect flow, against a local Prefect server started beforehand."""
-    import os
-
     from flows.server import start_local_server
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -181,7 +181,10 @@ def prefect_cold(root: Path, inbox: Path) -> float:
                              city="000000")  # fmt: skip
         wall = time.perf_counter() - t
         n = sum(result["counts"].values())
-        print(f"  {'huizong cold through Prefect (running server)':<44} {wall:7.2f} s {n / wall:7.1f} files/s")
+        stages = "  ".join(f"{k} {v:.2f}" for k, v in result.get("timings", {}).items() if v >= 0.01)
+        print(
+            f"  {'huizong cold through Prefect (running server)':<44} {wall:7.2f} s {n / wall:7.1f} files/s   {stages}"
+        )
         return wall
     finally:
         server.terminate()

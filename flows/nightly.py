@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from huizong import pipeline
 from huizong.catalog import Config
@@ -39,13 +40,24 @@ def read_chunk(files: list[Inbound], config_dir: Path, city: str) -> list[Return
 
 class PrefectExecutor(pipeline.Executor):
     def __init__(self, settings: Settings) -> None:
+        from prefect.context import FlowRunContext
+
         self.settings = settings
         self.logger = get_run_logger()
+        ctx = FlowRunContext.get()
+        runner = ctx.task_runner if ctx is not None else None
+        self.distributed = runner is not None and type(runner).__name__ != "ThreadPoolTaskRunner"
+
+    def chunk_size(self, n_files: int) -> int:
+        """On a cluster, chunks of 64 spread over its workers; on this machine one task, whose
+        bounded workers use every core (many chunks at once would start a set of workers each)."""
+        return self.chunk if self.distributed else n_files
 
     def step(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         retries = 2 if name in RETRIED else 0
         t = task(name=name, cache_policy=NO_CACHE, retries=retries, retry_delay_seconds=1)(fn)
-        return t(*args, **kwargs)
+        # quoted: Prefect would otherwise walk every Return, fact and issue looking for futures
+        return t(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
 
     def read(self, chunks: list[list[Inbound]], config: Config, city: str, progress: Any) -> list[Return]:
         """Each chunk one task, on the flow's task runner (threads here, or a Dask cluster); the
@@ -81,7 +93,7 @@ def huizong_run(inputs: str = "", outputs: str = "", store: str = "", db_url: st
     create_markdown_artifact(markdown=summary_markdown(summary), key="huizong-run", description="huizong 运行结果")
     return {"run_id": summary.run_id, "counts": summary.counts, "outputs": [str(p) for p in summary.outputs],
             "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in summary.decisions],
-            "deferred": summary.deferred}  # fmt: skip
+            "deferred": summary.deferred, "timings": summary.timings}  # fmt: skip
 
 
 def flow_for(dask: str = "") -> Any:

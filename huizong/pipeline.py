@@ -284,6 +284,10 @@ class Executor:
 
     chunk = 64  # files per reading task
 
+    def chunk_size(self, n_files: int) -> int:
+        """Files per reading task, for a batch of `n_files`."""
+        return self.chunk
+
     def step(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
 
@@ -329,7 +333,8 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
             ex.log(f"finishing the work of interrupted runs {interrupted}")
         ex.log(f"run {run_id}: {len(files)} files, {len(p.to_read)} to read, still being written: {deferred}")
         fault_point("run recorded")
-        chunks = [p.to_read[i : i + ex.chunk] for i in range(0, len(p.to_read), ex.chunk)]
+        size = max(1, ex.chunk_size(len(p.to_read)))
+        chunks = [p.to_read[i : i + size] for i in range(0, len(p.to_read), size)]
         t = time.perf_counter()
         returns = ex.read(chunks, config, settings.city, progress) if chunks else []
         timings["read"] = time.perf_counter() - t
@@ -343,11 +348,12 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         done = iter(range(1, len(decisions) + 1))
 
         def on_each(d: Decision) -> None:
-            ex.log(f"{d.inbound.rel}: {d.status}")
             if progress:
                 progress("入账", next(done), len(decisions))
 
         timed("commit", commit, decisions, store, settings, run_id, on_each)
+        ex.log("committed: " + ", ".join(f"{d.inbound.rel} {d.status}" for d in decisions[:50])
+               + (f" and {len(decisions) - 50} more" if len(decisions) > 50 else ""))  # fmt: skip
         if progress:
             progress("输出", 0, 1)
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
