@@ -192,20 +192,21 @@ def prefect_cold(root: Path, inbox: Path) -> float:
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from huizong.pipeline import run_batch
 from huizong.settings import Settings
 a = json.loads(sys.argv[1])
 t = time.perf_counter()
 s = run_batch(Settings.from_env(**a))
-print(json.dumps([time.perf_counter() - t, len(s.decisions), s.timings,
-                  resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]))
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps([time.perf_counter() - t, len(s.decisions), s.timings, hwm / 1024]))
 """
 
 
 def run_fresh(label: str, **settings: object) -> None:
     """A run in a process of its own, as the nightly run is: its wall time and its own peak RSS
-    (the reading workers' and publishers' are their own, about 25-85 MiB each)."""
+    (VmHWM: ru_maxrss would carry the forking parent's; the reading workers' and publishers' peaks
+    are their own, about 25-85 MiB each)."""
     import json
     import subprocess
 
@@ -216,6 +217,36 @@ def run_fresh(label: str, **settings: object) -> None:
     print(f"  {label:<44} {wall:7.2f} s {n:5d} files        {stages}   peak {peak:.0f} MiB (own process)")
 
 
+def cold_runs(root: Path, counties: list[str], sample: int, no_prefect: bool) -> None:
+    """The floor, the naive pipeline, huizong cold (in-process, then through Prefect), one new, nothing new."""
+    inbox = root / "inputs"
+    inbox.mkdir()
+    t = time.perf_counter()
+    paths = [make_return(inbox, c) for c in counties]
+    print(f"built {len(paths)} returns in {time.perf_counter() - t:.1f} s "
+          f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)")  # fmt: skip
+    shutil.copytree(inbox, root / "inputs-prefect")
+    floor_s = floor(paths)
+    print(f"  floor: python-calamine reads every sheet       {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
+    naive_dir = root / "naive"
+    naive_dir.mkdir()
+    naive = naive_per_file(paths[:sample], naive_dir)
+    print(f"  naive validated pipeline (sample of {sample}), per file {naive:7.3f} s  "
+          f"-> {naive * len(paths):7.1f} s for all")  # fmt: skip
+    settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="000000",
+                                 docs="0", quiet=0)  # fmt: skip
+    t = time.perf_counter()
+    run("huizong cold (every level published)", settings)
+    cold = time.perf_counter() - t
+    print(f"  ratios: cold / floor {cold / floor_s:.1f}x;  naive / cold {naive * len(paths) / cold:.1f}x")
+    if not no_prefect:
+        through = prefect_cold(root, root / "inputs-prefect")
+        print(f"  ratio: Prefect / in-process {through / cold:.2f}x")
+    make_return(inbox, counties[0], name="correction.xlsx")
+    run("one new return", settings)
+    run("nothing new", settings)
+
+
 def main() -> None:
     import argparse
 
@@ -223,37 +254,14 @@ def main() -> None:
     parser.add_argument("counties", nargs="?", type=int, default=len(CONFIG.divisions.county_codes))
     parser.add_argument("--naive-sample", type=int, default=30)
     parser.add_argument("--no-prefect", action="store_true", help="skip the run through Prefect")
+    parser.add_argument("--history-only", action="store_true", help="only the one-new-return runs on history")
     opts = parser.parse_args()
     n, sample = opts.counties, opts.naive_sample
     counties = CONFIG.divisions.county_codes[:n]
     root = Path(tempfile.mkdtemp(prefix="huizong-national-"))
     try:
-        inbox = root / "inputs"
-        inbox.mkdir()
-        t = time.perf_counter()
-        paths = [make_return(inbox, c) for c in counties]
-        print(f"built {len(paths)} returns in {time.perf_counter() - t:.1f} s "
-              f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)")  # fmt: skip
-        shutil.copytree(inbox, root / "inputs-prefect")
-        floor_s = floor(paths)
-        print(f"  floor: python-calamine reads every sheet       {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
-        naive_dir = root / "naive"
-        naive_dir.mkdir()
-        naive = naive_per_file(paths[:sample], naive_dir)
-        print(f"  naive validated pipeline (sample of {sample}), per file {naive:7.3f} s  "
-              f"-> {naive * len(paths):7.1f} s for all")  # fmt: skip
-        settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="000000",
-                                     docs="0", quiet=0)  # fmt: skip
-        t = time.perf_counter()
-        run("huizong cold (every level published)", settings)
-        cold = time.perf_counter() - t
-        print(f"  ratios: cold / floor {cold / floor_s:.1f}x;  naive / cold {naive * len(paths) / cold:.1f}x")
-        if not opts.no_prefect:
-            through = prefect_cold(root, root / "inputs-prefect")
-            print(f"  ratio: Prefect / in-process {through / cold:.2f}x")
-        make_return(inbox, counties[0], name="correction.xlsx")
-        run("one new return", settings)
-        run("nothing new", settings)
+        if not opts.history_only:
+            cold_runs(root, counties, sample, opts.no_prefect)
         for years in (1, 5, 10):
             store = root / f"store-{years}y"
             hist = Settings.from_env(inputs=root / f"in-{years}", outputs=root / f"out-{years}", store=store,
