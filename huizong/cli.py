@@ -463,7 +463,10 @@ def fault_message(e: BaseException) -> tuple[int, str] | None:
             why = f"账本数据库出错：{text}"
         return EXIT_FAULT, why + "。已收到的文件都保留在原处，下次运行会补完"
     if isinstance(e, RuntimeError) and "Prefect API server" in str(e):
-        return EXIT_FAULT, f"Prefect 服务未能启动（{e}）。可设置 PREFECT_API_URL 指向运行中的服务，或用 --no-prefect 在本进程内运行"
+        return (
+            EXIT_FAULT,
+            f"Prefect 服务未能启动（{e}）。可设置 PREFECT_API_URL 指向运行中的服务，或用 --no-prefect 在本进程内运行",
+        )
     if type(e).__name__ == "BrokenProcessPool":
         return EXIT_FAULT, "发布输出的进程意外退出（内存不足或被终止）。已入账的数据都在账本中，重新运行即可补完输出"
     if type(e).__name__ == "StoreError":

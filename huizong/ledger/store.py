@@ -61,7 +61,9 @@ class Store:
 
     def _all(self, query: sa.Select[Any]) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            result = conn.execute(query)
+            keys = list(result.keys())
+            return [dict(zip(keys, row, strict=True)) for row in result]
 
     def submissions(self, *, ids: Iterable[int] | None = None, periods: Iterable[str] | None = None,
                     run_ids: Iterable[int] | None = None, unplaced: bool = False) -> list[dict[str, Any]]:  # fmt: skip
@@ -111,10 +113,18 @@ class Store:
         rows = self._all(q)
         return rows[0] if rows else None
 
-    def accepted_facts(self, counties: Sequence[str], period: str | None = None) -> list[dict[str, Any]]:
-        """Facts of the current accepted return of each county (one period, or all)."""
+    def accepted_facts(self, counties: Sequence[str], period: str | None = None,
+                       lean: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        """Facts of the current accepted return of each county (one period, or all). `lean`: only
+        county, period, indicator, column and number (what totals above a city need; 300,000 facts
+        of the nation are read several times faster)."""
+        cols = (
+            [facts.c.county_code, facts.c.period, facts.c.indicator, facts.c.column, facts.c.number]
+            if lean
+            else [facts, submissions.c.file, submissions.c.received_at]
+        )
         q = (
-            sa.select(facts, submissions.c.file, submissions.c.received_at)
+            sa.select(*cols)
             .join(submissions, submissions.c.id == facts.c.submission_id)
             .where(submissions.c.status == ACCEPTED, facts.c.county_code.in_(list(counties)))
             .order_by(facts.c.county_code, facts.c.id)

@@ -65,7 +65,7 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     codes = [c.code for c in counties]
     every = store.submissions() if submissions is None else submissions
     subs = [s for s in every if s["period"] == period and s["county_code"] in codes]
-    facts = store.accepted_facts(codes, period)
+    facts = store.accepted_facts(codes, period, lean=city.level not in ("prefecture", "county"))
     statuses = []
     for c in counties:
         mine = [s for s in subs if s["county_code"] == c.code]
