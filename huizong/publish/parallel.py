@@ -10,9 +10,11 @@ is raised again here, as if it had happened in this process.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,30 +41,34 @@ def share_out(jobs: Sequence[tuple[str, str]], weights: Sequence[float], n: int)
 def publish_in_processes(jobs: Sequence[tuple[str, str]], weights: Sequence[float], n: int, db_url: str,
                          config: Config, outputs: Path) -> list[Path]:  # fmt: skip
     groups = share_out(jobs, weights, n)
-    procs = []
-    for group in groups:
-        p = subprocess.Popen([sys.executable, "-m", "huizong.publish.parallel"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-        assert p.stdin is not None
-        p.stdin.write(pickle.dumps((db_url, config, outputs, group)))
-        p.stdin.close()
-        procs.append(p)
     results: list[Any] = []
     failure: BaseException | None = None
-    for p in procs:
-        assert p.stdout is not None and p.stderr is not None
-        out, err = p.stdout.read(), p.stderr.read()
-        p.wait()
-        try:
-            kind, value = pickle.loads(out)
-        except Exception:
-            tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {p.returncode}"]
-            failure = failure or PublisherDied(f"发布进程意外退出：{tail[0]}")
-            continue
-        if kind == "error":
-            failure = failure or value
-        else:
-            results.append(value)
+    with contextlib.ExitStack() as stack:
+        procs = []
+        for group in groups:
+            err_file = stack.enter_context(tempfile.TemporaryFile())  # not a pipe: a chatty publisher never blocks
+            p = subprocess.Popen([sys.executable, "-m", "huizong.publish.parallel"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=err_file)  # fmt: skip
+            assert p.stdin is not None
+            p.stdin.write(pickle.dumps((db_url, config, outputs, group)))
+            p.stdin.close()
+            procs.append((p, err_file))
+        for p, err_file in procs:
+            assert p.stdout is not None
+            out = p.stdout.read()
+            p.wait()
+            err_file.seek(0)
+            err = err_file.read()[-4000:]
+            try:
+                kind, value = pickle.loads(out)
+            except Exception:
+                tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {p.returncode}"]
+                failure = failure or PublisherDied(f"发布进程意外退出：{tail[0]}")
+                continue
+            if kind == "error":
+                failure = failure or value
+            else:
+                results.append(value)
     if failure is not None:
         raise failure
     done = {job: paths for group in results for job, paths in group}
