@@ -17,7 +17,7 @@ from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_index
 from huizong.publish.parallel import publish_in_processes
-from huizong.publish.region import publish_region
+from huizong.publish.region import publish_regions
 from huizong.publish.reporting import matrix
 from huizong.publish.workbook import write_reporting_workbook
 from huizong.settings import Settings
@@ -56,12 +56,7 @@ def publish(store: st.Store, config: Config, settings: Settings,
             jobs.append((region.code, period))
     workers = min(os.cpu_count() or 1, config.rules.limits.workers or os.cpu_count() or 1, len(jobs))
     if len(jobs) < PARALLEL_FROM or workers < 2:
-        by_period: dict[str, list[dict[str, Any]]] = {}
-        for region_code, period in jobs:
-            if period not in by_period:
-                by_period = {period: store.submissions(periods=[period])}  # read once per period
-            written += publish_region(store, config, layout, region_code, period, by_period[period])
-        return written
+        return written + [path for _, paths in publish_regions(store, config, layout, jobs) for path in paths]
     # many regions (a province, the nation): shared out among publisher processes, one per core
     weights = [_cost(divisions, r) for r, _ in jobs]
     return written + publish_in_processes(jobs, weights, workers, settings.db_url, config, settings.outputs)

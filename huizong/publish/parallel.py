@@ -78,18 +78,13 @@ def publish_in_processes(jobs: Sequence[tuple[str, str]], weights: Sequence[floa
 def _serve() -> None:
     from huizong.ledger.store import Store
     from huizong.publish.layout import Layout
-    from huizong.publish.region import publish_region
+    from huizong.publish.region import publish_regions
 
     db_url, config, outputs, group = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     try:
         store, layout = Store.open(db_url), Layout(outputs)
-        period, subs = None, []
-        done = []
-        for region, p in group:
-            if p != period:
-                period, subs = p, store.submissions(periods=[p])
-            done.append(((region, p), [str(x) for x in publish_region(store, config, layout, region, p, subs)]))
+        done = [(job, [str(x) for x in paths]) for job, paths in publish_regions(store, config, layout, group)]
         store.engine.dispose()
         result: tuple[str, Any] = ("ok", done)
     except Exception as e:  # raised again in the parent

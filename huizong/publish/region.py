@@ -27,3 +27,16 @@ def publish_region(store: st.Store, config: Config, layout: Layout, region: str,
         write_atomic(target, partial(write_consolidated, view, config)),
         write_report(view, layout),
     ]
+
+
+def publish_regions(store: st.Store, config: Config, layout: Layout,
+                    jobs: list[tuple[str, str]]) -> list[tuple[tuple[str, str], list[Path]]]:  # fmt: skip
+    """(region, period) jobs in order, each with the paths it wrote; each period's submissions read
+    once for all its regions."""
+    done = []
+    period, subs = None, []
+    for region, p in jobs:
+        if p != period:
+            period, subs = p, store.submissions(periods=[p])
+        done.append(((region, p), publish_region(store, config, layout, region, p, subs)))
+    return done
