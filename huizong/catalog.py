@@ -11,12 +11,14 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from huizong.forms.load import FormError, check_names, load_forms, load_header_labels
+from huizong.forms.model import Form
 from huizong.limits import Limits, LimitsError
 from huizong.rulebook import Rules, RulesError
 
@@ -122,6 +124,16 @@ class Catalog:
         except CatalogError as e:
             raise CatalogError(f"{path}: {e}") from e
         return cat
+
+    @classmethod
+    def of_measures(cls, form: Form) -> Catalog:
+        """A list form's indicators: the numbers summed from its list for each return."""
+        return cls(tuple(
+            Indicator(code=m.code, group=m.group, name=m.name, name_en="", unit=m.unit, kind="flow", aggregate="sum",
+                      numerator=None, denominator=None, multiplier=None, integer=m.integer, required=False,
+                      aliases=(), key=m.key)
+            for m in form.measures
+        ))  # fmt: skip
 
     def _check(self) -> None:
         codes = [i.code for i in self.indicators]
@@ -344,6 +356,11 @@ class Config:
     units: Units
     rules: Rules = field(default_factory=Rules)
     deadlines: dict[str, Any] = field(default_factory=dict)  # [due] of deadlines.toml
+    forms: tuple[Form, ...] = ()  # every form a bureau collects (forms/<id>/), in their order
+    catalogs: dict[str, Catalog] = field(default_factory=dict)  # form id -> its indicators (or measures)
+    header_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # forms/header.toml
+    form_id: str = ""  # the form this view of the configuration is for (`for_form`)
+    _views: dict[str, Config] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, root: Path | None = None) -> Config:
@@ -354,9 +371,22 @@ class Config:
             rules = Rules.from_toml(tomllib.loads(path.read_text(encoding="utf-8")))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RulesError, LimitsError) as e:
             raise CatalogError(f"{path}: {e}") from e
-        catalog = Catalog.load(cat_dir / "indicators.csv")
+        try:
+            forms = load_forms(root)
+            labels = load_header_labels(root)
+        except FormError as e:
+            raise CatalogError(str(e)) from e
+        catalogs: dict[str, Catalog] = {}
+        for form in forms:
+            catalogs[form.id] = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
+        try:
+            check_names(forms, {k: [i.code for i in c] for k, c in catalogs.items()})
+        except FormError as e:
+            raise CatalogError(str(e)) from e
+        first = forms[0]
+        catalog = catalogs[first.id]
         for name, code in rules.detail.indicators.items():
-            if code not in catalog.by_code:
+            if first.indicators is not None and code not in catalog.by_code:
                 raise CatalogError(f"{path}: [detail] {name} = {code!r} 不在指标目录中")
         return cls(
             root=root,
@@ -365,7 +395,39 @@ class Config:
             units=Units.load(cat_dir / "units.csv", rules.unit_prefixes),
             rules=rules,
             deadlines=_deadlines(cat_dir / "deadlines.toml"),
+            forms=tuple(forms),
+            catalogs=catalogs,
+            header_labels=labels,
+            form_id=first.id,
         )
+
+    @property
+    def form(self) -> Form:
+        """The form this view is for (the first form, for the configuration as loaded)."""
+        return self.form_by_id[self.form_id]
+
+    @cached_property
+    def form_by_id(self) -> dict[str, Form]:
+        return {f.id: f for f in self.forms}
+
+    def for_form(self, form_id: str) -> Config:
+        """The same configuration seen from one form: `catalog` is that form's indicators (or the
+        measures summed from its list), `deadlines` its own. One object per form, kept."""
+        if form_id == self.form_id:
+            return self
+        if form_id not in self._views:
+            form = self.form_by_id[form_id]
+            due = dict(form.due) if form.due else self.deadlines
+            self._views[form_id] = replace(self, catalog=self.catalogs[form_id], form_id=form_id, deadlines=due,
+                                           _views=self._views)  # fmt: skip
+        return self._views[form_id]
+
+    def labels_for(self, form: Form) -> dict[str, tuple[str, ...]]:
+        """The header block's labels of a form: the shared ones and its own."""
+        out = dict(self.header_labels)
+        for key, extra in form.header_labels.items():
+            out[key] = (*out.get(key, ()), *extra)
+        return out
 
     @property
     def limits(self) -> Limits:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from huizong.settings import Settings
 
@@ -128,12 +129,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
     from huizong.catalog import Config
-    from huizong.issues import FLAT_COLUMNS, Report, explain, sort_issues
-    from huizong.pipeline import can_mark_up
+    from huizong.issues import FLAT_COLUMNS, Report
+    from huizong.pipeline import can_mark_up, validate
     from huizong.publish.feedback import write_feedback
     from huizong.read.worker import ReadJob, read_bounded
-    from huizong.rules.history import history_for
-    from huizong.rules.suites import validator_for
 
     settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
     config = Config.load(settings.config)
@@ -144,11 +143,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             return 2
     returns = read_bounded([ReadJob(p, shown(p)) for p in paths], config, settings.city)
     store = _existing_store(settings, args.db)
-    by_file, _ = validator_for(config, settings.city).run(returns, history_for(store, config, settings.city, returns))
+    by_file = validate(returns, config, settings.city, store)
     console = _console()
     reports = []
     for ret in returns:
-        found = sort_issues(explain(by_file.get(ret.file, []), ret.notes))
+        found = by_file.get(ret.file, [])
         report = Report(ret.file, found)
         reports.append(report)
         if args.feedback is not None and found:
@@ -216,8 +215,22 @@ def cmd_template(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"huizong: {e}", file=sys.stderr)
         return 2
-    out = Path(args.output or f"{div.name}_{period.token}_科技创新主要指标报表.xlsx")
-    write_template(out, config, div, period, _existing_store(settings, args.db))
+    form = config.form_by_id.get(args.form) if args.form else config.forms[0]
+    if form is None:
+        print(f"huizong: 没有报表 {args.form}（有：{'、'.join(f.id for f in config.forms)}）", file=sys.stderr)
+        return 2
+    if period.is_month != form.monthly:
+        print(f"huizong: {period.token} 不是“{form.short_name}”的报告期（{'按月，如 2024M03' if form.monthly else '如 2024H1'}）",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if form.indicators is not None:
+        out = Path(args.output or f"{div.name}_{period.token}_科技创新主要指标报表.xlsx")
+        write_template(out, config.for_form(form.id), div, period, _existing_store(settings, args.db))
+    else:
+        from huizong.publish.listtemplate import write_list_template
+
+        out = Path(args.output or f"{div.name}_{period.token}_{form.short_name}.xlsx")
+        write_list_template(out, config.for_form(form.id), form, div, period)
     print(out)
     return 0
 
@@ -238,7 +251,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     try:
         with run_lock(store, wait=args.wait):
             row = accept_refused(store, config, settings, args.file, args.reason, args.by or getpass.getuser())
-            publish(store, config, settings, {row["period"]})
+            publish(store, config, settings, {(row["form"], row["period"])})
             publish_reporting(store, config, settings)
     except AcceptError as e:
         print(f"huizong: {e}", file=sys.stderr)
@@ -343,11 +356,69 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from huizong.demo import write_demo
+    from huizong.demo import write_contract_demo, write_demo
 
-    written = write_demo(Path(args.inputs or os.environ.get("HUIZONG_INPUTS") or "inputs"))
+    inbox = Path(args.inputs or os.environ.get("HUIZONG_INPUTS") or "inputs")
+    written = write_demo(inbox) if args.form in (None, "key-indicators") else []
+    if args.form in (None, "tech-contracts"):
+        written += write_contract_demo(inbox)
     for p in written:
         print(p)
+    return 0
+
+
+def cmd_forms(args: argparse.Namespace) -> int:
+    """`huizong forms`: the forms a bureau collects; `huizong forms check DIR`: one definition checked."""
+    from rich.table import Table
+
+    from huizong.catalog import Catalog, CatalogError, Config
+    from huizong.forms.load import FormError, check_names, read_form
+
+    settings = Settings.from_env(config=args.config)
+    if args.action == "check":
+        if not args.dir:
+            print("huizong: forms check 需要报表定义文件夹，如 huizong forms check expectations/forms/tech-contracts",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        folder = Path(args.dir)
+        config = Config.load(settings.config)
+        try:
+            form = read_form(
+                folder, settings.config if not (folder.parent.parent / "catalog").is_dir() else folder.parent.parent
+            )
+            others = [f for f in config.forms if f.id != form.id]
+            catalog = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
+            codes = {f.id: [i.code for i in config.catalogs[f.id]] for f in others} | {
+                form.id: [i.code for i in catalog]
+            }
+            check_names([*others, form], codes)
+        except (FormError, CatalogError) as e:
+            print(f"huizong: {e}", file=sys.stderr)
+            return 2
+        parts = [p for p, on in (("指标表", form.indicators), ("明细表", form.list)) if on]
+        print(
+            f"{form.id}: {form.name} 定义正确（{'、'.join(parts)}；{len(form.measures)} 个汇总数，{len(form.rules)} 条规则）"
+        )
+        return 0
+    config = Config.load(settings.config)
+    table = Table(title="报表定义（expectations/forms/）")
+    for col in ("代码", "名称", "表号", "报送频率", "组成", "指标/汇总数", "规则", "截止"):
+        table.add_column(col)
+    for form in config.forms:
+        due: dict[str, Any] = dict(form.due or config.deadlines)
+        due_text = (
+            f"次月 {due['month'][1]} 日"
+            if "month" in due
+            else "、".join(f"{k} {due[k]}" for k in ("Q1", "H1", "Q3", "FY"))
+        )
+        made_of = "、".join(
+            p
+            for p, on in (("指标表", form.indicators), (f"明细表（{form.list.title}）" if form.list else "", form.list))
+            if on
+        )
+        table.add_row(form.id, form.name, form.table_no, "每月" if form.monthly else "季度累计（一季度、上半年、前三季度、全年）",
+                      made_of, str(len(config.catalogs[form.id])), str(len(form.rules)), due_text)  # fmt: skip
+    _console().print(table)
     return 0
 
 
@@ -391,8 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("template", help="the form to send to a county, header filled, last year prefilled")
     p.add_argument("--county", required=True, help="six-digit county code")
-    p.add_argument("--period", required=True, help="period token, e.g. 2024H1")
-    p.add_argument("-o", "--output", help="file to write (default <county>_<period>_科技创新主要指标报表.xlsx)")
+    p.add_argument("--period", required=True, help="period token, e.g. 2024H1 (a month for a monthly form: 2024M03)")
+    p.add_argument("--form", help="the form's id (default: the first form, the key-indicator return)")
+    p.add_argument("-o", "--output", help="file to write (default <county>_<period>_<form>.xlsx)")
     _places(p, "store", "db")
     _common(p)
     p.set_defaults(func=cmd_template)
@@ -435,7 +507,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox")
     _places(p, "inputs")
+    p.add_argument("--form", choices=["key-indicators", "tech-contracts"], help="only this form's demo (default: both)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("forms", help="the forms a bureau collects; `forms check DIR` checks one definition")
+    p.add_argument("action", nargs="?", choices=["list", "check"], default="list")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="a form's folder (with form.toml), for `check`")
+    _common(p)
+    p.set_defaults(func=cmd_forms)
     return parser
 
 

@@ -73,13 +73,13 @@ _CODES = [
     Code(
         "sheet-missing",
         E,
-        "未找到“主要指标”表（工作簿中的表：{detail}）",
-        "No key-indicator sheet found (sheets: {detail})",
+        "未找到“{forms}”表（工作簿中的表：{detail}）",
+        "No sheet of any form found ({forms}; sheets: {detail})",
     ),
     Code(
         "table-header-missing",
         E,
-        "“{sheet}”表中未找到含“指标名称”或“指标代码”的表头行",
+        "“{sheet}”表中未找到含“{detail}”的表头行",
         "No header row with 指标名称 or 指标代码 in sheet {sheet}",
     ),
     Code(
@@ -122,7 +122,7 @@ _CODES = [
     Code(
         "period-unreadable",
         E,
-        "报告期“{value}”无法识别（应为 2024年一季度、上半年、前三季度或全年，或 2024年1-6月 等）",
+        "报告期“{value}”无法识别（应为 {expected}）",
         "Reporting period {value!r} cannot be read",
     ),
     # rows of the key-indicator table
@@ -296,6 +296,51 @@ _CODES = [
         E,
         "到位资金“{value}”不是非负数值",
         "Funds received {value!r} is not a non-negative number",
+    ),
+    # the rows of a list form (技术合同 and any list a form defines); {name} is the field's name
+    Code("record-value-missing", E, "“{name}”未填写", "{name} is blank"),
+    Code("record-not-numeric", E, "“{name}”应为数值，填写的是“{value}”", "{name} should be a number, not {value!r}"),
+    Code(
+        "record-not-whole", E, "“{name}”应为整数，填写的是“{value}”", "{name} should be a whole number, not {value!r}"
+    ),
+    Code(
+        "record-unit-unknown",
+        E,
+        "“{name}”的单位无法换算为{unit}：“{value}”",
+        "{name}: the unit of {value!r} does not convert to {unit}",
+    ),
+    Code(
+        "record-out-of-range", E, "“{name}”为 {value}，超出允许范围（{detail}）", "{name} is {value}, outside {detail}"
+    ),
+    Code(
+        "record-not-date",
+        E,
+        "“{name}”应为日期（如 2024-03-02 或 2024年3月2日），填写的是“{value}”",
+        "{name} should be a date, not {value!r}",
+    ),
+    Code(
+        "record-choice-unknown",
+        E,
+        "“{name}”的“{value}”不在规定选项中（{detail}）",
+        "{name} {value!r} is not one of {detail}",
+    ),
+    Code(
+        "record-pattern",
+        E,
+        "“{name}”的“{value}”格式不对（{detail}）",
+        "{name} {value!r} does not have the required form ({detail})",
+    ),
+    Code(
+        "record-uscc-invalid",
+        E,
+        "“{name}”的统一社会信用代码“{value}”格式不正确（应为 18 位数字或大写字母，不含 I、O、Z、S、V）",
+        "{name}: unified social credit code {value!r} is malformed",
+    ),
+    Code(
+        "record-uscc-check-failed",
+        E,
+        "“{name}”的统一社会信用代码“{value}”校验位错误（GB 32100-2015）",
+        "{name}: unified social credit code {value!r} fails its check character",
     ),
 ]
 

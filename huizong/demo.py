@@ -12,6 +12,7 @@ import shutil
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import xlwt
@@ -210,4 +211,153 @@ def write_demo(inbox: Path, config: Config | None = None) -> list[Path]:
     base = 1_720_000_000
     for n, p in enumerate(written):
         os.utime(p, (base + n * 60, base + n * 60))
+    return written
+
+
+# The technology-contract return (forms/tech-contracts/), monthly, 2024 January to June -----------
+
+CONTRACT_FORM = "tech-contracts"
+CONTRACT_TITLES = ["马铃薯种薯脱毒快繁技术服务", "节水灌溉智能控制系统开发", "中药材有效成分提取工艺转让",
+                   "肉牛养殖粪污资源化技术咨询", "光伏治沙一体化技术服务", "农产品冷链物流信息平台开发",
+                   "玉米制种精量播种技术许可", "高原夏菜病虫害绿色防控技术服务"]  # fmt: skip
+CONTRACT_CATEGORIES = ["技术开发（委托）", "技术服务", "技术转让", "技术咨询", "技术开发（合作）", "技术许可"]
+CONTRACT_DOMAINS = ["现代农业", "先进制造", "生物医药", "资源与环境", "新能源与节能", "电子信息"]
+BUYER_PLACES = ["甘肃省张掖市", "甘肃省兰州市", "甘肃省酒泉市", "北京市", "陕西省西安市", "甘肃省张掖市"]
+# 高台县's contract lists do not add up to the E03/E04 of its key-indicator return: a warning there
+CONTRACT_SHORTFALL = "620724"
+
+
+def contract_plan(config: Config, county: str) -> dict[int, list[tuple[float, float]]]:
+    """Month -> contracts (成交金额, 技术交易额) that add up, over January to June, to the county's
+    E03 (number) and E04 (turnover) of its half-year key-indicator return."""
+    values = county_values(config, county)
+    n = int(values["E03"]["value"]) - (3 if county == CONTRACT_SHORTFALL else 0)
+    total = round(values["E04"]["value"], 2)
+    months = [1, 2, 3, 4, 6] if county == "620721" else [1, 2, 3, 4, 5, 6]  # 肃南县 registered nothing in May
+    plan: dict[int, list[tuple[float, float]]] = {m: [] for m in range(1, 7)}
+    each = round(total / n, 2)
+    for k in range(n):
+        amount = each if k < n - 1 else round(total - each * (n - 1), 2)
+        plan[months[k % len(months)]].append((amount, round(amount * 0.8, 2)))
+    return plan
+
+
+def _contract_row(county: str, year: int, month: int, serial: int, k: int, amount: float, tech: float) -> list[object]:
+    import datetime as dt
+
+    body = f"91{county}MA{serial:04d}C{'ABCDEFGHJ'[serial % 9]}{serial % 10}"[:17]
+    day = 2 + (serial % 25)
+    return [f"{county}{year}{serial:04d}", CONTRACT_TITLES[k % len(CONTRACT_TITLES)], CONTRACT_CATEGORIES[k % 6],
+            ORGS[k % len(ORGS)], uscc(body), f"{TOPICS[k % len(TOPICS)][:4]}科技有限公司", BUYER_PLACES[k % 6], amount,
+            tech, dt.datetime(year, month, max(day - 1, 1)), dt.datetime(year, month, day), CONTRACT_DOMAINS[k % 6]]  # fmt: skip
+
+
+def _fill_contracts(path: Path, config: Config, county: str, month: int, rows: list[list[object]]) -> None:
+    from huizong.publish.listtemplate import write_list_template
+
+    form = config.form_by_id[CONTRACT_FORM]
+    div = config.divisions.get(county)
+    assert div is not None and form.list is not None
+    write_list_template(path, config, form, div, Period(2024, f"M{month:02d}"))
+    wb = openpyxl.load_workbook(path)
+    ws = wb.worksheets[0]
+    top = next(
+        r
+        for r in range(1, 30)
+        if ws.cell(row=r, column=2).value and "合同登记号" in str(ws.cell(row=r, column=2).value)
+    )
+    ws.cell(row=6, column=3, value="赵琳")
+    for r, row in enumerate(rows, start=top + 1):
+        for c, v in enumerate(row, start=2):
+            ws.cell(row=r, column=c, value=v)
+    wb.save(path)
+
+
+def _messy_contracts_xls(path: Path, county: str, rows: list[list[Any]]) -> None:
+    """民乐县's March list: legacy .xls, amounts with units, dates as text, numbers for registration numbers."""
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("Sheet1")
+    ws.write(0, 1, "民乐县2024年3月技术合同认定登记明细表")
+    ws.write(2, 0, "填报单位：民乐县技术市场管理办公室")
+    ws.write(2, 5, "登记月份：")
+    ws.write(2, 6, "2024年03月")
+    heads = ["序号", "合同登记号", "合同名称", "合同类型", "卖方（技术输出方）", "卖方信用代码", "买方（技术吸纳方）",
+             "买方所在地", "成交金额（万元）", "技术交易额（万元）", "签订日期", "登记日期", "技术领域"]  # fmt: skip
+    for c, h in enumerate(heads):
+        ws.write(4, c, h)
+    for n, row in enumerate(rows, start=1):
+        regno, title, cat, seller, code, buyer, place, amount, tech, signed, registered, domain = row
+        cells = [n, int(str(regno)), title, str(cat).replace("（", "(").replace("）", ")"), seller, code, buyer,
+                 place, f"{amount}万元" if n % 2 else f"{float(amount) / 10000:.6f}亿元", tech,
+                 f"{signed:%Y年%-m月%-d日}", f"{registered:%Y.%-m.%-d}", domain]  # fmt: skip
+        for c, v in enumerate(cells):
+            ws.write(4 + n, c, v)
+    ws.write(5 + len(rows), 1, "合计")
+    ws.write(5 + len(rows), 8, sum(float(r[7]) for r in rows))
+    wb.save(str(path))
+
+
+def _shifted_contracts(path: Path, rows: list[list[Any]]) -> None:
+    """临泽县's April list: shifted down and right, a title, columns reordered, a blank row."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "4月登记"
+    ws["C2"] = "临泽县技术合同登记情况（2024年4月）"
+    ws["C4"], ws["F4"] = "填报单位：临泽县科学技术局", "行政区划代码：620723"
+    heads = ["登记号", "技术领域", "项目名称", "合同类别", "卖方名称", "卖方统一社会信用代码", "买方名称", "买方所在地",
+             "成交金额(万元)", "技术交易额(万元)", "签订日期", "登记日期"]  # fmt: skip
+    for c, h in enumerate(heads, start=3):
+        ws.cell(row=6, column=c, value=h)
+    r = 7
+    for row in rows:
+        regno, title, cat, seller, code, buyer, place, amount, tech, signed, registered, domain = row
+        for c, v in enumerate([regno, domain, title, cat, seller, code, buyer, place, amount, tech, signed, registered],
+                              start=3):  # fmt: skip
+            ws.cell(row=r, column=c, value=v)
+        r += 2 if r == 8 else 1
+    wb.save(path)
+
+
+def write_contract_demo(inbox: Path, config: Config | None = None, start: int = 1_720_100_000) -> list[Path]:
+    """The technology-contract returns of 张掖市's six counties for January to June 2024: clean
+    ones from the template, a legacy .xls with units and text dates (民乐县, March), a shifted
+    and reordered list (临泽县, April), a month without contracts (肃南县, May), and a refused
+    list (山丹县, February: a registration number 甘州区 registered already, technology part
+    above the turnover, a date outside the month, a wrong credit code)."""
+    config = config or Config.load()
+    folder = inbox / "技术合同"
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    names = {"620702": "甘州区", "620721": "肃南县", "620722": "民乐县", "620723": "临泽县", "620724": "高台县",
+             "620725": "山丹县"}  # fmt: skip
+    first_ganzhou: list[object] = []
+    for county, name in names.items():
+        plan = contract_plan(config, county)
+        serial = 0
+        for month in range(1, 7):
+            rows = []
+            for k, (amount, tech) in enumerate(plan[month]):
+                serial += 1
+                rows.append(_contract_row(county, 2024, month, serial, k + month, amount, tech))
+            if county == "620702" and month == 1:
+                first_ganzhou = list(rows[0])
+            path = folder / f"{name}_2024年{month}月_技术合同登记表.xlsx"
+            if county == "620722" and month == 3:
+                path = folder / f"{name}技术市场办-3月合同.xls"
+                _messy_contracts_xls(path, county, rows)
+            elif county == "620723" and month == 4:
+                path = folder / "临泽县4月技术合同.xlsx"
+                _shifted_contracts(path, rows)
+            elif county == "620725" and month == 2:
+                bad: list[list[Any]] = [list(r) for r in rows]
+                bad[0][0] = first_ganzhou[0]  # registered by 甘州区 in January
+                bad[1][8] = float(bad[1][7]) + 5  # technology part above the turnover
+                bad[2][10] = bad[2][10].replace(month=3)  # registered in March
+                bad[3][4] = str(bad[3][4])[:-1] + ("0" if str(bad[3][4])[-1] != "0" else "1")  # wrong check character
+                _fill_contracts(path, config, county, month, bad)
+            else:
+                _fill_contracts(path, config, county, month, rows)
+            written.append(path)
+    for n, p in enumerate(written):
+        os.utime(p, (start + n * 60, start + n * 60))
     return written

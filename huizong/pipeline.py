@@ -7,7 +7,6 @@ killed at any point is finished by the next (`ledger.recover`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -40,11 +39,6 @@ IGNORED_REASON = {
 }
 
 
-def discover(inputs: Path) -> list[Path]:
-    """The files under the inbox a run would take, oldest first (then by name)."""
-    return [f.path for f in inbox.scan(inputs) if f.kind == inbox.TAKE]
-
-
 def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
     """Every inbox entry as an Inbound, the files copied into the store's staging folder and
     hashed there; and the names of files still being written (left for the next run)."""
@@ -72,16 +66,6 @@ def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
 
 def _inbound(found: inbox.Found, sha: str, **extra: Any) -> Inbound:
     return Inbound(found.path, found.rel, sha, found.size, raw=found.raw, **extra)
-
-
-def fingerprint(path: Path, inputs: Path) -> Inbound:
-    """An Inbound for one file, hashed in place (for tools and tests; runs use `take`)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    rel = path.relative_to(inputs)
-    return Inbound(path, rel.as_posix(), h.hexdigest(), path.stat().st_size, raw=os.fsencode(rel))
 
 
 def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
@@ -129,7 +113,8 @@ def validate(returns: list[Return], config: Config, city: str, store: st.Store |
     from huizong.rules.history import history_for
     from huizong.rules.suites import validator_for
 
-    by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city, returns))
+    first = [r for r in returns if r.form == config.form_id]
+    by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city, first), store)
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
 
 
@@ -217,22 +202,18 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
     return written
 
 
-def touched(decisions: list[Decision], store: st.Store) -> dict[str, set[str]]:
-    """Period -> the counties whose returns this run changed (a duplicate changes its period's
-    submission list; a return no county could be placed in touches the period as a whole, "")."""
-    out: dict[str, set[str]] = {}
+def touched(decisions: list[Decision], store: st.Store) -> dict[tuple[str, str], set[str]]:
+    """(form, period) -> the counties whose returns this run changed (a duplicate changes its
+    period's submission list; a return no county could be placed in touches the period as a whole, "")."""
+    out: dict[tuple[str, str], set[str]] = {}
     for d in decisions:
-        if d.ret is not None and d.ret.period is not None:
-            out.setdefault(d.ret.period.token, set()).add(d.ret.county_code or "")
+        if d.ret is not None and d.ret.period is not None and d.ret.form:
+            out.setdefault((d.ret.form, d.ret.period.token), set()).add(d.ret.county_code or "")
     dup_ids = {d.duplicate_of for d in decisions if d.duplicate_of is not None}
     for s in store.submissions(ids=dup_ids) if dup_ids else []:
-        if s["period"]:
-            out.setdefault(str(s["period"]), set()).add(str(s["county_code"] or ""))
+        if s["period"] and s["form"]:
+            out.setdefault((str(s["form"]), str(s["period"])), set()).add(str(s["county_code"] or ""))
     return out
-
-
-def touched_periods(decisions: list[Decision], store: st.Store) -> set[str]:
-    return set(touched(decisions, store))
 
 
 @dataclass

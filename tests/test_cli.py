@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -125,8 +126,13 @@ def test_demo_then_run_without_prefect(tmp_path):  # type: ignore[no-untyped-def
     assert huizong("demo", "--inputs", "inputs", cwd=tmp_path).returncode == 0
     r = huizong("run", "--no-prefect", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "accepted: 5  rejected: 3  duplicate: 1  superseded: 1  ignored: 1" in r.stdout
+    # the key-indicator batch (5 accepted, 3 refused, …) and 36 monthly contract lists (one refused)
+    assert "accepted: 40  rejected: 4  duplicate: 1  superseded: 1  ignored: 1" in r.stdout
     assert (tmp_path / "outputs" / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").is_file()
+    half = tmp_path / "outputs" / "620700" / "tech-contracts" / "2024H1"
+    assert (half / "技术合同汇总_张掖市_2024H1.xlsx").is_file()
+    totals = {r["indicator_code"]: r for r in csv.DictReader((half / "city_totals.csv").open(encoding="utf-8-sig"))}
+    assert (totals["N"]["n_reported"], totals["N"]["missing"]) == ("5", "620725 山丹县")  # its February was refused
 
 
 def test_every_command_is_in_the_readme():

@@ -261,7 +261,7 @@ def test_workbook_without_the_form(tmp_path):  # type: ignore[no-untyped-def]
     wb.save(tmp_path / "r.xlsx")
     ret = read(tmp_path / "r.xlsx")
     assert [(i.code, i.message) for i in ret.issues] == [
-        ("sheet-missing", "未找到“主要指标”表（工作簿中的表：通讯录）")
+        ("sheet-missing", "未找到“主要指标”或“技术合同”表（工作簿中的表：通讯录）")
     ]
 
 

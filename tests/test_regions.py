@@ -188,4 +188,6 @@ def test_a_publishers_fault_is_raised_in_the_run(tmp_path) -> None:  # type: ign
     blocker = tmp_path / "outputs"
     blocker.write_text("not a folder")
     with pytest.raises(OSError):
-        publish_in_processes([("620700", "2024H1")], [1], 1, f"sqlite:///{tmp_path / 'l.db'}", CONFIG, blocker)
+        publish_in_processes(
+            [("620700", "2024H1", "key-indicators")], [1], 1, f"sqlite:///{tmp_path / 'l.db'}", CONFIG, blocker
+        )

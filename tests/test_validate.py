@@ -157,7 +157,8 @@ def test_one_batch_many_files_one_run_per_suite(tmp_path):  # type: ignore[no-un
     rets = [read_return(p, CONFIG, CITY) for p in [*paths, bad]]
     by_file, results = validator_for(CONFIG, CITY).run(rets)
     assert {r.suite for r in results} == {"returns", "facts", "coverage", "pairs", "ratios", "projects", "history",
-                                          "last_year", "jumps", "peers", "detail"}  # fmt: skip
+                                          "last_year", "jumps", "peers", "detail",
+                                          "key-indicators.returns", "tech-contracts.records"}  # fmt: skip
     facts = next(r for r in results if r.suite == "facts")
     assert facts.rows == 4 * 37 * 3  # one frame for the batch (target, value, last year), not one per file
     assert [i.code for i in by_file["bad.xlsx"]] == ["approved-exceeds-applied"]

@@ -16,6 +16,7 @@ from huizong.clock import now
 from huizong.ledger import store as st
 from huizong.ledger.commit import insert_return, supersede
 from huizong.read.worker import ReadJob, read_bounded
+from huizong.rules.lists import measure
 from huizong.settings import Settings
 
 
@@ -53,8 +54,10 @@ def accept_refused(
     (ret,) = read_bounded([ReadJob(original, str(row["inbox_path"]))], config, settings.city)
     if not ret.readable or not ret.county_code or ret.period is None:
         raise AcceptError(f"{file} 无法识别县区或报告期，不能接收（请县区重新报送）")
+    for form in config.forms:  # a list form's numbers are summed from its records
+        measure([ret], form)
     with store.begin() as conn:
-        supersede(conn, store, ret.county_code, ret.period.token, int(row["id"]), str(row["inbox_path"]))
+        supersede(conn, store, ret.county_code, ret.period.token, int(row["id"]), str(row["inbox_path"]), ret.form)
         insert_return(conn, store, int(row["id"]), ret)
         store.update_submission(
             conn, int(row["id"]), status=st.ACCEPTED, override_by=by, override_reason=reason, override_at=now(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -136,6 +137,7 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
                 "size": f.size, "received_at": now(), "format": ret.format if ret else None,
                 "county_code": ret.county_code if ret else None,
                 "period": ret.period.token if ret and ret.period else None,
+                "form": (ret.form or None) if ret else None,
                 "status": d.status, "errors": d.errors, "warnings": d.warnings, "reason": d.reason,
                 "stored_as": stored_as, "duplicate_of": d.duplicate_of, "sheet": ret.sheet if ret else None,
             }  # fmt: skip
@@ -151,13 +153,17 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
                 row["reason"] = d.reason = f"与第 {d.duplicate_of} 号报送内容完全相同（sha256 一致）"
                 first = _row(conn, d.duplicate_of)
                 if first:
-                    row["county_code"], row["period"] = first["county_code"], first["period"]
+                    row["county_code"], row["period"], row["form"] = (
+                        first["county_code"],
+                        first["period"],
+                        first["form"],
+                    )
             sid = store.insert(conn, st.submissions, row)
             by_id[sid] = d
             d.submission_id, d.stored_as = sid, stored_as
             if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
                 insert_return(conn, store, sid, ret)
-                for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel):
+                for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel, ret.form):
                     if old_id in by_id:  # superseded within this batch: report its final status
                         by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
             store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
@@ -176,14 +182,14 @@ def _row(conn: Any, sid: int | None) -> dict[str, Any] | None:
 
 
 def supersede(
-    conn: Any, store: st.Store, county: str, period: str, new_id: int, new_file: str
+    conn: Any, store: st.Store, county: str, period: str, new_id: int, new_file: str, form: str
 ) -> list[tuple[int, str]]:
-    """Mark the county's current accepted return for the period superseded by `new_id`, and
-    keep the cell-by-cell difference (indicator, column, old, new) in `revisions`."""
+    """Mark the county's current accepted return of the form for the period superseded by `new_id`,
+    and keep the cell-by-cell difference (indicator, column, old, new) in `revisions`."""
     done = []
     q = st.sa.select(st.submissions.c.id).where(
         st.submissions.c.county_code == county, st.submissions.c.period == period,
-        st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id,
+        st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id, st.submissions.c.form == form,
     )  # fmt: skip
     for (old_id,) in conn.execute(q).all():
         reason = f"已被第 {new_id} 号报送（{new_file}）更正替代"
@@ -214,7 +220,8 @@ def diff_facts(conn: Any, old_id: int, new_id: int) -> list[dict[str, Any]]:
 def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
     assert ret.county_code and ret.period
     store.insert_many(conn, st.facts, [
-        {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "indicator": f.indicator,
+        {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "form": ret.form,
+         "indicator": f.indicator,
          "column": f.column, "number": f.number, "status": f.status, "raw": f.raw, "unit_written": f.unit_written,
          "flags": f.flags, "sheet": f.sheet, "cell": f.cell, "note": f.note}
         for f in ret.facts
@@ -224,6 +231,17 @@ def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
          "category": p.category, "status": p.status, "funds": p.funds, "funds_raw": p.funds_raw, "note": p.note}
         for p in ret.projects
     ])  # fmt: skip
+    key = ret.list_key
+    store.insert_many(conn, st.records, [
+        {"submission_id": sid, "form": ret.form, "county_code": ret.county_code, "period": ret.period.token,
+         "sheet": r.sheet, "row": r.row + 1, "key": None if key is None else _key_text(r.values.get(key)),
+         "data": json.dumps(r.values, ensure_ascii=False, sort_keys=True)}
+        for r in ret.records
+    ])  # fmt: skip
+
+
+def _key_text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def issue_row(sid: int, i: Issue) -> dict[str, object]:

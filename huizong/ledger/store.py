@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from huizong.ledger import schema
-from huizong.ledger.tables import facts, issues, locks, metadata, projects, revisions, runs, submissions
+from huizong.ledger.tables import facts, issues, locks, metadata, projects, records, revisions, runs, submissions
 
-__all__ = ["facts", "issues", "locks", "metadata", "projects", "revisions", "runs", "submissions"]
+__all__ = ["facts", "issues", "locks", "metadata", "projects", "records", "revisions", "runs", "submissions"]
 
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = "accepted", "rejected", "duplicate", "superseded", "ignored"
 STATUSES = (ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED)
@@ -66,7 +66,8 @@ class Store:
             return [dict(zip(keys, row, strict=True)) for row in result]
 
     def submissions(self, *, ids: Iterable[int] | None = None, periods: Iterable[str] | None = None,
-                    run_ids: Iterable[int] | None = None, unplaced: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+                    run_ids: Iterable[int] | None = None, unplaced: bool = False,
+                    form: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Ledger rows in arrival order: all of them, or only those of these ids, periods or runs, or
         the refused files no county or period could be read from (`unplaced`). A run asks for what
         it needs, so that its cost does not grow with years of history."""
@@ -77,14 +78,18 @@ class Store:
             q = q.where(submissions.c.period.in_(list(periods)))
         if run_ids is not None:
             q = q.where(submissions.c.run_id.in_(list(run_ids)))
+        if form is not None:
+            q = q.where(submissions.c.form == form)
         if unplaced:
             q = q.where(submissions.c.status == REJECTED,
                         sa.or_(submissions.c.county_code.is_(None), submissions.c.period.is_(None)))  # fmt: skip
         return self._all(q)
 
-    def sent(self, period: str) -> list[str]:
-        """The counties with any submission of the period."""
+    def sent(self, period: str, form: str | None = None) -> list[str]:
+        """The counties with any submission of the period (of the form)."""
         q = sa.select(submissions.c.county_code).where(submissions.c.period == period).distinct()
+        if form is not None:
+            q = q.where(submissions.c.form == form)
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(q) if r[0]]
 
@@ -104,17 +109,8 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(q).first() is not None
 
-    def current(self, county: str, period: str) -> dict[str, Any] | None:
-        q = sa.select(submissions).where(
-            submissions.c.county_code == county,
-            submissions.c.period == period,
-            submissions.c.status == ACCEPTED,
-        )
-        rows = self._all(q)
-        return rows[0] if rows else None
-
-    def accepted_facts(self, counties: Sequence[str], period: str | None = None,
-                       lean: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    def accepted_facts(self, counties: Sequence[str], period: str | None = None, lean: bool = False,
+                       form: str | None = None, periods: Sequence[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Facts of the current accepted return of each county (one period, or all). `lean`: only
         county, period, indicator, column and number (what totals above a city need; 300,000 facts
         of the nation are read several times faster)."""
@@ -131,9 +127,14 @@ class Store:
         )
         if period is not None:
             q = q.where(facts.c.period == period)
+        if periods is not None:
+            q = q.where(facts.c.period.in_(list(periods)))
+        if form is not None:
+            q = q.where(facts.c.form == form)
         return self._all(q)
 
-    def current_values(self, counties: Sequence[str], periods: Sequence[str] | None) -> list[dict[str, Any]]:
+    def current_values(self, counties: Sequence[str], periods: Sequence[str] | None,
+                       form: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """本期累计 of the current accepted returns of these counties (and periods), with file and cell:
         what the history rules compare a new return with, selected by the database."""
         if not counties:
@@ -146,7 +147,36 @@ class Store:
         )  # fmt: skip
         if periods is not None:
             q = q.where(facts.c.period.in_(list(periods)))
+        if form is not None:
+            q = q.where(facts.c.form == form)
         return self._all(q)
+
+    def records_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
+        """The list records of these submissions, in order, each with its fields as `data` (a dict)."""
+        import json
+
+        ids = list(submission_ids)
+        q = sa.select(records).where(records.c.submission_id.in_(ids)).order_by(records.c.submission_id, records.c.row)
+        out = self._all(q)
+        for r in out:
+            r["data"] = json.loads(r["data"])
+        return out
+
+    def keys_taken(self, form: str, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """Records of current accepted returns of the form whose key is one of these, with their file:
+        what a new return's keys must not repeat (合同登记号 unique across every return)."""
+        wanted = sorted(set(keys))
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(wanted), 500):
+            q = (
+                sa.select(records.c.key, records.c.county_code, records.c.period, records.c.row, records.c.sheet,
+                          records.c.submission_id, submissions.c.file)
+                .join(submissions, submissions.c.id == records.c.submission_id)
+                .where(records.c.form == form, records.c.key.in_(wanted[i : i + 500]),
+                       submissions.c.status == ACCEPTED)
+            )  # fmt: skip
+            out += self._all(q)
+        return out
 
     def projects_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = list(submission_ids)
@@ -170,12 +200,14 @@ class Store:
         q = sa.select(revisions).where(revisions.c.submission_id.in_(ids)).order_by(revisions.c.id)
         return self._all(q)
 
-    def periods(self, counties: Sequence[str]) -> list[str]:
+    def periods(self, counties: Sequence[str], form: str | None = None) -> list[str]:
         q = (
             sa.select(submissions.c.period)
             .where(submissions.c.county_code.in_(list(counties)), submissions.c.period.is_not(None))
             .distinct()
         )
+        if form is not None:
+            q = q.where(submissions.c.form == form)
         with self.engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(q))
 

@@ -35,6 +35,7 @@ submissions = sa.Table(
     sa.Column("format", sa.Text),
     sa.Column("county_code", sa.Text, index=True),
     sa.Column("period", sa.Text, index=True),
+    sa.Column("form", sa.Text, index=True),  # the form's id (forms/<id>/); none for a file no form was found in
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("errors", sa.Integer, default=0),
     sa.Column("warnings", sa.Integer, default=0),
@@ -59,6 +60,7 @@ facts = sa.Table(
     sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
     sa.Column("county_code", sa.Text, nullable=False),
     sa.Column("period", sa.Text, nullable=False),
+    sa.Column("form", sa.Text),
     sa.Column("indicator", sa.Text, nullable=False),
     sa.Column("column", sa.Text, nullable=False),  # target | value | last_year
     sa.Column("number", sa.Float),
@@ -87,6 +89,22 @@ projects = sa.Table(
     sa.Column("funds", sa.Float),
     sa.Column("funds_raw", sa.Text),
     sa.Column("note", sa.Text),
+)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("form", sa.Text, nullable=False),
+    sa.Column("county_code", sa.Text, nullable=False),
+    sa.Column("period", sa.Text, nullable=False),
+    sa.Column("sheet", sa.Text),
+    sa.Column("row", sa.Integer),  # 1-based, as Excel shows it
+    sa.Column("key", sa.Text),  # the value of the list's key field (合同登记号), for uniqueness across returns
+    sa.Column("data", sa.Text, nullable=False),  # JSON: field -> value as the form means it
+    sa.Index("ix_records_form_key", "form", "key"),
+    sa.Index("ix_records_form_period", "form", "period", "county_code"),
 )
 
 issues = sa.Table(

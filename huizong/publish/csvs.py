@@ -6,12 +6,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from huizong.forms.model import Form
 from huizong.publish.files import write_csv
 from huizong.publish.reporting import Matrix
 from huizong.publish.view import CityPeriod
 
 SUBMISSION_COLUMNS = ["file", "sha256", "received_at", "county_code", "period", "status", "errors", "warnings",
-                      "reason", "stored_as"]  # fmt: skip
+                      "reason", "stored_as", "form"]  # fmt: skip
 TOTAL_COLUMNS = ["indicator_code", "name", "unit", "value", "target", "last_year", "yoy_pct", "completion_pct",
                  "n_reported", "n_expected", "missing"]  # fmt: skip
 ISSUE_COLUMNS = ["file", "county_code", "period", "sheet", "cell", "indicator_code", "code", "severity", "message",
@@ -42,6 +43,19 @@ def write_issues(path: Path, view: CityPeriod) -> Path:
         for i in view.issues
     )  # fmt: skip
     return write_csv(path, ISSUE_COLUMNS, rows)
+
+
+def write_records(path: Path, view: CityPeriod, form: Form) -> Path:
+    """A list form's records of the accepted returns: county, file, sheet and row, then every field."""
+    assert form.list is not None
+    fields = [f for f in form.list.fields if f.type != "seq"]
+    files = {s["id"]: s for s in view.submissions}
+    rows = (
+        [r["county_code"], r["period"], files.get(r["submission_id"], {}).get("file"), r["sheet"], r["row"],
+         *(r["data"].get(f.code) for f in fields)]
+        for r in view.records or []
+    )  # fmt: skip
+    return write_csv(path, ["county_code", "period", "file", "sheet", "row", *(f.code for f in fields)], rows)
 
 
 def write_submissions(path: Path, rows: Iterable[Sequence[object]]) -> Path:

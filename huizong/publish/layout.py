@@ -11,11 +11,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from huizong.forms.model import Form
 from huizong.ledger.inbox import safe_component
 
 
 @dataclass(frozen=True)
 class Layout:
+    """Paths under `outputs/`. A form's outputs go where its definition's `outputs` pattern says
+    (`{region}/{form}/{period}` unless it says otherwise; the key-indicator form keeps
+    `{region}/{period}`); without a form, the paths of the key-indicator form as they always were."""
+
     outputs: Path
 
     # the contract files
@@ -23,24 +28,33 @@ class Layout:
     def submissions_csv(self) -> Path:
         return self.outputs / "submissions.csv"
 
-    def period_dir(self, region: str, period: str) -> Path:
-        return self.outputs / region / period
+    def period_dir(self, region: str, period: str, form: Form | None = None) -> Path:
+        return self.outputs / (form.period_dir(region, period) if form else f"{region}/{period}")
 
-    def totals_csv(self, region: str, period: str) -> Path:
-        return self.period_dir(region, period) / "city_totals.csv"
+    def form_dir(self, region: str, form: Form | None = None) -> Path:
+        return self.outputs / (form.form_dir(region) if form else region)
 
-    def issues_csv(self, region: str, period: str) -> Path:
-        return self.period_dir(region, period) / "issues.csv"
+    def totals_csv(self, region: str, period: str, form: Form | None = None) -> Path:
+        return self.period_dir(region, period, form) / "city_totals.csv"
 
-    def workbook(self, region: str, region_name: str, period: str) -> Path:
-        return self.period_dir(region, period) / f"汇总_{safe_component(region_name, 60)}_{period}.xlsx"
+    def issues_csv(self, region: str, period: str, form: Form | None = None) -> Path:
+        return self.period_dir(region, period, form) / "issues.csv"
+
+    def records_csv(self, region: str, period: str, form: Form) -> Path:
+        """A list form's records of the accepted returns (合同明细)."""
+        return self.period_dir(region, period, form) / "records.csv"
+
+    def workbook(self, region: str, region_name: str, period: str, form: Form | None = None) -> Path:
+        name = safe_component(region_name, 60)
+        file = form.workbook_name(name, period) if form else f"汇总_{name}_{period}.xlsx"
+        return self.period_dir(region, period, form) / file
 
     # refreshed by every run: they depend on today's date
-    def reporting_workbook(self, region: str, region_name: str) -> Path:
-        return self.outputs / region / f"报送情况_{safe_component(region_name, 60)}.xlsx"
+    def reporting_workbook(self, region: str, region_name: str, form: Form | None = None) -> Path:
+        return self.form_dir(region, form) / f"报送情况_{safe_component(region_name, 60)}.xlsx"
 
-    def reporting_csv(self, region: str) -> Path:
-        return self.outputs / region / "reporting.csv"
+    def reporting_csv(self, region: str, form: Form | None = None) -> Path:
+        return self.form_dir(region, form) / "reporting.csv"
 
     # for the counties
     @property
@@ -56,8 +70,9 @@ class Layout:
     def validation_dir(self) -> Path:
         return self.outputs / "validation"
 
-    def validation_page(self, region: str, period: str) -> Path:
-        return self.validation_dir / region / f"{period}.html"
+    def validation_page(self, region: str, period: str, form: Form | None = None) -> Path:
+        where = form.period_dir(region, period) if form else f"{region}/{period}"
+        return self.validation_dir / f"{where}.html"
 
     @property
     def validation_index(self) -> Path:

@@ -11,54 +11,94 @@ from typing import Any
 
 from huizong.catalog import Config
 from huizong.clock import now
+from huizong.forms.model import Form
 from huizong.ledger import store as st
 from huizong.publish.csvs import SUBMISSION_COLUMNS, write_reporting_csv, write_submissions
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_index
 from huizong.publish.parallel import publish_in_processes
-from huizong.publish.region import publish_regions
-from huizong.publish.reporting import matrix
+from huizong.publish.region import Job, publish_regions
+from huizong.publish.reporting import Matrix, matrix
+from huizong.publish.view import months_of
 from huizong.publish.workbook import write_reporting_workbook
+from huizong.read.periods import END_MONTH, KINDS, parse_token
 from huizong.settings import Settings
+
+Touched = Mapping[tuple[str, str], set[str]]  # (form, period) -> the counties whose returns a run changed
+
+
+def form_periods(store: st.Store, form: Form, counties: list[str]) -> list[str]:
+    """The periods of a form the ledger has returns of; for a monthly form also every quarter, half
+    year and year (to date) its months make up."""
+    periods = store.periods(counties, form=form.id)
+    if not form.monthly:
+        return periods
+    out = set(periods)
+    for p in periods:
+        month = parse_token(p)
+        out |= {f"{month.year}{k}" for k in KINDS if END_MONTH[k] >= month.months[0]}
+    return sorted(out)
+
+
+def _covering(form: Form, period: str) -> set[str]:
+    """The periods a changed ledger period shows in: itself and, for a month, its longer periods."""
+    p = parse_token(period)
+    if not (form.monthly and p.is_month):
+        return {period}
+    return {period} | {f"{p.year}{k}" for k in KINDS if END_MONTH[k] >= p.months[0]}
 
 
 def publish(store: st.Store, config: Config, settings: Settings,
-            periods: Iterable[str] | Mapping[str, set[str]] | None = None) -> list[Path]:  # fmt: skip
-    """Write submissions.csv and, per period, the workbook, its two CSVs and its validation page for
-    the run's region and for every province and prefecture inside it that has a return of that
-    period (each computed from county returns directly).
+            periods: Iterable[tuple[str, str]] | Touched | None = None) -> list[Path]:  # fmt: skip
+    """Write submissions.csv and, per form and period, the workbook, its CSVs and its validation
+    page for the run's region and for every province and prefecture inside it that has a return of
+    that period (each computed from county returns directly).
 
-    `periods`: only these (the ones a run touched) besides any whose outputs are missing; given
-    as period -> counties, only the regions holding those counties (and the run's region);
-    None: every period and region the ledger knows."""
+    `periods`: only these (form, period) pairs (the ones a run touched) besides any whose outputs
+    are missing; given as (form, period) -> counties, only the regions holding those counties (and
+    the run's region); None: every period and region the ledger knows."""
     layout = Layout(settings.outputs)
     written = [write_submissions(layout.submissions_csv, store.submission_rows(SUBMISSION_COLUMNS))]
     divisions = config.divisions
     counties = [c.code for c in divisions.counties_of(settings.city)]
-    wanted = None if periods is None else set(periods)
-    changed = periods if isinstance(periods, Mapping) else {}
-    all_periods = store.periods(counties)
     regions = divisions.regions_within(settings.city)
-    jobs: list[tuple[str, str]] = []  # (region, period) in the order they are written
-    for period in all_periods:
-        fresh = not layout.totals_csv(settings.city, period).exists()
-        if wanted is not None and period not in wanted and not fresh:
-            continue
-        sent = set(store.sent(period))
-        only = None if fresh or "" in changed.get(period, {""}) else changed[period]
-        for region in regions:
-            inside = {c.code for c in divisions.counties_of(region.code)}
-            if region.code != settings.city and not inside & sent:
-                continue  # no county of this region has sent a return of the period
-            if only is not None and region.code != settings.city and not inside & only:
-                continue  # nothing of this region changed in this run
-            jobs.append((region.code, period))
+    jobs: list[Job] = []  # (region, period, form) in the order they are written
+    for form in config.forms:
+        wanted: set[str] | None = None
+        changed: dict[str, set[str]] = {}
+        if periods is not None:
+            wanted = set()
+            for key in periods:
+                f, p = key
+                if f != form.id:
+                    continue
+                for q in _covering(form, p):
+                    wanted.add(q)
+                    if isinstance(periods, Mapping):
+                        changed.setdefault(q, set()).update(periods[key])
+        for period in form_periods(store, form, counties):
+            fresh = not layout.totals_csv(settings.city, period, form).exists()
+            if wanted is not None and period not in wanted and not fresh:
+                continue
+            sent = {c for p in months_of(form, period) for c in store.sent(p, form.id)}
+            only = (
+                None
+                if fresh or not isinstance(periods, Mapping) or "" in changed.get(period, {""})
+                else changed[period]
+            )
+            for region in regions:
+                inside = {c.code for c in divisions.counties_of(region.code)}
+                if region.code != settings.city and not inside & sent:
+                    continue  # no county of this region has sent a return of the period
+                if only is not None and region.code != settings.city and not inside & only:
+                    continue  # nothing of this region changed in this run
+                jobs.append((region.code, period, form.id))
     workers = min(os.cpu_count() or 1, config.rules.limits.workers or os.cpu_count() or 1, len(jobs))
     if len(jobs) < PARALLEL_FROM or workers < 2:
         return written + [path for _, paths in publish_regions(store, config, layout, jobs) for path in paths]
     # many regions (a province, the nation): shared out among publisher processes, one per core
-    weights = [_cost(divisions, r) for r, _ in jobs]
+    weights = [_cost(divisions, r) for r, _, _ in jobs]
     return written + publish_in_processes(jobs, weights, workers, settings.db_url, config, settings.outputs)
 
 
@@ -82,14 +122,22 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
     region = config.divisions.get(settings.city)
     name = region.name if region else settings.city
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
-    every = store.periods(counties)
     this_year = int(now()[:4])
-    recent = [p for p in every if int(p[:4]) >= this_year - 1] or [p for p in every if p[:4] == max(every)[:4]]
-    m = matrix(store, config, settings.city, recent, submissions=store.submissions(periods=recent))
     written = []
-    if m.counties and m.periods:
-        written.append(write_atomic(layout.reporting_workbook(settings.city, name),
-                                    partial(write_reporting_workbook, m=m, region_name=name)))  # fmt: skip
-        written.append(write_reporting_csv(layout.reporting_csv(settings.city), m))
-    written.append(write_index(store.submissions(unplaced=True), every, name, settings.city, layout, m))
+    sections: list[tuple[Form | None, list[str], Matrix | None]] = []
+    for form in config.forms:
+        view = config.for_form(form.id)
+        every = store.periods(counties, form=form.id)  # returns are due per ledger period (a month, a half year)
+        if not every:
+            if form is config.forms[0]:
+                sections.append((form, [], None))
+            continue
+        recent = [p for p in every if int(p[:4]) >= this_year - 1] or [p for p in every if p[:4] == max(every)[:4]]
+        m = matrix(store, view, settings.city, recent, submissions=store.submissions(periods=recent, form=form.id))
+        if m.counties and m.periods:
+            written.append(write_atomic(layout.reporting_workbook(settings.city, name, form),
+                                        partial(write_reporting_workbook, m=m, region_name=name)))  # fmt: skip
+            written.append(write_reporting_csv(layout.reporting_csv(settings.city, form), m))
+        sections.append((form, form_periods(store, form, counties), m))
+    written.append(write_index(store.submissions(unplaced=True), sections, name, settings.city, layout))
     return written

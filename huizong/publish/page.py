@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from huizong.clock import now
+from huizong.forms.model import Form
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.reporting import Matrix
@@ -63,8 +64,8 @@ def changes_since(previous: dict[str, Any] | None, view: CityPeriod) -> list[str
 
 
 def write_report(view: CityPeriod, layout: Layout) -> Path:
-    city, period = view.city.code, view.period
-    target = layout.validation_page(city, period)
+    city, period, form = view.city.code, view.period, view.form
+    target = layout.validation_page(city, period, form)
     state_file = target.with_suffix(".json")
     previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
     names = {c.code: c.name for c in view.counties}
@@ -88,10 +89,10 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
     revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
                   "indicator": r["indicator"], "column": r["column"], "old": r["old"], "new": r["new"], "cell": r["cell"]}
                  for r in view.revisions or []]  # fmt: skip
-    workbook = layout.workbook(city, view.city.name, period)
+    workbook = layout.workbook(city, view.city.name, period, form)
     docs = layout.gx_index
     html = _ENV.get_template("report.html").render(
-        title=f"{view.city.name}{parse_token(period).zh}报表校验报告", generated_at=now()[:16].replace("T", " "),
+        title=f"{view.city.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=now()[:16].replace("T", " "),
         workbook_href=layout.href(workbook, target), workbook_name=workbook.name,
         docs_href=layout.href(docs, target) if docs.exists() else None,
         n_expected=len(view.counties), n_accepted=sum(s.status == "accepted" for s in view.statuses),
@@ -119,22 +120,31 @@ def _reporting(m: Matrix | None) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
+def _form_words(form: Form | None) -> str:
+    """A form kept in a folder of its own is named in titles; the one at the region's root is not."""
+    return form.short_name if form is not None and "{form}" in form.outputs else ""
+
+
 def write_index(
     unplaced: list[dict[str, Any]],
-    periods: list[str],
+    forms: list[tuple[Form | None, list[str], Matrix | None]],
     city_name: str,
     city: str,
     layout: Layout,
-    m: Matrix | None = None,
 ) -> Path:
-    """outputs/validation/index.html: every period's page, the reporting status as of today, and
-    the files no county or period could be read from (`unplaced`). Written by every run."""
+    """outputs/validation/index.html: for each form (side by side), every period's page and the
+    reporting status as of today; and the files no county or period could be read from
+    (`unplaced`). Written by every run."""
     target = layout.validation_index
     docs = layout.gx_index
+    sections = [{
+        "name": form.name if form else "", "short_name": form.short_name if form else "",
+        "periods": [{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p, form), target)}
+                    for p in sorted(periods, reverse=True)],
+        "reporting": _reporting(m),
+    } for form, periods, m in forms]  # fmt: skip
     html = _ENV.get_template("index.html").render(
         city=city_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
-        periods=[{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p), target)}
-                 for p in sorted(periods, reverse=True)],
-        unplaced=unplaced, reporting=_reporting(m),
+        forms=sections, unplaced=unplaced,
     )  # fmt: skip
     return write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))

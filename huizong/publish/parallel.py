@@ -26,7 +26,7 @@ class PublisherDied(Exception):
     "A publisher process ended without its result"
 
 
-def share_out(jobs: Sequence[tuple[str, str]], weights: Sequence[float], n: int) -> list[list[tuple[str, str]]]:
+def share_out(jobs: Sequence[tuple[str, ...]], weights: Sequence[float], n: int) -> list[list[tuple[str, ...]]]:
     """`n` lists of jobs of about equal weight, heaviest first to the lightest list; each list in
     the jobs' own order (so that a publisher reads each period's submissions once)."""
     loads = [0.0] * n
@@ -38,7 +38,7 @@ def share_out(jobs: Sequence[tuple[str, str]], weights: Sequence[float], n: int)
     return [[jobs[i] for i in sorted(ids)] for ids in picked if ids]
 
 
-def publish_in_processes(jobs: Sequence[tuple[str, str]], weights: Sequence[float], n: int, db_url: str,
+def publish_in_processes(jobs: Sequence[tuple[str, str, str]], weights: Sequence[float], n: int, db_url: str,
                          config: Config, outputs: Path) -> list[Path]:  # fmt: skip
     groups = share_out(jobs, weights, n)
     results: list[Any] = []

@@ -1,5 +1,5 @@
-"""One region's outputs of one period: its view from the ledger, the two CSVs, the consolidated
-workbook and the validation page; every path from the `Layout`."""
+"""One region's outputs of one period of one form: its view from the ledger, the CSVs, the
+consolidated workbook and the validation page; every path from the `Layout`."""
 
 from __future__ import annotations
 
@@ -9,34 +9,40 @@ from typing import Any
 
 from huizong.catalog import Config
 from huizong.ledger import store as st
-from huizong.publish.csvs import write_issues, write_totals
+from huizong.publish.csvs import write_issues, write_records, write_totals
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_report
-from huizong.publish.view import gather
+from huizong.publish.view import gather, months_of
 from huizong.publish.workbook import write_consolidated
+
+Job = tuple[str, str, str]  # (region, period, form id)
 
 
 def publish_region(store: st.Store, config: Config, layout: Layout, region: str, period: str,
                     subs: list[dict[str, Any]]) -> list[Path]:  # fmt: skip
+    """`config`: the configuration seen from the form (`Config.for_form`)."""
+    form = config.form
     view = gather(store, config, region, period, subs)
-    target = layout.workbook(region, view.city.name, period)
-    return [
-        write_totals(layout.totals_csv(region, period), view),
-        write_issues(layout.issues_csv(region, period), view),
-        write_atomic(target, partial(write_consolidated, view, config)),
-        write_report(view, layout),
+    target = layout.workbook(region, view.city.name, period, form)
+    out = [
+        write_totals(layout.totals_csv(region, period, form), view),
+        write_issues(layout.issues_csv(region, period, form), view),
     ]
+    if view.records is not None and form.list is not None:
+        out.append(write_records(layout.records_csv(region, period, form), view, form))
+    return [*out, write_atomic(target, partial(write_consolidated, view, config)), write_report(view, layout)]
 
 
 def publish_regions(store: st.Store, config: Config, layout: Layout,
-                    jobs: list[tuple[str, str]]) -> list[tuple[tuple[str, str], list[Path]]]:  # fmt: skip
-    """(region, period) jobs in order, each with the paths it wrote; each period's submissions read
-    once for all its regions."""
+                    jobs: list[Job]) -> list[tuple[Job, list[Path]]]:  # fmt: skip
+    """(region, period, form) jobs in order, each with the paths it wrote; each period's submissions
+    read once for all its regions."""
     done = []
-    period, subs = None, []
-    for region, p in jobs:
-        if p != period:
-            period, subs = p, store.submissions(periods=[p])
-        done.append(((region, p), publish_region(store, config, layout, region, p, subs)))
+    current, subs = None, []
+    for region, p, form_id in jobs:
+        view = config.for_form(form_id)
+        if (p, form_id) != current:
+            current, subs = (p, form_id), store.submissions(periods=list(months_of(view.form, p)), form=form_id)
+        done.append(((region, p, form_id), publish_region(store, view, layout, region, p, subs)))
     return done

@@ -26,7 +26,12 @@ def load_deadlines(config: Config) -> dict[str, Any]:
 
 
 def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:
-    """The last moment the return for `period` is on time."""
+    """The last moment the return for `period` is on time: a monthly form's `month` = (months
+    after, day); else the kind's "MM-DD", in the year after for the kinds of `next_year`."""
+    if "month" in deadlines and period.is_month:
+        after, day = deadlines["month"]
+        m = period.months[0] - 1 + int(after)
+        return dt.datetime(period.year + m // 12, m % 12 + 1, int(day), 23, 59, 59, tzinfo=TZ)
     month, day = (int(x) for x in str(deadlines[period.kind]).split("-"))
     year = period.year + (1 if period.kind in deadlines.get("next_year", []) else 0)
     return dt.datetime(year, month, day, 23, 59, 59, tzinfo=TZ)
@@ -76,9 +81,9 @@ def matrix(store: st.Store, config: Config, city: str, periods: list[str] | None
     codes = [c.code for c in counties]
     deadlines = load_deadlines(config)
     today = today or dt.datetime.fromisoformat(now())
-    every = store.submissions() if submissions is None else submissions
+    every = store.submissions(form=config.form_id) if submissions is None else submissions
     inside = set(codes)
-    subs = [s for s in every if s["county_code"] in inside and s["period"]]
+    subs = [s for s in every if s["county_code"] in inside and s["period"] and s["form"] == config.form_id]
     wanted = sorted(periods if periods is not None else {s["period"] for s in subs})
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for s in subs:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from huizong.catalog import Config, Division
+from huizong.forms.model import Form
 from huizong.ledger import store as st
 from huizong.publish.rollup import Total, index_facts, rollup, total_for
+from huizong.read.periods import MONTHS, parse_token
 
 
 @dataclass
@@ -48,24 +50,40 @@ class CityPeriod:
     submissions: list[dict[str, Any]]
     revisions: list[dict[str, Any]] | None = None  # cell-by-cell changes of corrections this period
     parts: list[Part] | None = None  # above a prefecture: the divisions under the region, each totalled
+    form: Form | None = None
+    records: list[dict[str, Any]] | None = None  # a list form's records of the accepted returns
+    months: tuple[str, ...] = ()  # a monthly form's longer period: the months it sums
 
     @property
     def n_reported(self) -> int:
         return sum(s.status == "accepted" for s in self.statuses)
 
 
+def months_of(form: Form, period: str) -> tuple[str, ...]:
+    """The ledger periods a period of the form is made of: itself, or for a monthly form's quarter,
+    half year or year (to date), its months."""
+    p = parse_token(period)
+    if form.monthly and not p.is_month:
+        return tuple(f"{p.year}{MONTHS[m - 1]}" for m in p.months)
+    return (period,)
+
+
 def gather(store: st.Store, config: Config, city_code: str, period: str,
            submissions: list[dict[str, Any]] | None = None) -> CityPeriod:  # fmt: skip
-    """Everything the outputs of one city and period show. `submissions` (the ledger's rows) is
-    shared by all periods of a publish: pass it in."""
+    """Everything the outputs of one city and period of the configuration's form show.
+    `submissions` (the ledger's rows) is shared by all regions of a period: pass it in."""
     city = config.divisions.get(city_code)
     if city is None:
         raise ValueError(f"unknown city code {city_code}")
+    form = config.form
+    months = months_of(form, period)
+    if months != (period,):
+        return _gather_months(store, config, city, period, months, submissions)
     counties = config.divisions.counties_of(city_code)
     codes = [c.code for c in counties]
-    every = store.submissions() if submissions is None else submissions
-    subs = [s for s in every if s["period"] == period and s["county_code"] in codes]
-    facts = store.accepted_facts(codes, period, lean=city.level not in ("prefecture", "county"))
+    every = store.submissions(periods=[period], form=form.id) if submissions is None else submissions
+    subs = [s for s in every if s["period"] == period and s["county_code"] in codes and s["form"] == form.id]
+    facts = store.accepted_facts(codes, period, lean=city.level not in ("prefecture", "county"), form=form.id)
     statuses = []
     for c in counties:
         mine = [s for s in subs if s["county_code"] == c.code]
@@ -83,8 +101,57 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
     projects = store.projects_for(accepted_ids)
     revisions = store.revisions_for([s["id"] for s in subs])
+    records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None else None
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
-                      projects, subs, revisions, parts_of(config, city, statuses, facts))  # fmt: skip
+                      projects, subs, revisions, parts_of(config, city, statuses, facts), form, records)  # fmt: skip
+
+
+def _gather_months(store: st.Store, config: Config, city: Division, period: str, months: tuple[str, ...],
+                   submissions: list[dict[str, Any]] | None) -> CityPeriod:  # fmt: skip
+    """A monthly form's quarter, half year or year: each county's months summed, the county counted
+    only once every month of the period is in (accepted); its status is its latest month's."""
+    form = config.form
+    counties = config.divisions.counties_of(city.code)
+    codes = [c.code for c in counties]
+    every = store.submissions(periods=list(months), form=form.id) if submissions is None else submissions
+    wanted = set(months)
+    subs = [s for s in every if s["period"] in wanted and s["county_code"] in codes and s["form"] == form.id]
+    statuses = []
+    complete: set[str] = set()
+    accepted_ids: list[int] = []
+    for c in counties:
+        mine = [s for s in subs if s["county_code"] == c.code]
+        current = {s["period"]: s for s in mine if s["status"] == st.ACCEPTED}
+        if set(current) == wanted:
+            complete.add(c.code)
+            accepted_ids += [int(current[m]["id"]) for m in months]
+            statuses.append(CountyStatus(c, "accepted", current[months[-1]], mine))
+        elif any(s["status"] == st.REJECTED and s["period"] not in current for s in mine):
+            last = [s for s in mine if s["status"] == st.REJECTED and s["period"] not in current][-1]
+            statuses.append(CountyStatus(c, "rejected", last, mine))
+        else:
+            statuses.append(CountyStatus(c, "missing", None, mine))
+    lean = city.level not in ("prefecture", "county")
+    summed: dict[tuple[str, str, str], float] = {}
+    for f in store.accepted_facts(sorted(complete), None, lean=True, form=form.id, periods=list(months)):
+        if f["number"] is not None:
+            key = (f["county_code"], f["indicator"], f["column"])
+            summed[key] = summed.get(key, 0.0) + float(f["number"])
+    label = f"{len(months)} 个月合计"
+    facts: list[dict[str, Any]] = []
+    for (county, indicator, column), number in sorted(summed.items()):
+        row = {"county_code": county, "period": period, "indicator": indicator, "column": column,
+               "number": round(number, 6) + 0.0}  # fmt: skip
+        if not lean:
+            row |= {"raw": "", "unit_written": None, "flags": "", "file": label, "sheet": "", "cell": "", "note": None}
+        facts.append(row)
+    with_issues = [s for s in subs if s["status"] in (st.ACCEPTED, st.REJECTED, st.SUPERSEDED)]
+    by_id = {s["id"]: s for s in with_issues}
+    issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
+    records = store.records_for(accepted_ids) if form.list is not None and not lean else None
+    return CityPeriod(city, period, counties, rollup(config, city.code, facts), facts, statuses, issues, [], subs,
+                      store.revisions_for([s["id"] for s in subs]), parts_of(config, city, statuses, facts), form,
+                      records, months)  # fmt: skip
 
 
 def parts_of(config: Config, region: Division, statuses: list[CountyStatus],

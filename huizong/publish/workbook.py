@@ -138,7 +138,7 @@ def _title(book: Book, ws: Worksheet, text: str, sub: str | None = None) -> int:
 def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     book = Book(path)
     period = parse_token(view.period)
-    head = f"{view.city.name}{period.zh}科技创新主要指标汇总表"
+    head = f"{view.city.name}{period.zh}{view.form.title if view.form else '科技创新主要指标汇总表'}"
     missing = [s.county.name for s in view.statuses if s.status != "accepted"]
     if len(missing) > 30:  # a province or the nation: the names are in 报送情况
         left = f"；未纳入 {len(missing):,} 个县区（见“报送情况”，汇总数为部分数）"
@@ -154,7 +154,10 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     _issues(book, view)
     local = view.parts is None  # a city: every project and every number's source are listed here;
     if local:  # above it they are in the cities' workbooks, and a chart of 2,849 bars helps nobody
-        _projects(book, view)
+        if view.records is not None:
+            _records(book, view)
+        else:
+            _projects(book, view)
     _ranking(book, view, config)
     if local:
         _charts(book, view, config)
@@ -263,6 +266,22 @@ def _projects(book: Book, view: CityPeriod) -> None:
     headers = ["县区", "项目名称", "承担单位", "统一社会信用代码", "项目类别", "状态", "到位资金（万元）", "备注",
                "来源行"]  # fmt: skip
     table(book, ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
+
+
+def _records(book: Book, view: CityPeriod) -> None:
+    """A list form's records of the accepted returns, a column per field of its definition."""
+    form = view.form
+    assert form is not None and form.list is not None
+    ws = book.sheet(form.list.title[:31])
+    top = _title(book, ws, f"{form.list.title}（已接收报表）")
+    names = {c.code: c.name for c in view.counties}
+    fields = [f for f in form.list.fields if f.type != "seq"]
+    rows = [[names.get(r["county_code"], r["county_code"]), r["period"], *(r["data"].get(f.code) for f in fields),
+             f"{r['sheet']}!{r['row']}"] for r in view.records or []]  # fmt: skip
+    headers = ["县区", "报告期", *(f"{f.name}（{f.unit}）" if f.unit else f.name for f in fields), "来源行"]
+    formats = {n: "#,##0.00" for n, f in enumerate(fields, start=2) if f.type in ("number", "integer")}
+    widths = [12, 9, *(14 if f.type in ("number", "integer", "date") else 24 for f in fields), 14]
+    table(book, ws, top, headers, rows, formats, widths)
 
 
 def _ranking(book: Book, view: CityPeriod, config: Config) -> None:

@@ -8,31 +8,35 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from functools import lru_cache
 
 from huizong.read.cells import address
 from huizong.read.grid import Grid
 from huizong.read.model import Located
 
-LABELS: dict[str, tuple[str, ...]] = {
-    "office": ("填报单位", "报送单位", "填表单位", "单位名称", "县区名称", "县(区)名称", "县(区)", "县区", "区县"),
-    "county_code": ("行政区划代码", "行政区划编码", "区划代码", "地区代码", "行政代码"),
-    "period": ("报告期", "报告期间", "统计期", "统计时期", "填报期间", "所属期"),
-    "filled_by": ("填报人", "填表人", "联系人"),
-    "phone": ("联系电话", "电话"),
-    "fill_date": ("填报日期", "填表日期", "报送日期"),
-    "head": ("单位负责人", "负责人"),
-}
-_BY_LENGTH = sorted(((lab, key) for key, labs in LABELS.items() for lab in labs), key=lambda p: -len(p[0]))
+Labels = tuple[tuple[str, str], ...]  # (folded spelling, key), longest first: `label_index`
+
+
+@lru_cache(maxsize=64)
+def _index(labels: tuple[tuple[str, tuple[str, ...]], ...]) -> Labels:
+    return tuple(sorted(((_fold(lab), key) for key, labs in labels for lab in labs), key=lambda p: -len(p[0])))
+
+
+def label_index(labels: Mapping[str, tuple[str, ...]]) -> Labels:
+    """key (office, county_code, period, …) -> spellings, from the form's definition, made ready
+    for matching (once per form and process)."""
+    return _index(tuple((k, tuple(v)) for k, v in labels.items()))
 
 
 def _fold(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
-def match_label(text: str) -> tuple[str, str] | None:
+def match_label(text: str, labels: Labels) -> tuple[str, str] | None:
     """ "填 报 单 位：民乐县" -> ("office", "民乐县"); None if the text is no label."""
     t = _fold(text)
-    for lab, key in _BY_LENGTH:
+    for lab, key in labels:
         if t.startswith(lab):
             rest = t[len(lab) :]
             if rest.startswith((":", "：")):
@@ -43,7 +47,7 @@ def match_label(text: str) -> tuple[str, str] | None:
     return None
 
 
-def read_header(grid: Grid) -> dict[str, Located]:
+def read_header(grid: Grid, labels: Labels) -> dict[str, Located]:
     """Label -> value for every label on the sheet, above or below the table.
 
     The first occurrence of a label wins."""
@@ -52,7 +56,7 @@ def read_header(grid: Grid) -> dict[str, Located]:
         for c, v in enumerate(row):
             if not isinstance(v, str) or not v.strip():
                 continue
-            m = match_label(v)
+            m = match_label(v, labels)
             if not m or m[0] in found:
                 continue
             key, rest = m
@@ -63,7 +67,7 @@ def read_header(grid: Grid) -> dict[str, Located]:
                 v2 = grid.get(r, c2)
                 if v2 is None or (isinstance(v2, str) and not v2.strip()):
                     continue
-                if isinstance(v2, str) and match_label(v2):
+                if isinstance(v2, str) and match_label(v2, labels):
                     break  # the next label: this one was left empty
                 found[key] = Located(v2, grid.name, address(r, c2), address(r, c))
                 break

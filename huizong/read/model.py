@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from huizong.issues import Issue
 from huizong.read.periods import Period
@@ -73,10 +74,24 @@ class ProjectRow:
     cells: dict[str, str] = field(default_factory=dict)  # field -> A1 address
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One row of a form's list (a contract, an enterprise): field -> value as the form means it
+    (text, a number in the field's unit, a date as YYYY-MM-DD), as written, and what is wrong."""
+
+    sheet: str
+    row: int  # 0-based
+    values: dict[str, Any]
+    raw: dict[str, str]
+    problems: dict[str, str]  # field -> not-numeric | not-date | choice-unknown | pattern | uscc-… | blank …
+    cells: dict[str, str]  # field -> A1 address
+
+
 @dataclass(slots=True)
 class Return:
     file: str  # the name as dropped
     path: Path
+    form: str = ""  # the form's id (forms/<id>/), "" until a form is recognised
     format: str | None = None
     sheet: str | None = None  # the key-indicator sheet as named in the file
     header: dict[str, Located] = field(default_factory=dict)
@@ -90,6 +105,9 @@ class Return:
     rows: dict[str, RowRef] = field(default_factory=dict)
     projects: list[ProjectRow] = field(default_factory=list)
     project_sheet: str | None = None
+    records: list[Record] = field(default_factory=list)  # the rows of a list form
+    list_sheet: str | None = None
+    list_key: str | None = None  # the field that identifies a record (合同登记号), per the form
     issues: list[Issue] = field(default_factory=list)  # found while reading
     readable: bool = True  # False: the file is not a return at all
     read_seconds: float = 0.0  # how long its worker took

@@ -7,13 +7,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-KINDS = ("Q1", "H1", "Q3", "FY")
-END_MONTH = {"Q1": 3, "H1": 6, "Q3": 9, "FY": 12}
-KIND_ZH = {"Q1": "一季度", "H1": "上半年", "Q3": "前三季度", "FY": "全年"}
-_BY_END_MONTH = {v: k for k, v in END_MONTH.items()}
+KINDS = ("Q1", "H1", "Q3", "FY")  # cumulative from 1 January
+MONTHS = tuple(f"M{m:02d}" for m in range(1, 13))  # one month each, for monthly forms
+END_MONTH = {"Q1": 3, "H1": 6, "Q3": 9, "FY": 12} | {k: int(k[1:]) for k in MONTHS}
+KIND_ZH = {"Q1": "一季度", "H1": "上半年", "Q3": "前三季度", "FY": "全年"} | {k: f"{int(k[1:])}月" for k in MONTHS}
+_BY_END_MONTH = {v: k for k, v in END_MONTH.items() if k in KINDS}
 
 _CN_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
-_TOKEN = re.compile(r"^(\d{4})(Q1|H1|Q3|FY)$")
+_TOKEN = re.compile(r"^(\d{4})(Q1|H1|Q3|FY|M0[1-9]|M1[0-2])$")
+# one month: 2024年3月, 2024年03月份, 2024-03, 2024.3, 2024/03, 202403, 2024年3月1日-31日 is not one
+_ONE_MONTH = re.compile(r"^(?P<year>(?:19|20)\d{2})(?:年|-|\.|/|)(?P<month>0?[1-9]|1[0-2])(?:月份?|月)?(?:登记)?$")
 _YEAR = r"(?P<year>(?:19|20)\d{2})(?:年度?|\.|-|/)?"
 _MONTHS = re.compile(_YEAR + r"(?:第)?(?:1|01|一)月?(?:份)?(?:-|—|–|~|～|至|到)(?P<end>\d{1,2})月?(?:份)?(?:累计)?$")
 # Matched after Chinese digits become Arabic ones (一二季度 -> 12季度, 第三季度 -> 第3季度).
@@ -41,6 +44,24 @@ class Period:
     def zh(self) -> str:
         return f"{self.year}年{KIND_ZH[self.kind]}"
 
+    @property
+    def is_month(self) -> bool:
+        return self.kind in MONTHS
+
+    @property
+    def months(self) -> tuple[int, ...]:
+        """The calendar months the period covers: (3,) for 2024M03, (1, …, 6) for 2024H1."""
+        return (END_MONTH[self.kind],) if self.is_month else tuple(range(1, END_MONTH[self.kind] + 1))
+
+    @property
+    def start(self) -> dt.date:
+        return dt.date(self.year, self.months[0], 1)
+
+    @property
+    def end(self) -> dt.date:
+        m = self.months[-1]
+        return dt.date(self.year, 12, 31) if m == 12 else dt.date(self.year, m + 1, 1) - dt.timedelta(days=1)
+
     def last_year(self) -> Period:
         return Period(self.year - 1, self.kind)
 
@@ -55,12 +76,16 @@ def parse_token(token: str) -> Period:
     return Period(int(m.group(1)), m.group(2))
 
 
-def parse_period(value: object) -> Period | None:
-    """Any spelling on the spec's list -> Period; None if it is not one of them."""
+def parse_period(value: object, monthly: bool = False) -> Period | None:
+    """Any spelling on the spec's list -> Period; None if it is not one of them. `monthly`: the
+    form is returned by the month, so one month (2024年3月, 2024-03, 202403, a date) is a period,
+    and only a month is."""
     if value is None:
         return None
     if isinstance(value, bool):
         return None
+    if monthly:
+        return _parse_month(value)
     if isinstance(value, int | float) and float(value).is_integer() and 1900 <= value <= 2099:
         return Period(int(value), "FY")
     if isinstance(value, dt.date | dt.datetime):
@@ -70,7 +95,7 @@ def parse_period(value: object) -> Period | None:
     text = re.sub(r"^(?:报告期|统计期|时期)[:：]?", "", text)
     text = text.removesuffix("累计").removesuffix("期间")
     m = _TOKEN.match(text.upper())
-    if m:
+    if m and m.group(2) in KINDS:
         return Period(int(m.group(1)), m.group(2))
     m = _MONTHS.match(text)
     if m:
@@ -83,10 +108,38 @@ def parse_period(value: object) -> Period | None:
     return None
 
 
-def find_period_in_text(text: str) -> Period | None:
+def _parse_month(value: object) -> Period | None:
+    if isinstance(value, dt.date | dt.datetime):
+        return Period(value.year, f"M{value.month:02d}")
+    if isinstance(value, int | float):
+        if not float(value).is_integer():
+            return None
+        value = str(int(value))
+    text = unicodedata.normalize("NFKC", str(value)).translate(_CN_DIGITS)
+    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"^(?:报告期|统计期|时期|登记月份)[:：]?", "", text)
+    text = re.sub(r"(\d)月(?:1|01)日?(?:-|—|–|~|～|至|到)\d{1,2}日$", r"\1月", text)  # 2024年3月1日-31日
+    m = _TOKEN.match(text.upper())
+    if m:
+        return Period(int(m.group(1)), m.group(2)) if m.group(2) in MONTHS else None
+    m = _ONE_MONTH.match(text)
+    if m:
+        return Period(int(m["year"]), f"M{int(m['month']):02d}")
+    return None
+
+
+def find_period_in_text(text: str, monthly: bool = False) -> Period | None:
     """A period inside a longer text, e.g. a title or a file name."""
     norm = unicodedata.normalize("NFKC", text).translate(_CN_DIGITS)
     norm = re.sub(r"\s+", "", norm)
+    if monthly:
+        m = re.search(r"(?<!\d)((?:19|20)\d{2})M(0[1-9]|1[0-2])(?!\d)", norm, re.IGNORECASE)
+        if m:
+            return Period(int(m.group(1)), f"M{m.group(2)}")
+        m = re.search(r"(?<!\d)((?:19|20)\d{2})(?:年|-|\.|_)?(0?[1-9]|1[0-2])月", norm) or re.search(
+            r"(?<!\d)((?:19|20)\d{2})[-._]?(0[1-9]|1[0-2])(?!\d)", norm
+        )
+        return Period(int(m.group(1)), f"M{int(m.group(2)):02d}") if m else None
     m = re.search(r"((?:19|20)\d{2})(Q1|H1|Q3|FY)", norm, re.IGNORECASE)
     if m:
         return Period(int(m.group(1)), m.group(2).upper())

@@ -10,42 +10,63 @@ from pathlib import Path
 
 from huizong.catalog import Config, normalize_label
 from huizong.codes import make_issue
+from huizong.forms.model import Form
 from huizong.read.grid import Grid, WorkbookUnreadable, load_grids
-from huizong.read.header import clean_code, read_header
+from huizong.read.header import Labels, clean_code, label_index, read_header
 from huizong.read.model import Located, Return
 from huizong.read.periods import Period, find_period_in_text, parse_period
 from huizong.read.projects import find_project_header, read_projects
+from huizong.read.records import find_list_header, read_records
 from huizong.read.screen import Screened, screen
 from huizong.read.sniff import sniff
 from huizong.read.table import Layout, find_layout, read_table
 
-MAIN_SHEET = "主要指标"
-PROJECT_SHEET = "项目明细"
+
+def _named_first(grids: list[Grid], names: tuple[str, ...]) -> list[Grid]:
+    cues = [normalize_label(n) for n in names]
+    named = [g for g in grids if any(c in normalize_label(g.name) for c in cues)]
+    return named + [g for g in grids if g not in named]
 
 
-def form_sheets(grids: list[Grid]) -> list[tuple[Grid, Layout]]:
-    """Every sheet that holds the key-indicator table, the one named 主要指标 first."""
-    named = [g for g in grids if MAIN_SHEET in normalize_label(g.name)]
+def form_sheets(grids: list[Grid], form: Form) -> list[tuple[Grid, Layout]]:
+    """Every sheet that holds the form's indicator table, the ones named as the form says first."""
     out = []
-    for g in named + [g for g in grids if g not in named]:
-        layout = find_layout(g)
+    for g in _named_first(grids, form.sheet_names):
+        layout = find_layout(g, form.table_header, form.table_header_exact)
         if layout is not None:
             out.append((g, layout))
     return out
 
 
-def pick_main_sheet(grids: list[Grid]) -> tuple[Grid, Layout] | None:
-    forms = form_sheets(grids)
-    return forms[0] if forms else None
+def list_sheets(grids: list[Grid], form: Form, config: Config) -> list[Grid]:
+    """Every sheet that holds the list of a list form."""
+    assert form.list is not None
+    return [g for g in _named_first(grids, form.sheet_names) if find_list_header(g, form.list, config)]
 
 
-def pick_project_sheet(grids: list[Grid], main: Grid | None) -> Grid | None:
+def pick_project_sheet(grids: list[Grid], main: Grid | None, names: tuple[str, ...]) -> Grid | None:
     others = [g for g in grids if g is not main]
-    named = [g for g in others if "项目" in normalize_label(g.name)]
-    for g in named + [g for g in others if g not in named]:
+    for g in _named_first(others, names):
         if find_project_header(g):
             return g
     return None
+
+
+def recognise(grids: list[Grid], config: Config) -> list[tuple[Form, list[tuple[Grid, Layout | None]]]]:
+    """The forms this workbook holds, each with its sheets (best first): an indicator form by its
+    table (one with a value column preferred), a list form by its list's header row."""
+    found: list[tuple[Form, list[tuple[Grid, Layout | None]]]] = []
+    for form in config.forms:
+        if form.indicators is not None:
+            sheets = form_sheets(grids, form)
+            with_value = [f for f in sheets if "value" in f[1].columns]
+            if sheets:
+                found.append((form, [(g, lay) for g, lay in (with_value or sheets)]))
+        elif form.list is not None:
+            lists = list_sheets(grids, form, config)
+            if lists:
+                found.append((form, [(g, None) for g in lists]))
+    return found
 
 
 def _title_text(grid: Grid, before_row: int) -> str:
@@ -83,27 +104,39 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         code = "file-encrypted" if str(e) == "encrypted" else "file-corrupt"
         ret.issues.append(make_issue(code, name, detail=str(e)))
         return ret
-    forms = [f for f in form_sheets(grids) if "value" in f[1].columns] or form_sheets(grids)
-    picked = forms[0] if forms else None
-    if picked is None:
+    found = recognise(grids, config)
+    if not found:
         ret.readable = False
         names = "、".join(g.name for g in grids) or "无"
-        if any(MAIN_SHEET in normalize_label(g.name) for g in grids):
-            sheet = next(g.name for g in grids if MAIN_SHEET in normalize_label(g.name))
-            ret.issues.append(make_issue("table-header-missing", name, sheet=sheet))
-        else:
-            ret.issues.append(make_issue("sheet-missing", name, detail=names))
+        for form in config.forms:  # the sheet is there by name, but its table is not
+            named = [g for g in grids if any(normalize_label(n) in normalize_label(g.name) for n in form.sheet_names)]
+            if named and form.indicators is not None:
+                ret.form = form.id
+                ret.issues.append(make_issue("table-header-missing", name, sheet=named[0].name,
+                                             detail="”或“".join(form.table_header)))  # fmt: skip
+                return ret
+        wanted = "”或“".join(f.short_name for f in config.forms)
+        ret.issues.append(make_issue("sheet-missing", name, detail=names, forms=wanted))
         return ret
-    grid, layout = picked
+    form, sheets = found[0]
+    ret.form = form.id
+    view = config.for_form(form.id)
+    labels = label_index(config.labels_for(form))
+    grid, layout = sheets[0]
     ret.sheet = grid.name
+    if layout is None:
+        _read_list_form(ret, form, grid, view, labels, city)
+        _formulas_without_values(ret, screened, grid.name)
+        _other_forms(ret, form, [(g, None) for g, _ in sheets[1:]], view, labels, city, found[1:])
+        return ret
     if "value" not in layout.columns:
         ret.readable = False
         ret.issues.append(make_issue("column-missing", name, sheet=grid.name, detail="本期累计"))
         return ret
-    _read_form(ret, grid, layout, config, city)
+    _read_form(ret, form, grid, layout, view, labels, city)
     _formulas_without_values(ret, screened, grid.name)
-    _other_forms(ret, forms[1:], config, city)
-    project_grid = pick_project_sheet(grids, grid)
+    _other_forms(ret, form, sheets[1:], view, labels, city, found[1:])
+    project_grid = pick_project_sheet(grids, grid, form.project_sheets) if form.project_sheets else None
     if project_grid is not None:
         ret.project_sheet = project_grid.name
         ret.projects = read_projects(project_grid, config)
@@ -111,12 +144,24 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
     return ret
 
 
-def _read_form(ret: Return, grid: Grid, layout: Layout, config: Config, city: str | None) -> None:
-    ret.header = read_header(grid)
-    _identify(ret, grid, layout.header_row, config, city)
-    facts, rows, issues = read_table(grid, layout, config, ret.file)
+def _read_form(ret: Return, form: Form, grid: Grid, layout: Layout, config: Config, labels: Labels,
+               city: str | None) -> None:  # fmt: skip
+    ret.header = read_header(grid, labels)
+    _identify(ret, form, grid, layout.header_row, config, city)
+    facts, rows, issues = read_table(grid, layout, config, ret.file, labels)
     ret.facts, ret.rows = facts, rows
     ret.issues.extend(issues)
+
+
+def _read_list_form(ret: Return, form: Form, grid: Grid, config: Config, labels: Labels, city: str | None) -> None:
+    """A list form: the header block, the records, and the measures summed from them as facts."""
+    assert form.list is not None
+    ret.header = read_header(grid, labels)
+    found = find_list_header(grid, form.list, config)
+    header_row = found[0] if found else 0
+    _identify(ret, form, grid, header_row, config, city)
+    ret.list_sheet, ret.list_key = grid.name, form.list.key
+    ret.records = read_records(grid, form.list, config, labels) or []
 
 
 def _formulas_without_values(ret: Return, screened: Screened, sheet: str) -> None:
@@ -130,22 +175,40 @@ def _formulas_without_values(ret: Return, screened: Screened, sheet: str) -> Non
 
 def _identity(r: Return) -> tuple[object, ...]:
     return (r.county_code, r.period.token if r.period else r.period_text,
-            tuple(sorted((f.indicator, f.column, f.number, f.status) for f in r.facts)))  # fmt: skip
+            tuple(sorted((f.indicator, f.column, f.number, f.status) for f in r.facts)),
+            tuple(sorted(tuple(sorted((k, str(v)) for k, v in rec.values.items())) for rec in r.records)))  # fmt: skip
 
 
-def _other_forms(ret: Return, others: list[tuple[Grid, Layout]], config: Config, city: str | None) -> None:
-    """A workbook holding several different forms is refused, naming them all; never one silently kept.
+def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None]], config: Config, labels: Labels,
+                 city: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]]) -> None:  # fmt: skip
+    """A workbook holding several different forms (or one form twice, for two counties or periods)
+    is refused, naming them all; never one silently kept.
 
     A sheet that repeats the same form (same county, period and numbers) is no second return."""
     different = []
     for grid, layout in others:
-        if "value" not in layout.columns:
+        if layout is not None and "value" not in layout.columns:
             continue
-        other = Return(file=ret.file, path=ret.path)
-        _read_form(other, grid, layout, config, city)
-        if not other.facts or _identity(other) == _identity(ret):
+        other = Return(file=ret.file, path=ret.path, form=form.id)
+        if layout is None:
+            _read_list_form(other, form, grid, config, labels, city)
+        else:
+            _read_form(other, form, grid, layout, config, labels, city)
+        if (layout is not None and not other.facts) or _identity(other) == _identity(ret):
             continue
         different.append((grid.name, other))
+    for other_form, sheets in other_forms:
+        grid = sheets[0][0]
+        if grid.name == ret.sheet:
+            continue
+        other = Return(file=ret.file, path=ret.path, form=other_form.id)
+        view = config.for_form(other_form.id)
+        other_labels = label_index(config.labels_for(other_form))
+        if sheets[0][1] is None:
+            _read_list_form(other, other_form, grid, view, other_labels, city)
+        else:
+            _read_form(other, other_form, grid, sheets[0][1], view, other_labels, city)
+        different.append((f"{grid.name}（{other_form.short_name}）", other))
     if not different:
         return
 
@@ -158,12 +221,14 @@ def _other_forms(ret: Return, others: list[tuple[Grid, Layout]], config: Config,
     ret.issues.append(make_issue("multiple-forms", ret.file, sheet=ret.sheet, count=len(different) + 1, detail=listed))
 
 
-def _period_inside(value: object) -> Period | None:
+def _period_inside(value: object, monthly: bool = False) -> Period | None:
     """ "2024年上半年（1-6月）", "2024年上半年累计": a period the label's cell holds among other words."""
-    return find_period_in_text(re.sub(r"[(（][^)）]*[)）]", "", str(value))) if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    return find_period_in_text(re.sub(r"[(（][^)）]*[)）]", "", value), monthly)
 
 
-def _identify(ret: Return, grid: Grid, header_row: int, config: Config, city: str | None) -> None:
+def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Config, city: str | None) -> None:
     """County and period from the header block; else from the title, then the file name."""
     divisions = config.divisions
     code_at = ret.header.get("county_code")
@@ -189,10 +254,10 @@ def _identify(ret: Return, grid: Grid, header_row: int, config: Config, city: st
     if period_at is not None:
         ret.period_source = period_at
         ret.period_text = str(period_at.value)
-        ret.period = parse_period(period_at.value) or _period_inside(period_at.value)
+        ret.period = parse_period(period_at.value, form.monthly) or _period_inside(period_at.value, form.monthly)
         return
     for text in (_title_text(grid, header_row), Path(ret.file).stem):
-        p = find_period_in_text(text)
+        p = find_period_in_text(text, form.monthly)
         if p:
             ret.period, ret.period_text = p, p.zh
             ret.period_source = Located(p.token, grid.name, "", "")

@@ -16,7 +16,7 @@ from huizong.codes import make_issue
 from huizong.issues import Issue
 from huizong.read.cells import address
 from huizong.read.grid import Grid
-from huizong.read.header import match_label
+from huizong.read.header import Labels, match_label
 from huizong.read.model import COLUMNS, Fact, RowRef
 from huizong.read.periods import find_period_in_text
 from huizong.read.values import BLANK, parse_cell, to_catalog_units
@@ -59,11 +59,14 @@ class Layout:
     columns: dict[str, int]  # role -> 0-based column
 
 
-def find_layout(grid: Grid) -> Layout | None:
-    """The first row with 指标名称 or 指标代码, its columns, and a second header row if any."""
+def find_layout(grid: Grid, cues: tuple[str, ...], exact: tuple[str, ...] = ()) -> Layout | None:
+    """The first row with a header cue of the form (指标名称 or 指标代码 in a short cell, or a
+    cell that is exactly 指标), its columns, and a second header row if any."""
+    folded = [normalize_label(c) for c in cues]
+    whole = {normalize_label(c) for c in exact}
     for r in range(min(grid.height, HEADER_SCAN_ROWS)):
         texts = [normalize_label(grid.text(r, c)) for c in range(len(grid.rows[r]))]
-        if not any((("指标名称" in t or "指标代码" in t) and len(t) <= 12) or t in {"指标", "指标项"} for t in texts):
+        if not any((any(c in t for c in folded) and len(t) <= 12) or t in whole for t in texts):
             continue
         columns: dict[str, int] = {}
         dated: list[tuple[int, int]] = []  # (year, column) of headers that are periods: "2024年1-6月"
@@ -137,7 +140,7 @@ def match_indicator(config: Config, code_text: str, name_text: str) -> tuple[Ind
 
 
 def read_table(
-    grid: Grid, layout: Layout, config: Config, file: str
+    grid: Grid, layout: Layout, config: Config, file: str, labels: Labels
 ) -> tuple[list[Fact], dict[str, RowRef], list[Issue]]:
     cols = layout.columns
     facts: list[Fact] = []
@@ -150,7 +153,11 @@ def read_table(
         first_text = next((grid.text(r, c) for c in range(len(grid.rows[r])) if grid.text(r, c)), "")
         if not first_text:
             continue
-        if first_text.startswith(("注", "填报说明", "说明")) or match_label(first_text) or match_label(name_text):
+        if (
+            first_text.startswith(("注", "填报说明", "说明"))
+            or match_label(first_text, labels)
+            or match_label(name_text, labels)
+        ):
             break  # notes or the footer of the form: the table has ended
         if clean_name(name_text).startswith(_SUBTOTAL):
             continue

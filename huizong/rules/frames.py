@@ -34,6 +34,12 @@ def frame_of(name: str, rows: list[dict[str, Any]], contexts: list[dict[str, Any
     return Frame(name, df, contexts)
 
 
+_PERIODS_EXPECTED = {
+    False: "2024年一季度、上半年、前三季度或全年，或 2024年1-6月 等",
+    True: "某一个月，如 2024年3月、2024-03 或 202403",
+}
+
+
 def returns_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     divisions = config.divisions
     rows: list[dict[str, Any]] = []
@@ -68,6 +74,9 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
                 "period_sheet": (psrc.sheet if psrc and psrc.cell else ret.sheet),
                 "period_cell": (psrc.cell if psrc and psrc.cell else None),
                 "period_value": ret.period_text,
+                "period_expected": _PERIODS_EXPECTED[
+                    config.form_by_id[ret.form].monthly if ret.form in config.form_by_id else False
+                ],
             }
         )
     cols = ["county_code", "county_known", "county_agrees", "period_text", "period"]

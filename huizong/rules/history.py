@@ -241,7 +241,7 @@ def history_for(store: Any, config: Config, city: str, returns: list[Return] | N
     divisions = config.divisions
     if returns is None:
         counties = [d.code for d in divisions.counties_of(city)]
-        return History.from_rows(store.current_values(counties, None))
+        return History.from_rows(store.current_values(counties, None, form=config.form_id))
     mine: set[str] = set()
     periods: set[str] = set()
     peers: dict[str, set[str]] = defaultdict(set)  # period -> counties whose values the outlier rule compares
@@ -249,11 +249,12 @@ def history_for(store: Any, config: Config, city: str, returns: list[Return] | N
         assert ret.period and ret.county_code
         mine.add(ret.county_code)
         year, kind = ret.period.year, ret.period.kind
-        periods |= {f"{year}{k}" for k in KINDS} | {f"{year - 1}{kind}"}
+        periods |= {f"{year}{k}" for k in KINDS} | {f"{year - 1}{kind}", ret.period.token}
         d = divisions.get(ret.county_code)
         if d is not None and d.parent:
             peers[ret.period.token] |= {c.code for c in divisions.counties_of(d.parent)}
-    rows = list(store.current_values(sorted(mine), sorted(periods))) if mine else []
+    form = config.form_id
+    rows = list(store.current_values(sorted(mine), sorted(periods), form=form)) if mine else []
     for period, peer_counties in peers.items():
-        rows += store.current_values(sorted(peer_counties - mine), [period])
+        rows += store.current_values(sorted(peer_counties - mine), [period], form=form)
     return History.from_rows(rows)

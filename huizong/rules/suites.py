@@ -21,7 +21,7 @@ from huizong.catalog import CatalogError, Config
 from huizong.codes import CODES, make_issue
 from huizong.issues import Issue, Severity
 from huizong.read.model import Return
-from huizong.rules import frames, history
+from huizong.rules import frames, history, lists
 from huizong.rules.frames import Frame
 from huizong.rules.history import History
 
@@ -61,9 +61,10 @@ class SuiteResult:
     gx_result: Any  # ExpectationSuiteValidationResult, for Data Docs
 
 
-def load_suite_specs(suites_dir: Path) -> list[dict[str, Any]]:
+def load_suite_specs(suites_dir: Path, patterns: tuple[str, ...] = ("*.json",)) -> list[dict[str, Any]]:
     specs = []
-    for path in sorted(suites_dir.glob("*.json")):
+    paths = sorted({p for pattern in patterns for p in suites_dir.glob(pattern)})
+    for path in paths:
         try:
             spec = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
@@ -111,7 +112,8 @@ class Validator:
             self.context.add_data_docs_site(site_name="huizong", site_config=site)
         self.definitions: dict[str, Any] = {}
         self.frames_of: dict[str, str] = {}
-        for spec in load_suite_specs(config.suites_dir):
+        self.form_of: dict[str, str | None] = {}  # suite -> the form whose returns it checks (None: every return)
+        for spec, form_id in self._specs():
             try:
                 suite = ExpectationSuite(**spec)
             except Exception as e:  # GX raises several types for a malformed suite
@@ -129,6 +131,7 @@ class Validator:
                                        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]})  # fmt: skip
             self.definitions[spec["name"]] = self.context.checkpoints.add(checkpoint)
             self.frames_of[spec["name"]] = spec["meta"]["frame"]
+            self.form_of[spec["name"]] = form_id
         counties = config.divisions
         z = config.rules.history.outlier_z
         self.parameters = {
@@ -138,21 +141,66 @@ class Validator:
             "outlier_z_max": z,
         }
 
+    def _specs(self) -> list[tuple[dict[str, Any], str | None]]:
+        """Every suite with the form it checks: the `returns` suites once for every return; each
+        form's suites (form.toml `suites`) for its returns, named after the form beyond the first;
+        the suites a form's definition implies (`lists.suites_for`)."""
+        out: list[tuple[dict[str, Any], str | None]] = []
+        seen: set[str] = set()
+        root = self.config.root
+        for n, form in enumerate(self.config.forms):
+            for spec in load_suite_specs(root, form.suites):
+                if spec["meta"]["frame"] == "returns":
+                    if spec["name"] not in seen:
+                        seen.add(spec["name"])
+                        out.append((spec, None))
+                    continue
+                named = spec if n == 0 else {**spec, "name": f"{form.id}.{spec['name']}"}
+                out.append((named, form.id))
+        if not seen:  # every return's county and period are checked, whichever forms name the suite
+            out += [
+                (spec, None) for spec in load_suite_specs(self.config.suites_dir) if spec["meta"]["frame"] == "returns"
+            ]
+        for form in self.config.forms:
+            out += [(spec, form.id) for spec in lists.suites_for(form)]
+        return out
+
     def run(
-        self, returns: list[Return], known: History | None = None
+        self, returns: list[Return], known: History | None = None, store: Any = None
     ) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
         """Issues by file (reading issues included) and one result per suite run.
 
-        `known`: what the store holds, for the rules that compare with other periods."""
+        `known`: what the store holds, for the rules that compare with other periods (of the
+        first form; `store` for the others and for the rules of every form's definition)."""
         readable = [r for r in returns if r.readable]
         by_file: dict[str, list[Issue]] = defaultdict(list)
         for r in returns:
             by_file[r.file].extend(r.issues)
-        known = known or History()
-        built = {name: build(readable, self.config, known) for name, build in BUILDERS.items()}
+        for form in self.config.forms:
+            lists.measure(readable, form)
+        built: dict[tuple[str | None, str], Frame] = {}
+        first = self.config.forms[0].id if self.config.forms else ""
+        for suite_name in self.definitions:
+            form_id, frame_name = self.form_of[suite_name], self.frames_of[suite_name]
+            if (form_id, frame_name) in built:
+                continue
+            if form_id is None:
+                built[(None, frame_name)] = BUILDERS[frame_name](readable, self.config, History())
+                continue
+            form = self.config.form_by_id[form_id]
+            view = self.config.for_form(form_id)
+            mine = [r for r in readable if r.form == form_id]
+            if frame_name in ("records", "form-returns"):
+                beyond = lists.beyond_for(store, self.config, form, readable)
+                build = lists.records_frame if frame_name == "records" else lists.returns_frame
+                built[(form_id, frame_name)] = build(readable, view, form, beyond)
+                continue
+            hist = (known or History()) if form_id == first else history.history_for(store, view, self.city, mine)
+            built[(form_id, frame_name)] = BUILDERS[frame_name](mine, view, hist)
         results = []
         for suite_name, vd in self.definitions.items():
-            frame = built[self.frames_of[suite_name]]
+            form_id = self.form_of[suite_name]
+            frame = built[(form_id, self.frames_of[suite_name])]
             if frame.data.empty:
                 results.append(SuiteResult(suite_name, frame.name, 0, 0, 0, None))
                 continue
@@ -162,7 +210,13 @@ class Validator:
             for r in res.results:
                 cfg = r.expectation_config
                 for entry in r.result.get("unexpected_index_list") or []:
-                    issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry)
+                    if self.frames_of[suite_name] in ("records", "form-returns"):
+                        assert form_id is not None
+                        issue = lists.issue_for(frame, self.config.form_by_id[form_id],
+                                                self.config.for_form(form_id), cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
+                    else:
+                        view = self.config if form_id is None else self.config.for_form(form_id)
+                        issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry, view)
                     by_file[issue.file].append(issue)
                     failed += 1
             results.append(SuiteResult(suite_name, frame.name, len(frame.data), len(res.results), failed, res))
@@ -170,7 +224,8 @@ class Validator:
             self.context.build_data_docs(site_names=["huizong"])  # once per run, not once per suite
         return dict(by_file), results
 
-    def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any]) -> Issue:
+    def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any],
+               config: Config) -> Issue:  # fmt: skip
         code = meta["code"]
         severity = Severity(meta["severity"]) if meta.get("severity") else None
         ctx = frame.context[int(entry["row_id"])]
@@ -179,12 +234,12 @@ class Validator:
             city = self.config.divisions.get(self.city)
             if meta.get("locate") == "period":
                 return make_issue(code, file, sheet=ctx["period_sheet"], cell=ctx["period_cell"],
-                                  value=ctx["period_value"], severity=severity)  # fmt: skip
+                                  value=ctx["period_value"], expected=ctx["period_expected"], severity=severity)  # fmt: skip
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cell"], value=ctx["value"], name=ctx["name"],
                               detail=ctx["detail"], city=city.name if city else self.city, severity=severity)  # fmt: skip
         if frame.name == "pairs":
             big, small = kwargs["column_A"], kwargs["column_B"]
-            cat = self.config.catalog
+            cat = config.catalog
             detail = f"{cat[big].name}（{big}）{fmt_number(entry.get(big))}"
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(small), indicator=small,
                               value=fmt_number(entry.get(small)), name=cat[small].name, detail=detail,
@@ -194,7 +249,7 @@ class Validator:
             ind = ctx["indicators"][role]
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(ind), indicator=ind,
                               value=fmt_number(ctx["values"][count]), expected=fmt_number(ctx["values"][role]),
-                              name=self.config.catalog[ind].name, severity=severity)  # fmt: skip
+                              name=config.catalog[ind].name, severity=severity)  # fmt: skip
         if frame.name == "projects":
             fld = meta.get("field", "")
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(fld), value=ctx.get(fld),

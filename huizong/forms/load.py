@@ -1,0 +1,467 @@
+"""Read and check form definitions: a wrong definition stops with one line naming file, row and field.
+
+`load_forms(root)` reads every `forms/<id>/form.toml` under the configuration folder;
+`check_form(folder, …)` reads one (for `huizong forms check DIR`). Names a rule or a measure
+reads are checked against the fields the form has, once the indicator catalogs are known
+(`check_names`), so a misspelt field is refused at load, not met at night.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from huizong.forms.expr import FUNCTIONS, Expr, ExprError, parse
+from huizong.forms.model import (
+    FIELD_TYPES,
+    FREQUENCIES,
+    SCOPES,
+    SEVERITIES,
+    Form,
+    ListField,
+    ListPart,
+    Measure,
+    Rule,
+    fold,
+)
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_CODE = re.compile(r"^[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]{0,39}$")
+_RULE_CODE = re.compile(r"^[a-z][a-z0-9-]{1,59}$")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+# Names every rule may read besides the form's fields: the return's county, its period's first and
+# last day, and the period's year and month (the last month of a cumulative period).
+RETURN_NAMES = ("county", "period_start", "period_end", "period_year", "period_month")
+
+_FORM_KEYS = {"name", "short_name", "table_no", "issuer", "frequency", "order", "due", "sheet", "header",
+              "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook"}  # fmt: skip
+HEADER_KEYS = ("office", "county_code", "period", "filled_by", "phone", "fill_date", "head")
+
+
+# The suites an indicator form gets when its form.toml names none: the checks any indicator table needs.
+GENERIC_SUITES = ("suites/facts.json", "suites/coverage.json", "suites/ratios.json")
+
+
+class FormError(ValueError):
+    "A form definition is wrong; the message is one line naming file, row and field"
+
+
+def load_header_labels(config_root: Path) -> dict[str, tuple[str, ...]]:
+    """The header block's labels every form shares (`forms/header.toml`)."""
+    path = config_root / "forms" / "header.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise FormError(f"{path}: {e}") from e
+    out = {}
+    for key, value in data.items():
+        if key not in HEADER_KEYS:
+            raise FormError(f"{path}: {key}: 不认识的表头项（可用：{', '.join(HEADER_KEYS)}）")
+        out[key] = _strings(value, f"{path}: {key}")
+    return out
+
+
+def load_forms(config_root: Path) -> list[Form]:
+    """Every form under `<config>/forms/`, in their `order`, then by id."""
+    folder = config_root / "forms"
+    if not folder.is_dir():
+        raise FormError(f"{folder}: 没有报表定义文件夹")
+    forms = [read_form(d, config_root) for d in sorted(folder.iterdir()) if (d / "form.toml").is_file()]
+    if not forms:
+        raise FormError(f"{folder}: 没有任何报表定义（每张报表一个文件夹，内有 form.toml）")
+    return sorted(forms, key=lambda f: (f.order, f.id))
+
+
+def read_form(folder: Path, config_root: Path) -> Form:
+    path = folder / "form.toml"
+    form_id = folder.name
+    if not _ID.match(form_id):
+        raise FormError(f"{folder}: 报表文件夹名 {form_id!r} 应为小写字母、数字和连字符（如 tech-contracts）")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise FormError(f"{path}: 无法读取：{e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise FormError(f"{path}: TOML 格式错误：{e}") from e
+    unknown = sorted(set(data) - _FORM_KEYS)
+    if unknown:
+        raise FormError(f"{path}: 不认识的设置 {', '.join(unknown)}（可用：{', '.join(sorted(_FORM_KEYS))}）")
+    name = _text(data, "name", path, required=True)
+    frequency = _text(data, "frequency", path) or "cumulative"
+    if frequency not in FREQUENCIES:
+        raise FormError(f"{path}: frequency = {frequency!r} 应为 {' 或 '.join(FREQUENCIES)}")
+    order = data.get("order", 100)
+    if not isinstance(order, int) or isinstance(order, bool):
+        raise FormError(f"{path}: order 应为整数")
+    sheet = _table(data, "sheet", path)
+    header = _table(data, "header", path)
+    labels: dict[str, tuple[str, ...]] = {}
+    for key, value in header.items():
+        if key not in HEADER_KEYS:
+            raise FormError(f"{path}: [header] {key}: 不认识的表头项（可用：{', '.join(HEADER_KEYS)}）")
+        labels[key] = _strings(value, f"{path}: [header] {key}")
+    indicators = None
+    table_header: tuple[str, ...] = ()
+    table_exact: tuple[str, ...] = ()
+    projects: tuple[str, ...] = ()
+    if "indicators" in data:
+        part = _table(data, "indicators", path)
+        _only(part, {"catalog", "header", "header_exact", "projects"}, f"{path}: [indicators]")
+        catalog = _text(part, "catalog", path, required=True, where="[indicators] ")
+        indicators = (config_root / catalog).resolve()
+        if not indicators.is_file():
+            raise FormError(f"{path}: [indicators] catalog = {catalog!r}：文件不存在")
+        table_header = _strings(part.get("header", []), f"{path}: [indicators] header")
+        table_exact = _strings(part.get("header_exact", []), f"{path}: [indicators] header_exact")
+        projects = _strings(part.get("projects", []), f"{path}: [indicators] projects")
+        if not table_header:
+            raise FormError(f'{path}: [indicators] header：应列出指标表表头行中的文字，如 ["指标名称", "指标代码"]')
+    list_part = None
+    if "list" in data:
+        list_part = _read_list(folder, _table(data, "list", path), path)
+    if indicators is None and list_part is None:
+        raise FormError(f"{path}: 报表至少应有 [indicators]（指标表）或 [list]（明细表）之一")
+    measures: tuple[Measure, ...] = ()
+    if "measures" in data:
+        if list_part is None:
+            raise FormError(f"{path}: [measures] 需要 [list]：汇总数从明细表计算")
+        m = _table(data, "measures", path)
+        _only(m, {"file"}, f"{path}: [measures]")
+        measures = _read_measures(folder / _text(m, "file", path, required=True, where="[measures] "), list_part)
+    if list_part is not None and indicators is None and not measures:
+        raise FormError(f"{path}: 明细表报表应在 [measures] 中给出要汇总的数（如合同数 count()、金额 sum(amount)）")
+    rules: tuple[Rule, ...] = ()
+    if "rules" in data:
+        r = _table(data, "rules", path)
+        _only(r, {"file"}, f"{path}: [rules]")
+        rules = _read_rules(folder / _text(r, "file", path, required=True, where="[rules] "))
+    outputs = _text(data, "outputs", path) or "{region}/{form}/{period}"
+    if not re.fullmatch(r"\{region\}(/[^/{}.]+|/\{form\})*/\{period\}", outputs):
+        raise FormError(
+            f'{path}: outputs = {outputs!r} 应形如 "{{region}}/{{form}}/{{period}}"（以 {{region}} 开头、{{period}} 结尾）'
+        )
+    workbook = _text(data, "workbook", path) or "{short_name}汇总_{region_name}_{period}.xlsx"
+    if not workbook.endswith(".xlsx") or "/" in workbook or "{period}" not in workbook:
+        raise FormError(f"{path}: workbook = {workbook!r} 应为含 {{period}} 的 .xlsx 文件名")
+    try:
+        workbook.format(short_name="", region_name="", period="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise FormError(
+            f"{path}: workbook = {workbook!r}：只能用 {{short_name}}、{{region_name}}、{{period}}（{e}）"
+        ) from None
+    suites = _strings(data.get("suites", list(GENERIC_SUITES) if indicators is not None else []), f"{path}: suites")
+    for pattern in suites:
+        if ".." in pattern or pattern.startswith("/") or not list(config_root.glob(pattern)):
+            raise FormError(f"{path}: suites 中的 {pattern!r} 在配置文件夹中找不到")
+    return Form(
+        title=_text(data, "title", path) or f"{_text(data, 'short_name', path) or name}汇总表",
+        workbook=workbook,
+        suites=suites,
+        id=form_id,
+        root=folder,
+        name=name,
+        short_name=_text(data, "short_name", path) or name,
+        table_no=_text(data, "table_no", path),
+        issuer=_text(data, "issuer", path),
+        frequency=frequency,
+        order=order,
+        due=_due(data.get("due"), frequency, path),
+        sheet_names=_strings(sheet.get("names", []), f"{path}: [sheet] names"),
+        header_labels=labels,
+        indicators=indicators,
+        table_header=table_header,
+        table_header_exact=table_exact,
+        project_sheets=projects,
+        list=list_part,
+        measures=measures,
+        rules=rules,
+        outputs=outputs,
+    )
+
+
+def _due(value: object, frequency: str, path: Path) -> dict[str, object]:
+    """month forms: due = "+1-05" (the 5th of the next month); cumulative forms: a table of
+    kind = "MM-DD" and next_year = [kinds due the year after], or nothing (catalog/deadlines.toml)."""
+    if value is None:
+        return {}
+    if frequency == "month":
+        m = re.fullmatch(r"\+(\d)-(\d{2})", str(value)) if isinstance(value, str) else None
+        if not m or not 1 <= int(m.group(2)) <= 28:
+            raise FormError(f'{path}: due = {value!r}：按月报表写 "+1-05"（次月 5 日；日期 1–28）')
+        return {"month": (int(m.group(1)), int(m.group(2)))}
+    if not isinstance(value, dict):
+        raise FormError(
+            f'{path}: due 应为一个表，如 due = {{ Q1 = "04-10", H1 = "07-10", Q3 = "10-10", FY = "01-20", next_year = ["FY"] }}'
+        )
+    for kind in ("Q1", "H1", "Q3", "FY"):
+        text = value.get(kind)
+        if not isinstance(text, str) or not re.fullmatch(r"\d{2}-\d{2}", text):
+            raise FormError(f'{path}: due.{kind} 应为 "MM-DD"')
+    return dict(value)
+
+
+def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
+    _only(part, {"fields", "header", "key", "min_fields", "title"}, f"{path}: [list]")
+    fields = _read_fields(folder / _text(part, "fields", path, required=True, where="[list] "))
+    codes = {f.code for f in fields}
+    key = _text(part, "key", path) or None
+    if key is not None and key not in codes:
+        raise FormError(f"{path}: [list] key = {key!r} 不是 fields 中的字段代码（有：{', '.join(sorted(codes))}）")
+    header = _strings(part.get("header", []), f"{path}: [list] header")
+    if not header:
+        raise FormError(f'{path}: [list] header：应列出明细表表头行中必有的文字，如 ["合同登记号"]')
+    min_fields = part.get("min_fields", 3)
+    if not isinstance(min_fields, int) or isinstance(min_fields, bool) or not 1 <= min_fields <= len(fields):
+        raise FormError(f"{path}: [list] min_fields 应为 1 到 {len(fields)} 之间的整数")
+    return ListPart(fields, header, key, min_fields, _text(part, "title", path) or "明细")
+
+
+def _rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            missing = [c for c in required if c not in columns]
+            if missing:
+                raise FormError(f"{path}:1: 缺少列 {', '.join(missing)}")
+            return [(n, {(k or "").strip(): (v or "").strip() for k, v in r.items() if k})
+                    for n, r in enumerate(reader, start=2) if any((v or "").strip() for v in r.values() if isinstance(v, str))]  # fmt: skip
+    except FileNotFoundError:
+        raise FormError(f"{path}: 文件不存在") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise FormError(f"{path}: 无法读取：{e}") from e
+
+
+def _yes(v: str) -> bool:
+    return v.strip().lower() in {"y", "yes", "1", "true", "是"}
+
+
+def _number(v: str, where: str) -> float | None:
+    if not v:
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise FormError(f"{where}: 应为数字，而不是 {v!r}") from None
+
+
+def _read_fields(path: Path) -> tuple[ListField, ...]:
+    out: list[ListField] = []
+    seen: dict[str, int] = {}
+    headers: dict[str, str] = {}
+    for n, r in _rows(path, ("code", "name", "type")):
+        where = f"{path}:{n}"
+        code = r["code"]
+        if not _CODE.match(code) or code in FUNCTIONS or code in RETURN_NAMES:
+            raise FormError(
+                f"{where}: code {code!r}：字段代码应以字母或汉字开头，只含字母、数字、下划线，且不与函数名或 {', '.join(RETURN_NAMES)} 重名"
+            )
+        if code in seen:
+            raise FormError(f"{where}: code {code!r} 重复（第 {seen[code]} 行已有）")
+        seen[code] = n
+        kind = r["type"]
+        if kind not in FIELD_TYPES:
+            raise FormError(f"{where}: {code}: type {kind!r} 应为 {'、'.join(FIELD_TYPES)} 之一")
+        choices = tuple(c.strip() for c in r.get("choices", "").split("|") if c.strip())
+        if kind == "choice" and not choices:
+            raise FormError(f"{where}: {code}: type = choice 需要 choices（用 | 分隔）")
+        aliases_of: dict[str, str] = {}
+        for pair in (p for p in r.get("choice_aliases", "").split("|") if p.strip()):
+            spelling, _, meant = pair.partition("=")
+            if meant.strip() not in choices:
+                raise FormError(f"{where}: {code}: choice_aliases {pair!r}：等号右边应为 choices 中的一项")
+            aliases_of[fold(spelling)] = meant.strip()
+        pattern = r.get("pattern") or None
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise FormError(f"{where}: {code}: pattern 不是有效的正则表达式：{e}") from None
+        severity = r.get("severity") or "error"
+        if severity not in SEVERITIES:
+            raise FormError(f"{where}: {code}: severity {severity!r} 应为 error 或 warning")
+        f = ListField(
+            code=code,
+            name=r["name"] or code,
+            aliases=tuple(a.strip() for a in r.get("aliases", "").split("|") if a.strip()),
+            type=kind,
+            unit=r.get("unit", ""),
+            required=_yes(r.get("required", "")),
+            minimum=_number(r.get("min", ""), f"{where}: {code}: min"),
+            maximum=_number(r.get("max", ""), f"{where}: {code}: max"),
+            choices=choices,
+            choice_aliases=aliases_of,
+            pattern=pattern,
+            severity=severity,
+            explanation=r.get("explanation", ""),
+        )
+        for h in f.headers:
+            if fold(h) in headers and headers[fold(h)] != code:
+                raise FormError(f"{where}: {code}: 表头写法 {h!r} 已用于字段 {headers[fold(h)]}")
+            headers[fold(h)] = code
+        out.append(f)
+    if not out:
+        raise FormError(f"{path}: 没有任何字段")
+    return tuple(out)
+
+
+def _expr(text: str, where: str) -> Expr:
+    try:
+        return parse(text)
+    except ExprError as e:
+        raise FormError(f"{where}: {e}") from None
+
+
+def _read_measures(path: Path, part: ListPart) -> tuple[Measure, ...]:
+    out: list[Measure] = []
+    seen: dict[str, int] = {}
+    fields = part.by_code
+    for n, r in _rows(path, ("code", "name", "expression")):
+        where = f"{path}:{n}"
+        code = r["code"]
+        if not _CODE.match(code):
+            raise FormError(f"{where}: code {code!r}：应以字母开头，只含字母、数字、下划线")
+        expr = _expr(r["expression"], f"{where}: {code}: expression")
+        if not expr.aggregates or expr.names:
+            raise FormError(f"{where}: {code}: expression 应为 count(…) 或 sum(字段, …)，如 sum(amount)")
+        unknown = sorted(expr.row_names - set(fields))
+        if unknown:
+            raise FormError(f"{where}: {code}: expression 中的 {', '.join(unknown)} 不是明细表的字段")
+        by = r.get("by") or None
+        if by is not None and (by not in fields or fields[by].type != "choice"):
+            raise FormError(f"{where}: {code}: by = {by!r} 应为 choice 类型的字段")
+        base = Measure(code, r.get("group", ""), r["name"], r.get("unit", ""), expr, _yes(r.get("integer", "")),
+                       _yes(r.get("key", "")), by)  # fmt: skip
+        expanded = [base]
+        if by is not None:
+            expanded = []
+            for i, choice in enumerate(fields[by].choices, start=1):
+                cond = f'{by} == "{choice}"'
+                inner = expr.text
+                # count() -> count(by == choice); count(c) -> count((c) and by == choice); sum(x[, c]) likewise
+                m = re.fullmatch(r"\s*(count|sum)\s*\((.*)\)\s*", inner)
+                assert m is not None
+                fn, args = m.group(1), m.group(2).strip()
+                if fn == "count":
+                    text = f"count({cond})" if not args else f"count(({args}) and {cond})"
+                else:
+                    value, _, filt = args.partition(",")
+                    text = f"sum({value}, {cond})" if not filt.strip() else f"sum({value}, ({filt}) and {cond})"
+                expanded.append(Measure(f"{code}_{i:02d}", base.group, f"{base.name}（{choice}）", base.unit,
+                                        _expr(text, where), base.integer, False, by, choice))  # fmt: skip
+        for m2 in expanded:
+            if m2.code in seen:
+                raise FormError(f"{where}: code {m2.code!r} 重复（第 {seen[m2.code]} 行已有）")
+            seen[m2.code] = n
+            out.append(m2)
+    return tuple(out)
+
+
+def _read_rules(path: Path) -> tuple[Rule, ...]:
+    out: list[Rule] = []
+    seen: dict[str, int] = {}
+    for n, r in _rows(path, ("code", "scope", "severity", "expression", "message")):
+        where = f"{path}:{n}"
+        code = r["code"]
+        if not _RULE_CODE.match(code):
+            raise FormError(f"{where}: code {code!r}：规则代码应为小写字母、数字和连字符，如 amount-exceeds")
+        if code in seen:
+            raise FormError(f"{where}: code {code!r} 重复（第 {seen[code]} 行已有）")
+        seen[code] = n
+        if r["scope"] not in SCOPES:
+            raise FormError(f"{where}: {code}: scope {r['scope']!r} 应为 row（逐行）或 return（整张报表）")
+        if r["severity"] not in SEVERITIES:
+            raise FormError(f"{where}: {code}: severity {r['severity']!r} 应为 error 或 warning")
+        expr = _expr(r["expression"], f"{where}: {code}: expression")
+        if r["scope"] == "row" and expr.aggregates:
+            raise FormError(f"{where}: {code}: count() 和 sum() 只能用于 scope = return 的规则")
+        if r["scope"] == "return" and expr.is_unique:
+            raise FormError(f"{where}: {code}: unique() 只能用于 scope = row 的规则")
+        if not r["message"]:
+            raise FormError(f"{where}: {code}: message 不能为空")
+        for placeholder in _PLACEHOLDER.findall(r["message"]):
+            _expr(placeholder, f"{where}: {code}: message 中的 {{{placeholder}}}")
+        periods = tuple(p.strip() for p in r.get("periods", "").split("|") if p.strip())
+        out.append(Rule(code, r["scope"], r["severity"], expr, r["message"], r.get("field") or None, periods,
+                        r.get("message_en", ""), where))  # fmt: skip
+    return tuple(out)
+
+
+def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]]) -> None:
+    """Every name a rule reads exists: a list field (row rules, and inside count()/sum()), an
+    indicator or a measure of the form (return rules), a name of RETURN_NAMES; every form()
+    names a form and one of its fields; every rule's period kinds are the form's."""
+    by_id = {f.id: f for f in forms}
+    numbers = {f.id: set(indicator_codes.get(f.id, ())) | {m.code for m in f.measures} for f in forms}
+    for form in forms:
+        list_fields = set(form.list.by_code) if form.list else set()
+        kinds = {f"M{m:02d}" for m in range(1, 13)} if form.monthly else {"Q1", "H1", "Q3", "FY"}
+        for rule in form.rules:
+            known = (list_fields if rule.scope == "row" else numbers[form.id]) | set(RETURN_NAMES)
+            texts = [(rule.expr, known), *((parse(p), known | {"other"}) for p in _PLACEHOLDER.findall(rule.message))]
+            for e, names in texts:
+                unknown = sorted((e.names | e.guarded) - names)
+                if unknown:
+                    raise FormError(f"{rule.source}: {rule.code}: {', '.join(unknown)} 不是本表的字段"
+                                    f"（{'明细表字段' if rule.scope == 'row' else '指标或汇总数'}：{', '.join(sorted(known - set(RETURN_NAMES)))}）")  # fmt: skip
+                bad_rows = sorted(e.row_names - list_fields)
+                if bad_rows:
+                    raise FormError(
+                        f"{rule.source}: {rule.code}: count()/sum() 中的 {', '.join(bad_rows)} 不是明细表的字段"
+                    )
+                for other, fld in e.forms:
+                    if other not in by_id:
+                        raise FormError(
+                            f"{rule.source}: {rule.code}: form({other!r}, …)：没有这张报表（有：{', '.join(sorted(by_id))}）"
+                        )
+                    if fld not in numbers[other]:
+                        raise FormError(
+                            f"{rule.source}: {rule.code}: form({other!r}, {fld!r})：该表没有这个指标或汇总数"
+                        )
+            if rule.field is not None and rule.field not in (list_fields if rule.scope == "row" else numbers[form.id]):
+                raise FormError(f"{rule.source}: {rule.code}: field = {rule.field!r} 不是本表的字段")
+            for p in rule.periods:
+                if p not in kinds:
+                    raise FormError(
+                        f"{rule.source}: {rule.code}: periods 中的 {p!r} 不是本表的报告期（{'、'.join(sorted(kinds))}）"
+                    )
+
+
+# helpers ---------------------------------------------------------------------------------
+
+
+def _text(data: dict[str, Any], key: str, path: Path, required: bool = False, where: str = "") -> str:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise FormError(f"{path}: {where}缺少 {key}")
+        return ""
+    if not isinstance(value, str):
+        raise FormError(f"{path}: {where}{key} 应为文字")
+    return value.strip()
+
+
+def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise FormError(f"{path}: [{key}] 应为一个表")
+    return value
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise FormError(f"{where} 应为文字列表")
+    return tuple(v.strip() for v in value)
+
+
+def _only(part: dict[str, Any], keys: set[str], where: str) -> None:
+    unknown = sorted(set(part) - keys)
+    if unknown:
+        raise FormError(f"{where} 不认识的设置 {', '.join(unknown)}（可用：{', '.join(sorted(keys))}）")

@@ -1,0 +1,148 @@
+"""A form as data: what one return a bureau collects looks like, how it is read, checked and summed.
+
+A definition lives in one folder, `expectations/forms/<form id>/` (see `docs/forms.md`):
+`form.toml` (metadata, period kind, deadlines, layout cues), and the CSV files it names: the
+list's fields, the measures summed from the list, the rules. `huizong.forms.load` reads and
+checks it; the rest of huizong reads only these objects.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from huizong.forms.expr import Expr
+
+FIELD_TYPES = ("seq", "text", "id", "number", "integer", "date", "choice", "uscc")  # seq: a row number, ignored
+FREQUENCIES = ("month", "cumulative")  # by the month; or cumulative from 1 January: 一季度, 上半年, 前三季度, 全年
+SEVERITIES = ("error", "warning")
+SCOPES = ("row", "return")
+
+
+def fold(text: object) -> str:
+    """Fold a label or a choice for matching: NFKC, no spaces, colons or brackets, upper case."""
+    t = unicodedata.normalize("NFKC", str(text or ""))
+    return re.sub(r"[\s:：()\[\]【】]+", "", t).upper()
+
+
+@dataclass(frozen=True)
+class ListField:
+    """One column of a list (a contract's 合同登记号, 成交金额, …)."""
+
+    code: str
+    name: str
+    aliases: tuple[str, ...] = ()  # other header spellings
+    type: str = "text"  # one of FIELD_TYPES
+    unit: str = ""  # numbers: the unit values are kept in (a unit in the header or the cell converts)
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    choice_aliases: dict[str, str] = field(default_factory=dict)  # folded spelling -> choice
+    pattern: str | None = None  # a regular expression the whole value must match
+    severity: str = "error"  # of a value that breaks the field's type, list, bounds or pattern
+    explanation: str = ""
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def choice_of(self, text: str) -> str | None:
+        """The choice a county's spelling means (brackets, their width and spaces do not matter)."""
+        key = fold(text)
+        for c in self.choices:
+            if fold(c) == key:
+                return c
+        return self.choice_aliases.get(key)
+
+
+@dataclass(frozen=True)
+class ListPart:
+    """A list: rows are records (contracts, projects, enterprises), columns are fields."""
+
+    fields: tuple[ListField, ...]
+    header: tuple[str, ...]  # header texts that mark the list's header row
+    key: str | None = None  # the field that identifies a record
+    min_fields: int = 3  # recognised columns a header row needs
+    title: str = "明细"
+
+    @property
+    def by_code(self) -> dict[str, ListField]:
+        return {f.code: f for f in self.fields}
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A number summed from a list for each return: count() or sum(field), optionally filtered;
+    with `by`, one measure per choice of that field."""
+
+    code: str
+    group: str
+    name: str
+    unit: str
+    expr: Expr
+    integer: bool = False
+    key: bool = False
+    by: str | None = None
+    by_value: str | None = None  # set on the measures a `by` expanded into
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    scope: str  # row | return
+    severity: str
+    expr: Expr
+    message: str  # Chinese; {expression} placeholders are evaluated for the failing row
+    field: str | None = None  # the field (row) or indicator (return) whose cell the issue points at
+    periods: tuple[str, ...] = ()  # period kinds the rule applies to (empty: all)
+    message_en: str = ""
+    source: str = ""  # file:row, for messages about the definition
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    root: Path
+    name: str
+    short_name: str
+    table_no: str = ""
+    issuer: str = ""
+    frequency: str = "cumulative"
+    order: int = 100
+    due: dict[str, object] = field(default_factory=dict)  # kind -> "MM-DD", next_year; or {"month": (offset, day)}
+    sheet_names: tuple[str, ...] = ()  # a sheet whose name holds one of these is tried first
+    header_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra labels of the header block
+    indicators: Path | None = None  # the indicator catalog of an indicator-table form
+    table_header: tuple[str, ...] = ()  # texts that mark an indicator table's header row (within a short cell)
+    table_header_exact: tuple[str, ...] = ()  # …or that a header cell is exactly
+    project_sheets: tuple[str, ...] = ()  # an indicator form's project detail (项目明细): sheet-name cues
+    list: ListPart | None = None
+    measures: tuple[Measure, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    outputs: str = "{region}/{form}/{period}"  # where a region's outputs of a period go, under outputs/
+    suites: tuple[str, ...] = ()  # Great Expectations suites (paths or globs under the configuration folder)
+    title: str = ""  # the consolidated workbook's title, after the region and period: 技术合同认定登记汇总表
+    workbook: str = "{short_name}汇总_{region_name}_{period}.xlsx"  # its file name
+
+    def period_dir(self, region: str, period: str) -> str:
+        """The folder (under outputs/) of a region's outputs of one period."""
+        return self.outputs.format(region=region, form=self.id, period=period)
+
+    def form_dir(self, region: str) -> str:
+        """The folder (under outputs/) of what concerns every period of the form: its reporting status."""
+        return self.outputs.replace("/{period}", "").format(region=region, form=self.id)
+
+    def workbook_name(self, region_name: str, period: str) -> str:
+        return self.workbook.format(short_name=self.short_name, region_name=region_name, period=period)
+
+    @property
+    def monthly(self) -> bool:
+        return self.frequency == "month"
+
+    @property
+    def is_list(self) -> bool:
+        """A form with a list and no indicator table: its indicators are its measures."""
+        return self.indicators is None and self.list is not None

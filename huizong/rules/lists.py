@@ -1,0 +1,435 @@
+"""What a form's definition asks of a batch: its fields' types, lists and bounds, its rules (the
+expression language of `huizong.forms.expr`), its measures; as tables for Great Expectations.
+
+Two frames per form: `records` (one row per list record: the field values, `<field>__filled`,
+`<field>__valid`, one `rule__<code>` column per row rule) and `returns` (one row per return: its
+indicators or measures, the names every rule may read, one `rule__<code>` column per return
+rule). `suites_for(form)` writes the expectations that check them, generated from the
+definition; the Validator runs them with the other suites and maps each failing row back to the
+file, sheet, cell and field (`issue_for`).
+
+Rules that see beyond the return: `unique(field)` against every accepted return of the form in the
+store and the batch (a correction of the same county and period does not collide with the return
+it replaces), and `form("other", "CODE")` against the other form's accepted returns for the same
+county and period (a monthly form summed over the months of a longer period, only when every
+month is in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from huizong.catalog import Config
+from huizong.codes import make_issue
+from huizong.forms.expr import Tables, evaluate, holds, parse
+from huizong.forms.model import Form, Rule
+from huizong.issues import Issue, Severity
+from huizong.read.model import Fact, Return
+from huizong.read.periods import MONTHS, Period, parse_token
+from huizong.rules.frames import Frame
+
+# a value's problem (read/records.py) -> the issue it is
+PROBLEM_CODES = {
+    "not-numeric": "record-not-numeric",
+    "not-whole": "record-not-whole",
+    "unit-unknown": "record-unit-unknown",
+    "not-date": "record-not-date",
+    "choice-unknown": "record-choice-unknown",
+    "pattern": "record-pattern",
+    "uscc-invalid": "record-uscc-invalid",
+    "uscc-check-failed": "record-uscc-check-failed",
+}
+_NUMERIC = ("number", "integer")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, pd.Timestamp | dt.datetime):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, bool | np.bool_):
+        return "是" if v else "否"
+    if isinstance(v, int | float | np.integer | np.floating):
+        f = float(v)
+        return str(int(f)) if f.is_integer() else f"{f:.6g}"
+    return str(v)
+
+
+def _forms_of(returns: list[Return], form: Form) -> list[Return]:
+    return [r for r in returns if r.readable and r.form == form.id]
+
+
+def _identified(returns: list[Return]) -> list[Return]:
+    return [r for r in returns if r.county_code and r.period]
+
+
+# measures ------------------------------------------------------------------------------------
+
+
+def records_table(returns: list[Return], form: Form) -> pd.DataFrame:
+    """The records of these returns as one table: a column per field (numbers as floats, dates as
+    dates), `_return` (the return's position in `returns`) and `_rec` (the record's position in it)."""
+    assert form.list is not None
+    fields = [f for f in form.list.fields if f.type != "seq"]
+    rows: list[dict[str, Any]] = []
+    for n, ret in enumerate(returns):
+        for m, rec in enumerate(ret.records):
+            row: dict[str, Any] = {"_return": n, "_rec": m}
+            for f in fields:
+                v = rec.values.get(f.code)
+                if f.type in _NUMERIC:
+                    row[f.code] = float(v) if isinstance(v, int | float) and not isinstance(v, bool) else np.nan
+                else:
+                    row[f.code] = v if f.code not in rec.problems else None
+            rows.append(row)
+    df = pd.DataFrame(rows, columns=["_return", "_rec", *(f.code for f in fields)])
+    for f in fields:
+        if f.type in _NUMERIC:
+            df[f.code] = pd.to_numeric(df[f.code], errors="coerce").astype(float)
+        elif f.type == "date":
+            df[f.code] = pd.to_datetime(df[f.code], errors="coerce")
+        else:
+            df[f.code] = df[f.code].astype(object)
+    return df
+
+
+def measure(returns: list[Return], form: Form) -> None:
+    """Set the facts of each list return: its measures, summed from its records (rows with a bad
+    value in a summed field count as nothing there; such a return is refused anyway)."""
+    mine = [r for r in returns if r.readable and r.form == form.id]
+    if not mine or not form.measures:
+        return
+    recs = records_table(mine, form)
+    frame = pd.DataFrame(index=pd.RangeIndex(len(mine)))
+    tables = Tables(frame, recs)
+    values = {m.code: evaluate(m.expr, tables) for m in form.measures}
+    for n, ret in enumerate(mine):
+        facts = []
+        for m in form.measures:
+            number = float(values[m.code].iloc[n])
+            number = 0.0 if math.isnan(number) else round(number, 6) + 0.0
+            facts.append(Fact(m.code, "value", "ok", number, _fmt(number), None, False, False,
+                              ret.list_sheet or "", ""))  # fmt: skip
+        ret.facts = facts
+
+
+# what the store adds --------------------------------------------------------------------------
+
+
+@dataclass
+class Beyond:
+    """What a form's rules need from outside the batch: keys already taken, other forms' values."""
+
+    taken: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # field -> key -> records
+    other: dict[tuple[str, str, str, str], float] = field(default_factory=dict)  # (form, county, period, code)
+    months: dict[tuple[str, str, int], set[str]] = field(default_factory=dict)  # (form, county, year) -> months in
+
+
+def beyond_for(store: Any, config: Config, form: Form, returns: list[Return]) -> Beyond:
+    """Load, for the batch's returns of `form`, what its unique() and form() rules compare with."""
+    out = Beyond()
+    mine = _identified(_forms_of(returns, form))
+    if store is None or not mine:
+        return out
+    for rule in form.rules:
+        for fld in rule.expr.uniques:
+            keys = {
+                str(rec.values.get(fld)) for r in mine for rec in r.records if rec.values.get(fld) not in (None, "")
+            }
+            if form.list is not None and fld == form.list.key and keys:
+                found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+                for row in store.keys_taken(form.id, keys):
+                    found[row["key"]].append(row)
+                out.taken[fld] = dict(found)
+        for other_id, _code in rule.expr.forms:
+            other = config.form_by_id[other_id]
+            counties = sorted({r.county_code for r in mine if r.county_code})
+            periods = sorted({p for r in mine if r.period for p in _periods_of(other, r.period)})
+            for row in store.accepted_facts(counties, None, lean=True, form=other_id, periods=periods):
+                if row["column"] == "value" and row["number"] is not None:
+                    out.other[(other_id, row["county_code"], row["period"], row["indicator"])] = float(row["number"])
+    return out
+
+
+def _periods_of(other: Form, period: Period) -> list[str]:
+    """The periods of another form that make up `period`: its months for a monthly form, else itself."""
+    if other.monthly and not period.is_month:
+        return [f"{period.year}{MONTHS[m - 1]}" for m in period.months]
+    if not other.monthly and period.is_month:
+        return []
+    return [period.token]
+
+
+def other_value(beyond: Beyond, batch: list[Return], other: Form, code: str, county: str, period: Period) -> float:
+    """Another form's number for the county and period: its return's, or the sum over its months
+    when the other form is monthly (NaN unless every month is in). The batch's own returns of the
+    other form count over the store's."""
+    parts = _periods_of(other, period)
+    if not parts:
+        return np.nan
+    total = 0.0
+    for p in parts:
+        in_batch = [r for r in batch if r.readable and r.form == other.id and r.county_code == county
+                    and r.period is not None and r.period.token == p]  # fmt: skip
+        v = in_batch[-1].number(code) if in_batch else beyond.other.get((other.id, county, p, code))
+        if v is None:
+            return np.nan
+        total += v
+    return total
+
+
+# frames ------------------------------------------------------------------------------------------
+
+
+def _return_names(ret: Return) -> dict[str, Any]:
+    p = ret.period
+    return {
+        "county": ret.county_code,
+        "period_start": pd.Timestamp(p.start) if p else pd.NaT,
+        "period_end": pd.Timestamp(p.end) if p else pd.NaT,
+        "period_year": float(p.year) if p else np.nan,
+        "period_month": float(p.months[-1]) if p else np.nan,
+    }
+
+
+def records_frame(returns: list[Return], config: Config, form: Form, beyond: Beyond) -> Frame:
+    assert form.list is not None
+    mine = _forms_of(returns, form)
+    recs = records_table(mine, form)
+    names = pd.DataFrame([_return_names(r) for r in mine], columns=["county", "period_start", "period_end",
+                                                                    "period_year", "period_month"])  # fmt: skip
+    data = recs.join(names, on="_return") if len(recs) else recs.assign(**{c: [] for c in names.columns})
+    data = data.reset_index(drop=True)
+    context: list[dict[str, Any]] = []
+    filled: dict[str, list[bool]] = defaultdict(list)
+    valid: dict[str, list[bool]] = defaultdict(list)
+    fields = [f for f in form.list.fields if f.type != "seq"]
+    for _, row in recs.iterrows():
+        ret = mine[int(row["_return"])]
+        rec = ret.records[int(row["_rec"])]
+        context.append({"file": ret.file, "sheet": rec.sheet, "cells": rec.cells, "raw": rec.raw,
+                        "problems": rec.problems, "row": rec.row + 1, "ret": ret})  # fmt: skip
+        for f in fields:
+            problem = rec.problems.get(f.code)
+            filled[f.code].append(rec.values.get(f.code) is not None and problem not in ("blank", "placeholder"))
+            valid[f.code].append(problem in (None, "blank", "placeholder"))
+    cols: dict[str, Any] = {}
+    for f in fields:
+        if f.required:
+            cols[f"{f.code}__filled"] = filled[f.code]
+        if f.type not in ("text",) or f.pattern:
+            cols[f"{f.code}__valid"] = valid[f.code]
+    data = pd.concat([data, pd.DataFrame(cols, index=data.index)], axis=1) if cols else data
+    uniques = {fld: _unique(fld, mine, data, context, beyond) for r in form.rules for fld in r.expr.uniques}
+    for rule in form.rules:
+        if rule.scope != "row":
+            continue
+        tables = Tables(data, uniques={u: uniques[u][0] for u in rule.expr.uniques})
+        ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
+        data[f"rule__{rule.code}"] = _in_periods(ok, rule, [context[i]["ret"] for i in range(len(context))])
+        if rule.expr.uniques:
+            for i, other in uniques[rule.expr.uniques[0]][1].items():
+                context[i].setdefault("other", {})[rule.code] = other
+    data.insert(0, "row_id", range(len(data)))
+    return Frame(f"{form.id}.records", data, context)
+
+
+def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict[str, Any]],
+            beyond: Beyond) -> tuple[pd.Series, dict[int, str]]:  # fmt: skip
+    """True where the field's value was not seen before: earlier in its return, in an earlier
+    return of the batch for another county or period, or in an accepted return of the store for
+    another county or period. Where it was, what it collides with."""
+    ok = pd.Series(True, index=data.index)
+    other: dict[int, str] = {}
+    first: dict[str, int] = {}
+    taken = beyond.taken.get(fld, {})
+    for i in range(len(data)):
+        value = data.at[i, fld] if fld in data.columns else None
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            continue
+        key = _fmt(value)
+        ret = context[i]["ret"]
+        if key in first:
+            j = first[key]
+            earlier = context[j]["ret"]
+            if earlier is ret:
+                ok.iat[i], other[i] = False, f"本表第 {context[j]['row']} 行"
+                continue
+            if (earlier.county_code, earlier.period) != (ret.county_code, ret.period):
+                ok.iat[i] = False
+                other[i] = f"同批报送的“{earlier.file}”第 {context[j]['row']} 行"
+                continue
+        else:
+            first[key] = i
+        for row in taken.get(key, []):
+            if (row["county_code"], row["period"]) != (ret.county_code, ret.period.token if ret.period else None):
+                ok.iat[i] = False
+                other[i] = f"第 {row['submission_id']} 号报送“{row['file']}”（{row['period']}）第 {row['row']} 行"
+                break
+    return ok, other
+
+
+def _in_periods(ok: pd.Series, rule: Rule, rets: list[Return]) -> pd.Series:
+    """A rule limited to some period kinds holds elsewhere."""
+    if not rule.periods:
+        return ok
+    applies = pd.Series([r.period is not None and r.period.kind in rule.periods for r in rets], index=ok.index)
+    return ok | ~applies
+
+
+def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Beyond) -> Frame:
+    mine = _identified(_forms_of(returns, form))
+    codes = [i.code for i in config.for_form(form.id).catalog]
+    rows = []
+    for ret in mine:
+        values = {f.indicator: f.number for f in ret.facts if f.column == "value"}
+        rows.append({**{c: values.get(c, np.nan) for c in codes}, **_return_names(ret)})
+    data = pd.DataFrame(rows, columns=[*codes, "county", "period_start", "period_end", "period_year", "period_month"])
+    for c in codes:
+        data[c] = pd.to_numeric(data[c], errors="coerce").astype(float)
+    others: dict[tuple[str, str], pd.Series] = {}
+    for rule in form.rules:
+        for key in rule.expr.forms:
+            if key not in others:
+                other = config.form_by_id[key[0]]
+                others[key] = pd.Series([other_value(beyond, returns, other, key[1], r.county_code or "", r.period)
+                                         for r in mine if r.period], index=data.index, dtype=float)  # fmt: skip
+    recs = records_table(mine, form) if form.list is not None else None
+    context = [{"file": r.file, "sheet": r.sheet or r.list_sheet, "ret": r,
+                "cells": {k: v.value_cell for k, v in r.rows.items()}} for r in mine]  # fmt: skip
+    for rule in form.rules:
+        if rule.scope != "return":
+            continue
+        tables = Tables(data, recs, {k: others[k] for k in rule.expr.forms})
+        ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
+        data[f"rule__{rule.code}"] = _in_periods(ok, rule, mine)
+    data.insert(0, "row_id", range(len(data)))
+    frame = Frame(f"{form.id}.returns", data, context)
+    frame.context.append({"_tables": (recs, others)})  # the tables messages are evaluated over
+    return frame
+
+
+# the suites -----------------------------------------------------------------------------------
+
+
+def suites_for(form: Form) -> list[dict[str, Any]]:
+    """The expectations a form's definition implies, as suite specs (GX ExpectationSuite kwargs)."""
+    specs = []
+    if form.list is not None:
+        exps: list[dict[str, Any]] = []
+        for f in form.list.fields:
+            if f.type == "seq":
+                continue
+            sev = {"severity": f.severity}
+            if f.required:
+                exps.append({"type": "expect_column_values_to_be_in_set",
+                             "kwargs": {"column": f"{f.code}__filled", "value_set": [True]},
+                             "meta": {"code": "record-value-missing", "field": f.code, "severity": "error"}})  # fmt: skip
+            if f.type != "text" or f.pattern:
+                exps.append({"type": "expect_column_values_to_be_in_set",
+                             "kwargs": {"column": f"{f.code}__valid", "value_set": [True]},
+                             "meta": {"code": "record-invalid", "field": f.code, **sev}})  # fmt: skip
+            if f.type in _NUMERIC and (f.minimum is not None or f.maximum is not None):
+                kwargs: dict[str, Any] = {"column": f.code}
+                if f.minimum is not None:
+                    kwargs["min_value"] = f.minimum
+                if f.maximum is not None:
+                    kwargs["max_value"] = f.maximum
+                exps.append({"type": "expect_column_values_to_be_between", "kwargs": kwargs,
+                             "meta": {"code": "record-out-of-range", "field": f.code, **sev}})  # fmt: skip
+        for rule in form.rules:
+            if rule.scope == "row":
+                exps.append(_rule_expectation(rule))
+        specs.append({"name": f"{form.id}.records", "expectations": exps,
+                      "meta": {"frame": "records", "form": form.id,
+                               "description": f"{form.name}：明细表的字段与逐行规则（由报表定义生成）"}})  # fmt: skip
+    ret_rules = [_rule_expectation(r) for r in form.rules if r.scope == "return"]
+    if ret_rules:
+        specs.append({"name": f"{form.id}.returns", "expectations": ret_rules,
+                      "meta": {"frame": "form-returns", "form": form.id,
+                               "description": f"{form.name}：整张报表的规则（由报表定义生成）"}})  # fmt: skip
+    return specs
+
+
+def _rule_expectation(rule: Rule) -> dict[str, Any]:
+    return {"type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": f"rule__{rule.code}", "value_set": [True]},
+            "meta": {"rule": rule.code, "severity": rule.severity}}  # fmt: skip
+
+
+def issue_for(frame: Frame, form: Form, config: Config, meta: dict[str, Any], row_id: int) -> Issue:
+    """The Issue of a failing row: at the county's own sheet and cell, in the form's words."""
+    ctx = frame.context[row_id]
+    severity = Severity(meta["severity"]) if meta.get("severity") else None
+    if "rule" in meta:
+        rule = next(r for r in form.rules if r.code == meta["rule"])
+        return _rule_issue(frame, form, config, rule, row_id)
+    assert form.list is not None
+    f = form.list.by_code[meta["field"]]
+    code = meta["code"]
+    raw = ctx["raw"].get(f.code)
+    detail = ""
+    if code == "record-invalid":
+        code = PROBLEM_CODES.get(ctx["problems"].get(f.code, ""), "record-not-numeric")
+        if code == "record-choice-unknown":
+            detail = "、".join(f.choices)
+        elif code == "record-pattern":
+            detail = f.explanation or f.pattern or ""
+    elif code == "record-out-of-range":
+        lo = "" if f.minimum is None else _fmt(f.minimum)
+        hi = "" if f.maximum is None else _fmt(f.maximum)
+        detail = f"{lo} 至 {hi}{f.unit}" if lo and hi else (f"不小于 {lo}{f.unit}" if lo else f"不大于 {hi}{f.unit}")
+        raw = _fmt(frame.data.at[row_id, f.code])
+    return make_issue(code, ctx["file"], sheet=ctx["sheet"], cell=ctx["cells"].get(f.code), indicator=f.code,
+                      value=raw, name=f.name, unit=f.unit, detail=detail, severity=severity)  # fmt: skip
+
+
+def _rule_issue(frame: Frame, form: Form, config: Config, rule: Rule, row_id: int) -> Issue:
+    ctx = frame.context[row_id]
+    row = frame.data.iloc[[row_id]]
+    if rule.scope == "row":
+        cell = ctx["cells"].get(rule.field) if rule.field else None
+        tables = Tables(row)
+        value = ctx["raw"].get(rule.field) if rule.field else None
+    else:
+        cell = ctx["cells"].get(rule.field) if rule.field else None
+        recs, others = frame.context[-1]["_tables"]
+        sub = recs[recs["_return"] == row_id] if recs is not None and len(recs) else recs
+        tables = Tables(row, sub, {k: v.iloc[[row_id]] for k, v in others.items()})
+        value = _fmt(row[rule.field].iloc[0]) if rule.field and rule.field in row.columns else None
+
+    def fill(m: re.Match[str]) -> str:
+        text = m.group(1)
+        if text.strip() == "other":
+            return str(ctx.get("other", {}).get(rule.code, ""))
+        try:
+            return _fmt(evaluate(parse(text), tables).iloc[0])
+        except Exception:  # a message placeholder never stops validation
+            return "?"
+
+    message = _PLACEHOLDER.sub(fill, rule.message)
+    message_en = _PLACEHOLDER.sub(fill, rule.message_en) if rule.message_en else message
+    return Issue(code=rule.code, severity=Severity(rule.severity), message=message, file=ctx["file"],
+                 sheet=ctx["sheet"], cell=cell, indicator=rule.field, value=value, message_en=message_en)  # fmt: skip
+
+
+def list_forms_checked(config: Config) -> list[Form]:
+    return [f for f in config.forms if f.list is not None or f.rules]
+
+
+def token_of(period: str) -> Period | None:
+    try:
+        return parse_token(period)
+    except ValueError:
+        return None
