@@ -17,6 +17,7 @@ from typing import Any
 
 from huizong.forms.expr import FUNCTIONS, Expr, ExprError, parse
 from huizong.forms.model import (
+    COLUMN_ROLES,
     FIELD_TYPES,
     FREQUENCIES,
     SCOPES,
@@ -109,9 +110,11 @@ def read_form(folder: Path, config_root: Path) -> Form:
     table_header: tuple[str, ...] = ()
     table_exact: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()
+    roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
     if "indicators" in data:
         part = _table(data, "indicators", path)
-        _only(part, {"catalog", "header", "header_exact", "projects"}, f"{path}: [indicators]")
+        _only(part, {"catalog", "header", "header_exact", "projects", "columns"}, f"{path}: [indicators]")
+        roles = _column_roles(part.get("columns"), path)
         catalog = _text(part, "catalog", path, required=True, where="[indicators] ")
         indicators = (config_root / catalog).resolve()
         if not indicators.is_file():
@@ -176,12 +179,36 @@ def read_form(folder: Path, config_root: Path) -> Form:
         indicators=indicators,
         table_header=table_header,
         table_header_exact=table_exact,
+        column_roles=roles,
         project_sheets=projects,
         list=list_part,
         measures=measures,
         rules=rules,
         outputs=outputs,
     )
+
+
+def _column_roles(value: object, path: Path) -> tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]:
+    """[indicators.columns]: role = { equals = [...], contains = [...] }, tried in the order written."""
+    where = f"{path}: [indicators.columns]"
+    if not isinstance(value, dict) or not value:
+        raise FormError(f'{where}：应写出各栏的表头文字，如 value = {{ contains = ["本期累计", "本期"] }}')
+    out = []
+    for role, cues in value.items():
+        if role not in COLUMN_ROLES:
+            raise FormError(f"{where} {role}：不认识的栏目角色（可用：{', '.join(COLUMN_ROLES)}）")
+        if not isinstance(cues, dict):
+            raise FormError(f"{where} {role}：应为 {{ equals = [...], contains = [...] }}")
+        _only(cues, {"equals", "contains"}, f"{where} {role}")
+        exact = _strings(cues.get("equals", []), f"{where} {role}.equals") if "equals" in cues else ()
+        contained = _strings(cues.get("contains", []), f"{where} {role}.contains") if "contains" in cues else ()
+        if not exact and not contained:
+            raise FormError(f"{where} {role}：equals 和 contains 至少写一个")
+        out.append((role, frozenset(fold(x) for x in exact), tuple(fold(x) for x in contained)))
+    missing = [r for r in ("name", "value") if r not in {o[0] for o in out}]
+    if missing:
+        raise FormError(f"{where}：缺少 {', '.join(missing)} 栏（指标名称栏和本期数栏是必需的）")
+    return tuple(out)
 
 
 def _due(value: object, frequency: str, path: Path) -> dict[str, object]:

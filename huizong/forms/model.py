@@ -19,6 +19,8 @@ FIELD_TYPES = ("seq", "text", "id", "number", "integer", "date", "choice", "uscc
 FREQUENCIES = ("month", "cumulative")  # by the month; or cumulative from 1 January: 一季度, 上半年, 前三季度, 全年
 SEVERITIES = ("error", "warning")
 SCOPES = ("row", "return")
+# the roles of an indicator table's columns; `ignore` marks columns to skip (growth rates, rankings)
+COLUMN_ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note", "ignore")
 
 
 def fold(text: object) -> str:
@@ -119,6 +121,8 @@ class Form:
     table_header: tuple[str, ...] = ()  # texts that mark an indicator table's header row (within a short cell)
     table_header_exact: tuple[str, ...] = ()  # …or that a header cell is exactly
     project_sheets: tuple[str, ...] = ()  # an indicator form's project detail (项目明细): sheet-name cues
+    # an indicator table's columns: (role, header texts it is exactly, header texts it contains), tried in order
+    column_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
     list: ListPart | None = None
     measures: tuple[Measure, ...] = ()
     rules: tuple[Rule, ...] = ()

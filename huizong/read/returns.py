@@ -32,7 +32,7 @@ def form_sheets(grids: list[Grid], form: Form) -> list[tuple[Grid, Layout]]:
     """Every sheet that holds the form's indicator table, the ones named as the form says first."""
     out = []
     for g in _named_first(grids, form.sheet_names):
-        layout = find_layout(g, form.table_header, form.table_header_exact)
+        layout = find_layout(g, form.table_header, form.table_header_exact, form.column_roles)
         if layout is not None:
             out.append((g, layout))
     return out

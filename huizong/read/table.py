@@ -22,33 +22,19 @@ from huizong.read.periods import find_period_in_text
 from huizong.read.values import BLANK, parse_cell, to_catalog_units
 
 HEADER_SCAN_ROWS = 60
-_IGNORED_HEADER = ("增长", "增速", "增幅", "同比", "完成率", "比重", "占比", "排名")
+Roles = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]  # (role, exact texts, contained texts), in order
 
 
-def column_role(text: str) -> str | None:
-    """The role of a header cell: seq, code, name, unit, target, value, last_year, note."""
+def column_role(text: str, roles: Roles) -> str | None:
+    """The role of a header cell (seq, code, name, unit, target, value, last_year, note), by the
+    form's cues tried in their order; `ignore` (a growth rate, a ranking) and no match are None."""
     h = normalize_label(text)
     h = re.sub(r"\(.*?\)", "", unicodedata.normalize("NFKC", h))
     if not h:
         return None
-    if "序号" in h or h in {"序", "编号", "NO", "NO."}:
-        return "seq"
-    if any(k in h for k in _IGNORED_HEADER):
-        return None
-    if "上年" in h or "去年" in h or "同期" in h:
-        return "last_year"
-    if "目标" in h or "计划" in h:
-        return "target"
-    if "代码" in h or "编码" in h:
-        return "code"
-    if "单位" in h:
-        return "unit"
-    if "名称" in h or h in {"指标", "项目", "指标项"}:
-        return "name"
-    if any(k in h for k in ("本期", "累计", "完成", "实际", "本年", "数值", "本月", "当期")):
-        return "value"
-    if "备注" in h or "说明" in h:
-        return "note"
+    for role, exact, contained in roles:
+        if h in exact or any(k in h for k in contained):
+            return None if role == "ignore" else role
     return None
 
 
@@ -59,7 +45,7 @@ class Layout:
     columns: dict[str, int]  # role -> 0-based column
 
 
-def find_layout(grid: Grid, cues: tuple[str, ...], exact: tuple[str, ...] = ()) -> Layout | None:
+def find_layout(grid: Grid, cues: tuple[str, ...], exact: tuple[str, ...], roles: Roles) -> Layout | None:
     """The first row with a header cue of the form (指标名称 or 指标代码 in a short cell, or a
     cell that is exactly 指标), its columns, and a second header row if any."""
     folded = [normalize_label(c) for c in cues]
@@ -71,7 +57,7 @@ def find_layout(grid: Grid, cues: tuple[str, ...], exact: tuple[str, ...] = ()) 
         columns: dict[str, int] = {}
         dated: list[tuple[int, int]] = []  # (year, column) of headers that are periods: "2024年1-6月"
         for c, t in enumerate(texts):
-            role = column_role(t)
+            role = column_role(t, roles)
             if role and role not in columns:
                 columns[role] = c
             elif role is None and t:
@@ -91,7 +77,7 @@ def find_layout(grid: Grid, cues: tuple[str, ...], exact: tuple[str, ...] = ()) 
             # a two-row header: the period spans 年度目标 / 本期累计 / 上年同期 below it
             extra = {}
             for c in range(len(grid.rows[r + 1])):
-                role = column_role(grid.text(r + 1, c))
+                role = column_role(grid.text(r + 1, c), roles)
                 if role in COLUMNS and role not in columns and role not in extra:
                     extra[role] = c
             if extra:

@@ -1,0 +1,279 @@
+"""Forms as data: definitions checked on load, the rule language, and the technology-contract
+list form end to end, on real .xlsx/.xls files written here as counties' own programs would."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlwt
+from builders import BASE_VALUES, CONFIG, write_return
+from conftest import Workspace, cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from huizong.catalog import CatalogError, Config
+from huizong.forms.expr import ExprError, Tables, holds, parse
+from huizong.read.returns import read_return
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMS = ROOT / "expectations" / "forms"
+HEAD = ["序号", "合同登记号", "项目名称", "合同类别", "卖方名称", "卖方统一社会信用代码", "买方名称", "买方所在地",
+        "成交金额（万元）", "技术交易额（万元）", "签订日期", "登记日期", "技术领域"]  # fmt: skip
+USCC_OK = "91620722MA0001CB1Q"  # check character computed below in `uscc`
+
+
+def uscc(body17: str) -> str:
+    from huizong.read.projects import uscc_check_char
+
+    return body17 + uscc_check_char(body17)
+
+
+def contract(regno: str, amount: object = 100.0, tech: object = 80.0, signed: object = None,
+             registered: object = None, category: str = "技术服务", domain: str = "现代农业",
+             seller_code: str | None = None, place: str = "甘肃省张掖市") -> list[object]:  # fmt: skip
+    registered = registered or dt.datetime(2024, 3, 15)
+    signed = signed or dt.datetime(2024, 3, 1)
+    return [regno, "马铃薯种薯技术服务", category, "甘肃某科技有限公司", seller_code or uscc("91620722MA0001CB1"),
+            "张掖某农业有限公司", place, amount, tech, signed, registered, domain]  # fmt: skip
+
+
+def write_contracts(path: Path, county: str, month: str, rows: list[list[object]], *, office: str = "",
+                    top: int = 6, left: int = 1) -> Path:  # fmt: skip
+    """A county's contract list as its own program writes it: header block, then the table."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Sheet1"
+    ws.cell(row=1, column=left, value="技术合同认定登记明细表")
+    ws.cell(row=2, column=left, value=f"填报单位：{office or county + '科学技术局'}")
+    ws.cell(row=3, column=left, value="行政区划代码")
+    ws.cell(row=3, column=left + 1, value=county)
+    ws.cell(row=4, column=left, value=f"登记月份：{month}")
+    for c, h in enumerate(HEAD, start=left):
+        ws.cell(row=top, column=c, value=h)
+    for r, row in enumerate(rows, start=top + 1):
+        ws.cell(row=r, column=left, value=r - top)
+        for c, v in enumerate(row, start=left + 1):
+            ws.cell(row=r, column=c, value=v)
+    wb.save(path)
+    return path
+
+
+# definitions ------------------------------------------------------------------------------
+
+
+def copy_config(tmp_path: Path) -> Path:
+    root = tmp_path / "expectations"
+    shutil.copytree(ROOT / "expectations", root)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "expected"),
+    [
+        ("tech-contracts/rules.csv", lambda t: t.replace("tech_amount <= amount", "tech_amout <= amount"),
+         "rules.csv:4: contract-tech-exceeds: tech_amout 不是本表的字段"),
+        ("tech-contracts/rules.csv", lambda t: t.replace("tech_amount <= amount", "tech_amount <= = amount"),
+         "rules.csv:4: contract-tech-exceeds: expression: 表达式无法解析"),
+        ("tech-contracts/rules.csv", lambda t: t.replace("unique(regno)", "__import__('os').system('id')"),
+         "rules.csv:2: contract-duplicate: expression: 不认识的函数 __import__"),
+        ("tech-contracts/rules.csv", lambda t: t.replace("unique(regno)", "regno.upper()"),
+         "rules.csv:2: contract-duplicate: expression: 不认识的函数 regno.upper"),
+        ("tech-contracts/fields.csv", lambda t: t.replace("title,项目名称,", "regno,项目名称,"),
+         "fields.csv:4: code 'regno' 重复（第 3 行已有）"),
+        ("tech-contracts/fields.csv", lambda t: t.replace(",choice,,y,,,技术开发", ",option,,y,,,技术开发"),
+         "fields.csv:5: category: type 'option' 应为"),
+        ("key-indicators/form.toml", lambda t: t.replace("note = {", "remark = {"),
+         "[indicators.columns] remark：不认识的栏目角色"),
+        ("key-indicators/rules.csv", lambda t: t.replace('form(""tech-contracts"", ""N"")', 'form(""contracts"", ""N"")', 1),
+         "rules.csv:2: contracts-count-differs: form('contracts', …)：没有这张报表"),
+        ("tech-contracts/measures.csv", lambda t: t.replace("sum(amount),,y,n", "sum(amont),,y,n"),
+         "measures.csv:3: AMT: expression 中的 amont 不是明细表的字段"),
+        ("tech-contracts/form.toml", lambda t: t.replace('key = "regno"', 'key = "reg_no"'),
+         "[list] key = 'reg_no' 不是 fields 中的字段代码"),
+    ],
+)  # fmt: skip
+def test_a_wrong_definition_is_refused_in_one_line_naming_file_row_and_field(tmp_path, file, edit, expected):  # type: ignore[no-untyped-def]
+    root = copy_config(tmp_path)
+    path = root / "forms" / file
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(CatalogError) as e:
+        Config.load(root)
+    assert expected in str(e.value) and "\n" not in str(e.value), str(e.value)
+    r = cli("forms", "check", str(path.parent), "--config", str(root))
+    assert r.returncode == 2 and expected in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = cli("validate", str(tmp_path / "nothing.xlsx"), "--config", str(root))
+    assert r.returncode == 2
+
+
+def test_the_shipped_forms_check_and_list(tmp_path):  # type: ignore[no-untyped-def]
+    r = cli("forms", "check", str(FORMS / "tech-contracts"))
+    assert r.returncode == 0 and "tech-contracts: 技术合同认定登记明细表 定义正确" in r.stdout, r.stderr
+    assert cli("forms", "check", str(FORMS / "key-indicators")).returncode == 0
+    listed = cli("forms")
+    assert "key-indicators" in listed.stdout and "tech-contracts" in listed.stdout and "次月 5 日" in listed.stdout
+
+
+# the rule language ----------------------------------------------------------------------------
+
+
+def test_expressions_are_evaluated_as_data_never_run() -> None:
+    import pandas as pd
+
+    df = pd.DataFrame({"amount": [10.0, 5.0, None], "tech": [12.0, 5.0, 3.0], "cat": ["技术开发（委托）", "技术服务", None],
+                       "d": pd.to_datetime(["2024-03-02", "2024-04-01", None])})  # fmt: skip
+    assert list(holds(parse("tech <= amount"), Tables(df))) == [False, True, True]  # a blank amount: not applicable
+    assert list(holds(parse("cat == “技术开发（委托）”"), Tables(df))) == [True, False, True]
+    assert list(holds(parse("month(d) == 3"), Tables(df))) == [True, False, True]
+    assert list(holds(parse("filled(cat)"), Tables(df))) == [True, True, False]
+    assert list(holds(parse("tech <= band(amount, [6], [1, 20])"), Tables(df))) == [True, False, True]
+    for bad in ("__import__('os')", "(1).__class__", "x ** 2", "lambda: 1", "a[0]", "open('/etc/passwd')", "f'{x}'"):
+        with pytest.raises(ExprError):
+            parse(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_parses_to_an_expression_or_a_clean_refusal(text: str) -> None:
+    try:
+        parse(text)
+    except ExprError:
+        pass
+
+
+# reading --------------------------------------------------------------------------------------
+
+
+def test_a_contract_list_is_read_however_the_county_wrote_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        contract("62072220240001", amount="85万元", tech=50, signed="2024年3月2日", registered="2024.3.5",
+                 category="技术开发(委托)"),
+        contract(62072220240002, amount="0.12亿元", tech="1,000", signed="2024-03-03", registered=20240306,
+                 domain="电子信息技术"),
+        ["合计", None, None, None, None, None, None, 1285],
+    ]  # fmt: skip
+    path = write_contracts(tmp_path / "民乐县三月.xlsx", "620722", "2024年03月", rows, top=9, left=3)
+    ret = read_return(path, CONFIG, "620700")
+    assert (ret.form, ret.county_code, ret.period.token if ret.period else None) == (
+        "tech-contracts",
+        "620722",
+        "2024M03",
+    )
+    assert [r.values["regno"] for r in ret.records] == ["62072220240001", "62072220240002"]
+    first, second = ret.records
+    assert (first.values["amount"], first.values["category"], first.values["sign_date"], first.values["reg_date"]) == (
+        85.0,
+        "技术开发（委托）",
+        "2024-03-02",
+        "2024-03-05",
+    )
+    assert (
+        second.values["amount"],
+        second.values["tech_amount"],
+        second.values["reg_date"],
+        second.values["domain"],
+    ) == (1200.0, 1000.0, "2024-03-06", "电子信息")
+    assert first.cells["amount"] == "K10" and not first.problems and not second.problems
+
+
+def test_an_xls_and_an_empty_month_are_returns(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("三月")
+    ws.write(0, 0, "填报单位：民乐县科学技术局")
+    ws.write(1, 0, "报告期：2024年3月")
+    for c, h in enumerate(HEAD):
+        ws.write(3, c, h)
+    wb.save(str(tmp_path / "empty.xls"))
+    ret = read_return(tmp_path / "empty.xls", CONFIG, "620700")
+    assert (ret.form, ret.county_code, str(ret.period), ret.records, ret.issues) == (
+        "tech-contracts",
+        "620722",
+        "2024M03",
+        [],
+        [],
+    )
+
+
+# the pipeline ----------------------------------------------------------------------------------
+
+
+def test_contracts_validated_against_the_store_summed_and_cross_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path)
+    months = {m: [contract(f"620722202400{m}{k}", amount=100.0, tech=80.0, signed=dt.datetime(2024, m, 1),
+                           registered=dt.datetime(2024, m, 10)) for k in range(2)] for m in range(1, 7)}  # fmt: skip
+    for m, rows in months.items():
+        write_contracts(ws.drop(f"民乐县_2024年{m}月.xlsx"), "620722", f"2024年{m}月", rows)
+    # E03 12 and E04 1200 万元 agree with the six lists; 甘州区 says 20 and has no lists (no check)
+    write_return(ws.drop("民乐县_H1.xlsx"), "620722", "2024H1", {**BASE_VALUES, "E03": 12, "E04": 1200})
+    first = ws.run()
+    assert first.counts["accepted"] == 7, [(d.inbound.rel, d.status, d.reason) for d in first.decisions]
+    half = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024H1/city_totals.csv")}
+    assert (half["N"]["value"], half["AMT"]["value"], half["TECH"]["value"], half["N"]["n_reported"]) == (
+        "12",
+        "1200",
+        "960",
+        "1",
+    )
+    q1 = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024Q1/city_totals.csv")}
+    assert q1["N"]["value"] == "6"
+    nc = {
+        r["name"]: r["value"]
+        for r in ws.csv("620700/tech-contracts/2024M03/city_totals.csv")
+        if r["indicator_code"].startswith("NC_")
+    }
+    assert nc["合同数（技术服务）"] == "2" and nc["合同数（技术转让）"] == "0"
+    assert ws.csv("620700/2024H1/issues.csv") == []  # the key-indicator return agrees with the lists
+
+    # July: a number 民乐县 registered in March, a date in June, technology part above the turnover,
+    # a bad credit code, a number of another county's; and 民乐县's H1 return corrected to 15 contracts
+    bad = [
+        contract("62072220240031", registered=dt.datetime(2024, 7, 3)),
+        contract("62072220240032", registered=dt.datetime(2024, 6, 30)),
+        contract("62072220240033", amount=50, tech=60, registered=dt.datetime(2024, 7, 4)),
+        contract("62072220240034", seller_code="91620722MA0001CB10", registered=dt.datetime(2024, 7, 5)),
+        contract("62070220240001", registered=dt.datetime(2024, 7, 6)),
+    ]
+    write_contracts(ws.drop("民乐县_2024年7月.xlsx"), "620722", "2024年7月", bad)
+    write_return(ws.drop("民乐县_H1_更正.xlsx"), "620722", "2024H1", {**BASE_VALUES, "E03": 15, "E04": 1200})
+    second = ws.run()
+    status = {d.inbound.rel: d.status for d in second.decisions}
+    assert status == {"民乐县_2024年7月.xlsx": "rejected", "民乐县_H1_更正.xlsx": "accepted"}
+    issues = [(i["cell"], i["code"], i["indicator_code"]) for i in ws.csv("620700/tech-contracts/2024M07/issues.csv")]
+    assert issues == [
+        ("B7", "contract-duplicate", "regno"),
+        ("L8", "contract-date-outside", "reg_date"),
+        ("J9", "contract-tech-exceeds", "tech_amount"),
+        ("F10", "record-uscc-check-failed", "seller_uscc"),
+        ("B11", "contract-county", "regno"),
+    ], issues
+    dup = ws.csv("620700/tech-contracts/2024M07/issues.csv")[0]["message"]
+    assert "62072220240031" in dup and "民乐县_2024年3月.xlsx" in dup  # names the other return
+    cross = ws.csv("620700/2024H1/issues.csv")
+    assert [(i["code"], i["cell"], i["severity"]) for i in cross if i["file"] == "民乐县_H1_更正.xlsx"] == [
+        ("contracts-count-differs", "F34", "warning")
+    ]
+    assert "15 项" in cross[-1]["message"] and "12 项" in cross[-1]["message"]
+    # the ledger: every submission and fact names its form; records kept with their key
+    assert ws.sql("select count(*) from records where form = 'tech-contracts' and key is not null") == [(12,)]
+    assert sorted(ws.sql("select distinct form from facts")) == [("key-indicators",), ("tech-contracts",)]
+
+
+def test_a_province_sums_the_months_of_its_counties(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path)
+    write_contracts(ws.drop("民乐县.xlsx"), "620722", "2024-03", [contract("62072220240001", amount=100.0, tech=1)])
+    write_contracts(ws.drop("七里河区.xlsx"), "620103", "202403", [
+        contract("62010320240001", amount=7.5, tech=1, registered=dt.datetime(2024, 3, 9), place="北京市")])  # fmt: skip
+    import dataclasses
+
+    from huizong.pipeline import run_batch
+
+    summary = run_batch(dataclasses.replace(ws.settings, city="620000"), CONFIG)
+    assert summary.counts["accepted"] == 2
+    province = {r["indicator_code"]: r for r in ws.csv("620000/tech-contracts/2024M03/city_totals.csv")}
+    assert (province["N"]["value"], province["AMT"]["value"], province["N_OUT"]["value"]) == ("2", "107.5", "1")
+    assert province["N"]["n_expected"] == "86"
+    city = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024M03/city_totals.csv")}
+    assert (city["AMT"]["value"], city["AMT"]["n_expected"]) == ("100", "6")
