@@ -276,3 +276,190 @@ def test_a_province_sums_the_months_of_its_counties(tmp_path) -> None:  # type: 
     assert province["N"]["n_expected"] == "86"
     city = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024M03/city_totals.csv")}
     assert (city["AMT"]["value"], city["AMT"]["n_expected"]) == ("100", "6")
+
+
+# a third form, written from docs/forms.md alone ---------------------------------------------------
+
+HIGHTECH_TOML = """
+name = "高新技术企业培育库入库名单"
+short_name = "培育库"
+table_no = "科技统05表"
+frequency = "cumulative"
+due = { Q1 = "04-15", H1 = "07-15", Q3 = "10-15", FY = "01-25", next_year = ["FY"] }
+order = 3
+
+[sheet]
+names = ["入库名单"]
+
+[list]
+fields = "fields.csv"
+header = ["企业名称"]
+key = "uscc"
+min_fields = 3
+title = "入库企业"
+
+[measures]
+file = "measures.csv"
+
+[rules]
+file = "rules.csv"
+"""
+HIGHTECH_FIELDS = """code,name,aliases,type,unit,required,min,max,choices,choice_aliases,pattern,severity,explanation
+seq,序号,,seq,,n,,,,,,error,
+name,企业名称,单位名称,text,,y,,,,,,error,
+uscc,统一社会信用代码,信用代码,uscc,,y,,,,,,error,
+revenue,上年营业收入,营业收入,number,万元,y,0,,,,,error,
+rd,上年研发投入,研发费用,number,万元,y,0,,,,,error,
+field,技术领域,领域,choice,,y,,,电子信息|生物与新医药|新材料|先进制造与自动化|其他,,,warning,
+"""
+HIGHTECH_MEASURES = """code,group,name,unit,expression,by,key,integer
+ENT,入库,入库企业数,家,count(),,y,y
+REV,入库,营业收入合计,万元,sum(revenue),,y,n
+RD,入库,研发投入合计,万元,sum(rd),,n,n
+BIG,入库,营业收入过亿元企业数,家,count(revenue >= 10000),,n,y
+"""
+HIGHTECH_RULES = """code,scope,severity,expression,field,message,periods,message_en
+ent-unique,row,error,unique(uscc),uscc,企业 {name} 已入库：{other},,
+rd-share,row,warning,"rd >= band(revenue, [5000, 20000], [0.05, 0.04, 0.03]) * revenue",rd,研发投入 {rd} 万元低于营业收入 {revenue} 万元对应的比例,,
+ent-total,return,warning,count() >= 1,,本期没有入库企业,FY,
+"""
+
+
+def hightech_config(tmp_path: Path) -> Path:
+    root = copy_config(tmp_path)
+    folder = root / "forms" / "hightech-pool"
+    folder.mkdir()
+    for name, text in (("form.toml", HIGHTECH_TOML), ("fields.csv", HIGHTECH_FIELDS),
+                       ("measures.csv", HIGHTECH_MEASURES), ("rules.csv", HIGHTECH_RULES)):  # fmt: skip
+        (folder / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def write_pool(path: Path, county: str, period: str, rows: list[list[object]]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "入库名单"
+    ws["A1"], ws["A2"], ws["A3"] = "高新技术企业培育库入库名单", f"行政区划代码：{county}", f"报告期：{period}"
+    for c, h in enumerate(["序号", "企业名称", "统一社会信用代码", "上年营业收入（亿元）", "研发费用（万元）", "技术领域"],
+                          start=1):  # fmt: skip
+        ws.cell(row=5, column=c, value=h)
+    for r, row in enumerate(rows, start=6):
+        for c, v in enumerate([r - 5, *row], start=1):
+            ws.cell(row=r, column=c, value=v)
+    wb.save(path)
+    return path
+
+
+def test_a_third_form_from_the_guide_alone_runs_without_code(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from huizong.pipeline import run_batch
+
+    root = hightech_config(tmp_path)
+    assert cli("forms", "check", str(root / "forms" / "hightech-pool"), "--config", str(root)).returncode == 0
+    config = Config.load(root)
+    (tmp_path / "run").mkdir()
+    ws = Workspace(tmp_path / "run")
+    a, b, c = uscc("91620722MA0001AB1"), uscc("91620702MA0002AB2"), uscc("91620723MA0003AB3")
+    write_pool(ws.drop("民乐县.xlsx"), "620722", "2024年上半年", [
+        ["民乐甲公司", a, 1.2, 600, "新材料"],  # 1.2 亿元 = 12000 万元, 600 >= 4 % of it
+        ["民乐乙公司", c, 0.3, 200, "电子信息"]])  # fmt: skip
+    write_pool(
+        ws.drop("甘州区.xlsx"), "620702", "2024H1", [["甘州甲公司", b, 0.5, 100, "区块链"]]
+    )  # 100 < 5 %: warning
+    write_pool(
+        ws.drop("临泽县.xlsx"), "620723", "2024年1-6月", [["临泽甲公司", c, 0.2, 120, "其他"]]
+    )  # c again: refused
+    summary = run_batch(dataclasses.replace(ws.settings, config=root), config)
+    status = {d.inbound.rel: (d.status, d.errors, d.warnings) for d in summary.decisions}
+    assert status == {
+        "民乐县.xlsx": ("accepted", 0, 0),
+        "甘州区.xlsx": ("accepted", 0, 2),
+        "临泽县.xlsx": ("rejected", 1, 0),
+    }
+    totals = {r["indicator_code"]: r for r in ws.csv("620700/hightech-pool/2024H1/city_totals.csv")}
+    assert {k: totals[k]["value"] for k in ("ENT", "REV", "RD", "BIG")} == {
+        "ENT": "3", "REV": "20000", "RD": "900", "BIG": "1"}  # fmt: skip
+    assert (totals["ENT"]["n_reported"], totals["ENT"]["n_expected"]) == ("2", "6")
+    issues = {(i["file"], i["code"], i["cell"]) for i in ws.csv("620700/hightech-pool/2024H1/issues.csv")}
+    assert issues == {("甘州区.xlsx", "rd-share", "E6"), ("甘州区.xlsx", "record-choice-unknown", "F6"),
+                      ("临泽县.xlsx", "ent-unique", "C6")}  # fmt: skip
+    assert (ws.outputs / "620700" / "hightech-pool" / "2024H1" / "培育库汇总_张掖市_2024H1.xlsx").is_file()
+    reporting = ws.csv("620700/hightech-pool/reporting.csv")
+    assert {r["due"] for r in reporting} == {"2024-07-15"}
+
+
+RD_TOML = """
+name = "县（区）研发活动统计表"
+short_name = "研发统计"
+frequency = "cumulative"
+order = 4
+
+[sheet]
+names = ["研发"]
+
+[indicators]
+catalog = "forms/rd-stats/indicators.csv"
+header = ["指标名称"]
+
+[indicators.columns]
+seq = { contains = ["序号"] }
+name = { contains = ["指标名称"] }
+unit = { contains = ["单位"] }
+value = { contains = ["本期"] }
+last_year = { contains = ["上年"] }
+
+[rules]
+file = "rules.csv"
+"""
+RD_CATALOG = """code,group,name_zh,name_en,unit,kind,aggregate,numerator,denominator,multiplier,integer,required,aliases,key,tolerance,max
+R01,研发,研发人员数,R&D personnel,人,stock,sum,,,,y,y,研发人员,y,,1000000
+R02,研发,研发经费内部支出,Intramural R&D,万元,flow,sum,,,,n,y,研发经费,y,,100000000
+R03,研发,人均研发经费,R&D per person,万元/人,ratio,ratio,R02,R01,1,n,n,,n,0.05,100000
+"""
+RD_RULES = """code,scope,severity,expression,field,message,periods,message_en
+rd-above-total,return,warning,"R02 <= form(""key-indicators"", ""A01"")",R02,"研发经费内部支出 {R02} 万元超过主要指标表的全社会研发经费 {form(""key-indicators"", ""A01"")} 万元",,
+"""
+
+
+def write_rd(path: Path, county: str, r01: object, r02: object, r03: object = None) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "研发活动"
+    ws["A1"], ws["A2"] = f"行政区划代码：{county}", "报告期：2024年1-6月"
+    for c, h in enumerate(["序号", "指标名称", "计量单位", "本期", "上年同期"], start=1):
+        ws.cell(row=4, column=c, value=h)
+    for r, (name, unit, v) in enumerate((("研发人员", "人", r01), ("研发经费", "亿元", r02),
+                                          ("人均研发经费", "万元/人", r03)), start=5):  # fmt: skip
+        for c, x in enumerate([r - 4, name, unit, v], start=1):
+            ws.cell(row=r, column=c, value=x)
+    wb.save(path)
+    return path
+
+
+def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from huizong.pipeline import run_batch
+
+    root = copy_config(tmp_path)
+    folder = root / "forms" / "rd-stats"
+    folder.mkdir()
+    for name, text in (("form.toml", RD_TOML), ("indicators.csv", RD_CATALOG), ("rules.csv", RD_RULES)):
+        (folder / name).write_text(text, encoding="utf-8")
+    config = Config.load(root)
+    (tmp_path / "run").mkdir()
+    ws = Workspace(tmp_path / "run")
+    write_rd(ws.drop("民乐县研发.xlsx"), "620722", 100, 0.5, 50)  # 0.5 亿元 = 5000 万元
+    write_rd(ws.drop("甘州区研发.xlsx"), "620702", 300, "1.5", 99)  # its own ratio is off: a warning
+    write_rd(ws.drop("临泽县研发.xlsx"), "620723", "约百人", 1)  # not a number: refused
+    write_return(ws.drop("民乐县主要指标.xlsx"), "620722", "2024H1", {**BASE_VALUES, "A01": 4000})
+    summary = run_batch(dataclasses.replace(ws.settings, config=root), config)
+    status = {d.inbound.rel: (d.status, d.ret.form if d.ret else None) for d in summary.decisions}
+    assert status == {"民乐县研发.xlsx": ("accepted", "rd-stats"), "甘州区研发.xlsx": ("accepted", "rd-stats"),
+                      "临泽县研发.xlsx": ("rejected", "rd-stats"), "民乐县主要指标.xlsx": ("accepted", "key-indicators")}  # fmt: skip
+    totals = {r["indicator_code"]: r for r in ws.csv("620700/rd-stats/2024H1/city_totals.csv")}
+    assert (totals["R01"]["value"], totals["R02"]["value"], totals["R03"]["value"]) == ("400", "20000", "50")
+    codes = {(i["file"], i["code"]) for i in ws.csv("620700/rd-stats/2024H1/issues.csv")}
+    assert codes == {("甘州区研发.xlsx", "ratio-mismatch"), ("临泽县研发.xlsx", "value-not-numeric"),
+                     ("民乐县研发.xlsx", "rd-above-total")}  # fmt: skip

@@ -19,7 +19,7 @@ from huizong.read.projects import find_project_header, read_projects
 from huizong.read.records import find_list_header, read_records
 from huizong.read.screen import Screened, screen
 from huizong.read.sniff import sniff
-from huizong.read.table import Layout, find_layout, read_table
+from huizong.read.table import Layout, find_layout, match_indicator, read_table
 
 
 def _named_first(grids: list[Grid], names: tuple[str, ...]) -> list[Grid]:
@@ -56,17 +56,36 @@ def recognise(grids: list[Grid], config: Config) -> list[tuple[Form, list[tuple[
     """The forms this workbook holds, each with its sheets (best first): an indicator form by its
     table (one with a value column preferred), a list form by its list's header row."""
     found: list[tuple[Form, list[tuple[Grid, Layout | None]]]] = []
+    scores: dict[str, int] = {}
     for form in config.forms:
         if form.indicators is not None:
             sheets = form_sheets(grids, form)
             with_value = [f for f in sheets if "value" in f[1].columns]
             if sheets:
                 found.append((form, [(g, lay) for g, lay in (with_value or sheets)]))
+                g, lay = (with_value or sheets)[0]
+                scores[form.id] = _rows_known(g, lay, config.for_form(form.id))
         elif form.list is not None:
             lists = list_sheets(grids, form, config)
             if lists:
                 found.append((form, [(g, None) for g in lists]))
-    return found
+    # indicator forms share a table's shape: the one whose catalog knows the table's rows is it
+    # (another is dropped when it knows none of them and one does)
+    best = max(scores.values(), default=0)
+    found = [f for f in found if best == 0 or scores.get(f[0].id, 1) > 0]
+    return sorted(found, key=lambda f: -scores.get(f[0].id, 0))
+
+
+def _rows_known(grid: Grid, layout: Layout, config: Config) -> int:
+    """How many rows of the table the form's catalog names (by code or name)."""
+    cols = layout.columns
+    n = 0
+    for r in range(layout.first_data_row, min(grid.height, layout.first_data_row + 200)):
+        code = grid.text(r, cols["code"]) if "code" in cols else ""
+        name = grid.text(r, cols["name"]) if "name" in cols else ""
+        if (code or name) and any(match_indicator(config, code, name)):
+            n += 1
+    return n
 
 
 def _title_text(grid: Grid, before_row: int) -> str:
