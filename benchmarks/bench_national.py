@@ -145,11 +145,11 @@ def seed_history(db: Path, years: int) -> None:
             period = f"{y}{kind}"
             for c in counties:
                 cur.execute("insert into submissions (file, inbox_path, sha256, size, received_at, county_code, period,"
-                            " status, errors, warnings) values (?, ?, ?, 0, '2020-01-01T00:00:00+08:00', ?, ?,"
-                            " 'accepted', 0, 0)", (f"{c}_{period}.xlsx", f"{c}_{period}.xlsx", f"h{c}{period}", c, period))  # fmt: skip
+                            " form, status, errors, warnings) values (?, ?, ?, 0, '2020-01-01T00:00:00+08:00', ?, ?,"
+                            " 'key-indicators', 'accepted', 0, 0)", (f"{c}_{period}.xlsx", f"{c}_{period}.xlsx", f"h{c}{period}", c, period))  # fmt: skip
                 sid = cur.lastrowid
-                cur.executemany("insert into facts (submission_id, county_code, period, indicator, \"column\", number,"
-                                " status, raw, sheet, cell) values (?, ?, ?, ?, 'value', ?, 'ok', '', '主要指标', 'F1')",
+                cur.executemany("insert into facts (submission_id, county_code, period, form, indicator, \"column\", number,"
+                                " status, raw, sheet, cell) values (?, ?, ?, 'key-indicators', ?, 'value', ?, 'ok', '', '主要指标', 'F1')",
                                 [(sid, c, period, i, 100.0) for i in inds])  # fmt: skip
     con.commit()
     con.close()

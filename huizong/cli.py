@@ -223,13 +223,12 @@ def cmd_template(args: argparse.Namespace) -> int:
         print(f"huizong: {period.token} 不是“{form.short_name}”的报告期（{'按月，如 2024M03' if form.monthly else '如 2024H1'}）",
               file=sys.stderr)  # fmt: skip
         return 2
+    out = Path(args.output or f"{div.name}_{period.token}_{form.short_name}.xlsx")
     if form.indicators is not None:
-        out = Path(args.output or f"{div.name}_{period.token}_科技创新主要指标报表.xlsx")
         write_template(out, config.for_form(form.id), div, period, _existing_store(settings, args.db))
     else:
         from huizong.publish.listtemplate import write_list_template
 
-        out = Path(args.output or f"{div.name}_{period.token}_{form.short_name}.xlsx")
         write_list_template(out, config.for_form(form.id), form, div, period)
     print(out)
     return 0
@@ -423,7 +422,9 @@ def cmd_forms(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="huizong", description="汇总：县区科技创新主要指标报表的收集、校验与汇总")
+    parser = argparse.ArgumentParser(
+        prog="huizong", description="汇总：县区报表（科技创新主要指标、技术合同登记……）的收集、校验与汇总"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")

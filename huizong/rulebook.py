@@ -29,15 +29,16 @@ class ProjectRules:
 
 @dataclass(frozen=True)
 class DetailRules:
-    """[detail]: project detail against the key indicators (suite detail.json)."""
+    """[detail]: project detail against the key indicators (suite detail.json); every value from
+    rules.toml (no default names an indicator)."""
 
-    provincial_prefix: str = "省级"  # a provincial project's category begins with this
-    central_category: str = "中央引导地方科技发展资金"
-    approved_statuses: tuple[str, ...] = ("立项", "结题")
-    applied: str = "B01"  # provincial projects applied for
-    approved: str = "B02"  # of those, approved
-    central: str = "B04"  # central-guidance projects
-    funds: str = "B03"  # funds secured: the detail's funds may not exceed it
+    provincial_prefix: str = ""  # a provincial project's category begins with this
+    central_category: str = ""
+    approved_statuses: tuple[str, ...] = ()
+    applied: str = ""  # the indicator of provincial projects applied for
+    approved: str = ""  # of those, approved
+    central: str = ""  # central-guidance projects
+    funds: str = ""  # funds secured: the detail's funds may not exceed it
 
     @property
     def indicators(self) -> dict[str, str]:

@@ -20,6 +20,7 @@ from huizong.forms.model import (
     COLUMN_ROLES,
     FIELD_TYPES,
     FREQUENCIES,
+    PROJECT_ROLES,
     SCOPES,
     SEVERITIES,
     Form,
@@ -40,7 +41,7 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 RETURN_NAMES = ("county", "period_start", "period_end", "period_year", "period_month")
 
 _FORM_KEYS = {"name", "short_name", "table_no", "issuer", "frequency", "order", "due", "sheet", "header",
-              "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook"}  # fmt: skip
+              "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook", "projects"}  # fmt: skip
 HEADER_KEYS = ("office", "county_code", "period", "filled_by", "phone", "fill_date", "head")
 
 
@@ -110,18 +111,32 @@ def read_form(folder: Path, config_root: Path) -> Form:
     table_header: tuple[str, ...] = ()
     table_exact: tuple[str, ...] = ()
     projects: tuple[str, ...] = ()
+    project_title = ""
     roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
+    column_labels: dict[str, str] = {}
+    project_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
+    project_labels: dict[str, str] = {}
     if "indicators" in data:
         part = _table(data, "indicators", path)
-        _only(part, {"catalog", "header", "header_exact", "projects", "columns"}, f"{path}: [indicators]")
-        roles = _column_roles(part.get("columns"), path)
+        _only(part, {"catalog", "header", "header_exact", "columns"}, f"{path}: [indicators]")
+        roles, column_labels = _column_roles(
+            part.get("columns"), f"{path}: [indicators.columns]", COLUMN_ROLES, ("name", "value")
+        )
         catalog = _text(part, "catalog", path, required=True, where="[indicators] ")
         indicators = (config_root / catalog).resolve()
         if not indicators.is_file():
             raise FormError(f"{path}: [indicators] catalog = {catalog!r}：文件不存在")
         table_header = _strings(part.get("header", []), f"{path}: [indicators] header")
         table_exact = _strings(part.get("header_exact", []), f"{path}: [indicators] header_exact")
-        projects = _strings(part.get("projects", []), f"{path}: [indicators] projects")
+    if "projects" in data:
+        if indicators is None:
+            raise FormError(f"{path}: [projects]（项目明细）只用于指标表报表；明细表报表请用 [list]")
+        proj = _table(data, "projects", path)
+        _only(proj, {"sheet", "title", "columns"}, f"{path}: [projects]")
+        projects = _strings(proj.get("sheet", []), f"{path}: [projects] sheet")
+        project_title = _text(proj, "title", path, where="[projects] ") or "项目明细"
+        project_roles, project_labels = _column_roles(proj.get("columns"), f"{path}: [projects.columns]", PROJECT_ROLES,
+                                                      ("name",))  # fmt: skip
         if not table_header:
             raise FormError(f'{path}: [indicators] header：应列出指标表表头行中的文字，如 ["指标名称", "指标代码"]')
     list_part = None
@@ -180,6 +195,10 @@ def read_form(folder: Path, config_root: Path) -> Form:
         table_header=table_header,
         table_header_exact=table_exact,
         column_roles=roles,
+        column_labels=column_labels,
+        project_title=project_title,
+        project_roles=project_roles,
+        project_labels=project_labels,
         project_sheets=projects,
         list=list_part,
         measures=measures,
@@ -188,27 +207,38 @@ def read_form(folder: Path, config_root: Path) -> Form:
     )
 
 
-def _column_roles(value: object, path: Path) -> tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]:
-    """[indicators.columns]: role = { equals = [...], contains = [...] }, tried in the order written."""
-    where = f"{path}: [indicators.columns]"
+Roles = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]
+
+
+def _column_roles(value: object, where: str, allowed: tuple[str, ...],
+                  needed: tuple[str, ...]) -> tuple[Roles, dict[str, str]]:  # fmt: skip
+    """role = { label = "…", equals = [...], contains = [...] }, tried in the order written; the label
+    is how templates and messages name the column (default: its first cue)."""
     if not isinstance(value, dict) or not value:
-        raise FormError(f'{where}：应写出各栏的表头文字，如 value = {{ contains = ["本期累计", "本期"] }}')
+        raise FormError(
+            f'{where}：应写出各栏的表头文字，如 value = {{ label = "本期累计", contains = ["本期", "累计"] }}'
+        )
     out = []
+    labels: dict[str, str] = {}
     for role, cues in value.items():
-        if role not in COLUMN_ROLES:
-            raise FormError(f"{where} {role}：不认识的栏目角色（可用：{', '.join(COLUMN_ROLES)}）")
+        if role not in allowed:
+            raise FormError(f"{where} {role}：不认识的栏目角色（可用：{', '.join(allowed)}）")
         if not isinstance(cues, dict):
-            raise FormError(f"{where} {role}：应为 {{ equals = [...], contains = [...] }}")
-        _only(cues, {"equals", "contains"}, f"{where} {role}")
+            raise FormError(f"{where} {role}：应为 {{ label = ..., equals = [...], contains = [...] }}")
+        _only(cues, {"label", "equals", "contains"}, f"{where} {role}")
         exact = _strings(cues.get("equals", []), f"{where} {role}.equals") if "equals" in cues else ()
         contained = _strings(cues.get("contains", []), f"{where} {role}.contains") if "contains" in cues else ()
         if not exact and not contained:
             raise FormError(f"{where} {role}：equals 和 contains 至少写一个")
+        label = cues.get("label", (contained or exact)[0])
+        if not isinstance(label, str) or not label.strip():
+            raise FormError(f"{where} {role}.label 应为文字")
+        labels[role] = label.strip()
         out.append((role, frozenset(fold(x) for x in exact), tuple(fold(x) for x in contained)))
-    missing = [r for r in ("name", "value") if r not in {o[0] for o in out}]
+    missing = [r for r in needed if r not in labels]
     if missing:
-        raise FormError(f"{where}：缺少 {', '.join(missing)} 栏（指标名称栏和本期数栏是必需的）")
-    return tuple(out)
+        raise FormError(f"{where}：缺少 {', '.join(missing)} 栏")
+    return tuple(out), labels
 
 
 def _due(value: object, frequency: str, path: Path) -> dict[str, object]:

@@ -21,6 +21,8 @@ SEVERITIES = ("error", "warning")
 SCOPES = ("row", "return")
 # the roles of an indicator table's columns; `ignore` marks columns to skip (growth rates, rankings)
 COLUMN_ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note", "ignore")
+# the roles of an indicator form's project detail (项目明细)
+PROJECT_ROLES = ("seq", "uscc", "name", "org", "category", "status", "funds", "note")
 
 
 def fold(text: object) -> str:
@@ -120,9 +122,15 @@ class Form:
     indicators: Path | None = None  # the indicator catalog of an indicator-table form
     table_header: tuple[str, ...] = ()  # texts that mark an indicator table's header row (within a short cell)
     table_header_exact: tuple[str, ...] = ()  # …or that a header cell is exactly
-    project_sheets: tuple[str, ...] = ()  # an indicator form's project detail (项目明细): sheet-name cues
-    # an indicator table's columns: (role, header texts it is exactly, header texts it contains), tried in order
+    # an indicator table's columns: (role, header texts it is exactly, header texts it contains), tried in order,
+    # and the label of each role (the template's header, the messages' words: 本期累计)
     column_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
+    column_labels: dict[str, str] = field(default_factory=dict)
+    # an indicator form's project detail ([projects]): sheet-name cues, its title, its columns as above
+    project_sheets: tuple[str, ...] = ()
+    project_title: str = ""
+    project_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
+    project_labels: dict[str, str] = field(default_factory=dict)
     list: ListPart | None = None
     measures: tuple[Measure, ...] = ()
     rules: tuple[Rule, ...] = ()

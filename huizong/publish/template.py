@@ -15,6 +15,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Division
+from huizong.forms.model import Form
 from huizong.ledger.store import Store
 from huizong.publish.sheets import BOLD, BORDER, HEAD_FILL, TITLE, print_setup
 from huizong.publish.style import number_format
@@ -22,33 +23,37 @@ from huizong.read.periods import Period
 
 INPUT_FILL = PatternFill("solid", fgColor="FFFFE0")
 UNLOCKED = Protection(locked=False)
-HEADERS = ["序号", "指标代码", "指标名称", "计量单位", "年度目标", "本期累计", "上年同期", "备注"]
-PROJECT_HEADERS = ["序号", "项目名称", "承担单位", "统一社会信用代码", "项目类别", "状态", "到位资金（万元）", "备注"]
+ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note")  # the template's columns, in order
+PROJECT_ROLES = ("seq", "name", "org", "uscc", "category", "status", "funds", "note")
 PROJECT_ROWS = 200
 
 
-def last_year_values(store: Store | None, county: str, period: Period) -> dict[str, float]:
+def last_year_values(store: Store | None, county: str, period: Period, config_form: str) -> dict[str, float]:
     """The county's accepted 本期累计 for the same period a year earlier, by indicator."""
     if store is None:
         return {}
-    rows = store.accepted_facts([county], period.last_year().token)
+    rows = store.accepted_facts([county], period.last_year().token, form=config_form)
     return {r["indicator"]: r["number"] for r in rows if r["column"] == "value" and r["number"] is not None}
 
 
 def write_template(path: Path, config: Config, county: Division, period: Period, store: Store | None = None) -> Path:
+    """An indicator form's template (`config` seen from the form): its labels, sheets and title from
+    its definition."""
+    form = config.form
     wb = Workbook()
     ws = wb.active
-    ws.title = "主要指标"
-    _indicator_sheet(ws, config, county, period, last_year_values(store, county.code, period))
-    _project_sheet(wb.create_sheet("项目明细"), config)
-    _notes(wb.create_sheet("填报说明"), period)
+    ws.title = (form.sheet_names[0] if form.sheet_names else form.short_name)[:31]
+    _indicator_sheet(ws, config, county, period, last_year_values(store, county.code, period, form.id))
+    if form.project_roles:
+        _project_sheet(wb.create_sheet(form.project_title[:31]), config)
+    _notes(wb.create_sheet("填报说明"), period, form)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
 
 
 def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Period, last: dict[str, float]) -> None:
-    ws["A1"] = "县（区）科技创新主要指标报表"
+    ws["A1"] = config.form.name
     ws["A1"].font = TITLE
     ws.merge_cells("A1:H1")
     ws["A1"].alignment = Alignment(horizontal="center")
@@ -62,7 +67,8 @@ def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Pe
             cell.protection, cell.fill = UNLOCKED, INPUT_FILL
     top = 3 + len(header) + 1
     print_setup(ws, top)  # prints as the consolidated workbook does: landscape, one page wide, header repeated
-    for c, h in enumerate(HEADERS, start=1):
+    labels = config.form.column_labels
+    for c, h in enumerate((labels.get(r, "") for r in ROLES), start=1):
         cell = ws.cell(row=top, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
         cell.alignment = Alignment(horizontal="center")
@@ -92,7 +98,8 @@ def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Pe
 
 
 def _project_sheet(ws: Worksheet, config: Config) -> None:
-    for c, h in enumerate(PROJECT_HEADERS, start=1):
+    labels = config.form.project_labels
+    for c, h in enumerate((labels.get(r, "") for r in PROJECT_ROLES), start=1):
         cell = ws.cell(row=1, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
     project = config.rules.project
@@ -119,15 +126,20 @@ def _project_sheet(ws: Worksheet, config: Config) -> None:
     ws.protection.sheet = True
 
 
-def _notes(ws: Worksheet, period: Period) -> None:
+def _notes(ws: Worksheet, period: Period, form: Form) -> None:
+    col, proj = form.column_labels, form.project_labels
     lines = [
         "填报说明",
         f"1. 报告期为 {period.zh}；流量指标填写 1 月 1 日起的累计数，存量指标填写期末数。",
-        "2. 请按“计量单位”列的单位填写数值，只填数字；确需使用其他单位时，请同时修改该行计量单位。",
-        "3. 不掌握的数据请留空并在“备注”中说明，不要填写“约”“多”“余”等约数。",
-        "4. “项目明细”表每个项目一行，统一社会信用代码为 18 位；项目类别和状态请从下拉列表选择。",
-        "5. 请勿修改表头、指标代码和指标名称，勿增删行列。",
+        f"2. 请按“{col.get('unit', '计量单位')}”列的单位填写数值，只填数字；确需使用其他单位时，请同时修改该行{col.get('unit', '计量单位')}。",
+        f"3. 不掌握的数据请留空并在“{col.get('note', '备注')}”中说明，不要填写“约”“多”“余”等约数。",
     ]
+    if form.project_roles:
+        lines.append(f"4. “{form.project_title}”表每个项目一行，{proj.get('uscc', '统一社会信用代码')}为 18 位；"
+                     f"{proj.get('category', '类别')}和{proj.get('status', '状态')}请从下拉列表选择。")  # fmt: skip
+    lines.append(
+        f"{len(lines)}. 请勿修改表头、{col.get('code', '指标代码')}和{col.get('name', '指标名称')}，勿增删行列。"
+    )
     for r, text in enumerate(lines, start=1):
         ws.cell(row=r, column=1, value=text).font = TITLE if r == 1 else Font()
     ws.column_dimensions["A"].width = 100

@@ -31,7 +31,6 @@ from huizong.publish.style import (
     number_format,
 )
 from huizong.publish.view import STATUS_ZH, CityPeriod
-from huizong.read.model import COLUMN_ZH
 from huizong.read.periods import parse_token
 
 OPTIONS = {
@@ -399,7 +398,7 @@ def _revisions(book: Book, view: CityPeriod, config: Config) -> None:
     for r in view.revisions or []:
         new, old = subs.get(r["submission_id"], {}), subs.get(r["previous_id"], {})
         ind = config.catalog.by_code.get(r["indicator"])
-        rows.append([new.get("county_code"), r["indicator"], ind.name if ind else "", COLUMN_ZH.get(r["column"]),
+        rows.append([new.get("county_code"), r["indicator"], ind.name if ind else "", config.form.column_labels.get(r["column"], "本期数"),
                      r["old"], r["new"], r["cell"], old.get("file"), new.get("file")])  # fmt: skip
     headers = ["区划代码", "指标代码", "指标名称", "栏目", "原数值", "更正后", "单元格", "原报表", "更正报表"]
     table(book, ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
@@ -410,7 +409,7 @@ def _provenance(book: Book, view: CityPeriod, config: Config) -> None:
     top = _title(book, ws, "数据来源", "每个数据对应的报送文件、工作表和单元格")
     names = {c.code: c.name for c in view.counties}
     rows = [[names.get(f["county_code"]), f["indicator"], config.catalog[f["indicator"]].name
-             if f["indicator"] in config.catalog.by_code else "", COLUMN_ZH.get(f["column"], f["column"]),
+             if f["indicator"] in config.catalog.by_code else "", config.form.column_labels.get(f["column"], "本期数"),
              f["number"], f["raw"], f["unit_written"], f["flags"], f["file"], f["sheet"], f["cell"]]
             for f in view.facts]  # fmt: skip
     headers = ["县区", "指标代码", "指标名称", "栏目", "数值（目录单位）", "原始填报", "填报单位", "标记", "文件",

@@ -9,8 +9,7 @@ from typing import Any
 from huizong.issues import Issue
 from huizong.read.periods import Period
 
-COLUMNS = ("target", "value", "last_year")
-COLUMN_ZH = {"target": "年度目标", "value": "本期累计", "last_year": "上年同期"}
+COLUMNS = ("target", "value", "last_year")  # the numbers of an indicator table's row (labels: the form's)
 
 
 @dataclass(frozen=True, slots=True)

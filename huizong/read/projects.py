@@ -1,4 +1,4 @@
-"""Sheet 2 `项目明细`: one row per project, columns found by header text.
+"""An indicator form's project detail: one row per project, columns found by the form's cues.
 
 Also the unified social credit code check of GB 32100-2015.
 """
@@ -37,41 +37,32 @@ def uscc_status(code: str) -> tuple[bool, bool, str | None]:
     return True, code[17] == expected, expected
 
 
-def _role(text: str) -> str | None:
+Roles = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]  # the form's [projects.columns], in order
+
+
+def _role(text: str, roles: Roles) -> str | None:
     h = normalize_label(text)
-    if "序号" in h:
-        return "seq"
-    if "信用代码" in h or "组织机构代码" in h:
-        return "uscc"
-    if "项目名称" in h or h == "项目":
-        return "name"
-    if "承担单位" in h or "单位名称" in h or "申报单位" in h or "实施单位" in h:
-        return "org"
-    if "类别" in h or "类型" in h or "计划类" in h:
-        return "category"
-    if "状态" in h or "进展" in h:
-        return "status"
-    if "资金" in h or "金额" in h:
-        return "funds"
-    if "备注" in h:
-        return "note"
+    for role, exact, contained in roles:
+        if h in exact or any(k in h for k in contained):
+            return role
     return None
 
 
-def find_project_header(grid: Grid) -> tuple[int, dict[str, int], str] | None:
+def find_project_header(grid: Grid, roles: Roles) -> tuple[int, dict[str, int], str] | None:
+    """The first row (of 40) with a project-name column and two more, by the form's column cues."""
     for r in range(min(grid.height, 40)):
-        roles: dict[str, int] = {}
+        found: dict[str, int] = {}
         funds_unit = "万元"
         for c in range(len(grid.rows[r])):
             text = grid.text(r, c)
-            role = _role(text)
-            if role and role not in roles:
-                roles[role] = c
+            role = _role(text, roles)
+            if role and role not in found:
+                found[role] = c
                 if role == "funds":
                     m = re.search(r"[(（]\s*([^()（）]*元)\s*[)）]", unicodedata.normalize("NFKC", text))
                     funds_unit = m.group(1) if m else "万元"
-        if "name" in roles and len(roles) >= 3:
-            return r, roles, funds_unit
+        if "name" in found and len(found) >= 3:
+            return r, found, funds_unit
     return None
 
 
@@ -83,8 +74,8 @@ def canonical_status(text: str, config: Config) -> str | None:
     return aliases.get(t, t)
 
 
-def read_projects(grid: Grid, config: Config) -> list[ProjectRow]:
-    found = find_project_header(grid)
+def read_projects(grid: Grid, config: Config, columns: Roles) -> list[ProjectRow]:
+    found = find_project_header(grid, columns)
     if not found:
         return []
     header_row, roles, funds_unit = found

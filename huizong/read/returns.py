@@ -44,10 +44,10 @@ def list_sheets(grids: list[Grid], form: Form, config: Config) -> list[Grid]:
     return [g for g in _named_first(grids, form.sheet_names) if find_list_header(g, form.list, config)]
 
 
-def pick_project_sheet(grids: list[Grid], main: Grid | None, names: tuple[str, ...]) -> Grid | None:
+def pick_project_sheet(grids: list[Grid], main: Grid | None, form: Form) -> Grid | None:
     others = [g for g in grids if g is not main]
-    for g in _named_first(others, names):
-        if find_project_header(g):
+    for g in _named_first(others, form.project_sheets):
+        if find_project_header(g, form.project_roles):
             return g
     return None
 
@@ -150,15 +150,15 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         return ret
     if "value" not in layout.columns:
         ret.readable = False
-        ret.issues.append(make_issue("column-missing", name, sheet=grid.name, detail="本期累计"))
+        ret.issues.append(make_issue("column-missing", name, sheet=grid.name, detail=form.column_labels["value"]))
         return ret
     _read_form(ret, form, grid, layout, view, labels, city)
     _formulas_without_values(ret, screened, grid.name)
     _other_forms(ret, form, sheets[1:], view, labels, city, found[1:])
-    project_grid = pick_project_sheet(grids, grid, form.project_sheets) if form.project_sheets else None
+    project_grid = pick_project_sheet(grids, grid, form) if form.project_roles else None
     if project_grid is not None:
         ret.project_sheet = project_grid.name
-        ret.projects = read_projects(project_grid, config)
+        ret.projects = read_projects(project_grid, config, form.project_roles)
         _formulas_without_values(ret, screened, project_grid.name)
     return ret
 

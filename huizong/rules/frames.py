@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from huizong.catalog import Config
-from huizong.read.model import COLUMN_ZH, Return
+from huizong.read.model import Return
 from huizong.read.projects import uscc_status
 from huizong.read.values import BLANK, NOT_NUMERIC, PLACEHOLDER, UNIT_UNKNOWN
 
@@ -85,6 +85,7 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
 
 def facts_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     cat = config.catalog
+    labels = config.form.column_labels
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in returns:
@@ -110,7 +111,7 @@ def facts_frame(returns: list[Return], config: Config, history: object = None) -
                 {
                     "file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
                     "value": f.raw if f.status != UNIT_UNKNOWN else f.unit_written, "number": f.number,
-                    "name": ind.name, "unit": ind.unit, "column": COLUMN_ZH[f.column],
+                    "name": ind.name, "unit": ind.unit, "column": labels.get(f.column, f.column),
                     "expected": f"{ind.maximum:,.0f}" if ind.maximum else None,
                 }
             )  # fmt: skip

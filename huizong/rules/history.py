@@ -200,14 +200,17 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
 
 
 def detail_frame(returns: list[Return], config: Config, history: History) -> Frame:
-    """Project detail against the key indicators named in rules.toml [detail] (B01, B02, B04, B03 by
-    default): provincial rows = applied, of those approved = approved, central rows = central,
-    funds <= funds_limit. The suite compares columns by role, so a city renames nothing in it."""
+    """Project detail against the key indicators named in rules.toml [detail] (B01, B02, B04, B03 for
+    the key-indicator form): provincial rows = applied, of those approved = approved, central rows =
+    central, funds <= funds_limit. The suite compares columns by role, so a city renames nothing in
+    it. Without [detail] (or for a catalog that lacks its indicators) there is nothing to compare."""
     rule = config.rules.detail
     roles = rule.indicators  # applied | approved | central | funds_limit -> indicator code
     columns = ["n_provincial", "n_approved", "n_central", "funds", *roles]
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
+    if not all(code in config.catalog.by_code for code in roles.values()):
+        return frame_of("detail", rows, ctx, columns)
     for ret in returns:
         if not ret.readable or not ret.projects:
             continue
