@@ -166,6 +166,16 @@ def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     book.close()
 
 
+LIST_LABELS = {"seq": "序号", "code": "代码", "name": "名称", "unit": "计量单位", "target": "目标", "value": "本期数",
+               "last_year": "上年同期"}  # fmt: skip
+
+
+def labels(config: Config) -> dict[str, str]:
+    """The words for an indicator table's columns, from the form's definition (a list form's numbers
+    have no table of their own: generic words)."""
+    return {**LIST_LABELS, **config.form.column_labels}
+
+
 def _summary(book: Book, view: CityPeriod, config: Config, head: str, sub: str) -> None:
     ws = book.sheet("汇总")
     top = _title(book, ws, head, sub)
@@ -176,7 +186,8 @@ def _summary(book: Book, view: CityPeriod, config: Config, head: str, sub: str) 
                      t.completion_pct, t.n_reported, t.n_expected])  # fmt: skip
         fmt = number_format(ind)
         per_row.append({6: fmt, 7: fmt, 8: fmt})
-    headers = ["序号", "指标代码", "类别", "指标名称", "计量单位", "年度目标", "本期累计", "上年同期", "同比增长(%)",
+    w = labels(config)
+    headers = [w["seq"], w["code"], "类别", w["name"], w["unit"], w["target"], w["value"], w["last_year"], "同比增长(%)",
                "目标完成率(%)", "已报县区数", "应报县区数"]  # fmt: skip
     end = table(book, ws, top, headers, rows, {9: PCT, 10: PCT}, [6, 9, 10, 34, 10, 14, 14, 14, 12, 13, 10, 10],
                 row_formats=per_row)  # fmt: skip
@@ -189,7 +200,8 @@ def _matrix(book: Book, view: CityPeriod, config: Config, name: str, head: str, 
     """Indicators down, `columns` across, the region's total last (filled)."""
     ws = book.sheet(name)
     top = _title(book, ws, head, sub)
-    headers = ["指标代码", "指标名称", "计量单位", *columns, f"{view.city.name}合计"]
+    w = labels(config)
+    headers = [w["code"], w["name"], w["unit"], *columns, f"{view.city.name}合计"]
     rows: list[list[object]] = [
         [t.code, t.name, t.unit, *vals, t.value] for t, vals in zip(view.totals, values, strict=True)
     ]
@@ -254,15 +266,18 @@ def _issues(book: Book, view: CityPeriod) -> None:
 
 
 def _projects(book: Book, view: CityPeriod) -> None:
-    ws = book.sheet("项目明细")
-    top = _title(book, ws, "项目明细（已接收报表）")
+    form = view.form
+    title = form.project_title if form and form.project_title else "项目明细"
+    words = form.project_labels if form else {}
+    ws = book.sheet(title[:31])
+    top = _title(book, ws, f"{title}（已接收报表）")
     county_of = {s.submission["id"]: s.county for s in view.statuses if s.submission}
     rows = []
     for p in view.projects:
         c = county_of.get(p["submission_id"])
         rows.append([c.name if c else "", p["name"], p["org"], p["uscc"], p["category"], p["status"], p["funds"],
                      p["note"], f"{p['sheet']}!{p['row']}"])  # fmt: skip
-    headers = ["县区", "项目名称", "承担单位", "统一社会信用代码", "项目类别", "状态", "到位资金（万元）", "备注",
+    headers = ["县区", *(words.get(r, r) for r in ("name", "org", "uscc", "category", "status", "funds", "note")),
                "来源行"]  # fmt: skip
     table(book, ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
 
@@ -285,7 +300,8 @@ def _records(book: Book, view: CityPeriod) -> None:
 
 def _ranking(book: Book, view: CityPeriod, config: Config) -> None:
     ws = book.sheet("通报排名")
-    top = _title(book, ws, f"{view.city.name}{parse_token(view.period).zh}重点指标通报排名", "按本期累计从高到低排名")
+    top = _title(book, ws, f"{view.city.name}{parse_token(view.period).zh}重点指标通报排名",
+                 f"按{labels(config)['value']}从高到低排名")  # fmt: skip
     cols: dict[str, dict[str, dict[str, float]]] = {}
     for f in view.facts:
         if f["number"] is not None:
@@ -305,7 +321,8 @@ def _ranking(book: Book, view: CityPeriod, config: Config) -> None:
             completion = round(v / target * 100, 2) if target else None
             yoy = round((v / last - 1) * 100, 2) if last else None
             rows.append([ind.name, ind.unit, rank, names.get(county, county), v, completion, yoy])
-    headers = ["指标", "计量单位", "名次", "县区", "本期累计", "目标完成率(%)", "同比增长(%)"]
+    w = labels(config)
+    headers = ["指标", w["unit"], "名次", "县区", w["value"], "目标完成率(%)", "同比增长(%)"]
     table(book, ws, top, headers, rows, {5: "#,##0.00", 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
 
 
@@ -400,7 +417,8 @@ def _revisions(book: Book, view: CityPeriod, config: Config) -> None:
         ind = config.catalog.by_code.get(r["indicator"])
         rows.append([new.get("county_code"), r["indicator"], ind.name if ind else "", config.form.column_labels.get(r["column"], "本期数"),
                      r["old"], r["new"], r["cell"], old.get("file"), new.get("file")])  # fmt: skip
-    headers = ["区划代码", "指标代码", "指标名称", "栏目", "原数值", "更正后", "单元格", "原报表", "更正报表"]
+    w = labels(config)
+    headers = ["区划代码", w["code"], w["name"], "栏目", "原数值", "更正后", "单元格", "原报表", "更正报表"]
     table(book, ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
 
 
@@ -412,6 +430,7 @@ def _provenance(book: Book, view: CityPeriod, config: Config) -> None:
              if f["indicator"] in config.catalog.by_code else "", config.form.column_labels.get(f["column"], "本期数"),
              f["number"], f["raw"], f["unit_written"], f["flags"], f["file"], f["sheet"], f["cell"]]
             for f in view.facts]  # fmt: skip
-    headers = ["县区", "指标代码", "指标名称", "栏目", "数值（目录单位）", "原始填报", "填报单位", "标记", "文件",
+    w = labels(config)
+    headers = ["县区", w["code"], w["name"], "栏目", "数值（目录单位）", "原始填报", "填报单位", "标记", "文件",
                "工作表", "单元格"]  # fmt: skip
     table(book, ws, top, headers, rows, {5: "#,##0.####"}, [14, 9, 30, 10, 16, 16, 10, 14, 34, 10, 8])
