@@ -275,25 +275,35 @@ def cmd_status(args: argparse.Namespace) -> int:
     if store is None:
         print("huizong: 还没有账本（尚未运行过 huizong run）", file=sys.stderr)
         return 2
-    periods = None
+    period = None
     if args.period:
         try:
-            periods = [parse_token(args.period).token]
+            period = parse_token(args.period)
         except ValueError as e:
             print(f"huizong: {e}", file=sys.stderr)
             return 2
-    m = matrix(store, config, settings.city, periods)
+    if args.form and args.form not in config.form_by_id:
+        print(f"huizong: 没有报表 {args.form}（有：{'、'.join(config.form_by_id)}）", file=sys.stderr)
+        return 2
+    forms = [config.form_by_id[args.form]] if args.form else list(config.forms)
+    if period is not None:  # a month is a monthly form's period, a half year a cumulative form's
+        forms = [f for f in forms if f.monthly == period.is_month]
+    counties = [c.code for c in config.divisions.counties_of(settings.city)]
+    shown = [f for f in forms if args.form or f is config.forms[0] or store.periods(counties, form=f.id)]
     city = config.divisions.get(settings.city)
-    table = Table(title=f"{city.name if city else settings.city}报送情况")
-    table.add_column("县区")
-    for p in m.periods:
-        table.add_column(f"{parse_token(p).zh}\n截止 {m.cells[(m.counties[0].code, p)].due:%Y-%m-%d}")
     style = {"on-time": "green", "late": "yellow", "missing": "red", "refused": "red", "not-due": "dim"}
-    for c in m.counties:
-        cells = [m.cells[(c.code, p)] for p in m.periods]
-        table.add_row(c.name, *[f"[{style[x.status]}]{x.zh}[/]" for x in cells])
-    table.add_row("按时/已报/应报", *["/".join(str(n) for n in m.rate(p)) for p in m.periods])
-    _console().print(table)
+    for form in shown:
+        m = matrix(store, config.for_form(form.id), settings.city, [period.token] if period else None)
+        words = "" if form is config.forms[0] else form.short_name
+        table = Table(title=f"{city.name if city else settings.city}{words}报送情况")
+        table.add_column("县区")
+        for p in m.periods:
+            table.add_column(f"{parse_token(p).zh}\n截止 {m.cells[(m.counties[0].code, p)].due:%Y-%m-%d}")
+        for c in m.counties:
+            cells = [m.cells[(c.code, p)] for p in m.periods]
+            table.add_row(c.name, *[f"[{style[x.status]}]{x.zh}[/]" for x in cells])
+        table.add_row("按时/已报/应报", *["/".join(str(n) for n in m.rate(p)) for p in m.periods])
+        _console().print(table)
     return 0
 
 
@@ -480,7 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_accept)
 
     p = sub.add_parser("status", help="reporting rate: each county and period on time, late, missing, refused")
-    p.add_argument("--period", help="one period, e.g. 2024H1 (default: every period in the ledger)")
+    p.add_argument("--period", help="one period, e.g. 2024H1 or 2024M03 (default: every period in the ledger)")
+    p.add_argument("--form", help="one form's id (default: every form with returns)")
     _places(p, "store", "db")
     _common(p)
     p.set_defaults(func=cmd_status)

@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from huizong.catalog import CatalogError, Config
-from huizong.forms.expr import ExprError, Tables, holds, parse
+from huizong.forms.expr import ExprError, parse
 from huizong.read.returns import read_return
+from huizong.rules.evaluate import Tables, holds
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "expectations" / "forms"

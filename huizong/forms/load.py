@@ -459,6 +459,10 @@ def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]])
         list_fields = set(form.list.by_code) if form.list else set()
         kinds = {f"M{m:02d}" for m in range(1, 13)} if form.monthly else {"Q1", "H1", "Q3", "FY"}
         for rule in form.rules:
+            for fld in rule.expr.uniques:
+                if form.list is None or fld != form.list.key:
+                    raise FormError(f"{rule.source}: {rule.code}: unique({fld}) 只能用于明细表的 key 字段（[list] key = \"{fld}\"），"
+                                    "它在账本中建有索引，可与历年所有报表比对")  # fmt: skip
             known = (list_fields if rule.scope == "row" else numbers[form.id]) | set(RETURN_NAMES)
             texts = [(rule.expr, known), *((parse(p), known | {"other"}) for p in _PLACEHOLDER.findall(rule.message))]
             for e, names in texts:

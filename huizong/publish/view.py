@@ -101,7 +101,8 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
     projects = store.projects_for(accepted_ids)
     revisions = store.revisions_for([s["id"] for s in subs])
-    records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None else None
+    local = city.level in ("prefecture", "county")  # above a city the records are in the cities' outputs
+    records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None and local else None
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
                       projects, subs, revisions, parts_of(config, city, statuses, facts), form, records)  # fmt: skip
 
@@ -118,13 +119,11 @@ def _gather_months(store: st.Store, config: Config, city: Division, period: str,
     subs = [s for s in every if s["period"] in wanted and s["county_code"] in codes and s["form"] == form.id]
     statuses = []
     complete: set[str] = set()
-    accepted_ids: list[int] = []
     for c in counties:
         mine = [s for s in subs if s["county_code"] == c.code]
         current = {s["period"]: s for s in mine if s["status"] == st.ACCEPTED}
         if set(current) == wanted:
             complete.add(c.code)
-            accepted_ids += [int(current[m]["id"]) for m in months]
             statuses.append(CountyStatus(c, "accepted", current[months[-1]], mine))
         elif any(s["status"] == st.REJECTED and s["period"] not in current for s in mine):
             last = [s for s in mine if s["status"] == st.REJECTED and s["period"] not in current][-1]
@@ -148,7 +147,7 @@ def _gather_months(store: st.Store, config: Config, city: Division, period: str,
     with_issues = [s for s in subs if s["status"] in (st.ACCEPTED, st.REJECTED, st.SUPERSEDED)]
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
-    records = store.records_for(accepted_ids) if form.list is not None and not lean else None
+    records = None  # the records are listed in the months' own outputs, not again in every longer period
     return CityPeriod(city, period, counties, rollup(config, city.code, facts), facts, statuses, issues, [], subs,
                       store.revisions_for([s["id"] for s in subs]), parts_of(config, city, statuses, facts), form,
                       records, months)  # fmt: skip

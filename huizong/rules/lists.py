@@ -29,11 +29,12 @@ import pandas as pd
 
 from huizong.catalog import Config
 from huizong.codes import make_issue
-from huizong.forms.expr import Tables, evaluate, holds, parse
+from huizong.forms.expr import parse
 from huizong.forms.model import Form, Rule
 from huizong.issues import Issue, Severity
 from huizong.read.model import Fact, Return
 from huizong.read.periods import MONTHS, Period, parse_token
+from huizong.rules.evaluate import Tables, evaluate, holds
 from huizong.rules.frames import Frame
 
 # a value's problem (read/records.py) -> the issue it is
@@ -215,9 +216,8 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     filled: dict[str, list[bool]] = defaultdict(list)
     valid: dict[str, list[bool]] = defaultdict(list)
     fields = [f for f in form.list.fields if f.type != "seq"]
-    for _, row in recs.iterrows():
-        ret = mine[int(row["_return"])]
-        rec = ret.records[int(row["_rec"])]
+    for owner, rec in ((r, rec) for r in mine for rec in r.records):  # the order of records_table
+        ret = owner
         context.append({"file": ret.file, "sheet": rec.sheet, "cells": rec.cells, "raw": rec.raw,
                         "problems": rec.problems, "row": rec.row + 1, "ret": ret})  # fmt: skip
         for f in fields:
@@ -250,12 +250,12 @@ def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict
     """True where the field's value was not seen before: earlier in its return, in an earlier
     return of the batch for another county or period, or in an accepted return of the store for
     another county or period. Where it was, what it collides with."""
-    ok = pd.Series(True, index=data.index)
+    ok = [True] * len(data)
     other: dict[int, str] = {}
     first: dict[str, int] = {}
     taken = beyond.taken.get(fld, {})
-    for i in range(len(data)):
-        value = data.at[i, fld] if fld in data.columns else None
+    values = data[fld].tolist() if fld in data.columns else [None] * len(data)
+    for i, value in enumerate(values):
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             continue
         key = _fmt(value)
@@ -264,20 +264,20 @@ def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict
             j = first[key]
             earlier = context[j]["ret"]
             if earlier is ret:
-                ok.iat[i], other[i] = False, f"本表第 {context[j]['row']} 行"
+                ok[i], other[i] = False, f"本表第 {context[j]['row']} 行"
                 continue
             if (earlier.county_code, earlier.period) != (ret.county_code, ret.period):
-                ok.iat[i] = False
+                ok[i] = False
                 other[i] = f"同批报送的“{earlier.file}”第 {context[j]['row']} 行"
                 continue
         else:
             first[key] = i
         for row in taken.get(key, []):
             if (row["county_code"], row["period"]) != (ret.county_code, ret.period.token if ret.period else None):
-                ok.iat[i] = False
+                ok[i] = False
                 other[i] = f"第 {row['submission_id']} 号报送“{row['file']}”（{row['period']}）第 {row['row']} 行"
                 break
-    return ok, other
+    return pd.Series(ok, index=data.index, dtype=bool), other
 
 
 def _in_periods(ok: pd.Series, rule: Rule, rets: list[Return]) -> pd.Series:
