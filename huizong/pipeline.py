@@ -36,6 +36,7 @@ IGNORED_REASON = {
     inbox.LOCK: "Excel/WPS 临时锁定文件，已忽略并保留原处",
     "link": "符号链接（指向 {note}）：不跟随链接，已忽略并保留原处；请报送文件本身",
     "special": "不是普通文件（管道、设备或套接字），已忽略并保留原处",
+    inbox.HIDDEN: "隐藏文件（文件名以“.”开头），未读取，已忽略并保留原处；如是报表，请去掉文件名开头的“.”后重新放入",
 }
 
 
@@ -62,6 +63,26 @@ def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
         else:
             out.append(_inbound(found, inbox.pseudo_sha(found, found.kind), kind=found.kind, note=found.target))
     return out, deferred
+
+
+TEMPORARIES = ((".huizong.", ".tmp"), (".incoming.", ""))  # what write_atomic and commit.move leave if killed
+
+
+def sweep(settings: Settings) -> list[Path]:
+    """Remove the temporary files a killed run left under outputs/ (`.huizong.*.tmp`) and the store
+    (`.incoming.*`). Only one run at a time holds the lock, so any found at its start are stale."""
+    gone = []
+    for root in (settings.outputs, settings.store):
+        if not root.is_dir():
+            continue
+        for dirpath, _dirs, files in os.walk(root):
+            for name in files:
+                if any(name.startswith(a) and name.endswith(b) for a, b in TEMPORARIES):
+                    path = Path(dirpath) / name
+                    if path.is_file() and not path.is_symlink():
+                        path.unlink(missing_ok=True)
+                        gone.append(path)
+    return gone
 
 
 def _inbound(found: inbox.Found, sha: str, **extra: Any) -> Inbound:
@@ -310,8 +331,10 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         p = plan(files, store, settings)
         p.deferred = deferred
         run_id, interrupted = start_run(store, settings, len(files))
-        if interrupted:
-            ex.log(f"finishing the work of interrupted runs {interrupted}")
+        if interrupted:  # a run that died may have left temporary files behind
+            ex.log(
+                f"finishing the work of interrupted runs {interrupted}; removed {len(sweep(settings))} temporary files"
+            )
         ex.log(f"run {run_id}: {len(files)} files, {len(p.to_read)} to read, still being written: {deferred}")
         fault_point("run recorded")
         size = max(1, ex.chunk_size(len(p.to_read)))

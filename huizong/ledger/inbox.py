@@ -20,7 +20,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-LOCK, PARTIAL, SKIP, TAKE = "lock", "partial", "skip", "take"
+LOCK, PARTIAL, SKIP, TAKE, HIDDEN = "lock", "partial", "skip", "take", "hidden"
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".et", ".csv")
 PARTIAL_SUFFIXES = (
     ".tmp",
     ".temp",
@@ -46,7 +47,11 @@ def kind_of(name: str) -> str:
     low = name.lower()
     if is_lock_file(name):
         return LOCK
-    if low in SYSTEM_FILES or name.startswith((".", "~")) or name.endswith("#"):
+    if low in SYSTEM_FILES or name.endswith("#"):
+        return SKIP
+    if name.startswith(".") and low.endswith(WORKBOOK_SUFFIXES) and len(name) > 1 + len(low.rsplit(".", 1)[-1]):
+        return HIDDEN  # a workbook someone hid (or a Mac's ._ copy): recorded once, so that the analyst sees it
+    if name.startswith((".", "~")):
         return SKIP
     if low.endswith(PARTIAL_SUFFIXES):
         return PARTIAL
@@ -70,11 +75,20 @@ def readable_name(raw: bytes) -> str:
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
+# names Windows keeps for devices, whatever the extension (CON.xlsx is the console there)
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10)),
+                       "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"})  # fmt: skip
+
+
 def safe_component(name: str, limit: int = MAX_COMPONENT_BYTES) -> str:
-    """A file-name component made from any name: no separators, control or shell-special
-    characters, no leading dot or dash, at most `limit` bytes of UTF-8, suffix kept."""
+    """A file-name component made from any name, portable to Linux, Windows and macOS shares: no
+    separators, control or shell-special characters (`<>:"|?*`), no leading dot or dash, no
+    trailing dot or space, no Windows device name (CON, aux.xlsx), at most `limit` bytes of UTF-8,
+    suffix kept."""
     text = _UNSAFE.sub("_", unicodedata.normalize("NFC", name)).strip(" .")
     text = text.lstrip("-.") or "file"
+    if text.split(".")[0].rstrip(" ").upper() in _RESERVED:
+        text = "_" + text
     if len(text.encode("utf-8")) <= limit:
         return text
     stem, dot, suffix = text.rpartition(".")
@@ -110,8 +124,8 @@ def _rel_of(raw: bytes, taken: set[str]) -> str:
 def scan(inbox: Path) -> list[Found]:
     """Every entry of the inbox a run deals with, oldest first (then by name).
 
-    Lock files, links and special files are listed (to be recorded once and left where they
-    are); hidden and system files and partial downloads are not listed at all."""
+    Lock files, hidden workbooks, links and special files are listed (to be recorded once and left
+    where they are); other hidden and system files and partial downloads are not listed at all."""
     if not inbox.is_dir():
         return []
     root = os.fsencode(inbox)

@@ -19,7 +19,7 @@ from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.reporting import Matrix
 from huizong.publish.view import STATUS_ZH, CityPeriod
-from huizong.read.periods import parse_token
+from huizong.read.periods import chronological, parse_token
 
 _ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))
 _ENV.filters["num"] = lambda v: "" if v is None else (f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}")
@@ -80,11 +80,12 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
             "feedback_href": layout.href(fb, target) if fb and fb.exists() else None, "feedback_name": fb.name if fb else None,
         })  # fmt: skip
     current = {s.submission["id"] for s in view.statuses if s.submission}
+    fields = {f.code: f.name for f in form.list.fields} if form is not None and form.list is not None else {}
     subs_by_id = {s["id"]: s for s in view.submissions}
     issues = [{
         "county": names.get(i["submission"]["county_code"], ""), "file": i["submission"]["file"],
         "severity": i["severity"], "where": f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or ""),
-        "indicator": i["indicator"], "message": i["message"], "explanation": i.get("explanation"),
+        "indicator": fields.get(i["indicator"], i["indicator"]), "message": i["message"], "explanation": i.get("explanation"),
     } for i in view.issues if i["submission_id"] in current]  # fmt: skip
     revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
                   "indicator": r["indicator"], "column": r["column"], "old": r["old"], "new": r["new"], "cell": r["cell"]}
@@ -140,7 +141,7 @@ def write_index(
     sections = [{
         "name": form.name if form else "", "short_name": form.short_name if form else "",
         "periods": [{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p, form), target)}
-                    for p in sorted(periods, reverse=True)],
+                    for p in sorted(periods, key=chronological, reverse=True)],
         "reporting": _reporting(m),
     } for form, periods, m in forms]  # fmt: skip
     html = _ENV.get_template("index.html").render(

@@ -69,6 +69,13 @@ class Period:
         return self.token
 
 
+def chronological(token: str) -> tuple[int, int, int]:
+    """Sort key of a period token: by year, then by the last month it covers, a month before the
+    cumulative period that ends with it (2024M06 before 2024H1)."""
+    p = parse_token(token)
+    return (p.year, END_MONTH[p.kind], 0 if p.is_month else 1)
+
+
 def parse_token(token: str) -> Period:
     m = _TOKEN.match(token.strip().upper())
     if not m:
