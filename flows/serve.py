@@ -1,6 +1,6 @@
 """`huizong serve`: the flow as a Prefect deployment on a nightly cron, plus an inbox watcher.
 
-The watcher (`huizong.watch`) asks the deployment for a run once dropped files settle; the
+The watcher (`huizong.ledger.watch`) asks the deployment for a run once dropped files settle; the
 Runner executes runs one at a time (and the ledger's run lock would serialise them anyway).
 Ctrl-C or SIGTERM stops both cleanly.
 """

@@ -334,8 +334,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from huizong.settings import seconds
+
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
                                  city=args.city, config=args.config, dask=args.dask)  # fmt: skip
+    settle = seconds(args.settle if args.settle is not None else os.environ.get("HUIZONG_SETTLE", "30"),
+                     "--settle" if args.settle is not None else "HUIZONG_SETTLE")  # fmt: skip
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     server = None
@@ -353,7 +357,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         from flows.serve import serve_forever
 
-        serve_forever(settings, args.cron, args.timezone, args.settle, say=lambda m: print(m, flush=True))
+        serve_forever(settings, args.cron, args.timezone, settle, say=lambda m: print(m, flush=True))
     finally:
         if server is not None:
             server.terminate()
@@ -431,10 +435,20 @@ def cmd_forms(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("huizong")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huizong", description="汇总：县区报表（科技创新主要指标、技术合同登记……）的收集、校验与汇总"
     )
+    parser.add_argument("--version", action="version", version=f"huizong {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
@@ -510,8 +524,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--settle",
         type=float,
-        default=float(os.environ.get("HUIZONG_SETTLE", "30")),
-        help="seconds dropped files must stay unchanged before a run starts (default 30)",
+        default=None,
+        help="seconds dropped files must stay unchanged before a run starts (default $HUIZONG_SETTLE or 30)",
     )
     p.add_argument("--dask", help="Dask scheduler address (tcp://host:8786, or $HUIZONG_DASK): read on that cluster")
     _common(p)
@@ -537,9 +551,12 @@ def fault_message(e: BaseException) -> tuple[int, str] | None:
     """One clear line (Chinese, for the analyst) and an exit status for a fault of the machine or
     of the configuration; None for anything else (a bug, which should show its traceback)."""
     from huizong.catalog import CatalogError
+    from huizong.settings import SettingsError
 
     if isinstance(e, CatalogError):
         return EXIT_CONFIG, f"配置文件有误：{e}"
+    if isinstance(e, SettingsError):
+        return EXIT_CONFIG, f"设置有误：{e}"
     module = type(e).__module__ or ""
     if module.startswith("sqlalchemy") or module.startswith("sqlite3"):
         text = str(getattr(e, "orig", None) or e).splitlines()[0]

@@ -118,7 +118,7 @@ Progress = Callable[[str, int, int], None]  # (step, done, total)
 
 
 def read_files(files: Iterable[Inbound], config: Config, city: str, progress: Progress | None = None) -> list[Return]:
-    """Read each file's staged copy in a bounded worker (`huizong.worker`): one Return per file."""
+    """Read each file's staged copy in a bounded worker (`huizong.read.worker`): one Return per file."""
     todo = list(files)
     jobs = [ReadJob(f.source, f.rel) for f in todo]
     out = read_bounded(jobs, config, city, (lambda done, total: progress("读取", done, total)) if progress else None)

@@ -15,6 +15,21 @@ from huizong.catalog import DEFAULT_CONFIG
 DEFAULT_CITY = "620700"  # 张掖市, the demo city
 
 
+class SettingsError(ValueError):
+    "A setting from the command line or the environment is not what it must be"
+
+
+def seconds(value: object, name: str) -> float:
+    """A number of seconds, not negative; a SettingsError naming the setting otherwise."""
+    try:
+        out = float(str(value))
+    except ValueError:
+        raise SettingsError(f"{name} = {value!r}：应为秒数（非负数字）") from None
+    if not out >= 0 or out == float("inf"):
+        raise SettingsError(f"{name} = {value!r}：应为秒数（非负数字）")
+    return out
+
+
 @dataclass(frozen=True)
 class Settings:
     inputs: Path = Path("inputs")
@@ -48,7 +63,9 @@ class Settings:
                 given.get("region") or pick("city", "HUIZONG_REGION", "") or pick("city", "HUIZONG_CITY", DEFAULT_CITY)
             ),
             config=Path(str(pick("config", "HUIZONG_CONFIG", DEFAULT_CONFIG))),
-            quiet=float(str(pick("quiet", "HUIZONG_QUIET", 1.0))),
+            quiet=seconds(
+                pick("quiet", "HUIZONG_QUIET", 1.0), "HUIZONG_QUIET" if given.get("quiet") in (None, "") else "quiet"
+            ),
             docs=str(pick("docs", "HUIZONG_DOCS", "1")).lower() not in ("0", "false", "no", "off"),
             dask=str(pick("dask", "HUIZONG_DASK", "")),
         )

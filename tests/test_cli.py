@@ -143,3 +143,20 @@ def test_every_command_is_in_the_readme():
     for name in sub.choices:  # type: ignore[union-attr]
         assert re.search(rf"huizong {name}\b", readme), f"`huizong {name}` is not documented in README.md"
     assert "make run" in readme and "make test" in readme
+
+
+@pytest.mark.parametrize(("env", "args", "named"), [
+    ({"HUIZONG_SETTLE": "abc"}, ["serve"], "HUIZONG_SETTLE = 'abc'"),
+    ({"HUIZONG_QUIET": "-1"}, ["run", "--no-prefect"], "HUIZONG_QUIET = '-1'"),
+])  # fmt: skip
+def test_a_bad_setting_in_the_environment_ends_in_one_line(tmp_path, monkeypatch, env, args, named):  # type: ignore[no-untyped-def]
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    r = huizong(*args, cwd=tmp_path)
+    assert r.returncode == 2 and named in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_version() -> None:
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("huizong ")

@@ -6,6 +6,8 @@ import pytest
 
 from huizong.demo import write_demo
 
+pytestmark = pytest.mark.slow  # a Prefect server and a flow run: minutes
+
 
 @pytest.fixture(scope="module")
 def prefect_server():  # type: ignore[no-untyped-def]

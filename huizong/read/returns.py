@@ -101,7 +101,7 @@ def _title_text(grid: Grid, before_row: int) -> str:
 
 def read_return(path: Path, config: Config, city: str | None = None, display_name: str | None = None) -> Return:
     """Read one file. Hostile files are screened first (`screen`); run it in a bounded worker
-    (`huizong.worker`) whenever the file comes from outside."""
+    (`huizong.read.worker`) whenever the file comes from outside."""
     name = display_name or path.name
     ret = Return(file=name, path=path)
     screened = screen(path, None, config.limits)

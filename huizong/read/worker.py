@@ -4,7 +4,7 @@ A file from outside can make a reader allocate terabytes, loop for minutes or ab
 code. Each file is read in a worker process (one per core by default) with an address-space cap
 (`RLIMIT_AS`) and a wall-clock limit enforced from here; a worker that runs out, is killed or
 crashes refuses only the file it was reading (`file-over-limits`, `read-crashed`) and is
-replaced. The workers are fresh interpreters (`python -m huizong.worker`, talking over two pipes)
+replaced. The workers are fresh interpreters (`python -m huizong.read.worker`, talking over two pipes)
 that import only the reading code, so they start small (about 25 MiB) and never inherit the run's
 threads, database connections, lock or main module.
 """
@@ -273,7 +273,7 @@ def read_bounded(
 
 
 def main(argv: list[str]) -> None:
-    """`python -m huizong.worker JOBS_FD RESULTS_FD STDERR`: the worker's side, started by read_bounded."""
+    """`python -m huizong.read.worker JOBS_FD RESULTS_FD STDERR`: the worker's side, started by read_bounded."""
     conn_in = mpc.Connection(int(argv[0]), writable=False)
     conn_out = mpc.Connection(int(argv[1]), readable=False)
     _serve(conn_in, conn_out, argv[2])

@@ -1,6 +1,6 @@
 """Run the Great Expectations suites in `expectations/suites/` once over a whole batch.
 
-Each suite names the frame it checks (`meta.frame`, see `huizong.frames`); each
+Each suite names the frame it checks (`meta.frame`, see `huizong.rules.frames`); each
 expectation names the rule it enforces (`meta.code`, see `huizong.codes`) and may override
 its severity (`meta.severity`). A failing row comes back from GX by our `row_id` and is
 turned into an Issue pointing at the county's own sheet and cell.
