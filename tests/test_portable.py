@@ -61,3 +61,47 @@ def test_temporary_files_of_a_killed_run_are_swept_by_the_next(tmp_path: Path) -
     ws.run()
     assert not any(p.exists() for p in left) and keep.exists()
     assert not [n for _, _, files in os.walk(ws.outputs) for n in files if n.startswith(".huizong.")]
+
+
+def test_a_formula_saved_with_an_empty_value_is_a_formula_without_value(tmp_path: Path) -> None:
+    """openpyxl (and some generators) write <f>…</f><v></v>: never calculated, not a blank cell."""
+    import zipfile
+
+    import openpyxl
+    from builders import CONFIG
+
+    from huizong.read.returns import read_return
+
+    path = write_return(tmp_path / "r.xlsx", "620722", "2024H1")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["主要指标"]
+    ws["F13"] = "=1+1"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        sheet = next(n for n in z.namelist() if n.startswith("xl/worksheets/"))
+        assert b"<v></v>" in z.read(sheet) or b"<v />" in z.read(sheet)
+    ret = read_return(path, CONFIG, "620700")
+    assert [(i.code, i.cell) for i in ret.issues] == [("formula-no-value", "F13")]
+
+
+def test_a_workbook_holding_a_sheet_twice_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    from builders import CONFIG
+
+    from huizong.read.returns import read_return
+
+    good = write_return(tmp_path / "r.xlsx", "620722", "2024H1")
+    bad = tmp_path / "twice.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info.filename))
+        sheet = next(n for n in src.namelist() if n.startswith("xl/worksheets/sheet"))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: that is the point
+            dst.writestr(sheet, src.read(sheet).replace(b"620722", b"620723"))
+    ret = read_return(bad, CONFIG, "620700")
+    assert not ret.readable and [i.code for i in ret.issues] == ["file-corrupt"]
+    assert "同名成员" in ret.issues[0].message

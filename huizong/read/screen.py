@@ -36,9 +36,12 @@ _CELL = re.compile(rb"<" + _NS + rb"c(\s[^>]*?)?(/?)>")
 _REF = re.compile(rb"\br=\"([A-Za-z]{1,8})(\d{1,12})\"")
 _FORMULA_CELL = re.compile(rb"<" + _NS + rb"c\s([^>]*?)>((?:(?!</" + _NS + rb"c>).)*?)</" + _NS + rb"c>", re.S)
 _HAS_F = re.compile(rb"<" + _NS + rb"f[\s/>]")
-# a saved result: <v>…</v> (Excel writes <v></v> for a formula that yields ""), or inline text;
-# a program that never calculated writes no <v> at all, or an empty <v/>
-_HAS_VALUE = re.compile(rb"<" + _NS + rb"(?:v|is)(?:\s[^>/]*)?>")
+# a saved result: <v>…</v> with something in it, or inline text; an empty <v></v> is a result only in
+# a cell typed as text (t="str": Excel's formula that yields ""). A program that never calculated
+# writes no <v>, an empty <v/>, or (openpyxl, some generators) an empty <v></v> in a number cell.
+_HAS_VALUE = re.compile(rb"<" + _NS + rb"(?:v(?:\s[^>/]*)?>(?!</" + _NS + rb"v>)|is(?:\s[^>/]*)?>)")
+_HAS_EMPTY_V = re.compile(rb"<" + _NS + rb"v(?:\s[^>/]*)?></" + _NS + rb"v>")
+_TEXT_TYPED = re.compile(rb"\bt=\"str\"")
 _CELL_END = re.compile(rb"</" + _NS + rb"c>|/>")
 _DANGER = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 _SHEET = re.compile(rb"<" + _NS + rb"sheet\s([^>]*?)/?>")
@@ -118,6 +121,15 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
 def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     if len(infos) > limits.members:
         raise Refused("file-over-limits", f"压缩包内有 {len(infos):,} 个成员，超过上限 {limits.members:,}")
+    seen: set[str] = set()
+    for i in infos:  # two members of one name: readers disagree on which one is the sheet
+        key = i.filename.replace("\\", "/").lower()
+        if key in seen:
+            raise Refused(
+                "file-corrupt",
+                f"压缩包中有两个同名成员 {i.filename}，无法确定哪一个是报表内容（请在 Excel 中另存后重新报送）",
+            )
+        seen.add(key)
     declared = 0
     for i in infos:
         if i.flag_bits & 0x1:
@@ -246,7 +258,8 @@ class _SheetScan:
     def _formulas(self, body: bytes) -> None:
         for m in _FORMULA_CELL.finditer(body):
             content = m.group(2)
-            if _HAS_F.search(content) and not _HAS_VALUE.search(content):
+            has_value = _HAS_VALUE.search(content) or (_HAS_EMPTY_V.search(content) and _TEXT_TYPED.search(m.group(1)))
+            if _HAS_F.search(content) and not has_value:
                 self.formula_count += 1
                 if len(self.formula_cells) < FORMULA_CELLS_KEPT:
                     ref = _REF.search(m.group(1))
