@@ -105,3 +105,33 @@ def test_a_workbook_holding_a_sheet_twice_is_refused(tmp_path: Path) -> None:
     ret = read_return(bad, CONFIG, "620700")
     assert not ret.readable and [i.code for i in ret.issues] == ["file-corrupt"]
     assert "同名成员" in ret.issues[0].message
+
+
+def test_no_formula_of_the_countys_file_reaches_its_feedback(tmp_path: Path) -> None:
+    """A DDE formula with a cached value is carried as that value, never as a live formula."""
+    import zipfile
+
+    import openpyxl
+    from builders import BASE_VALUES
+
+    ws = Workspace(tmp_path)
+    path = write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1", {**BASE_VALUES, "B02": 99})  # refused: feedback
+    wb = openpyxl.load_workbook(path)
+    wb["主要指标"]["H13"] = "=cmd|' /C calc'!A0"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:  # as Excel would have saved it: with a cached value
+        names = z.namelist()
+        sheet = next(n for n in names if n.startswith("xl/worksheets/sheet"))
+        xml = z.read(sheet).replace(b"<v></v>", b"<v>0</v>").replace(b"<v />", b"<v>0</v>")
+        parts = {n: z.read(n) for n in names}
+    parts[sheet] = xml
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            z.writestr(n, data)
+    ws.run()
+    [feedback] = list((ws.outputs / "feedback").glob("*.xlsx"))
+    with zipfile.ZipFile(feedback) as z:
+        for n in z.namelist():
+            if n.startswith("xl/worksheets/"):
+                assert b"<f>" not in z.read(n) and b"cmd|" not in z.read(n), n
+    assert openpyxl.load_workbook(feedback)["主要指标"]["H13"].value == 0

@@ -31,7 +31,7 @@ def _open_copy(original: Path, fmt: str | None) -> Workbook:
     """The county's workbook to mark up: itself where openpyxl can edit it, else its values."""
     if fmt == "xlsx":
         try:
-            return openpyxl.load_workbook(original)
+            return _without_formulas(openpyxl.load_workbook(original), openpyxl.load_workbook(original, data_only=True))
         except Exception:  # openpyxl reads less than calamine: fall back to the values
             pass
     wb = Workbook()
@@ -48,6 +48,24 @@ def _open_copy(original: Path, fmt: str | None) -> Workbook:
             for c, v in enumerate(row, start=1):
                 if v not in (None, ""):
                     put(ws, r, c, v)
+    return wb
+
+
+def _without_formulas(wb: Workbook, values: Workbook) -> Workbook:
+    """Every formula of the county's file replaced by the value it had when saved, and its links to
+    other workbooks dropped: nothing in a feedback workbook runs when the county opens it (a DDE
+    formula such as =cmd|' /C calc'!A0 stays a number)."""
+    for ws in wb.worksheets:
+        cached = values[ws.title]
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f" or (isinstance(cell.value, str) and cell.value.startswith("=")):
+                    value = cached[cell.coordinate].value
+                    put(ws, cell.row, cell.column, value)
+    wb._external_links = []  # links to other workbooks (and DDE links) go with them
+    for name in list(wb.defined_names):
+        if "[" in str(wb.defined_names[name].attr_text) or "|" in str(wb.defined_names[name].attr_text):
+            del wb.defined_names[name]
     return wb
 
 
