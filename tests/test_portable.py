@@ -135,3 +135,27 @@ def test_no_formula_of_the_countys_file_reaches_its_feedback(tmp_path: Path) -> 
             if n.startswith("xl/worksheets/"):
                 assert b"<f>" not in z.read(n) and b"cmd|" not in z.read(n), n
     assert openpyxl.load_workbook(feedback)["主要指标"]["H13"].value == 0
+
+
+def test_a_percentage_cell_holding_a_fraction_is_read_as_the_county_saw_it(tmp_path: Path) -> None:
+    """0.0087 formatted 0.00% is 0.87 % (what the county saw), not 0.0087 %; the same in a
+    custom format, and a permille; a plain 0.87 stays 0.87."""
+    import openpyxl
+    from builders import BASE_VALUES, CONFIG
+
+    from huizong.read.returns import read_return
+
+    path = write_return(tmp_path / "r.xlsx", "620722", "2024H1", {**BASE_VALUES})
+    ret = read_return(path, CONFIG, "620700")
+    a02, a04 = ret.fact("A02"), ret.fact("A04")
+    assert a02 is not None and a04 is not None
+    plain = a02.number
+    wb = openpyxl.load_workbook(path)
+    ws = wb["主要指标"]
+    ws[a02.cell].value, ws[a02.cell].number_format = plain / 100, "0.00%"
+    ws[a04.cell].value, ws[a04.cell].number_format = a04.number / 100, '[Blue]0.0%;"-"'
+    wb.save(path)
+    again = read_return(path, CONFIG, "620700")
+    assert again.number("A02") == plain and again.number("A04") == a04.number
+    assert again.fact("A02").converted and again.fact("A02").raw.endswith("%")  # type: ignore[union-attr]
+    assert [i.code for i in again.issues] == []

@@ -152,7 +152,9 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         ret.readable = False
         ret.issues.append(make_issue("column-missing", name, sheet=grid.name, detail=form.column_labels["value"]))
         return ret
-    _read_form(ret, form, grid, layout, view, labels, city)
+    shown = dict.fromkeys(screened.percent_cells.get(grid.name, ()), "percent")
+    shown |= dict.fromkeys(screened.permille_cells.get(grid.name, ()), "permille")
+    _read_form(ret, form, grid, layout, view, labels, city, shown)
     _formulas_without_values(ret, screened, grid.name)
     _other_forms(ret, form, sheets[1:], view, labels, city, found[1:])
     project_grid = pick_project_sheet(grids, grid, form) if form.project_roles else None
@@ -164,10 +166,10 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
 
 
 def _read_form(ret: Return, form: Form, grid: Grid, layout: Layout, config: Config, labels: Labels,
-               city: str | None) -> None:  # fmt: skip
+               city: str | None, shown: dict[str, str] | None = None) -> None:  # fmt: skip
     ret.header = read_header(grid, labels)
     _identify(ret, form, grid, layout.header_row, config, city)
-    facts, rows, issues = read_table(grid, layout, config, ret.file, labels)
+    facts, rows, issues = read_table(grid, layout, config, ret.file, labels, shown)
     ret.facts, ret.rows = facts, rows
     ret.issues.extend(issues)
 

@@ -46,6 +46,53 @@ _CELL_END = re.compile(rb"</" + _NS + rb"c>|/>")
 _DANGER = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 _SHEET = re.compile(rb"<" + _NS + rb"sheet\s([^>]*?)/?>")
 _ATTR = re.compile(rb"([\w.:-]+)=\"([^\"]*)\"")
+_NUMFMT = re.compile(rb"<" + _NS + rb"numFmt\s([^>]*?)/?>")
+_CELLXFS = re.compile(rb"<" + _NS + rb"cellXfs\b[^>]*>(.*?)</" + _NS + rb"cellXfs>", re.S)
+_XF = re.compile(rb"<" + _NS + rb"xf\b([^>]*?)/?>")
+_STYLE = re.compile(rb"\bs=\"(\d{1,6})\"")
+PERCENT_BUILTIN = {9, 10}  # 0% and 0.00%
+CELLS_KEPT = 20000  # percent-formatted cells remembered per sheet
+
+
+def _shown_as(code: str) -> str | None:
+    """ "percent" or "permille" if a number format multiplies what it shows (outside quoted text)."""
+    bare = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", code)
+    if "%" in bare:
+        return "percent"
+    if "‰" in bare:
+        return "permille"
+    return None
+
+
+def _styles(z: zipfile.ZipFile, limits: Limits) -> tuple[frozenset[int], frozenset[int]]:
+    """The cell styles (cellXfs indices) whose number format shows a percentage, and a permille."""
+    if "xl/styles.xml" not in z.namelist():
+        return frozenset(), frozenset()
+    xml = _read_small(z, "xl/styles.xml", limits)
+    custom: dict[int, str] = {}
+    for m in _NUMFMT.finditer(xml):
+        attrs = dict(_ATTR.findall(m.group(1)))
+        try:
+            custom[int(attrs.get(b"numFmtId", b"-1"))] = html.unescape(
+                attrs.get(b"formatCode", b"").decode("utf-8", "replace")
+            )
+        except ValueError:
+            continue
+    percent, permille = set(), set()
+    block = _CELLXFS.search(xml)
+    for n, m in enumerate(_XF.finditer(block.group(1) if block else b"")):
+        try:
+            fid = int(dict(_ATTR.findall(m.group(1))).get(b"numFmtId", b"0"))
+        except ValueError:
+            continue
+        kind = "percent" if fid in PERCENT_BUILTIN else _shown_as(custom.get(fid, ""))
+        if kind == "percent":
+            percent.add(n)
+        elif kind == "permille":
+            permille.add(n)
+    return frozenset(percent), frozenset(permille)
+
+
 _REL = re.compile(rb"<" + _NS + rb"Relationship\s([^>]*?)/?>")
 FORMULA_CELLS_KEPT = 20  # per sheet, for the message
 
@@ -64,6 +111,10 @@ class Screened:
     detail: str = ""
     formula_cells: dict[str, list[str]] = field(default_factory=dict)  # sheet -> formulas without a value
     formula_counts: dict[str, int] = field(default_factory=dict)  # sheet -> how many
+    # sheet -> cells whose number format shows a fraction as a percentage (0.4337 shown as 43.37%) or
+    # as a permille: what the county saw is not the number stored
+    percent_cells: dict[str, frozenset[str]] = field(default_factory=dict)
+    permille_cells: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def column_number(letters: str) -> int:
@@ -96,17 +147,25 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
             infos = z.infolist()
             _check_directory(infos, limits)
             sheets = _sheet_members(z, limits)
+            percent_styles, permille_styles = _styles(z, limits)
             formulas: dict[str, list[str]] = {}
             counts: dict[str, int] = {}
+            percent: dict[str, frozenset[str]] = {}
+            permille: dict[str, frozenset[str]] = {}
             total = 0
             for info in infos:
                 if info.is_dir() or info.filename.startswith(_SKIP_PREFIXES):
                     continue
-                scan = _SheetScan(sheets[info.filename], limits) if info.filename in sheets else None
+                scan = (_SheetScan(sheets[info.filename], limits, percent_styles | permille_styles)
+                        if info.filename in sheets else None)  # fmt: skip
                 total = _stream(z, info, limits, total, scan)
                 if scan is not None and scan.formula_count:
                     formulas[sheets[info.filename]] = scan.formula_cells
                     counts[sheets[info.filename]] = scan.formula_count
+                if scan is not None and scan.styled:
+                    name = sheets[info.filename]
+                    percent[name] = frozenset(c for c, st in scan.styled.items() if st in percent_styles)
+                    permille[name] = frozenset(c for c, st in scan.styled.items() if st in permille_styles)
     except Refused as e:
         return Screened(e.code, e.detail)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as e:
@@ -115,7 +174,7 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
         return Screened("file-encrypted", str(e))
     except OSError as e:
         return Screened("file-corrupt", f"ZIP 读取失败：{e.strerror or e}")
-    return Screened(formula_cells=formulas, formula_counts=counts)
+    return Screened(formula_cells=formulas, formula_counts=counts, percent_cells=percent, permille_cells=permille)
 
 
 def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
@@ -207,8 +266,9 @@ def _stream(z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, total: in
 class _SheetScan:
     """The extent of a worksheet's cells with values, and its formulas without a saved value."""
 
-    def __init__(self, sheet: str, limits: Limits) -> None:
-        self.sheet, self.limits = sheet, limits
+    def __init__(self, sheet: str, limits: Limits, styles: frozenset[int] = frozenset()) -> None:
+        self.sheet, self.limits, self.styles = sheet, limits, styles
+        self.styled: dict[str, int] = {}  # cell -> style, for the cells in `styles`
         self.min_row = self.min_col = 1 << 62
         self.max_row = self.max_col = 0
         self.unreferenced = 0  # cells without an r attribute: placed one after another
@@ -241,6 +301,11 @@ class _SheetScan:
             return
         refs = _REF.findall(b" ".join(filled))
         self.unreferenced += len(filled) - len(refs)
+        if self.styles and len(self.styled) < CELLS_KEPT:
+            for attrs in filled:
+                st, ref = _STYLE.search(attrs), _REF.search(attrs)
+                if st and ref and int(st.group(1)) in self.styles:
+                    self.styled[(ref.group(1) + ref.group(2)).decode().upper()] = int(st.group(1))
         if refs:
             rows = [int(r) for _, r in refs]
             cols = {c for c, _ in refs}

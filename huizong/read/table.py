@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from huizong.catalog import Config, Indicator, normalize_label
 from huizong.codes import make_issue
@@ -125,9 +125,13 @@ def match_indicator(config: Config, code_text: str, name_text: str) -> tuple[Ind
     return by_code, by_name
 
 
+SCALED = {"%": 100, "‰": 1000}  # a fraction in a cell shown as a percentage, in these catalog units
+
+
 def read_table(
-    grid: Grid, layout: Layout, config: Config, file: str, labels: Labels
+    grid: Grid, layout: Layout, config: Config, file: str, labels: Labels, shown: dict[str, str] | None = None
 ) -> tuple[list[Fact], dict[str, RowRef], list[Issue]]:
+    """`shown`: cell -> "percent" | "permille", the cells whose number format shows a fraction so."""
     cols = layout.columns
     facts: list[Fact] = []
     rows: dict[str, RowRef] = {}
@@ -175,6 +179,17 @@ def read_table(
             c = cols[column]
             raw_value = grid.get(r, c)
             v = to_catalog_units(parse_cell(raw_value), unit_text, ind.unit, config.units)
+            seen = shown.get(address(r, c)) if shown else None
+            if seen and v.number is not None and isinstance(raw_value, int | float) and ind.unit in SCALED:
+                # the county saw 43.37% where the cell holds 0.4337: the number it meant is the one it saw
+                shown_raw = f"{raw_value * (100 if seen == 'percent' else 1000):g}{'%' if seen == 'percent' else '‰'}"
+                v = replace(
+                    v,
+                    number=round(v.number * SCALED[ind.unit], 10),
+                    raw=shown_raw,
+                    unit_written=ind.unit,
+                    converted=True,
+                )
             row_facts.append(
                 Fact(ind.code, column, v.status, v.number, v.raw, v.unit_written, v.approximate, v.converted,
                      grid.name, address(r, c), note or None)
