@@ -59,6 +59,10 @@ def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
             except inbox.Unreadable as e:
                 out.append(_inbound(found, inbox.pseudo_sha(found, "unreadable"), kind="unreadable", note=str(e)))
                 continue
+            if inbox.unfinished(copy, found, settings.fresh):
+                copy.unlink(missing_ok=True)  # a zip cut short that changed lately: its writer may only have stalled
+                deferred.append(found.rel)
+                continue
             out.append(_inbound(found, sha, staged=copy, identity=identity))
         else:
             out.append(_inbound(found, inbox.pseudo_sha(found, found.kind), kind=found.kind, note=found.target))

@@ -1,7 +1,7 @@
 """Where things are: a small dataclass filled from arguments, then the environment, then defaults.
 
 Environment: HUIZONG_INPUTS, HUIZONG_OUTPUTS, HUIZONG_STORE, HUIZONG_DB, HUIZONG_CITY,
-HUIZONG_CONFIG, HUIZONG_QUIET, HUIZONG_DOCS, HUIZONG_DASK; HUIZONG_REGION (HUIZONG_CITY is its older name).
+HUIZONG_CONFIG, HUIZONG_QUIET, HUIZONG_FRESH, HUIZONG_DOCS, HUIZONG_DASK; HUIZONG_REGION (HUIZONG_CITY is its older name).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Settings:
     config: Path = DEFAULT_CONFIG
     docs: bool = True  # write the GX Data Docs (validation/gx/) once per run
     quiet: float = 1.0  # a file changed less than this many seconds ago is watched that long before it is taken
+    fresh: float = 60.0  # a workbook cut short that changed less than this many seconds ago is left for later
     dask: str = ""  # a Dask scheduler (tcp://host:8786): the Prefect flow reads files on its cluster
 
     @property
@@ -66,6 +67,7 @@ class Settings:
             quiet=seconds(
                 pick("quiet", "HUIZONG_QUIET", 1.0), "HUIZONG_QUIET" if given.get("quiet") in (None, "") else "quiet"
             ),
+            fresh=seconds(pick("fresh", "HUIZONG_FRESH", 60.0), "HUIZONG_FRESH"),
             docs=str(pick("docs", "HUIZONG_DOCS", "1")).lower() not in ("0", "false", "no", "off"),
             dask=str(pick("dask", "HUIZONG_DASK", "")),
         )

@@ -159,3 +159,25 @@ def test_a_percentage_cell_holding_a_fraction_is_read_as_the_county_saw_it(tmp_p
     assert again.number("A02") == plain and again.number("A04") == a04.number
     assert again.fact("A02").converted and again.fact("A02").raw.endswith("%")  # type: ignore[union-attr]
     assert [i.code for i in again.issues] == []
+
+
+def test_a_copy_that_stalled_mid_write_is_left_for_a_later_run(tmp_path: Path) -> None:
+    """A zip cut short that changed lately is not refused and removed while its writer may resume;
+    one that stays cut short is refused once it has not changed for HUIZONG_FRESH seconds."""
+    import time
+
+    ws = Workspace(tmp_path)
+    whole = write_return(tmp_path / "whole.xlsx", "620722", "2024H1").read_bytes()
+    part = ws.drop("民乐县.xlsx")
+    part.write_bytes(whole[: len(whole) // 2])  # the writer stalled half way
+    first = ws.run()
+    assert first.deferred == ["民乐县.xlsx"] and first.decisions == [] and part.exists()
+    part.write_bytes(whole)  # the writer resumed and finished
+    [d] = ws.run().decisions
+    assert (d.inbound.rel, d.status) == ("民乐县.xlsx", "accepted")
+    cut = ws.drop("临泽县.xlsx")
+    cut.write_bytes(whole[:3000])
+    old = time.time() - 3600
+    os.utime(cut, (old, old))  # cut short an hour ago and never finished: corrupt
+    [d] = ws.run().decisions
+    assert (d.status, d.issues[0].code) == ("rejected", "file-corrupt")

@@ -17,6 +17,7 @@ import re
 import stat
 import time
 import unicodedata
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,23 @@ def scan(inbox: Path) -> list[Found]:
             found.append(Found(Path(os.fsdecode(full)), _rel_of(raw, taken), raw, kind, st.st_size,
                                st.st_mtime_ns, target))  # fmt: skip
     return sorted(found, key=lambda f: (f.mtime_ns, f.raw))
+
+
+def unfinished(copy: Path, found: Found, fresh: float) -> bool:
+    """Is this a workbook still being written? A zip (it starts as one) without its central
+    directory, whose file changed less than `fresh` seconds ago: a copy over a slow share that
+    stalled. Left for a later run; once it has not changed for `fresh` seconds it is taken (and
+    refused, if it is still cut short)."""
+    if time.time() - found.mtime_ns / 1e9 >= fresh:
+        return False
+    try:
+        with copy.open("rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                return False
+        with zipfile.ZipFile(copy):
+            return False
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+        return True
 
 
 class StillWriting(Exception):
