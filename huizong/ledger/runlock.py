@@ -70,6 +70,12 @@ def _try_acquire(store: Store, name: str, owner: str, lease: float) -> dict[str,
         with store.engine.connect() as conn:
             row = conn.execute(sa.select(locks).where(locks.c.name == name)).first()
         return dict(row._mapping) if row else {"owner": "?", "acquired_at": None}
+    except sa.exc.OperationalError as e:
+        # SQLite in WAL mode: another process wrote between our read and our write, and SQLite
+        # answers "database is locked" at once (no busy wait for a stale snapshot): not ours yet
+        if "locked" not in str(e).lower() and "busy" not in str(e).lower():
+            raise
+        return {"owner": "?", "host": "?", "pid": "?", "acquired_at": None}
 
 
 @contextmanager
