@@ -410,8 +410,19 @@ unit = { contains = ["单位"] }
 value = { contains = ["本期"] }
 last_year = { contains = ["上年"] }
 
+[list]
+fields = "staff.csv"
+header = ["姓名"]
+key = "id_no"
+min_fields = 2
+title = "研发人员名单"
+
 [rules]
 file = "rules.csv"
+"""
+RD_STAFF = """code,name,aliases,type,unit,required,min,max,choices,choice_aliases,pattern,severity,explanation
+id_no,工号,编号,id,,y,,,,,,error,
+person,姓名,,text,,y,,,,,,error,
 """
 RD_CATALOG = """code,group,name_zh,name_en,unit,kind,aggregate,numerator,denominator,multiplier,integer,required,aliases,key,tolerance,max
 R01,研发,研发人员数,R&D personnel,人,stock,sum,,,,y,y,研发人员,y,,1000000
@@ -419,12 +430,18 @@ R02,研发,研发经费内部支出,Intramural R&D,万元,flow,sum,,,,n,y,研发
 R03,研发,人均研发经费,R&D per person,万元/人,ratio,ratio,R02,R01,1,n,n,,n,0.05,100000
 """
 RD_RULES = """code,scope,severity,expression,field,message,periods,message_en
+rd-staff-listed,return,warning,count() == R01,R01,研发人员 {R01} 人与名单 {count()} 人不一致,,
 rd-above-total,return,warning,"R02 <= form(""key-indicators"", ""A01"")",R02,"研发经费内部支出 {R02} 万元超过主要指标表的全社会研发经费 {form(""key-indicators"", ""A01"")} 万元",,
 """
 
 
-def write_rd(path: Path, county: str, r01: object, r02: object, r03: object = None) -> Path:
+def write_rd(path: Path, county: str, r01: object, r02: object, r03: object = None, staff: int | None = None) -> Path:
     wb = openpyxl.Workbook()
+    if staff is not None:  # the list beside the table
+        names = wb.create_sheet("名单")
+        names.append(["工号", "姓名"])
+        for n in range(staff):
+            names.append([f"{county}-{n}", f"员工{n}"])
     ws = wb.active
     ws.title = "研发活动"
     ws["A1"], ws["A2"] = f"行政区划代码：{county}", "报告期：2024年1-6月"
@@ -446,12 +463,13 @@ def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:
     root = copy_config(tmp_path)
     folder = root / "forms" / "rd-stats"
     folder.mkdir()
-    for name, text in (("form.toml", RD_TOML), ("indicators.csv", RD_CATALOG), ("rules.csv", RD_RULES)):
+    for name, text in (("form.toml", RD_TOML), ("indicators.csv", RD_CATALOG), ("rules.csv", RD_RULES),
+                       ("staff.csv", RD_STAFF)):  # fmt: skip
         (folder / name).write_text(text, encoding="utf-8")
     config = Config.load(root)
     (tmp_path / "run").mkdir()
     ws = Workspace(tmp_path / "run")
-    write_rd(ws.drop("民乐县研发.xlsx"), "620722", 100, 0.5, 50)  # 0.5 亿元 = 5000 万元
+    write_rd(ws.drop("民乐县研发.xlsx"), "620722", 100, 0.5, 50, staff=99)  # 0.5 亿元 = 5000 万元; a list of 99
     write_rd(ws.drop("甘州区研发.xlsx"), "620702", 300, "1.5", 99)  # its own ratio is off: a warning
     write_rd(ws.drop("临泽县研发.xlsx"), "620723", "约百人", 1)  # not a number: refused
     write_return(ws.drop("民乐县主要指标.xlsx"), "620722", "2024H1", {**BASE_VALUES, "A01": 4000})
@@ -463,4 +481,6 @@ def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:
     assert (totals["R01"]["value"], totals["R02"]["value"], totals["R03"]["value"]) == ("400", "20000", "50")
     codes = {(i["file"], i["code"]) for i in ws.csv("620700/rd-stats/2024H1/issues.csv")}
     assert codes == {("甘州区研发.xlsx", "ratio-mismatch"), ("临泽县研发.xlsx", "value-not-numeric"),
-                     ("民乐县研发.xlsx", "rd-above-total")}  # fmt: skip
+                     ("民乐县研发.xlsx", "rd-above-total"), ("民乐县研发.xlsx", "rd-staff-listed")}  # fmt: skip
+    # 甘州区 sent no list: nothing to count, no warning; 民乐县's 99 names are kept with their key
+    assert ws.sql("select count(*) from records where form = 'rd-stats'") == [(99,)]

@@ -146,8 +146,10 @@ def read_form(folder: Path, config_root: Path) -> Form:
         raise FormError(f"{path}: 报表至少应有 [indicators]（指标表）或 [list]（明细表）之一")
     measures: tuple[Measure, ...] = ()
     if "measures" in data:
-        if list_part is None:
-            raise FormError(f"{path}: [measures] 需要 [list]：汇总数从明细表计算")
+        if list_part is None or indicators is not None:
+            raise FormError(
+                f"{path}: [measures] 只用于只有 [list] 的明细表报表：汇总数从明细表计算（指标表的指标在其 catalog 中）"
+            )
         m = _table(data, "measures", path)
         _only(m, {"file"}, f"{path}: [measures]")
         measures = _read_measures(folder / _text(m, "file", path, required=True, where="[measures] "), list_part)

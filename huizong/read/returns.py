@@ -162,6 +162,12 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         ret.project_sheet = project_grid.name
         ret.projects = read_projects(project_grid, config, form.project_roles)
         _formulas_without_values(ret, screened, project_grid.name)
+    if form.list is not None:  # an indicator table with a list beside it, on a sheet of its own
+        lists = [g for g in list_sheets(grids, form, view) if g is not grid]
+        if lists:
+            ret.list_sheet, ret.list_key = lists[0].name, form.list.key
+            ret.records = read_records(lists[0], form.list, view, labels) or []
+            _formulas_without_values(ret, screened, lists[0].name)
     return ret
 
 

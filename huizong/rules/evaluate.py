@@ -48,6 +48,7 @@ class Tables:
     records: pd.DataFrame | None = None
     forms: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
     uniques: dict[str, pd.Series] = field(default_factory=dict)
+    has_list: pd.Series | None = None  # aligned with `frame`: the return has the list (count() means something)
 
 
 def holds(expr: Expr, tables: Tables) -> pd.Series:
@@ -67,6 +68,8 @@ def holds(expr: Expr, tables: Tables) -> pd.Series:
     for key in expr.forms:
         s = tables.forms.get(key)
         applicable &= _present(s) if s is not None else False
+    if expr.aggregates and tables.has_list is not None:  # no list sheet: nothing to count, not zero
+        applicable &= tables.has_list
     return ok | ~applicable
 
 

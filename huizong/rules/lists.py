@@ -109,7 +109,7 @@ def measure(returns: list[Return], form: Form) -> None:
     """Set the facts of each list return: its measures, summed from its records (rows with a bad
     value in a summed field count as nothing there; such a return is refused anyway)."""
     mine = [r for r in returns if r.readable and r.form == form.id]
-    if not mine or not form.measures:
+    if not mine or not form.measures or not form.is_list:
         return
     recs = records_table(mine, form)
     frame = pd.DataFrame(index=pd.RangeIndex(len(mine)))
@@ -311,7 +311,8 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     for rule in form.rules:
         if rule.scope != "return":
             continue
-        tables = Tables(data, recs, {k: others[k] for k in rule.expr.forms})
+        has_list = pd.Series([r.list_sheet is not None for r in mine], index=data.index, dtype=bool)
+        tables = Tables(data, recs, {k: others[k] for k in rule.expr.forms}, has_list=has_list)
         ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
         data[f"rule__{rule.code}"] = _in_periods(ok, rule, mine)
     data.insert(0, "row_id", range(len(data)))
