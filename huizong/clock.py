@@ -22,6 +22,16 @@ def now() -> str:
     return dt.datetime.now(TZ).isoformat(timespec="seconds")
 
 
+def received(landed_ns: int) -> str:
+    """When a file was received: when it landed in the inbox, not when a run got to it (a night whose
+    run was killed must not make a county late); never later than now()."""
+    at = now()
+    if landed_ns <= 0:
+        return at
+    landed = dt.datetime.fromtimestamp(landed_ns / 1e9, TZ).isoformat(timespec="seconds")
+    return min(at, landed, key=dt.datetime.fromisoformat)
+
+
 _fault_points = 0
 
 

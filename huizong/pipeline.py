@@ -90,7 +90,7 @@ def sweep(settings: Settings) -> list[Path]:
 
 
 def _inbound(found: inbox.Found, sha: str, **extra: Any) -> Inbound:
-    return Inbound(found.path, found.rel, sha, found.size, raw=found.raw, **extra)
+    return Inbound(found.path, found.rel, sha, found.size, raw=found.raw, landed_ns=found.landed_ns, **extra)
 
 
 def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:

@@ -181,3 +181,19 @@ def test_a_copy_that_stalled_mid_write_is_left_for_a_later_run(tmp_path: Path) -
     os.utime(cut, (old, old))  # cut short an hour ago and never finished: corrupt
     [d] = ws.run().decisions
     assert (d.status, d.issues[0].code) == ("rejected", "file-corrupt")
+
+
+def test_a_file_is_received_when_it_landed_not_when_a_run_got_to_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A file that lands on the due day, on a night whose run is killed, is committed the next
+    night: it is still on time."""
+    import datetime as dt
+
+    from huizong.clock import TZ
+
+    ws = Workspace(tmp_path)
+    write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1")
+    landed = dt.datetime.fromtimestamp((ws.inputs / "民乐县.xlsx").stat().st_ctime, TZ)
+    monkeypatch.setenv("HUIZONG_NOW", (landed + dt.timedelta(days=2)).isoformat())  # the run two nights later
+    ws.run()
+    [row] = ws.csv("submissions.csv")
+    assert row["received_at"] == landed.isoformat(timespec="seconds")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huizong.clock import fault_point, now
+from huizong.clock import fault_point, now, received
 from huizong.issues import Issue
 from huizong.ledger import store as st
 from huizong.ledger.decisions import Decision, Inbound
@@ -134,7 +134,7 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
             row = {
                 "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
                 "name_bytes": f.raw or None,
-                "size": f.size, "received_at": now(), "format": ret.format if ret else None,
+                "size": f.size, "received_at": received(f.landed_ns), "format": ret.format if ret else None,
                 "county_code": ret.county_code if ret else None,
                 "period": ret.period.token if ret and ret.period else None,
                 "form": (ret.form or None) if ret else None,

@@ -20,6 +20,7 @@ class Inbound:
     staged: Path | None = None  # the copy taken into the store's staging folder: what is read and kept
     identity: tuple[int, int, int, int] | None = None  # (dev, inode, size, mtime) of the inbox file when taken
     note: str = ""  # a link's target, or why the file could not be read
+    landed_ns: int = 0  # when the file landed in the inbox (0: unknown)
 
     @property
     def source(self) -> Path:

@@ -112,6 +112,7 @@ class Found:
     size: int
     mtime_ns: int
     target: str = ""  # a link's target
+    landed_ns: int = 0  # when it landed in the inbox (its inode's change time: a copy or a move sets it)
 
 
 def _rel_of(raw: bytes, taken: set[str]) -> str:
@@ -165,7 +166,7 @@ def scan(inbox: Path) -> list[Found]:
             elif not stat.S_ISREG(st.st_mode):
                 kind = "special"
             found.append(Found(Path(os.fsdecode(full)), _rel_of(raw, taken), raw, kind, st.st_size,
-                               st.st_mtime_ns, target))  # fmt: skip
+                               st.st_mtime_ns, target, st.st_ctime_ns))  # fmt: skip
     return sorted(found, key=lambda f: (f.mtime_ns, f.raw))
 
 
