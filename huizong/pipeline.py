@@ -22,7 +22,7 @@ from huizong.codes import FILE_LEVEL, make_issue
 from huizong.issues import Issue, Severity, explain, sort_issues
 from huizong.ledger import inbox
 from huizong.ledger import store as st
-from huizong.ledger.commit import close_interrupted, commit, recover
+from huizong.ledger.commit import commit, interrupted_runs, recover
 from huizong.ledger.decisions import Decision, Inbound, Plan
 from huizong.read.model import Return
 from huizong.read.periods import parse_token
@@ -263,18 +263,23 @@ def open_store(settings: Settings) -> st.Store:
 
 
 def start_run(store: st.Store, settings: Settings, n_files: int) -> tuple[int, list[int]]:
-    """Record the run; returns its id and the interrupted runs it must finish the work of."""
+    """Record the run; returns its id and the interrupted runs it must finish the work of. They
+    stay unfinished until this run has done their work (`end_run`): a run killed while finishing
+    them leaves them to the next, however many interruptions came one after another."""
     with store.begin() as conn:
         run_id = store.insert(conn, st.runs, {"started_at": now(), "inputs": str(settings.inputs), "n_files": n_files})
-    return run_id, close_interrupted(store, run_id)
+    return run_id, interrupted_runs(store, run_id)
 
 
-def end_run(store: st.Store, run_id: int, decisions: list[Decision]) -> None:
+def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted: Iterable[int] = ()) -> None:
     counts: dict[str, int] = {}
     for d in decisions:
         counts[d.status] = counts.get(d.status, 0) + 1
     fault_point("outputs written, run not yet closed")
     with store.begin() as conn:
+        for rid in interrupted:  # their work is done now
+            conn.execute(st.sa.update(st.runs).where(st.runs.c.id == rid, st.runs.c.finished_at.is_(None))
+                         .values(finished_at=now(), summary='{"interrupted": true}'))  # fmt: skip
         conn.execute(st.sa.update(st.runs).where(st.runs.c.id == run_id)
                      .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False)))  # fmt: skip
 
@@ -371,7 +376,7 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         changed = None if everything else touched(decisions, store)
         outputs += timed("publish", publish, store, config, settings, changed)
         outputs += timed("reporting", publish_reporting, store, config, settings)
-        end_run(store, run_id, decisions)
+        end_run(store, run_id, decisions, interrupted)
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
     return RunSummary(run_id, decisions, outputs, p.deferred, timings)
 

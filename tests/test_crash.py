@@ -138,6 +138,24 @@ def test_a_third_run_after_recovery_changes_nothing(tmp_path, demo_inbox):  # ty
     assert snapshot(root) == first
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kills", [(40, 2), (30, 5, 12), (45, 45)])
+def test_runs_killed_one_after_another_then_a_plain_run_equals_an_uninterrupted_run(tmp_path, demo_inbox, kills):  # type: ignore[no-untyped-def]
+    """Recovery converges whatever the number of interruptions: a run killed while finishing the
+    work of a killed run leaves that work to the next (no feedback workbook lost for good)."""
+    ref = fresh(tmp_path / "ref", demo_inbox)
+    assert run(ref)[0] == 0
+    expected = snapshot(ref)
+    root = fresh(tmp_path / "killed", demo_inbox)
+    for k in kills:
+        assert run(root, kill_at=k)[0] in (-9, 0)
+    assert run(root)[0] == 0
+    got = snapshot(root)
+    diff = [key for key in expected if key != "open_runs" and got.get(key) != expected[key]]
+    assert not diff, f"after kills at {kills}, these differ: {diff}"
+    assert got["open_runs"] == 0
+
+
 @pytest.fixture(scope="module")
 def prefect_server():  # type: ignore[no-untyped-def]
     from prefect.testing.utilities import prefect_test_harness

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from huizong.clock import fault_point, now, received
+from huizong.clock import fault_point, received
 from huizong.issues import Issue
 from huizong.ledger import store as st
 from huizong.ledger.decisions import Decision, Inbound
@@ -282,13 +282,3 @@ def recover(files: list[Inbound], store: st.Store, settings: Settings) -> list[I
         else:
             move(f.path, dest)
     return left
-
-
-def close_interrupted(store: st.Store, current: int) -> list[int]:
-    """Mark the runs that never finished as interrupted; their outputs are republished."""
-    ids = interrupted_runs(store, current)
-    with store.begin() as conn:
-        for rid in ids:
-            conn.execute(st.sa.update(st.runs).where(st.runs.c.id == rid)
-                         .values(finished_at=now(), summary='{"interrupted": true}'))  # fmt: skip
-    return ids
