@@ -197,3 +197,35 @@ def test_a_file_is_received_when_it_landed_not_when_a_run_got_to_it(tmp_path: Pa
     ws.run()
     [row] = ws.csv("submissions.csv")
     assert row["received_at"] == landed.isoformat(timespec="seconds")
+
+
+def test_messages_a_county_reads_are_plain_chinese(tmp_path: Path) -> None:
+    """No reader's English, no date where the county typed a month, hidden sheets said so."""
+    import datetime as dt
+
+    import openpyxl
+    from builders import CONFIG
+
+    from huizong.read.returns import read_return
+
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(write_return(tmp_path / "r.xlsx", "620722", "2024H1").read_bytes()[:3000])
+    [issue] = read_return(cut, CONFIG, "620700").issues
+    assert issue.code == "file-corrupt" and not any("a" <= ch.lower() <= "z" for ch in issue.message)
+
+    dated = write_return(tmp_path / "d.xlsx", "620722", "2024H1")
+    wb = openpyxl.load_workbook(dated)
+    ws = wb["主要指标"]
+    cell = next(c for row in ws.iter_rows() for c in row if c.value == "2024H1")
+    cell.value = dt.datetime(2020, 9, 1)  # what Excel makes of 2020年9月
+    wb.save(dated)
+    ret = read_return(dated, CONFIG, "620700")
+    assert ret.period is None and ret.period_text == "2020年9月"
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "通讯录"
+    hidden = wb.create_sheet("旧表")
+    hidden.sheet_state = "veryHidden"
+    wb.save(tmp_path / "h.xlsx")
+    [issue] = read_return(tmp_path / "h.xlsx", CONFIG, "620700").issues
+    assert issue.code == "sheet-missing" and "旧表（深度隐藏的工作表" in issue.message

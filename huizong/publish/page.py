@@ -81,6 +81,7 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
         })  # fmt: skip
     current = {s.submission["id"] for s in view.statuses if s.submission}
     fields = {f.code: f.name for f in form.list.fields} if form is not None and form.list is not None else {}
+    column_words = form.column_labels if form is not None else {}
     subs_by_id = {s["id"]: s for s in view.submissions}
     issues = [{
         "county": names.get(i["submission"]["county_code"], ""), "file": i["submission"]["file"],
@@ -88,7 +89,7 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
         "indicator": fields.get(i["indicator"], i["indicator"]), "message": i["message"], "explanation": i.get("explanation"),
     } for i in view.issues if i["submission_id"] in current]  # fmt: skip
     revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
-                  "indicator": r["indicator"], "column": r["column"], "old": r["old"], "new": r["new"], "cell": r["cell"]}
+                  "indicator": r["indicator"], "column": column_words.get(r["column"], r["column"]), "old": r["old"], "new": r["new"], "cell": r["cell"]}
                  for r in view.revisions or []]  # fmt: skip
     workbook = layout.workbook(city, view.city.name, period, form)
     docs = layout.gx_index

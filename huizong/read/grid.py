@@ -18,6 +18,16 @@ class Grid:
     name: str
     rows: list[list[Any]]
     visible: bool = True
+    very_hidden: bool = False  # hidden so that Excel's 取消隐藏 does not list it
+
+    @property
+    def shown_name(self) -> str:
+        """The sheet's name as a county can find it: hidden ones said so, with how to show them."""
+        if self.very_hidden:
+            return f"{self.name}（深度隐藏的工作表：在 Excel 中按 Alt+F11，把该表的 Visible 属性改为 -1 后即可看到）"
+        if not self.visible:
+            return f"{self.name}（隐藏的工作表：右键任一工作表标签，选“取消隐藏”）"
+        return self.name
 
     def get(self, row: int, col: int) -> Any:
         if 0 <= row < len(self.rows):
@@ -41,7 +51,14 @@ class Grid:
 
 
 class WorkbookUnreadable(Exception):
-    "calamine could not open the workbook"
+    """calamine could not open the workbook; `plain` says so in words a county reads, `sheet`
+    names the sheet that failed, the exception's text keeps calamine's own for maintainers"""
+
+    def __init__(
+        self, technical: str, plain: str = "文件无法识别为 Excel 工作簿，或内容已损坏", sheet: str = ""
+    ) -> None:
+        super().__init__(technical)
+        self.plain, self.sheet = plain, sheet
 
 
 def load_grids(path: Path) -> list[Grid]:
@@ -65,8 +82,11 @@ def load_grids(path: Path) -> list[Grid]:
             except MemoryError:
                 raise
             except Exception as e:
-                raise WorkbookUnreadable(f"{meta.name}: {e}") from e
-            grids.append(Grid(meta.name, list(rows), meta.visible == pc.SheetVisibleEnum.Visible))
+                raise WorkbookUnreadable(
+                    f"{meta.name}: {e}", f"工作表“{meta.name}”的内容已损坏，无法读取", meta.name
+                ) from e
+            grids.append(Grid(meta.name, list(rows), meta.visible == pc.SheetVisibleEnum.Visible,
+                              meta.visible == pc.SheetVisibleEnum.VeryHidden))  # fmt: skip
     finally:
         wb.close()
     return sorted(grids, key=lambda g: not g.visible)

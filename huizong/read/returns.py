@@ -6,6 +6,7 @@ Reading never raises for bad data: what cannot be read becomes an Issue on the R
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from huizong.catalog import Config, normalize_label
@@ -121,12 +122,13 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
     except WorkbookUnreadable as e:
         ret.readable = False
         code = "file-encrypted" if str(e) == "encrypted" else "file-corrupt"
-        ret.issues.append(make_issue(code, name, detail=str(e)))
+        issue = make_issue(code, name, sheet=e.sheet or None, detail=e.plain)
+        ret.issues.append(replace(issue, message_en=f"{issue.message_en} ({e})"))  # calamine's words, for maintainers
         return ret
     found = recognise(grids, config)
     if not found:
         ret.readable = False
-        names = "、".join(g.name for g in grids) or "无"
+        names = "、".join(g.shown_name for g in grids) or "无"
         for form in config.forms:  # the sheet is there by name, but its table is not
             named = [g for g in grids if any(normalize_label(n) in normalize_label(g.name) for n in form.sheet_names)]
             if named and form.indicators is not None:
@@ -146,7 +148,7 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
     if layout is None:
         _read_list_form(ret, form, grid, view, labels, city)
         _formulas_without_values(ret, screened, grid.name)
-        _other_forms(ret, form, [(g, None) for g, _ in sheets[1:]], view, labels, city, found[1:])
+        _other_forms(ret, form, [(g, None) for g, _ in sheets[1:]], view, labels, city, found[1:], grids)
         return ret
     if "value" not in layout.columns:
         ret.readable = False
@@ -156,7 +158,7 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
     shown |= dict.fromkeys(screened.permille_cells.get(grid.name, ()), "permille")
     _read_form(ret, form, grid, layout, view, labels, city, shown)
     _formulas_without_values(ret, screened, grid.name)
-    _other_forms(ret, form, sheets[1:], view, labels, city, found[1:])
+    _other_forms(ret, form, sheets[1:], view, labels, city, found[1:], grids)
     project_grid = pick_project_sheet(grids, grid, form) if form.project_roles else None
     if project_grid is not None:
         ret.project_sheet = project_grid.name
@@ -207,7 +209,8 @@ def _identity(r: Return) -> tuple[object, ...]:
 
 
 def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None]], config: Config, labels: Labels,
-                 city: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]]) -> None:  # fmt: skip
+                 city: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]],
+                 all_grids: list[Grid]) -> None:  # fmt: skip
     """A workbook holding several different forms (or one form twice, for two counties or periods)
     is refused, naming them all; never one silently kept.
 
@@ -239,13 +242,26 @@ def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None
     if not different:
         return
 
+    shown = {g.name: g.shown_name for g in all_grids}
+
     def who(sheet: str, r: Return) -> str:
         div = config.divisions.get(r.county_code)
         name = div.name if div else (r.county_code or "县区不明")
-        return f"“{sheet}”：{name} {r.period.zh if r.period else (r.period_text or '报告期不明')}"
+        return f"“{shown.get(sheet, sheet)}”：{name} {r.period.zh if r.period else (r.period_text or '报告期不明')}"
 
     listed = "；".join([who(ret.sheet or "", ret), *(who(s, r) for s, r in different)])
     ret.issues.append(make_issue("multiple-forms", ret.file, sheet=ret.sheet, count=len(different) + 1, detail=listed))
+
+
+def _as_written(value: object) -> str:
+    """A header value as the county typed it: Excel turns 2020年9月 into a date; say it back as typed."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime | dt.date):
+        return f"{value.year}年{value.month}月" if value.day == 1 else f"{value.year}年{value.month}月{value.day}日"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _period_inside(value: object, monthly: bool = False) -> Period | None:
@@ -280,7 +296,7 @@ def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Conf
     period_at = ret.header.get("period")
     if period_at is not None:
         ret.period_source = period_at
-        ret.period_text = str(period_at.value)
+        ret.period_text = _as_written(period_at.value)
         ret.period = parse_period(period_at.value, form.monthly) or _period_inside(period_at.value, form.monthly)
         return
     for text in (_title_text(grid, header_row), Path(ret.file).stem):

@@ -168,12 +168,12 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
                     permille[name] = frozenset(c for c, st in scan.styled.items() if st in permille_styles)
     except Refused as e:
         return Screened(e.code, e.detail)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as e:
-        return Screened("file-corrupt", f"ZIP 损坏：{e}")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
+        return Screened("file-corrupt", "文件不完整（压缩包已截断或损坏），请重新保存后报送")
     except RuntimeError as e:  # zipfile: "File ... is encrypted, password required for extraction"
         return Screened("file-encrypted", str(e))
-    except OSError as e:
-        return Screened("file-corrupt", f"ZIP 读取失败：{e.strerror or e}")
+    except OSError:
+        return Screened("file-corrupt", "文件读取失败，请重新保存后报送")
     return Screened(formula_cells=formulas, formula_counts=counts, percent_cells=percent, permille_cells=permille)
 
 

@@ -55,8 +55,8 @@ def _sniff_zip(path: Path) -> Sniffed:
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        return Sniffed(None, "file-corrupt", f"ZIP 损坏：{e}")
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return Sniffed(None, "file-corrupt", "文件不完整（压缩包已截断或损坏），请重新保存后报送")
     if "xl/workbook.xml" in names:
         return Sniffed("xlsx")
     if "xl/workbook.bin" in names:
