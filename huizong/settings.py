@@ -40,7 +40,7 @@ class Settings:
     config: Path = DEFAULT_CONFIG
     docs: bool = True  # write the GX Data Docs (validation/gx/) once per run
     quiet: float = 1.0  # a file changed less than this many seconds ago is watched that long before it is taken
-    fresh: float = 60.0  # a workbook cut short that changed less than this many seconds ago is left for later
+    fresh: float = 5.0  # a workbook cut short that changed less than this many seconds ago is left for later
     dask: str = ""  # a Dask scheduler (tcp://host:8786): the Prefect flow reads files on its cluster
 
     @property
@@ -67,7 +67,7 @@ class Settings:
             quiet=seconds(
                 pick("quiet", "HUIZONG_QUIET", 1.0), "HUIZONG_QUIET" if given.get("quiet") in (None, "") else "quiet"
             ),
-            fresh=seconds(pick("fresh", "HUIZONG_FRESH", 60.0), "HUIZONG_FRESH"),
+            fresh=seconds(pick("fresh", "HUIZONG_FRESH", 5.0), "HUIZONG_FRESH"),
             docs=str(pick("docs", "HUIZONG_DOCS", "1")).lower() not in ("0", "false", "no", "off"),
             dask=str(pick("dask", "HUIZONG_DASK", "")),
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -61,7 +62,9 @@ def test_feedback_workbook_marks_cells_and_lists_issues(ws):  # type: ignore[no-
 
 def test_feedback_for_legacy_xls_and_for_a_file_that_is_no_workbook(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("高台县.xls"), "620724", "2024H1", {**BASE_VALUES, "C01": 18.5})
-    ws.drop("损坏.xlsx").write_bytes(b"PK\x03\x04broken")
+    broken = ws.drop("损坏.xlsx")
+    broken.write_bytes(b"PK\x03\x04broken")
+    os.utime(broken, (1_700_000_000, 1_700_000_000))  # cut short long ago, not being written now
     ws.run()
     xls = openpyxl.load_workbook(feedback_of(ws, "高台县"))
     c01 = f"F{ROW['C01']}"

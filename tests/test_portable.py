@@ -176,10 +176,14 @@ def test_a_copy_that_stalled_mid_write_is_left_for_a_later_run(tmp_path: Path) -
     [d] = ws.run().decisions
     assert (d.inbound.rel, d.status) == ("民乐县.xlsx", "accepted")
     cut = ws.drop("临泽县.xlsx")
-    cut.write_bytes(whole[:3000])
     old = time.time() - 3600
-    os.utime(cut, (old, old))  # cut short an hour ago and never finished: corrupt
-    [d] = ws.run().decisions
+    with cut.open("wb") as writer:  # a writer on this machine that holds it open, however long it stalls
+        writer.write(whole[:3000])
+        writer.flush()
+        os.utime(cut, (old, old))
+        held = ws.run()
+        assert held.deferred == ["临泽县.xlsx"] and held.decisions == []
+    [d] = ws.run().decisions  # closed, cut short an hour ago and never finished: corrupt
     assert (d.status, d.issues[0].code) == ("rejected", "file-corrupt")
 
 

@@ -172,11 +172,9 @@ def scan(inbox: Path) -> list[Found]:
 
 def unfinished(copy: Path, found: Found, fresh: float) -> bool:
     """Is this a workbook still being written? A zip (it starts as one) without its central
-    directory, whose file changed less than `fresh` seconds ago: a copy over a slow share that
-    stalled. Left for a later run; once it has not changed for `fresh` seconds it is taken (and
-    refused, if it is still cut short)."""
-    if time.time() - found.mtime_ns / 1e9 >= fresh:
-        return False
+    directory that a process on this machine holds open for writing, or whose file changed less
+    than `fresh` seconds ago (a copy over a share, whose writer we cannot see, that stalled). Left
+    for a later run; one that stays cut short is refused as corrupt."""
     try:
         with copy.open("rb") as fh:
             if fh.read(4) != b"PK\x03\x04":
@@ -184,7 +182,36 @@ def unfinished(copy: Path, found: Found, fresh: float) -> bool:
         with zipfile.ZipFile(copy):
             return False
     except (zipfile.BadZipFile, EOFError, OSError, ValueError):
-        return True
+        pass
+    return time.time() - found.mtime_ns / 1e9 < fresh or open_for_writing(found.path)
+
+
+def open_for_writing(path: Path) -> bool:
+    """Does a process of this machine hold the file open for writing (Linux: /proc/*/fd)?"""
+    try:
+        target = os.stat(path)
+    except OSError:
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    for pid in (p for p in os.listdir(proc) if p.isdigit()):
+        fds = proc / pid / "fd"
+        try:
+            for fd in os.listdir(fds):
+                try:
+                    st = os.stat(fds / fd)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) != (target.st_dev, target.st_ino):
+                    continue
+                info = (proc / pid / "fdinfo" / fd).read_text()
+                flags = int(next(line.split()[1] for line in info.splitlines() if line.startswith("flags:")), 8)
+                if flags & (os.O_WRONLY | os.O_RDWR):
+                    return True
+        except (OSError, StopIteration, ValueError):
+            continue
+    return False
 
 
 class StillWriting(Exception):
