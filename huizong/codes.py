@@ -200,6 +200,12 @@ _CODES = [
         "{indicator}: unit {value!r} cannot be converted to {unit}",
     ),
     Code(
+        "ratio-slip",
+        W,
+        "填报的{name} {value}{unit} 疑似{hint}：按{detail}计算应为 {expected}{unit}（汇总采用重新计算值）",
+        "Reported {indicator} {value} looks like a slip of scale ({hint}): its parts give {expected}",
+    ),
+    Code(
         "ratio-mismatch",
         W,
         "填报的{name} {value}{unit} 与按{detail}重新计算的 {expected}{unit} 不一致（汇总采用重新计算值）",

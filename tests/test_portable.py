@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from builders import write_return
 from conftest import Workspace
 
@@ -233,3 +234,23 @@ def test_messages_a_county_reads_are_plain_chinese(tmp_path: Path) -> None:
     wb.save(tmp_path / "h.xlsx")
     [issue] = read_return(tmp_path / "h.xlsx", CONFIG, "620700").issues
     assert issue.code == "sheet-missing" and "旧表（深度隐藏的工作表" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("written", "code"), [(0.0087, "ratio-slip"), (8.7, "ratio-slip"), (0.87, None), (0.5, "ratio-mismatch")]
+)
+def test_a_ratio_written_at_the_wrong_scale_is_flagged_with_the_number_meant(tmp_path: Path, written, code) -> None:  # type: ignore[no-untyped-def]
+    from builders import BASE_VALUES, CONFIG
+
+    from huizong.pipeline import validate
+    from huizong.read.returns import read_return
+
+    # A02 (R&D intensity, %) = 0.01 × A01 / Z01: 5100 万元 / 58.3 亿元 -> 0.87 %
+    path = write_return(
+        tmp_path / "r.xlsx", "620722", "2024H1", {**BASE_VALUES, "A01": 5100, "Z01": 58.3, "A02": written}
+    )
+    ret = read_return(path, CONFIG, "620700")
+    found = [i for i in validate([ret], CONFIG, "620700")[ret.file] if i.indicator == "A02"]
+    assert [i.code for i in found] == ([code] if code else [])
+    if code == "ratio-slip":
+        assert "应为 0.87%" in found[0].message

@@ -91,7 +91,10 @@ def cell(code: str, col: str = "F") -> str:
         ),
         ({"A02": 0.9}, [("ratio-mismatch", "warning", cell("A02"), "A02")]),
         ({"A02": 0.4232}, []),  # within the catalog's tolerance
-        ({"A02": 0.0042}, []),  # typed 0.42% into a percent-formatted cell
+        (
+            {"A02": 0.0042},
+            [("ratio-slip", "warning", cell("A02"), "A02")],
+        ),  # 0.42 % written as a fraction (a percent format is read as shown: test_portable)
         ({"E06": 3.5}, [("ratio-mismatch", "warning", cell("E06"), "E06")]),
     ],
 )

@@ -173,6 +173,12 @@ def pairs_frame(returns: list[Return], config: Config, history: object = None) -
     return Frame("pairs", df, ctx)
 
 
+SLIPS = {  # catalog unit -> (factor that turns what was written into what was meant, what happened)
+    "%": ((100.0, "百分数写成了小数"), (0.1, "千分数当作百分数填写")),
+    "‰": ((1000.0, "千分数写成了小数"), (10.0, "百分数当作千分数填写")),
+}
+
+
 def ratios_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     """A county-filled ratio against the one recomputed from its own parts."""
     ratios = [i for i in config.catalog if i.is_ratio]
@@ -188,18 +194,25 @@ def ratios_frame(returns: list[Return], config: Config, history: object = None) 
             recomputed = mult * num.number / den.number  # type: ignore[operator]
             tol = ind.tolerance if ind.tolerance is not None else 0.01
             reported = float(rep.number)  # type: ignore[arg-type]
-            # a % typed into a percent-formatted cell arrives as a fraction (0.0423 for 4.23%)
-            within = abs(reported - recomputed) <= tol or (ind.unit == "%" and abs(reported * 100 - recomputed) <= tol)
-            rows.append({"row_id": len(ctx), "within": within})
+            within = abs(reported - recomputed) <= tol
+            # a slip of scale: a percentage given as a fraction (0.0087 for 0.87 %), a permille as a
+            # percentage, or the other way round: the parts say which number was meant
+            slip = None
+            if not within:
+                for factor, hint in SLIPS.get(ind.unit, ()):
+                    if abs(reported * factor - recomputed) <= max(tol, abs(recomputed) * 0.005):
+                        slip = hint
+                        break
+            rows.append({"row_id": len(ctx), "within": within or slip is not None, "no_slip": slip is None})
             num_ind, den_ind = config.catalog[ind.numerator or ""], config.catalog[ind.denominator or ""]
             ctx.append(
                 {
                     "file": ret.file, "sheet": rep.sheet, "cell": rep.cell, "indicator": ind.code,
                     "name": ind.name, "unit": ind.unit, "value": rep.raw, "expected": f"{recomputed:.2f}",
-                    "detail": f"{num_ind.name} / {den_ind.name}",
+                    "detail": f"{num_ind.name} / {den_ind.name}", "hint": slip,
                 }
             )  # fmt: skip
-    return frame_of("ratios", rows, ctx, ["within"])
+    return frame_of("ratios", rows, ctx, ["within", "no_slip"])
 
 
 def projects_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
