@@ -254,3 +254,22 @@ def test_a_ratio_written_at_the_wrong_scale_is_flagged_with_the_number_meant(tmp
     assert [i.code for i in found] == ([code] if code else [])
     if code == "ratio-slip":
         assert "应为 0.87%" in found[0].message
+
+
+def test_the_ranking_gives_a_ratio_the_answer_the_summary_gives(tmp_path: Path) -> None:
+    """通报排名 compares a ratio's value, target and last year each recomputed from their parts, as
+    汇总 does; a county's own (here inconsistent) target ratio never enters."""
+    import openpyxl
+
+    from builders import BASE_VALUES
+
+    ws = Workspace(tmp_path)
+    values = {**BASE_VALUES, "A01": {"value": 5100, "target": 10200}, "Z01": {"value": 58.3, "target": 58.3},
+              "A02": {"value": 0.87, "target": 9.99}}  # fmt: skip
+    write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1", values)
+    ws.run()
+    book = openpyxl.load_workbook(next((ws.outputs / "620700" / "2024H1").glob("汇总_*.xlsx")))
+    rows = [r for r in book["通报排名"].iter_rows(values_only=True) if r and r[0] == "研发经费投入强度"]
+    summary = [r for r in book["汇总"].iter_rows(values_only=True) if r and r[1] == "A02"]
+    assert rows and summary
+    assert rows[0][5] == summary[0][9] == 50.0  # completion: 0.87 % of 1.75 %, from the parts, in both

@@ -19,7 +19,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from huizong.catalog import Config
+from huizong.catalog import Config, Indicator
 from huizong.publish.reporting import ZH, Matrix
 from huizong.publish.style import (
     BORDER_COLOR,
@@ -308,16 +308,22 @@ def _ranking(book: Book, view: CityPeriod, config: Config) -> None:
             cols.setdefault(f["column"], {}).setdefault(f["indicator"], {})[f["county_code"]] = f["number"]
     names = {c.code: c.name for c in view.counties}
     rows = []
+
+    def recomputed(ind: Indicator, column: str) -> dict[str, float]:
+        """A ratio from its parts, as 汇总 makes it (never the county's own ratio); else as reported."""
+        if not ind.is_ratio:
+            return cols.get(column, {}).get(ind.code, {})
+        num = cols.get(column, {}).get(ind.numerator or "", {})
+        den = cols.get(column, {}).get(ind.denominator or "", {})
+        return {c: float(ind.multiplier or 1) * num[c] / den[c] for c in num if den.get(c)}
+
     for ind in (i for i in config.catalog if i.key):
-        vals = cols.get("value", {}).get(ind.code, {})
-        if ind.is_ratio:
-            num = cols.get("value", {}).get(ind.numerator or "", {})
-            den = cols.get("value", {}).get(ind.denominator or "", {})
-            vals = {c: float(ind.multiplier or 1) * num[c] / den[c] for c in num if den.get(c)}
+        vals = recomputed(ind, "value")
+        targets, lasts = recomputed(ind, "target"), recomputed(ind, "last_year")
         ranked = sorted(vals.items(), key=lambda kv: -kv[1])
         for rank, (county, v) in enumerate(ranked, start=1):
-            target = cols.get("target", {}).get(ind.code, {}).get(county)
-            last = cols.get("last_year", {}).get(ind.code, {}).get(county)
+            target = targets.get(county)
+            last = lasts.get(county)
             completion = round(v / target * 100, 2) if target else None
             yoy = round((v / last - 1) * 100, 2) if last else None
             rows.append([ind.name, ind.unit, rank, names.get(county, county), v, completion, yoy])
