@@ -260,7 +260,6 @@ def test_the_ranking_gives_a_ratio_the_answer_the_summary_gives(tmp_path: Path) 
     """通报排名 compares a ratio's value, target and last year each recomputed from their parts, as
     汇总 does; a county's own (here inconsistent) target ratio never enters."""
     import openpyxl
-
     from builders import BASE_VALUES
 
     ws = Workspace(tmp_path)
