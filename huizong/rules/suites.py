@@ -92,6 +92,8 @@ def quiet_gx() -> None:
         logger = logging.getLogger(name)
         logger.setLevel(logging.CRITICAL + 1)
         logger.propagate = False
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())  # a handler, so that logging's last resort never prints
 
 
 class Validator:
