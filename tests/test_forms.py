@@ -484,3 +484,16 @@ def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:
                      ("民乐县研发.xlsx", "rd-above-total"), ("民乐县研发.xlsx", "rd-staff-listed")}  # fmt: skip
     # 甘州区 sent no list: nothing to count, no warning; 民乐县's 99 names are kept with their key
     assert ws.sql("select count(*) from records where form = 'rd-stats'") == [(99,)]
+
+
+def test_a_list_without_a_required_column_is_refused_once_not_per_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from huizong.pipeline import validate
+
+    rows = [contract(f"6207222024000{k}") for k in range(1, 4)]
+    path = write_contracts(tmp_path / "r.xlsx", "620722", "2024年3月", rows)
+    wb = openpyxl.load_workbook(path)
+    wb.active.delete_cols(12)  # 登记日期
+    wb.save(path)
+    ret = read_return(path, CONFIG, "620700")
+    found = [(i.code, i.cell) for i in validate([ret], CONFIG, "620700")[ret.file] if i.severity == "error"]
+    assert found == [("column-missing", "A6")]

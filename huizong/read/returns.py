@@ -12,6 +12,7 @@ from pathlib import Path
 from huizong.catalog import Config, normalize_label
 from huizong.codes import make_issue
 from huizong.forms.model import Form
+from huizong.read.cells import address
 from huizong.read.grid import Grid, WorkbookUnreadable, load_grids
 from huizong.read.header import Labels, clean_code, label_index, read_header
 from huizong.read.model import Located, Return
@@ -191,6 +192,11 @@ def _read_list_form(ret: Return, form: Form, grid: Grid, config: Config, labels:
     _identify(ret, form, grid, header_row, config, city)
     ret.list_sheet, ret.list_key = grid.name, form.list.key
     ret.records = read_records(grid, form.list, config, labels) or []
+    if found is not None:  # a required column the header lacks: one error, not one per row
+        for f in form.list.fields:
+            if f.required and f.code not in found[1]:
+                ret.issues.append(make_issue("column-missing", ret.file, sheet=grid.name,
+                                             cell=address(header_row, 0), detail=f.name))  # fmt: skip
 
 
 def _formulas_without_values(ret: Return, screened: Screened, sheet: str) -> None:

@@ -213,7 +213,7 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     data = recs.join(names, on="_return") if len(recs) else recs.assign(**{c: [] for c in names.columns})
     data = data.reset_index(drop=True)
     context: list[dict[str, Any]] = []
-    filled: dict[str, list[bool]] = defaultdict(list)
+    filled: dict[str, list[bool | None]] = defaultdict(list)
     valid: dict[str, list[bool]] = defaultdict(list)
     fields = [f for f in form.list.fields if f.type != "seq"]
     for owner, rec in ((r, rec) for r in mine for rec in r.records):  # the order of records_table
@@ -222,7 +222,10 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
                         "problems": rec.problems, "row": rec.row + 1, "ret": ret})  # fmt: skip
         for f in fields:
             problem = rec.problems.get(f.code)
-            filled[f.code].append(rec.values.get(f.code) is not None and problem not in ("blank", "placeholder"))
+            if f.code not in rec.cells:  # the column is missing altogether: said once by the reader
+                filled[f.code].append(None)
+            else:
+                filled[f.code].append(rec.values.get(f.code) is not None and problem not in ("blank", "placeholder"))
             valid[f.code].append(problem in (None, "blank", "placeholder"))
     cols: dict[str, Any] = {}
     for f in fields:
