@@ -154,7 +154,7 @@ _CODES = [
     Code(
         "value-missing",
         E,
-        "必填指标 {indicator} {name} 的本期累计未填写",
+        "必填指标 {indicator} {name} 的{value_label}未填写",
         "Required indicator {indicator} {name} has no value",
     ),
     Code(
@@ -221,25 +221,25 @@ _CODES = [
     Code(
         "cumulative-decrease",
         E,
-        "{indicator} {name} 本期累计 {value} 小于同年较早报告期的累计数 {detail}（流量指标应逐期累计、不应减少）",
+        "{indicator} {name} {value_label} {value} 小于同年较早报告期的累计数 {detail}（流量指标应逐期累计、不应减少）",
         "{indicator} {value} is smaller than the earlier period's cumulative {detail}",
     ),
     Code(
         "cumulative-exceeds-later",
         E,
-        "{indicator} {name} 本期累计 {value} 大于同年较晚报告期的累计数 {detail}（流量指标应逐期累计、不应减少）",
+        "{indicator} {name} {value_label} {value} 大于同年较晚报告期的累计数 {detail}（流量指标应逐期累计、不应减少）",
         "{indicator} {value} exceeds the later period's cumulative {detail}",
     ),
     Code(
         "last-year-mismatch",
         W,
-        "{indicator} {name} 的上年同期填报 {value}，而 {detail}",
+        "{indicator} {name} 的{last_label}填报 {value}，而 {detail}",
         "{indicator}: last year given as {value}, but {detail}",
     ),
     Code(
         "yoy-jump",
         W,
-        "{indicator} {name} 本期 {value} 是上年同期 {expected} 的 {factor} 倍，{detail}",
+        "{indicator} {name} 本期 {value} 是{last_label} {expected} 的 {factor} 倍，{detail}",
         "{indicator} {value} is {factor} times last year's {expected}: {detail}",
     ),
     Code(
@@ -251,25 +251,25 @@ _CODES = [
     Code(
         "detail-provincial-count",
         W,
-        "项目明细中省级项目 {value} 项，与主要指标 {indicator} {name} {expected} 不一致",
+        "{list}中{provincial}项目 {value} 项，与{form} {indicator} {name} {expected} 不一致",
         "{value} provincial projects in the detail sheet, {indicator} says {expected}",
     ),
     Code(
         "detail-approved-count",
         W,
-        "项目明细中已立项（含结题）的省级项目 {value} 项，与主要指标 {indicator} {name} {expected} 不一致",
+        "{list}中{approved_words}的{provincial}项目 {value} 项，与{form} {indicator} {name} {expected} 不一致",
         "{value} approved provincial projects in the detail sheet, {indicator} says {expected}",
     ),
     Code(
         "detail-central-count",
         W,
-        "项目明细中中央引导地方科技发展资金项目 {value} 项，与主要指标 {indicator} {name} {expected} 不一致",
+        "{list}中{central}项目 {value} 项，与{form} {indicator} {name} {expected} 不一致",
         "{value} central-guidance projects in the detail sheet, {indicator} says {expected}",
     ),
     Code(
         "detail-funds-exceed",
         W,
-        "项目明细到位资金合计 {value} 万元，超过主要指标 {indicator} {name} {expected} 万元",
+        "{list}{funds_label}合计 {value} 万元，超过{form} {indicator} {name} {expected} 万元",
         "Funds in the detail sheet total {value}, more than {indicator} {expected}",
     ),
     # project detail

@@ -35,6 +35,7 @@ class DetailRules:
     provincial_prefix: str = ""  # a provincial project's category begins with this
     central_category: str = ""
     approved_statuses: tuple[str, ...] = ()
+    approved_words: str = ""  # how messages say "approved or completed": 已立项（含结题）
     applied: str = ""  # the indicator of provincial projects applied for
     approved: str = ""  # of those, approved
     central: str = ""  # central-guidance projects

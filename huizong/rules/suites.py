@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,12 +251,13 @@ class Validator:
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(small), indicator=small,
                               value=fmt_number(entry.get(small)), name=cat[small].name, detail=detail,
                               severity=severity)  # fmt: skip
+        words = _words(config)
         if frame.name == "detail":
             role, count = meta["against"], meta["count"]
             ind = ctx["indicators"][role]
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(ind), indicator=ind,
                               value=fmt_number(ctx["values"][count]), expected=fmt_number(ctx["values"][role]),
-                              name=config.catalog[ind].name, severity=severity)  # fmt: skip
+                              name=config.catalog[ind].name, severity=severity, **words)  # fmt: skip
         if frame.name == "projects":
             fld = meta.get("field", "")
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(fld), value=ctx.get(fld),
@@ -266,7 +268,17 @@ class Validator:
         if "number" in fields:
             fields["number"] = fmt_number(fields["number"])
         return make_issue(code, file, sheet=ctx.get("sheet"), cell=ctx.get("cell"), indicator=ctx.get("indicator"),
-                          value=ctx.get("value"), severity=severity, **fields)  # fmt: skip
+                          value=ctx.get("value"), severity=severity, **{**words, **fields})  # fmt: skip
+
+
+def _words(config: Config) -> dict[str, str]:
+    """The form's own words for messages: its column labels, its name, its project detail's."""
+    form = config.form
+    labels, detail = form.column_labels, config.rules.detail
+    funds = re.sub(r"[（(].*?[)）]", "", form.project_labels.get("funds", ""))
+    return {"value_label": labels.get("value", "本期数"), "last_label": labels.get("last_year", "上年同期"),
+            "form": form.short_name, "list": form.project_title or "明细", "provincial": detail.provincial_prefix,
+            "central": detail.central_category, "approved_words": detail.approved_words, "funds_label": funds}  # fmt: skip
 
 
 _VALIDATORS: dict[tuple[int, str, str], Validator] = {}
