@@ -69,6 +69,12 @@ def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
     return out, deferred
 
 
+def see(store: st.Store, settings: Settings) -> None:
+    """Note, before anything else of the run, when each file of the inbox was first seen: if this
+    run is killed, the night that commits the file still receives it tonight."""
+    store.sight(((f.rel, f.size, f.mtime_ns) for f in inbox.scan(settings.inputs) if f.kind == inbox.TAKE), now())
+
+
 TEMPORARIES = ((".huizong.", ".tmp"), (".incoming.", ""))  # what write_atomic and commit.move leave if killed
 
 
@@ -334,6 +340,7 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         return out
 
     with run_lock(store, wait=wait):
+        see(store, settings)
         taken, deferred = timed("take", take, settings)
         files = timed("recover", recover, taken, store, settings)
         fault_point("files found")

@@ -8,6 +8,7 @@ CSVs byte for byte, and every workbook cell by cell (an .xlsx carries its save t
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from builders import CONFIG
+from builders import CONFIG, write_return
 
 from huizong import clock as batch
 from huizong.demo import write_demo
@@ -154,6 +155,33 @@ def test_runs_killed_one_after_another_then_a_plain_run_equals_an_uninterrupted_
     diff = [key for key in expected if key != "open_runs" and got.get(key) != expected[key]]
     assert not diff, f"after kills at {kills}, these differ: {diff}"
     assert got["open_runs"] == 0
+
+
+def _night(root: str, now: str, kill_at: int) -> None:
+    os.environ["HUIZONG_NOW"] = now
+    os.environ["HUIZONG_FAULT_KILL_AT"] = str(kill_at) if kill_at else ""
+    batch.reset_fault_points()
+    r = Path(root)
+    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700"), CONFIG)
+    os._exit(0)
+
+
+def test_a_file_whose_night_was_killed_is_received_that_night(tmp_path):  # type: ignore[no-untyped-def]
+    """Landed on the due day; that night's run is killed before it commits; the next night's run
+    commits it: received the night it was first seen, so on time."""
+    (tmp_path / "inputs").mkdir()
+    write_return(tmp_path / "inputs" / "民乐县.xlsx", "620722", "2024H1")
+    ctx = multiprocessing.get_context("fork")
+    for now, kill in (("2024-07-10T23:00:00+08:00", 2), ("2024-07-11T23:00:00+08:00", 0)):
+        p = ctx.Process(target=_night, args=(str(tmp_path), now, kill))
+        p.start()
+        p.join(120)
+        assert p.exitcode == (-9 if kill else 0)
+    [row] = [r for r in csv.DictReader((tmp_path / "outputs" / "submissions.csv").open(encoding="utf-8-sig"))]
+    assert row["received_at"] == "2024-07-10T23:00:00+08:00"
+    [status] = [r["status"] for r in csv.DictReader((tmp_path / "outputs" / "620700" / "reporting.csv").open(encoding="utf-8-sig"))
+                if r["county_code"] == "620722"]  # fmt: skip
+    assert status == "on-time"
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ killed after its commits but before its outputs is republished in full by the ne
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -134,7 +135,7 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
             row = {
                 "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
                 "name_bytes": f.raw or None,
-                "size": f.size, "received_at": received(f.landed_ns), "format": ret.format if ret else None,
+                "size": f.size, "received_at": _received(conn, f), "format": ret.format if ret else None,
                 "county_code": ret.county_code if ret else None,
                 "period": ret.period.token if ret and ret.period else None,
                 "form": (ret.form or None) if ret else None,
@@ -172,6 +173,20 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
             release(f)
         if on_each:
             on_each(d)
+
+
+def _received(conn: Any, f: Inbound) -> str:
+    """When the file was received: when it landed (its inode change time), or when a run first saw
+    it if that was earlier by the run's clock (a replay's, or a night whose run was killed)."""
+    at = received(f.landed_ns)
+    if f.identity is None:
+        return at
+    key = (st.sightings.c.inbox_path == f.rel, st.sightings.c.size == f.size, st.sightings.c.mtime_ns == f.identity[3])
+    row = conn.execute(st.sa.select(st.sightings.c.seen_at).where(*key)).first()
+    if row is None:
+        return at
+    conn.execute(st.sa.delete(st.sightings).where(*key))  # received: the sighting has done its work
+    return min(at, str(row[0]), key=dt.datetime.fromisoformat)
 
 
 def _row(conn: Any, sid: int | None) -> dict[str, Any] | None:

@@ -14,9 +14,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from huizong.ledger import schema
-from huizong.ledger.tables import facts, issues, locks, metadata, projects, records, revisions, runs, submissions
+from huizong.ledger.tables import (
+    facts,
+    issues,
+    locks,
+    metadata,
+    projects,
+    records,
+    revisions,
+    runs,
+    sightings,
+    submissions,
+)
 
-__all__ = ["facts", "issues", "locks", "metadata", "projects", "records", "revisions", "runs", "submissions"]
+__all__ = ["facts", "issues", "locks", "metadata", "projects", "records", "revisions", "runs", "sightings",
+           "submissions"]  # fmt: skip
 
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = "accepted", "rejected", "duplicate", "superseded", "ignored"
 STATUSES = (ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED)
@@ -210,6 +222,23 @@ class Store:
             q = q.where(submissions.c.form == form)
         with self.engine.connect() as conn:
             return sorted(r[0] for r in conn.execute(q))
+
+    def sight(self, entries: Iterable[tuple[str, int, int]], seen_at: str) -> None:
+        """Record when these inbox files (path, size, mtime) were first seen; later sightings keep it."""
+        wanted = list(entries)
+        if not wanted:
+            return
+        with self.begin() as conn:
+            paths = sorted({p for p, _, _ in wanted})
+            known = set()
+            for i in range(0, len(paths), 500):
+                q = sa.select(sightings.c.inbox_path, sightings.c.size, sightings.c.mtime_ns).where(
+                    sightings.c.inbox_path.in_(paths[i : i + 500]))  # fmt: skip
+                known |= {tuple(r) for r in conn.execute(q)}
+            new = [{"inbox_path": p, "size": n, "mtime_ns": m, "seen_at": seen_at} for p, n, m in wanted
+                   if (p, n, m) not in known]  # fmt: skip
+            if new:
+                conn.execute(sa.insert(sightings), new)
 
     # writing -------------------------------------------------------------------------
 

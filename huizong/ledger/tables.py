@@ -123,6 +123,17 @@ issues = sa.Table(
 )
 
 
+sightings = sa.Table(
+    "sightings",
+    metadata,
+    # when a run first saw a file in the inbox: its time of receipt, even if that run was killed and a
+    # later night's run commits it (the inode change time says it for real; a replay's clock this)
+    sa.Column("inbox_path", sa.Text, primary_key=True),
+    sa.Column("size", sa.BigInteger, primary_key=True),
+    sa.Column("mtime_ns", sa.BigInteger, primary_key=True),
+    sa.Column("seen_at", sa.Text, nullable=False),
+)
+
 locks = sa.Table(
     "locks",
     metadata,
