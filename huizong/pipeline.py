@@ -69,10 +69,12 @@ def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
     return out, deferred
 
 
-def see(store: st.Store, settings: Settings) -> None:
-    """Note, before anything else of the run, when each file of the inbox was first seen: if this
-    run is killed, the night that commits the file still receives it tonight."""
-    store.sight(((f.rel, f.size, f.mtime_ns) for f in inbox.scan(settings.inputs) if f.kind == inbox.TAKE), now())
+def see(store: st.Store, settings: Settings) -> Seen:
+    """Note, before anything else of the run, when each entry of the inbox was first seen: if this
+    run is killed, the night that commits the file still receives it tonight, and in its turn."""
+    found = [(f.rel, f.size, f.mtime_ns) for f in inbox.scan(settings.inputs)]
+    store.sight(found, now())
+    return store.seen(found)
 
 
 TEMPORARIES = ((".huizong.", ".tmp"), (".incoming.", ""))  # what write_atomic and commit.move leave if killed
@@ -156,7 +158,7 @@ def _first_error(issues: list[Issue]) -> str:
     return ""
 
 
-def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]]) -> list[Decision]:
+def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]], seen: Seen | None = None) -> list[Decision]:
     """accepted | rejected | duplicate | ignored, in the order the files arrived.
 
     Superseding is settled at commit time, against what the ledger holds then."""
@@ -178,15 +180,21 @@ def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]]) -> li
         dup_of = int(earlier["id"]) if earlier else None  # type: ignore[call-overload]
         decisions.append(Decision(f, st.DUPLICATE, reason="", duplicate_of=dup_of))
     everything = [*p.ignored, *p.unreadable, *p.to_read, *(d for d, _ in p.duplicates)]
-    order = {f.rel: n for n, f in enumerate(sorted(everything, key=_arrival))}
+    order = {f.rel: n for n, f in enumerate(sorted(everything, key=lambda f: _arrival(f, seen)))}
     return sorted(decisions, key=lambda d: order[d.inbound.rel])
 
 
-def _arrival(f: Inbound) -> tuple[int, str]:
+Seen = dict[tuple[str, int, int], str]  # (inbox path, size, mtime) -> when a run first saw it
+
+
+def _arrival(f: Inbound, seen: Seen | None = None) -> tuple[str, int, str]:
+    """The order files arrived in: the night a run first saw them, then their modification time."""
     try:
-        return (os.lstat(f.path).st_mtime_ns, f.rel)
+        st_ = os.lstat(f.path)
+        mtime, size = st_.st_mtime_ns, st_.st_size
     except OSError:
-        return (0, f.rel)
+        mtime, size = (f.identity[3] if f.identity else 0), f.size
+    return ((seen or {}).get((f.rel, size, mtime), "~"), mtime, f.rel)
 
 
 FEEDBACK_COPY_LIMIT = 5 << 20  # bytes: a county's file larger than a real return gets the problem list only
@@ -340,9 +348,10 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         return out
 
     with run_lock(store, wait=wait):
-        see(store, settings)
+        seen = see(store, settings)
         taken, deferred = timed("take", take, settings)
         files = timed("recover", recover, taken, store, settings)
+        files.sort(key=lambda f: _arrival(f, seen))  # read, judged and recorded in the order they arrived
         fault_point("files found")
         p = plan(files, store, settings)
         p.deferred = deferred
@@ -364,7 +373,7 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
             timed("validate", validate, returns, config, settings.city, store, docs_dir(settings)) if returns else {}
         )
         fault_point("validated")
-        decisions = decide(p, returns, issues)
+        decisions = decide(p, returns, issues, seen)
         done = iter(range(1, len(decisions) + 1))
 
         def on_each(d: Decision) -> None:

@@ -240,6 +240,20 @@ class Store:
             if new:
                 conn.execute(sa.insert(sightings), new)
 
+    def seen(self, entries: Iterable[tuple[str, int, int]]) -> dict[tuple[str, int, int], str]:
+        """When these inbox entries (path, size, mtime) were first seen, where known."""
+        wanted = set(entries)
+        paths = sorted({p for p, _, _ in wanted})
+        out: dict[tuple[str, int, int], str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(paths), 500):
+                q = sa.select(sightings).where(sightings.c.inbox_path.in_(paths[i : i + 500]))
+                for r in conn.execute(q):
+                    key = (r.inbox_path, int(r.size), int(r.mtime_ns))
+                    if key in wanted:
+                        out[key] = str(r.seen_at)
+        return out
+
     # writing -------------------------------------------------------------------------
 
     @staticmethod

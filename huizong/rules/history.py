@@ -40,6 +40,17 @@ class History:
     """(county, period token, indicator, column) -> what the store holds as current."""
 
     known: dict[tuple[str, str, str, str], Known] = field(default_factory=dict)
+    # The batch as the nights would have seen it one file at a time: a return is compared only with
+    # those that arrived before it (`order`: id(return) -> position) and that the rules not looking
+    # beyond a return have not refused (`refused`: ids) — a refused return never enters the store.
+    order: dict[int, int] = field(default_factory=dict)
+    refused: set[int] = field(default_factory=set)
+
+    def before(self, r: Return, ret: Return) -> bool:
+        """Did `r` arrive before `ret`, and would it be in the store when `ret` is checked?"""
+        if id(r) in self.refused or r is ret:
+            return False
+        return self.order.get(id(r), 0) < self.order.get(id(ret), 0) if self.order else True
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> History:
@@ -86,7 +97,8 @@ def cumulative_frame(returns: list[Return], config: Config, history: History) ->
                     continue
                 other = Period(ret.period.year, kind)
                 seen = [(n, f"{other.zh} {fmt(n)}（{r.file} {c}）") for r, n, c in
-                        batch.get((ret.county_code, other.token, f.indicator), []) if r is not ret]  # fmt: skip
+                        batch.get((ret.county_code, other.token, f.indicator), []) if history.before(r, ret)]  # fmt: skip
+                seen = seen[-1:]  # the latest of them: a correction replaces what it corrects
                 if not seen:
                     k = history.get(ret.county_code, other.token, f.indicator)
                     if k:
@@ -175,16 +187,23 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
     for (county, period, indicator, column), k in history.known.items():
         if column == "value" and county in peers:
             latest[(group(county), period, indicator)][county] = k.number
-    for (county, period, indicator), seen in _batch_values(returns).items():
-        latest[(group(county), period, indicator)][county] = seen[-1][1]
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
-    for ret in _identified(returns):
+    ordered = sorted(_identified(returns), key=lambda r: history.order.get(id(r), 0))
+    for ret in ordered:  # each among its peers as they stood when it arrived: the store and those before it
         assert ret.period and ret.county_code
         for f in ret.facts:
             if f.column != "value" or f.number is None or f.number < 0:
                 continue
-            values = list(latest[(group(ret.county_code), ret.period.token, f.indicator)].values())
+            peers_now = latest[(group(ret.county_code), ret.period.token, f.indicator)]
+            before = peers_now.get(ret.county_code)
+            peers_now[ret.county_code] = f.number
+            values = list(peers_now.values())
+            if id(ret) in history.refused:  # it never joins the store: the later ones do not see it
+                if before is None:
+                    del peers_now[ret.county_code]
+                else:
+                    peers_now[ret.county_code] = before
             if len(values) < min_n:
                 continue
             logs = [math.log1p(v) for v in values if v >= 0]

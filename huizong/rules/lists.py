@@ -135,6 +135,14 @@ class Beyond:
     taken: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)  # field -> key -> records
     other: dict[tuple[str, str, str, str], float] = field(default_factory=dict)  # (form, county, period, code)
     months: dict[tuple[str, str, int], set[str]] = field(default_factory=dict)  # (form, county, year) -> months in
+    order: dict[int, int] = field(default_factory=dict)  # id(return) -> arrival position in the batch
+    refused: set[int] = field(default_factory=set)  # ids of returns refused by the rules that look at them alone
+
+    def before(self, r: Return, ret: Return) -> bool:
+        """Would `r` be in the store when `ret` is checked, the batch taken one file at a time?"""
+        if id(r) in self.refused or r is ret:
+            return False
+        return self.order.get(id(r), 0) < self.order.get(id(ret), 0) if self.order else True
 
 
 def beyond_for(store: Any, config: Config, form: Form, returns: list[Return]) -> Beyond:
@@ -172,7 +180,8 @@ def _periods_of(other: Form, period: Period) -> list[str]:
     return [period.token]
 
 
-def other_value(beyond: Beyond, batch: list[Return], other: Form, code: str, county: str, period: Period) -> float:
+def other_value(beyond: Beyond, batch: list[Return], other: Form, code: str, county: str, period: Period,
+                ret: Return | None = None) -> float:  # fmt: skip
     """Another form's number for the county and period: its return's, or the sum over its months
     when the other form is monthly (NaN unless every month is in). The batch's own returns of the
     other form count over the store's."""
@@ -182,7 +191,7 @@ def other_value(beyond: Beyond, batch: list[Return], other: Form, code: str, cou
     total = 0.0
     for p in parts:
         in_batch = [r for r in batch if r.readable and r.form == other.id and r.county_code == county
-                    and r.period is not None and r.period.token == p]  # fmt: skip
+                    and r.period is not None and r.period.token == p and (ret is None or beyond.before(r, ret))]  # fmt: skip
         v = in_batch[-1].number(code) if in_batch else beyond.other.get((other.id, county, p, code))
         if v is None:
             return np.nan
@@ -255,7 +264,8 @@ def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict
     another county or period. Where it was, what it collides with."""
     ok = [True] * len(data)
     other: dict[int, str] = {}
-    first: dict[str, int] = {}
+    first: dict[str, int] = {}  # key -> its first row in a return that would reach the store
+    own: dict[tuple[int, str], int] = {}  # (return, key) -> its first row in that return
     taken = beyond.taken.get(fld, {})
     values = data[fld].tolist() if fld in data.columns else [None] * len(data)
     for i, value in enumerate(values):
@@ -263,17 +273,17 @@ def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict
             continue
         key = _fmt(value)
         ret = context[i]["ret"]
+        if (id(ret), key) in own:
+            ok[i], other[i] = False, f"本表第 {context[own[(id(ret), key)]]['row']} 行"
+            continue
+        own[(id(ret), key)] = i
         if key in first:
-            j = first[key]
-            earlier = context[j]["ret"]
-            if earlier is ret:
-                ok[i], other[i] = False, f"本表第 {context[j]['row']} 行"
-                continue
+            earlier = context[first[key]]["ret"]
             if (earlier.county_code, earlier.period) != (ret.county_code, ret.period):
                 ok[i] = False
-                other[i] = f"同批报送的“{earlier.file}”第 {context[j]['row']} 行"
+                other[i] = f"同批报送的“{earlier.file}”第 {context[first[key]]['row']} 行"
                 continue
-        else:
+        elif id(ret) not in beyond.refused:  # a refused return never takes a key
             first[key] = i
         for row in taken.get(key, []):
             if (row["county_code"], row["period"]) != (ret.county_code, ret.period.token if ret.period else None):
@@ -306,7 +316,7 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
         for key in rule.expr.forms:
             if key not in others:
                 other = config.form_by_id[key[0]]
-                others[key] = pd.Series([other_value(beyond, returns, other, key[1], r.county_code or "", r.period)
+                others[key] = pd.Series([other_value(beyond, returns, other, key[1], r.county_code or "", r.period, r)
                                          for r in mine if r.period], index=data.index, dtype=float)  # fmt: skip
     recs = records_table(mine, form) if form.list is not None else None
     context = [{"file": r.file, "sheet": r.sheet or r.list_sheet, "ret": r,

@@ -41,6 +41,10 @@ BUILDERS = {
 }
 
 
+# frames whose rules compare a return with others of the batch (and the store): run after the rest
+LOOKS_BEYOND = frozenset({"cumulative", "outliers", "records", "form-returns"})
+
+
 class SuiteError(CatalogError):
     "A suite file is malformed or names an unknown frame, rule or expectation"
 
@@ -187,49 +191,68 @@ class Validator:
             lists.measure(readable, form)
         built: dict[tuple[str | None, str], Frame] = {}
         first = self.config.forms[0].id if self.config.forms else ""
-        for suite_name in self.definitions:
-            form_id, frame_name = self.form_of[suite_name], self.frames_of[suite_name]
-            if (form_id, frame_name) in built:
-                continue
+        order = {id(r): n for n, r in enumerate(readable)}  # arrival order: the batch's own
+        refused: set[int] = set()
+        stores: dict[str, History] = {}
+
+        def build(form_id: str | None, frame_name: str) -> Frame:
             if form_id is None:
-                built[(None, frame_name)] = BUILDERS[frame_name](readable, self.config, History())
-                continue
+                return BUILDERS[frame_name](readable, self.config, History())
             form = self.config.form_by_id[form_id]
             view = self.config.for_form(form_id)
             mine = [r for r in readable if r.form == form_id]
             if frame_name in ("records", "form-returns"):
                 beyond = lists.beyond_for(store, self.config, form, readable)
-                build = lists.records_frame if frame_name == "records" else lists.returns_frame
-                built[(form_id, frame_name)] = build(readable, view, form, beyond)
-                continue
-            hist = (known or History()) if form_id == first else history.history_for(store, view, self.city, mine)
-            built[(form_id, frame_name)] = BUILDERS[frame_name](mine, view, hist)
+                beyond.order, beyond.refused = order, refused
+                maker = lists.records_frame if frame_name == "records" else lists.returns_frame
+                return maker(readable, view, form, beyond)
+            if form_id not in stores:
+                stores[form_id] = (
+                    (known or History()) if form_id == first else history.history_for(store, view, self.city, mine)
+                )
+            hist = stores[form_id]
+            hist.order, hist.refused = order, refused
+            return BUILDERS[frame_name](mine, view, hist)
+
+        # Two phases, so that the batch is judged as the nights would judge its files one at a time:
+        # first the rules that look at a return alone; the returns they refuse then never count for
+        # the rules that compare a return with the others (they would never have reached the store).
+        late = [n for n in self.definitions if self.frames_of[n] in LOOKS_BEYOND]
         results = []
-        for suite_name, vd in self.definitions.items():
-            form_id = self.form_of[suite_name]
-            frame = built[(form_id, self.frames_of[suite_name])]
-            if frame.data.empty:
-                results.append(SuiteResult(suite_name, frame.name, 0, 0, 0, None))
-                continue
-            run = vd.run(batch_parameters={"dataframe": frame.data}, expectation_parameters=self.parameters)
-            res = next(iter(run.run_results.values()))
-            failed = 0
-            for r in res.results:
-                cfg = r.expectation_config
-                for entry in r.result.get("unexpected_index_list") or []:
-                    if self.frames_of[suite_name] in ("records", "form-returns"):
-                        assert form_id is not None
-                        issue = lists.issue_for(frame, self.config.form_by_id[form_id],
-                                                self.config.for_form(form_id), cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
-                    else:
-                        view = self.config if form_id is None else self.config.for_form(form_id)
-                        issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry, view)
-                    by_file[issue.file].append(issue)
-                    failed += 1
-            results.append(SuiteResult(suite_name, frame.name, len(frame.data), len(res.results), failed, res))
+        for phase in ([n for n in self.definitions if n not in late], late):
+            if phase is late:
+                errors = {f for f, found in by_file.items() if any(i.severity is Severity.ERROR for i in found)}
+                refused |= {id(r) for r in readable if r.file in errors}
+            for suite_name in phase:
+                form_id, frame_name = self.form_of[suite_name], self.frames_of[suite_name]
+                if (form_id, frame_name) not in built:
+                    built[(form_id, frame_name)] = build(form_id, frame_name)
+                results.append(self._run_suite(suite_name, built[(form_id, frame_name)], by_file))
         if self.docs and any(r.gx_result is not None for r in results):
             self.context.build_data_docs(site_names=["huizong"])  # once per run, not once per suite
         return dict(by_file), results
+
+    def _run_suite(self, suite_name: str, frame: Frame, by_file: dict[str, list[Issue]]) -> SuiteResult:
+        form_id = self.form_of[suite_name]
+        if frame.data.empty:
+            return SuiteResult(suite_name, frame.name, 0, 0, 0, None)
+        run = self.definitions[suite_name].run(batch_parameters={"dataframe": frame.data},
+                                               expectation_parameters=self.parameters)  # fmt: skip
+        res = next(iter(run.run_results.values()))
+        failed = 0
+        for r in res.results:
+            cfg = r.expectation_config
+            for entry in r.result.get("unexpected_index_list") or []:
+                if self.frames_of[suite_name] in ("records", "form-returns"):
+                    assert form_id is not None
+                    issue = lists.issue_for(frame, self.config.form_by_id[form_id],
+                                            self.config.for_form(form_id), cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
+                else:
+                    view = self.config if form_id is None else self.config.for_form(form_id)
+                    issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry, view)
+                by_file[issue.file].append(issue)
+                failed += 1
+        return SuiteResult(suite_name, frame.name, len(frame.data), len(res.results), failed, res)
 
     def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any],
                config: Config) -> Issue:  # fmt: skip
