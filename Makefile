@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_hostile.py
 	$(BIN)/python benchmarks/bench_national.py
 	$(BIN)/python benchmarks/bench_contracts.py
+	$(BIN)/python benchmarks/bench_loop.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache
