@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+from bench_national import floor
 from builders import CONFIG, valid_uscc
 
 from huizong.pipeline import run_batch
@@ -75,18 +76,6 @@ def write_month(
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def floor(paths: list[Path]) -> float:
-    import python_calamine as pc
-
-    t = time.perf_counter()
-    for p in paths:
-        wb = pc.CalamineWorkbook.from_path(str(p))
-        for name in wb.sheet_names:
-            wb.get_sheet_by_name(name).to_python()
-        wb.close()
-    return time.perf_counter() - t
 
 
 def naive_per_file(paths: list[Path]) -> float:

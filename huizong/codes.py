@@ -80,7 +80,7 @@ _CODES = [
         "table-header-missing",
         E,
         "“{sheet}”表中未找到含“{detail}”的表头行",
-        "No header row with 指标名称 or 指标代码 in sheet {sheet}",
+        "No header row with {detail} in sheet {sheet}",
     ),
     Code(
         "column-missing",
@@ -135,7 +135,7 @@ _CODES = [
     Code(
         "indicator-code-name-mismatch",
         E,
-        "指标代码 {indicator} 与指标名称“{value}”不符（目录中 {indicator} 为“{name}”）",
+        "{code_label} {indicator} 与{name_label}“{value}”不符（目录中 {indicator} 为“{name}”）",
         "Code {indicator} does not match the name {value!r} (catalog: {name})",
     ),
     Code(

@@ -318,12 +318,13 @@ def _shifted_contracts(path: Path, rows: list[list[Any]]) -> None:
     wb.save(path)
 
 
-def write_contract_demo(inbox: Path, config: Config | None = None, start: int = 1_720_100_000) -> list[Path]:
+def write_contract_demo(inbox: Path, config: Config | None = None, start: int = 1_718_000_000) -> list[Path]:
     """The technology-contract returns of 张掖市's six counties for January to June 2024: clean
     ones from the template, a legacy .xls with units and text dates (民乐县, March), a shifted
     and reordered list (临泽县, April), a month without contracts (肃南县, May), and a refused
     list (山丹县, February: a registration number 甘州区 registered already, technology part
-    above the turnover, a date outside the month, a wrong credit code)."""
+    above the turnover, a date outside the month, a wrong credit code). They arrive before the
+    half-year key-indicator returns (as monthly lists do), so those are checked against them."""
     config = config or Config.load()
     folder = inbox / "技术合同"
     folder.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ def _project_sheet(ws: Worksheet, config: Config) -> None:
     categories = DataValidation(type="list", formula1='"' + ",".join(project.categories) + '"', allow_blank=True)
     statuses = DataValidation(type="list", formula1='"' + ",".join(project.statuses) + '"', allow_blank=True)
     uscc = DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
-                          error="统一社会信用代码应为 18 位", showErrorMessage=True)  # fmt: skip
+                          error=f"{config.form.project_labels.get('uscc', '代码')}应为 18 位", showErrorMessage=True)  # fmt: skip
     funds = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
                            error="请填写非负数值（万元）", showErrorMessage=True)  # fmt: skip
     for dv in (categories, statuses, uscc, funds):

@@ -137,7 +137,7 @@ def _title(book: Book, ws: Worksheet, text: str, sub: str | None = None) -> int:
 def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
     book = Book(path)
     period = parse_token(view.period)
-    head = f"{view.city.name}{period.zh}{view.form.title if view.form else '科技创新主要指标汇总表'}"
+    head = f"{view.city.name}{period.zh}{view.form.title if view.form else '汇总表'}"
     missing = [s.county.name for s in view.statuses if s.status != "accepted"]
     if len(missing) > 30:  # a province or the nation: the names are in 报送情况
         left = f"；未纳入 {len(missing):,} 个县区（见“报送情况”，汇总数为部分数）"

@@ -166,6 +166,8 @@ def read_table(
                 make_issue(
                     "indicator-code-name-mismatch", file, sheet=grid.name, cell=name_cell,
                     indicator=by_code.code, value=name_text, name=by_code.name,
+                    code_label=config.form.column_labels.get("code", "代码"),
+                    name_label=config.form.column_labels.get("name", "名称"),
                 )
             )  # fmt: skip
         unit_text = grid.text(r, cols["unit"]) if "unit" in cols else ""

@@ -120,6 +120,7 @@ def last_year_frame(returns: list[Return], config: Config, history: History) -> 
     """上年同期 as written against what the county reported for that period last year."""
     rules = config.rules.history
     rel, absolute = rules.last_year_relative_tolerance, rules.last_year_absolute_tolerance
+    value_label = config.form.column_labels.get("value", "本期数")
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in _identified(returns):
@@ -135,7 +136,7 @@ def last_year_frame(returns: list[Return], config: Config, history: History) -> 
             rows.append({"row_id": len(ctx), "agrees": agrees})
             ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
                         "name": config.catalog[f.indicator].name, "value": fmt(f.number),
-                        "detail": f"{last.zh}报送的本期累计为 {fmt(k.number)}（{k.file} {k.cell}）"})  # fmt: skip
+                        "detail": f"{last.zh}报送的{value_label}为 {fmt(k.number)}（{k.file} {k.cell}）"})  # fmt: skip
     return frame_of("last_year", rows, ctx, ["agrees"])
 
 
