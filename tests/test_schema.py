@@ -76,3 +76,14 @@ def test_text_with_nul_is_kept_visibly_on_every_backend(url):  # type: ignore[no
         store.update_submission(conn, sid, reason="bad\x00cell")
     [row] = store.submissions()
     assert (row["file"], row["reason"]) == ("a\\x00b.xls", "bad\\x00cell")
+
+
+def test_the_newest_migration_file_is_alembics_head_and_opening_a_current_ledger_skips_alembic(tmp_path):  # type: ignore[no-untyped-def]
+    assert schema.newest_file() == schema.head()
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    Store.open(url).engine.dispose()
+    code = (
+        "import sys; from huizong.ledger.store import Store; Store.open(sys.argv[1]); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
