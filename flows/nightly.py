@@ -35,7 +35,7 @@ RETRIED = {"feedback", "publish", "reporting"}  # steps that write outputs atomi
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def read_chunk(files: list[Inbound], config_dir: Path, city: str) -> list[Return]:
-    return pipeline.read_files(files, Config.load(config_dir), city)
+    return pipeline.read_files(files, Config.current(config_dir), city)
 
 
 class PrefectExecutor(pipeline.Executor):

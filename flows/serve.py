@@ -1,29 +1,60 @@
 """`huizong serve`: the flow as a Prefect deployment on a nightly cron, plus an inbox watcher.
 
-The watcher (`huizong.ledger.watch`) asks the deployment for a run once dropped files settle; the
-Runner executes runs one at a time (and the ledger's run lock would serialise them anyway).
-Ctrl-C or SIGTERM stops both cleanly.
+The watcher (`huizong.ledger.watch`) asks the deployment for a run once dropped files settle. The
+runs are executed here, one at a time, in this process: Prefect's own Runner starts a new
+interpreter for each flow run, which spends seconds importing Great Expectations and starting
+the readers before it reads a file; here the validator and the bounded readers stay warm between
+runs (`huizong.read.worker.keep_warm`), and each run is still an ordinary flow run of the
+deployment, with its states, logs and artifact on the server. Ctrl-C or SIGTERM stops both cleanly.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from prefect import serve
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.deployments.runner import RunnerDeployment
+from prefect.flow_engine import run_flow
 from prefect.schedules import Cron
+from prefect.states import Pending
+from prefect.utilities.engine import propose_state_sync
 
 from flows.nightly import flow_for, huizong_run
 from huizong.ledger.watch import watch_inbox
+from huizong.read.worker import keep_warm
 from huizong.settings import Settings
 
 DEPLOYMENT = "nightly"
+POLL = 2.0  # seconds between looks for a due flow run
 log = logging.getLogger("huizong.serve")
+
+
+def run_due(flow: Any, deployment_id: Any, say: Callable[[str], None] = print) -> int:
+    """Run, in this process, every flow run of the deployment that is due; how many ran."""
+    ran = 0
+    with get_client(sync_client=True) as client:
+        due = client.get_scheduled_flow_runs_for_deployments([deployment_id], scheduled_before=datetime.now(UTC))
+        for flow_run in sorted(due, key=lambda r: r.expected_start_time or datetime.now(UTC)):
+            try:  # claimed, as a Runner claims it: a run another server process took is left to it
+                if not propose_state_sync(client, Pending(), flow_run_id=flow_run.id).is_pending():
+                    continue
+            except Exception as e:  # Prefect's Abort: the server refused the claim
+                log.info("flow run %s not claimed: %s", flow_run.id, e)
+                continue
+            state = run_flow(flow, flow_run=FlowRun.model_validate(flow_run.model_dump()),
+                             parameters=flow_run.parameters, return_type="state")  # fmt: skip
+            say(f"流程运行 {flow_run.name}：{getattr(state, 'name', state)}（进程 {os.getpid()}）")
+            ran += 1
+    return ran
 
 
 def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
@@ -51,13 +82,21 @@ def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    say(f"正在监视 {settings.inputs}（稳定 {settle:g} 秒后运行）；定时 {cron}（{timezone}）")
+    deployment_id = deployment.apply()
+    flow = flow_for(settings.dask)
+    keep_warm()
+    settings.inputs.mkdir(parents=True, exist_ok=True)
     watcher.start()
+    say(f"正在监视 {settings.inputs}（稳定 {settle:g} 秒后运行）；定时 {cron}（{timezone}）")
     try:
-        serve(deployment, limit=1, print_starting_message=False)
+        while not stop.is_set():
+            if run_due(flow, deployment_id, say):
+                continue  # another may have come due meanwhile
+            stop.wait(POLL)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
+        keep_warm(False)
         watcher.join(timeout=10)
         say("已停止")

@@ -363,6 +363,18 @@ class Config:
     _views: dict[str, Config] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
+    def current(cls, root: Path | None = None) -> Config:
+        """The configuration as its files are now, loaded again only when one of them changed: a
+        long-lived process (`huizong serve`) keeps one Config, so its validator and readers stay
+        warm between runs, and still picks up a bureau's edit at its next run."""
+        root = Path(root or DEFAULT_CONFIG).resolve()
+        stamp = _stamp(root)
+        held = _CURRENT.get(root)
+        if held is None or held[0] != stamp:
+            _CURRENT[root] = held = (stamp, cls.load(root))
+        return held[1]
+
+    @classmethod
     def load(cls, root: Path | None = None) -> Config:
         root = Path(root or DEFAULT_CONFIG)
         cat_dir = root / "catalog"
@@ -436,6 +448,22 @@ class Config:
     @property
     def suites_dir(self) -> Path:
         return self.root / "suites"
+
+
+_CURRENT: dict[Path, tuple[tuple[tuple[str, int, int], ...], Config]] = {}
+
+
+def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file of a configuration folder with its size and modification time."""
+    out = []
+    for path in sorted(root.rglob("*")):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if path.is_file():
+            out.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 def _deadlines(path: Path) -> dict[str, Any]:

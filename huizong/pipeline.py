@@ -335,9 +335,10 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
     store opened once, here; every executor passes the same fault points."""
     from huizong.ledger.runlock import run_lock
     from huizong.publish.outputs import publish, publish_reporting
+    from huizong.rules.suites import prepare
 
     ex = executor or Executor()
-    config = config or Config.load(settings.config)
+    config = config or Config.current(settings.config)
     store = open_store(settings)
     timings: dict[str, float] = {}
 
@@ -362,6 +363,8 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
             )
         ex.log(f"run {run_id}: {len(files)} files, {len(p.to_read)} to read, still being written: {deferred}")
         fault_point("run recorded")
+        if p.to_read:
+            prepare(config, settings.city, docs_dir(settings))
         size = max(1, ex.chunk_size(len(p.to_read)))
         chunks = [p.to_read[i : i + size] for i in range(0, len(p.to_read), size)]
         t = time.perf_counter()

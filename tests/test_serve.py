@@ -116,7 +116,10 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
         second = totals.read_text(encoding="utf-8-sig")
         assert second != first
         assert "620725 山丹县" not in second.splitlines()[1]  # 山丹县 is now in the totals
+        _wait_for(lambda: (tmp_path / "serve.log").read_text().count("流程运行") == 2, 60, "the second run's end")
         text = (tmp_path / "serve.log").read_text()
+        ran_in = re.findall(r"流程运行 \S+：Completed（进程 (\d+)）", text)
+        assert ran_in == [str(proc.pid)] * 2, text[-3000:]  # both runs in the serving process: it stays warm
         ui = re.search(r"Prefect 界面：(\S+)", text)
         assert ui, text[-2000:]
         with urllib.request.urlopen(ui.group(1), timeout=10) as r:

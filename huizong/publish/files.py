@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from huizong.numbers import exact
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -27,11 +29,8 @@ def safe_text(value: object) -> object:
 
 
 def fmt(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(safe_text(value))
+    """A CSV cell: numbers exact (`huizong.numbers.exact`), text made safe for a spreadsheet."""
+    return exact(value) if isinstance(value, float) or value is None else str(safe_text(value))
 
 
 def _umask() -> int:

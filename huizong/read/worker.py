@@ -11,6 +11,7 @@ threads, database connections, lock or main module.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import multiprocessing.connection as mpc
 import os
@@ -151,6 +152,85 @@ def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, str]:
     return CRASHED, f"{detail}：{last[0][:200]}" if last else detail
 
 
+@dataclass
+class _Idle:
+    """Workers kept between calls by a long-lived process (`keep_warm`), for one configuration
+    and city at a time: another's call retires them (a worker holds the configuration it started with)."""
+
+    keep: bool = False
+    folder: Path | None = None  # their stderr files, for the life of the process
+    owner: tuple[Config, str | None] | None = None
+    workers: list[_Worker] = field(default_factory=list)
+
+    def _mine(self, config: Config, city: str | None) -> bool:
+        if self.owner is not None and self.owner[0] is config and self.owner[1] == city:
+            return True
+        for w in self.workers:
+            _stop(w)
+        self.workers.clear()
+        self.owner = None
+        return False
+
+    def take(self, config: Config, city: str | None) -> _Worker | None:
+        if not self._mine(config, city):
+            return None
+        while self.workers:
+            w = self.workers.pop()
+            if w.proc.poll() is None:
+                return w
+            _close(w)
+        return None
+
+    def park(self, config: Config, city: str | None, w: _Worker) -> bool:
+        if not self.keep or w.queue or w.proc.poll() is not None:
+            return False
+        if not self._mine(config, city):
+            self.owner = (config, city)
+        if len(self.workers) >= config.limits.worker_count:
+            return False
+        self.workers.append(w)
+        return True
+
+    def close(self) -> None:
+        self._mine(None, None)  # type: ignore[arg-type]  # nobody's: every worker retires
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+_IDLE = _Idle()
+
+
+def keep_warm(keep: bool = True) -> None:
+    """Keep the reading workers between calls of `read_bounded` (one per core at most), for a
+    process that runs many times (`huizong serve`, the web desk, a benchmark's warm loop): a
+    worker's start, a fresh interpreter importing the readers, is most of the time one return takes
+    to read. The workers stay as bounded as ever: each keeps its memory cap, every job its time
+    limit, and a worker that dies or runs out is replaced. `keep_warm(False)` stops them."""
+    _IDLE.keep = keep
+    if not keep:
+        _IDLE.close()
+
+
+atexit.register(_IDLE.close)
+
+
+def _close(w: _Worker) -> None:
+    w.conn.close()
+    w.send.close()
+
+
+def _stop(w: _Worker) -> None:
+    with contextlib.suppress(Exception):
+        w.send.send(None)
+    try:
+        w.proc.wait(2)
+    except subprocess.TimeoutExpired:
+        w.proc.kill()
+        w.proc.wait(2)
+    _close(w)
+
+
 def read_bounded(
     jobs: Sequence[ReadJob],
     config: Config,
@@ -161,13 +241,18 @@ def read_bounded(
     limits = config.limits
     if not jobs:
         return []
-    tmp = Path(tempfile.mkdtemp(prefix="huizong-read-"))
+    if _IDLE.keep and _IDLE.folder is None:
+        _IDLE.folder = Path(tempfile.mkdtemp(prefix="huizong-readers-"))
+    tmp = _IDLE.folder if _IDLE.keep and _IDLE.folder is not None else Path(tempfile.mkdtemp(prefix="huizong-read-"))
     results: list[Return | None] = [None] * len(jobs)
     todo = deque(range(len(jobs)))
     workers: list[_Worker] = []
     done = 0
 
     def start() -> _Worker:
+        kept = _IDLE.take(config, city)
+        if kept is not None:
+            return kept
         jobs_r, jobs_w = os.pipe()
         results_r, results_w = os.pipe()
         err = tmp / f"worker-{len(workers)}-{time.monotonic_ns()}.stderr"
@@ -257,18 +342,14 @@ def read_bounded(
                     assign(w)
             staff()
     finally:
-        for w in workers:
+        leaving = [w for w in workers if not _IDLE.park(config, city, w)]
+        for w in leaving:
             with contextlib.suppress(Exception):
                 w.send.send(None)
-        for w in workers:
-            try:
-                w.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait(2)
-            w.conn.close()
-            w.send.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        for w in leaving:
+            _stop(w)
+        if tmp != _IDLE.folder:
+            shutil.rmtree(tmp, ignore_errors=True)
     return [r for r in results if r is not None]
 
 

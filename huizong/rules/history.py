@@ -15,17 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from huizong.catalog import Config
+from huizong.numbers import shown
 from huizong.read.model import Return
 from huizong.read.periods import KINDS, Period
 from huizong.rules.frames import Frame, frame_of
 
 ORDER = {k: n for n, k in enumerate(KINDS)}  # Q1 < H1 < Q3 < FY
-
-
-def fmt(x: float | None) -> str:
-    if x is None:
-        return ""
-    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,13 +91,13 @@ def cumulative_frame(returns: list[Return], config: Config, history: History) ->
                 if kind == ret.period.kind:
                     continue
                 other = Period(ret.period.year, kind)
-                seen = [(n, f"{other.zh} {fmt(n)}（{r.file} {c}）") for r, n, c in
+                seen = [(n, f"{other.zh} {shown(n)}（{r.file} {c}）") for r, n, c in
                         batch.get((ret.county_code, other.token, f.indicator), []) if history.before(r, ret)]  # fmt: skip
                 seen = seen[-1:]  # the latest of them: a correction replaces what it corrects
                 if not seen:
                     k = history.get(ret.county_code, other.token, f.indicator)
                     if k:
-                        seen = [(k.number, f"{other.zh} {fmt(k.number)}（{k.file} {k.cell}）")]
+                        seen = [(k.number, f"{other.zh} {shown(k.number)}（{k.file} {k.cell}）")]
                 (earlier if ORDER[kind] < ORDER[ret.period.kind] else later).extend(seen)
             prev = max(earlier, default=None)
             nxt = min(later, default=None)
@@ -112,7 +107,7 @@ def cumulative_frame(returns: list[Return], config: Config, history: History) ->
                          "next_min": nxt[0] if nxt else None})  # fmt: skip
             ind = config.catalog[f.indicator]
             ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
-                        "value": fmt(f.number), "prev": prev[1] if prev else None, "next": nxt[1] if nxt else None})  # fmt: skip
+                        "value": shown(f.number), "prev": prev[1] if prev else None, "next": nxt[1] if nxt else None})  # fmt: skip
     return frame_of("cumulative", rows, ctx, ["number", "prev_max", "next_min"])
 
 
@@ -135,8 +130,8 @@ def last_year_frame(returns: list[Return], config: Config, history: History) -> 
             agrees = abs(f.number - k.number) <= max(absolute, rel * abs(k.number))
             rows.append({"row_id": len(ctx), "agrees": agrees})
             ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
-                        "name": config.catalog[f.indicator].name, "value": fmt(f.number),
-                        "detail": f"{last.zh}报送的{value_label}为 {fmt(k.number)}（{k.file} {k.cell}）"})  # fmt: skip
+                        "name": config.catalog[f.indicator].name, "value": shown(f.number),
+                        "detail": f"{last.zh}报送的{value_label}为 {shown(k.number)}（{k.file} {k.cell}）"})  # fmt: skip
     return frame_of("last_year", rows, ctx, ["agrees"])
 
 
@@ -164,7 +159,7 @@ def jumps_frame(returns: list[Return], config: Config, history: History) -> Fram
             power = round(abs(math.log10(ratio)))
             rows.append({"row_id": len(ctx), "within": 1 / limit <= ratio <= limit})
             ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
-                        "value": fmt(f.number), "expected": fmt(ref), "factor": f"{ratio:.3g}",
+                        "value": shown(f.number), "expected": shown(ref), "factor": f"{ratio:.3g}",
                         "detail": hints.get(power, "请核实是否属实或是否填错单位")})  # fmt: skip
     return frame_of("jumps", rows, ctx, ["within"])
 
@@ -214,7 +209,7 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
             ind = config.catalog[f.indicator]
             rows.append({"row_id": len(ctx), "robust_z": z})
             ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
-                        "unit": ind.unit, "value": fmt(f.number), "expected": fmt(statistics.median(values)),
+                        "unit": ind.unit, "value": shown(f.number), "expected": shown(statistics.median(values)),
                         "detail": f"{z:.1f}"})  # fmt: skip
     return frame_of("outliers", rows, ctx, ["robust_z"])
 

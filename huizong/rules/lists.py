@@ -17,7 +17,6 @@ month is in).
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from collections import defaultdict
@@ -32,6 +31,7 @@ from huizong.codes import make_issue
 from huizong.forms.expr import parse
 from huizong.forms.model import Form, Rule
 from huizong.issues import Issue, Severity
+from huizong.numbers import shown
 from huizong.read.model import Fact, Return
 from huizong.read.periods import MONTHS, Period, parse_token
 from huizong.rules.evaluate import Tables, evaluate, holds
@@ -50,21 +50,6 @@ PROBLEM_CODES = {
 }
 _NUMERIC = ("number", "integer")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-
-
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, pd.Timestamp | dt.datetime):
-        return v.strftime("%Y-%m-%d")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, bool | np.bool_):
-        return "是" if v else "否"
-    if isinstance(v, int | float | np.integer | np.floating):
-        f = float(v)
-        return str(int(f)) if f.is_integer() else f"{f:.6g}"
-    return str(v)
 
 
 def _forms_of(returns: list[Return], form: Form) -> list[Return]:
@@ -120,7 +105,7 @@ def measure(returns: list[Return], form: Form) -> None:
         for m in form.measures:
             number = float(values[m.code].iloc[n])
             number = 0.0 if math.isnan(number) else round(number, 6) + 0.0
-            facts.append(Fact(m.code, "value", "ok", number, _fmt(number), None, False, False,
+            facts.append(Fact(m.code, "value", "ok", number, shown(number), None, False, False,
                               ret.list_sheet or "", ""))  # fmt: skip
         ret.facts = facts
 
@@ -271,7 +256,7 @@ def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict
     for i, value in enumerate(values):
         if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
             continue
-        key = _fmt(value)
+        key = shown(value)
         ret = context[i]["ret"]
         if (id(ret), key) in own:
             ok[i], other[i] = False, f"本表第 {context[own[(id(ret), key)]]['row']} 行"
@@ -401,10 +386,10 @@ def issue_for(frame: Frame, form: Form, config: Config, meta: dict[str, Any], ro
         elif code == "record-pattern":
             detail = f.explanation or f.pattern or ""
     elif code == "record-out-of-range":
-        lo = "" if f.minimum is None else _fmt(f.minimum)
-        hi = "" if f.maximum is None else _fmt(f.maximum)
+        lo = "" if f.minimum is None else shown(f.minimum)
+        hi = "" if f.maximum is None else shown(f.maximum)
         detail = f"{lo} 至 {hi}{f.unit}" if lo and hi else (f"不小于 {lo}{f.unit}" if lo else f"不大于 {hi}{f.unit}")
-        raw = _fmt(frame.data.at[row_id, f.code])
+        raw = shown(frame.data.at[row_id, f.code])
     return make_issue(code, ctx["file"], sheet=ctx["sheet"], cell=ctx["cells"].get(f.code), indicator=f.code,
                       value=raw, name=f.name, unit=f.unit, detail=detail, severity=severity)  # fmt: skip
 
@@ -421,14 +406,14 @@ def _rule_issue(frame: Frame, form: Form, config: Config, rule: Rule, row_id: in
         recs, others = frame.context[-1]["_tables"]
         sub = recs[recs["_return"] == row_id] if recs is not None and len(recs) else recs
         tables = Tables(row, sub, {k: v.iloc[[row_id]] for k, v in others.items()})
-        value = _fmt(row[rule.field].iloc[0]) if rule.field and rule.field in row.columns else None
+        value = shown(row[rule.field].iloc[0]) if rule.field and rule.field in row.columns else None
 
     def fill(m: re.Match[str]) -> str:
         text = m.group(1)
         if text.strip() == "other":
             return str(ctx.get("other", {}).get(rule.code, ""))
         try:
-            return _fmt(evaluate(parse(text), tables).iloc[0])
+            return shown(evaluate(parse(text), tables).iloc[0])
         except Exception:  # a message placeholder never stops validation
             return "?"
 

@@ -5,15 +5,18 @@ expectation names the rule it enforces (`meta.code`, see `huizong.codes`) and ma
 its severity (`meta.severity`). A failing row comes back from GX by our `row_id` and is
 turned into an Issue pointing at the county's own sheet and cell.
 
-GX is imported here only, when validation runs (it takes seconds to import).
+GX is imported here only, when validation runs (it takes seconds to import; `gximport`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import threading
 from collections import defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from typing import Any
 from huizong.catalog import CatalogError, Config
 from huizong.codes import CODES, make_issue
 from huizong.issues import Issue, Severity
+from huizong.numbers import shown
 from huizong.read.model import Return
 from huizong.rules import frames, history, lists
 from huizong.rules.frames import Frame
@@ -47,13 +51,6 @@ LOOKS_BEYOND = frozenset({"cumulative", "outliers", "records", "form-returns"})
 
 class SuiteError(CatalogError):
     "A suite file is malformed or names an unknown frame, rule or expectation"
-
-
-def fmt_number(value: object) -> str:
-    if isinstance(value, float | int) and not isinstance(value, bool):
-        f = float(value)
-        return str(int(f)) if f.is_integer() else f"{f:.6g}"
-    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -105,7 +102,9 @@ class Validator:
     """Holds one ephemeral GX context with every suite loaded; `run` validates a batch."""
 
     def __init__(self, config: Config, city: str, docs_dir: Path | None = None) -> None:
-        import great_expectations as gx
+        from huizong.rules.gximport import import_gx
+
+        gx = import_gx()
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -124,6 +123,7 @@ class Validator:
         self.definitions: dict[str, Any] = {}
         self.frames_of: dict[str, str] = {}
         self.form_of: dict[str, str | None] = {}  # suite -> the form whose returns it checks (None: every return)
+        self.value_sets: dict[str, dict[str, set[str]]] = {}  # suite -> value-set parameter -> columns it checks
         for spec, form_id in self._specs():
             try:
                 suite = ExpectationSuite(**spec)
@@ -142,6 +142,7 @@ class Validator:
                                        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]})  # fmt: skip
             self.definitions[spec["name"]] = self.context.checkpoints.add(checkpoint)
             self.frames_of[spec["name"]] = spec["meta"]["frame"]
+            self.value_sets[spec["name"]] = _value_set_parameters(spec)
             self.form_of[spec["name"]] = form_id
         counties = config.divisions
         z = config.rules.history.outlier_z
@@ -237,7 +238,7 @@ class Validator:
         if frame.data.empty:
             return SuiteResult(suite_name, frame.name, 0, 0, 0, None)
         run = self.definitions[suite_name].run(batch_parameters={"dataframe": frame.data},
-                                               expectation_parameters=self.parameters)  # fmt: skip
+                                               expectation_parameters=self._parameters(suite_name, frame))  # fmt: skip
         res = next(iter(run.run_results.values()))
         failed = 0
         for r in res.results:
@@ -253,6 +254,22 @@ class Validator:
                 by_file[issue.file].append(issue)
                 failed += 1
         return SuiteResult(suite_name, frame.name, len(frame.data), len(res.results), failed, res)
+
+    def _parameters(self, suite_name: str, frame: Frame) -> dict[str, Any]:
+        """The suite's parameters, each value set cut to the values its columns hold in this frame.
+
+        The verdicts are the same (a value is in the set or not), but GX copies an expectation's
+        arguments a few hundred times a run: a set of the nation's 2,849 county codes made that
+        half of the time one new return took to validate."""
+        params: dict[str, Any] = dict(self.parameters)
+        for name, columns in self.value_sets[suite_name].items():
+            if not isinstance(params.get(name), list | tuple | set | frozenset):
+                continue
+            held: set[Any] = set()
+            for column in columns & set(frame.data.columns):
+                held.update(v for v in frame.data[column].tolist() if isinstance(v, Hashable) and v == v)
+            params[name] = [v for v in params[name] if v in held]
+        return params
 
     def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any],
                config: Config) -> Issue:  # fmt: skip
@@ -270,16 +287,16 @@ class Validator:
         if frame.name == "pairs":
             big, small = kwargs["column_A"], kwargs["column_B"]
             cat = config.catalog
-            detail = f"{cat[big].name}（{big}）{fmt_number(entry.get(big))}"
+            detail = f"{cat[big].name}（{big}）{shown(entry.get(big))}"
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(small), indicator=small,
-                              value=fmt_number(entry.get(small)), name=cat[small].name, detail=detail,
+                              value=shown(entry.get(small)), name=cat[small].name, detail=detail,
                               severity=severity)  # fmt: skip
         words = _words(config)
         if frame.name == "detail":
             role, count = meta["against"], meta["count"]
             ind = ctx["indicators"][role]
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(ind), indicator=ind,
-                              value=fmt_number(ctx["values"][count]), expected=fmt_number(ctx["values"][role]),
+                              value=shown(ctx["values"][count]), expected=shown(ctx["values"][role]),
                               name=config.catalog[ind].name, severity=severity, **words)  # fmt: skip
         if frame.name == "projects":
             fld = meta.get("field", "")
@@ -289,9 +306,20 @@ class Validator:
         if meta.get("detail"):
             fields["detail"] = ctx.get(meta["detail"])
         if "number" in fields:
-            fields["number"] = fmt_number(fields["number"])
+            fields["number"] = shown(fields["number"])
         return make_issue(code, file, sheet=ctx.get("sheet"), cell=ctx.get("cell"), indicator=ctx.get("indicator"),
                           value=ctx.get("value"), severity=severity, **{**words, **fields})  # fmt: skip
+
+
+def _value_set_parameters(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """`{"$PARAMETER": name}` value sets of a suite's expectations, with the columns they check."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for exp in spec.get("expectations", []):
+        kwargs = exp.get("kwargs") or {}
+        value_set, column = kwargs.get("value_set"), kwargs.get("column")
+        if isinstance(value_set, dict) and isinstance(value_set.get("$PARAMETER"), str) and isinstance(column, str):
+            found[value_set["$PARAMETER"]].add(column)
+    return dict(found)
 
 
 def _words(config: Config) -> dict[str, str]:
@@ -305,11 +333,30 @@ def _words(config: Config) -> dict[str, str]:
 
 
 _VALIDATORS: dict[tuple[int, str, str], Validator] = {}
+_BUILDING = threading.Lock()
+KEPT_VALIDATORS = 4
 
 
 def validator_for(config: Config, city: str, docs_dir: Path | None = None) -> Validator:
     """One Validator per config, city and docs folder in a process: building it costs seconds."""
     key = (id(config), city, str(docs_dir))
-    if key not in _VALIDATORS:
-        _VALIDATORS[key] = Validator(config, city, docs_dir)
-    return _VALIDATORS[key]
+    with _BUILDING:
+        if key not in _VALIDATORS:
+            _VALIDATORS[key] = Validator(config, city, docs_dir)
+            for old in list(_VALIDATORS)[:-KEPT_VALIDATORS]:  # a long-lived process: the newest few
+                del _VALIDATORS[old]
+        return _VALIDATORS[key]
+
+
+def prepare(config: Config, city: str, docs_dir: Path | None = None) -> None:
+    """Build the Validator on a thread of its own, while the run reads its files: in a fresh
+    process that is importing GX (1.7 s), and the main thread mostly waits on the bounded readers
+    then. A failure here is left for `validator_for` to meet and report."""
+    if (id(config), city, str(docs_dir)) in _VALIDATORS:
+        return
+
+    def build() -> None:
+        with contextlib.suppress(Exception):
+            validator_for(config, city, docs_dir)
+
+    threading.Thread(target=build, name="huizong-validator", daemon=True).start()
