@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "huizong"
-SHARED = {"catalog", "forms", "settings", "limits", "issues", "codes", "clock", "numbers"}  # vocabulary every room may use
+# vocabulary every room may use
+SHARED = {"catalog", "forms", "settings", "limits", "issues", "codes", "clock", "numbers"}
 ALLOWED = {
     "read": {"read"},
     "rules": {"read", "rules", "ledger.store"},
