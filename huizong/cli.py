@@ -291,7 +291,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     counties = [c.code for c in config.divisions.counties_of(settings.city)]
     shown = [f for f in forms if args.form or f is config.forms[0] or store.periods(counties, form=f.id)]
     city = config.divisions.get(settings.city)
-    style = {"on-time": "green", "late": "yellow", "missing": "red", "refused": "red", "not-due": "dim"}
     for form in shown:
         m = matrix(store, config.for_form(form.id), settings.city, [period.token] if period else None)
         words = "" if form is config.forms[0] else form.short_name
@@ -301,7 +300,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             table.add_column(f"{parse_token(p).zh}\n截止 {m.cells[(m.counties[0].code, p)].due:%Y-%m-%d}")
         for c in m.counties:
             cells = [m.cells[(c.code, p)] for p in m.periods]
-            table.add_row(c.name, *[f"[{style[x.status]}]{x.zh}[/]" for x in cells])
+            table.add_row(c.name, *[f"[{x.status.terminal}]{x.zh}[/]" for x in cells])
         table.add_row("按时/已报/应报", *["/".join(str(n) for n in m.rate(p)) for p in m.periods])
         _console().print(table)
     return 0

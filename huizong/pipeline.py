@@ -32,12 +32,6 @@ from huizong.settings import Settings
 __all__ = ["Decision", "Inbound", "Plan", "commit", "now"]
 
 STAGING = ".staging"
-IGNORED_REASON = {
-    inbox.LOCK: "Excel/WPS 临时锁定文件，已忽略并保留原处",
-    "link": "符号链接（指向 {note}）：不跟随链接，已忽略并保留原处；请报送文件本身",
-    "special": "不是普通文件（管道、设备或套接字），已忽略并保留原处",
-    inbox.HIDDEN: "隐藏文件（文件名以“.”开头），未读取，已忽略并保留原处；如是报表，请去掉文件名开头的“.”后重新放入",
-}
 
 
 def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
@@ -57,7 +51,11 @@ def take(settings: Settings) -> tuple[list[Inbound], list[str]]:
             except FileNotFoundError:
                 continue  # taken away while we looked
             except inbox.Unreadable as e:
-                out.append(_inbound(found, inbox.pseudo_sha(found, "unreadable"), kind="unreadable", note=str(e)))
+                out.append(
+                    _inbound(
+                        found, inbox.pseudo_sha(found, inbox.Kind.UNREADABLE), kind=inbox.Kind.UNREADABLE, note=str(e)
+                    )
+                )
                 continue
             if inbox.unfinished(copy, found, settings.fresh):
                 copy.unlink(missing_ok=True)  # a zip cut short that changed lately: its writer may only have stalled
@@ -108,7 +106,7 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
     for f in inbound:
         if f.kind != inbox.TAKE:  # recorded once, then left alone until it changes
             if not any(r["inbox_path"] == f.rel for r in store.by_sha(f.sha256)):
-                (out.unreadable if f.kind == "unreadable" else out.ignored).append(f)
+                (out.unreadable if f.kind == inbox.Kind.UNREADABLE else out.ignored).append(f)
             continue
         earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
         if earlier or f.sha256 in seen_in_batch:
@@ -162,7 +160,7 @@ def decide(p: Plan, returns: list[Return], issues: dict[str, list[Issue]], seen:
     """accepted | rejected | duplicate | ignored, in the order the files arrived.
 
     Superseding is settled at commit time, against what the ledger holds then."""
-    decisions = [Decision(f, st.IGNORED, reason=IGNORED_REASON[f.kind].format(note=f.note)) for f in p.ignored]
+    decisions = [Decision(f, st.IGNORED, reason=inbox.Kind.of(f.kind).reason.format(note=f.note)) for f in p.ignored]
     for f in p.unreadable:
         issue = make_issue("file-unreadable", f.rel, detail=f.note)
         decisions.append(Decision(f, st.REJECTED, None, [issue], issue.message))
@@ -265,7 +263,7 @@ class RunSummary:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(st.STATUSES, 0)
+        out = {str(s): 0 for s in st.STATUSES}
         for d in self.decisions:
             out[d.status] += 1
         return out

@@ -28,7 +28,7 @@ from huizong.ledger.inbox import safe_component, still_there
 from huizong.read.model import Return
 from huizong.settings import Settings
 
-FOLDER = {st.ACCEPTED: "archive", st.REJECTED: "rejected", st.DUPLICATE: "duplicates"}
+FOLDER: dict[str, str] = {st.ACCEPTED: "archive", st.REJECTED: "rejected", st.DUPLICATE: "duplicates"}
 
 
 class StoreError(Exception):

@@ -19,9 +19,41 @@ import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
-LOCK, PARTIAL, SKIP, TAKE, HIDDEN = "lock", "partial", "skip", "take", "hidden"
+
+class Kind(StrEnum):
+    """What an inbox entry is, and, for one recorded and left where it is, the reason the analyst
+    and the county read (`{note}`: where a link points)."""
+
+    TAKE = "take", ""  # a workbook to read
+    LOCK = "lock", "Excel/WPS 临时锁定文件，已忽略并保留原处"
+    PARTIAL = "partial", ""  # a download or copy not finished: never taken, never recorded
+    SKIP = "skip", ""  # not a return (a system file, a text file): left without a word
+    HIDDEN = (
+        "hidden",
+        "隐藏文件（文件名以“.”开头），未读取，已忽略并保留原处；如是报表，请去掉文件名开头的“.”后重新放入",
+    )
+    LINK = "link", "符号链接（指向 {note}）：不跟随链接，已忽略并保留原处；请报送文件本身"
+    SPECIAL = "special", "不是普通文件（管道、设备或套接字），已忽略并保留原处"
+    UNREADABLE = "unreadable", ""  # could not be opened: refused with the reason the system gave
+
+    reason: str
+
+    def __new__(cls, value: str, reason: str) -> Kind:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.reason = reason
+        return member
+
+    @classmethod
+    def of(cls, value: str) -> Kind:
+        """The kind a ledger row or an Inbound names."""
+        return next(k for k in cls if k.value == value)
+
+
+LOCK, PARTIAL, SKIP, TAKE, HIDDEN = Kind.LOCK, Kind.PARTIAL, Kind.SKIP, Kind.TAKE, Kind.HIDDEN
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".et", ".csv")
 PARTIAL_SUFFIXES = (
     ".tmp",
@@ -43,7 +75,7 @@ def is_lock_file(name: str) -> bool:
     return name.startswith(("~$", ".~"))
 
 
-def kind_of(name: str) -> str:
+def kind_of(name: str) -> Kind:
     """What a run does with a file of this name: take it, record a lock file, wait, or skip it."""
     low = name.lower()
     if is_lock_file(name):
@@ -158,13 +190,13 @@ def scan(inbox: Path) -> list[Found]:
                 continue  # gone while we looked
             target = ""
             if stat.S_ISLNK(st.st_mode):
-                kind = "link"
+                kind = Kind.LINK
                 try:
                     target = readable_name(os.readlink(full))
                 except OSError:
                     target = "?"
             elif not stat.S_ISREG(st.st_mode):
-                kind = "special"
+                kind = Kind.SPECIAL
             found.append(Found(Path(os.fsdecode(full)), _rel_of(raw, taken), raw, kind, st.st_size,
                                st.st_mtime_ns, target, st.st_ctime_ns))  # fmt: skip
     return sorted(found, key=lambda f: (f.mtime_ns, f.raw))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,8 +31,27 @@ from huizong.ledger.tables import (
 __all__ = ["facts", "issues", "locks", "metadata", "projects", "records", "revisions", "runs", "sightings",
            "submissions"]  # fmt: skip
 
-ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = "accepted", "rejected", "duplicate", "superseded", "ignored"
-STATUSES = (ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED)
+
+class Status(StrEnum):
+    """What became of a file a county sent: its value in the ledger and the CSVs, and its Chinese label."""
+
+    ACCEPTED = "accepted", "已报送"
+    REJECTED = "rejected", "退回待改"
+    DUPLICATE = "duplicate", "重复报送"
+    SUPERSEDED = "superseded", "已更正替代"
+    IGNORED = "ignored", "已忽略"
+
+    zh: str
+
+    def __new__(cls, value: str, zh: str) -> Status:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.zh = zh
+        return member
+
+
+ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = Status
+STATUSES = tuple(Status)
 
 
 def _text(value: Any) -> Any:

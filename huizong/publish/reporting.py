@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from huizong.catalog import Config, Division
@@ -16,8 +17,29 @@ from huizong.clock import TZ, now
 from huizong.ledger import store as st
 from huizong.read.periods import Period, parse_token
 
-ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = "on-time", "late", "missing", "refused", "not-due"
-ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "逾期未报", REFUSED: "退回待改", NOT_DUE: "未到期"}
+
+class Reporting(StrEnum):
+    """A county's reporting state for a period: its value (in reporting.csv), its Chinese label,
+    its fill in the workbooks and its colour on the terminal, in one place."""
+
+    ON_TIME = "on-time", "按时报送", "C6EFCE", "green"
+    LATE = "late", "逾期报送", "FFEB9C", "yellow"
+    MISSING = "missing", "逾期未报", "FFC7CE", "red"
+    REFUSED = "refused", "退回待改", "FFC7CE", "red"
+    NOT_DUE = "not-due", "未到期", "EDEDED", "dim"
+
+    zh: str
+    fill: str
+    terminal: str
+
+    def __new__(cls, value: str, zh: str, fill: str, terminal: str) -> Reporting:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.zh, member.fill, member.terminal = zh, fill, terminal
+        return member
+
+
+ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = Reporting
 
 
 def load_deadlines(config: Config) -> dict[str, Any]:
@@ -39,13 +61,13 @@ def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:
 
 @dataclass(frozen=True, slots=True)
 class Cell:
-    status: str
+    status: Reporting
     received_at: str | None  # of the first acceptable version, or of the latest refused one
     due: dt.datetime
 
     @property
     def zh(self) -> str:
-        return ZH[self.status]
+        return self.status.zh
 
 
 def status_of(subs: list[dict[str, Any]], due: dt.datetime, today: dt.datetime) -> Cell:

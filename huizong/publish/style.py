@@ -9,7 +9,6 @@ TOTAL_COLOR = "FFF2CC"  # the region's total column
 BORDER_COLOR = "A6A6A6"
 PCT = "0.00"
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
-STATUS_COLOR = {"on-time": "C6EFCE", "late": "FFEB9C", "missing": "FFC7CE", "refused": "FFC7CE", "not-due": "EDEDED"}
 
 
 def number_format(ind: Indicator) -> str:

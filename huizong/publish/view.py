@@ -20,8 +20,7 @@ class CountyStatus:
     history: list[dict[str, Any]]  # every submission of the county for the period
 
 
-STATUS_ZH = {"accepted": "已报送", "rejected": "退回待改", "missing": "未报送", "superseded": "已更正替代",
-             "duplicate": "重复报送", "ignored": "已忽略"}  # fmt: skip
+STATUS_ZH = {str(s): s.zh for s in st.Status} | {"missing": "未报送"}  # a county with no return yet: 未报送
 
 
 @dataclass

@@ -20,13 +20,12 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from huizong.catalog import Config, Indicator
-from huizong.publish.reporting import ZH, Matrix
+from huizong.publish.reporting import Matrix
 from huizong.publish.style import (
     BORDER_COLOR,
     HEAD_COLOR,
     PCT,
     SEVERITY_ZH,
-    STATUS_COLOR,
     TOTAL_COLOR,
     number_format,
 )
@@ -388,7 +387,6 @@ def write_reporting_workbook(path: Path, m: Matrix, region_name: str) -> None:
         book, ws, f"{region_name}各县区报送情况（报送率）", "按时：首个可接收版本在截止日前到达；更正不影响按时"
     )
     periods = m.periods
-    by_zh = {v: k for k, v in ZH.items()}
     h = top - 1
     headers = ["县区", *[parse_token(p).zh for p in periods]]
     for c, text in enumerate(headers):
@@ -397,8 +395,8 @@ def write_reporting_workbook(path: Path, m: Matrix, region_name: str) -> None:
     for county in m.counties:
         ws.write_string(r, 0, county.name, book.fmt(border=True))
         for c, p in enumerate(periods, start=1):
-            word = m.cells[(county.code, p)].zh
-            ws.write_string(r, c, word, book.fmt(border=True, fill=STATUS_COLOR[by_zh[word]]))
+            status = m.cells[(county.code, p)].status
+            ws.write_string(r, c, status.zh, book.fmt(border=True, fill=status.fill))
         r += 1
     for label, cells in (("截止日期", [m.due(p).strftime("%Y-%m-%d") for p in periods]),
                          ("按时/已报/应报", ["/".join(str(x) for x in m.rate(p)) for p in periods])):  # fmt: skip
