@@ -19,11 +19,12 @@ import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
+from huizong.words import Worded
 
-class Kind(StrEnum):
+
+class Kind(Worded):
     """What an inbox entry is, and, for one recorded and left where it is, the reason the analyst
     and the county read (`{note}`: where a link points)."""
 
@@ -39,18 +40,8 @@ class Kind(StrEnum):
     SPECIAL = "special", "不是普通文件（管道、设备或套接字），已忽略并保留原处"
     UNREADABLE = "unreadable", ""  # could not be opened: refused with the reason the system gave
 
+    __words__ = ("reason",)
     reason: str
-
-    def __new__(cls, value: str, reason: str) -> Kind:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.reason = reason
-        return member
-
-    @classmethod
-    def of(cls, value: str) -> Kind:
-        """The kind a ledger row or an Inbound names."""
-        return next(k for k in cls if k.value == value)
 
 
 LOCK, PARTIAL, SKIP, TAKE, HIDDEN = Kind.LOCK, Kind.PARTIAL, Kind.SKIP, Kind.TAKE, Kind.HIDDEN

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,12 +26,13 @@ from huizong.ledger.tables import (
     sightings,
     submissions,
 )
+from huizong.words import Worded
 
 __all__ = ["facts", "issues", "locks", "metadata", "projects", "records", "revisions", "runs", "sightings",
            "submissions"]  # fmt: skip
 
 
-class Status(StrEnum):
+class Status(Worded):
     """What became of a file a county sent: its value in the ledger and the CSVs, and its Chinese label."""
 
     ACCEPTED = "accepted", "已报送"
@@ -41,13 +41,8 @@ class Status(StrEnum):
     SUPERSEDED = "superseded", "已更正替代"
     IGNORED = "ignored", "已忽略"
 
+    __words__ = ("zh",)
     zh: str
-
-    def __new__(cls, value: str, zh: str) -> Status:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.zh = zh
-        return member
 
 
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = Status

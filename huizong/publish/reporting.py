@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from huizong.catalog import Config, Division
 from huizong.clock import TZ, now
 from huizong.ledger import store as st
 from huizong.read.periods import Period, parse_token
+from huizong.words import Worded
 
 
-class Reporting(StrEnum):
+class Reporting(Worded):
     """A county's reporting state for a period: its value (in reporting.csv), its Chinese label,
     its fill in the workbooks and its colour on the terminal, in one place."""
 
@@ -28,15 +28,10 @@ class Reporting(StrEnum):
     REFUSED = "refused", "退回待改", "FFC7CE", "red"
     NOT_DUE = "not-due", "未到期", "EDEDED", "dim"
 
+    __words__ = ("zh", "fill", "terminal")
     zh: str
     fill: str
     terminal: str
-
-    def __new__(cls, value: str, zh: str, fill: str, terminal: str) -> Reporting:
-        member = str.__new__(cls, value)
-        member._value_ = value
-        member.zh, member.fill, member.terminal = zh, fill, terminal
-        return member
 
 
 ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = Reporting
