@@ -10,12 +10,15 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from huizong.compact import compact
+
 
 class Severity(StrEnum):
     ERROR = "error"  # refuses the return
     WARNING = "warning"  # accepts it with a flag
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Issue:
     code: str

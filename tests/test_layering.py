@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "huizong"
 # vocabulary every room may use
-SHARED = {"catalog", "forms", "settings", "limits", "issues", "codes", "clock", "numbers", "words"}
+SHARED = {"catalog", "forms", "settings", "limits", "issues", "codes", "clock", "numbers", "words", "compact"}
 ALLOWED = {
     "read": {"read"},
     "rules": {"read", "rules", "ledger.store"},

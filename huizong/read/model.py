@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from huizong.compact import compact
 from huizong.issues import Issue
 from huizong.read.periods import Period
 
 COLUMNS = ("target", "value", "last_year")  # the numbers of an indicator table's row (labels: the form's)
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Located:
     """A header value and where it was written."""
@@ -22,6 +24,7 @@ class Located:
     label_cell: str
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Fact:
     """One number of the key-indicator table: (indicator, column) of one return."""
@@ -46,6 +49,7 @@ class Fact:
         return ",".join(out)
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class RowRef:
     """Where an indicator's row stands: for issues that concern the row, not one cell."""
@@ -57,6 +61,7 @@ class RowRef:
     name_written: str
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class ProjectRow:
     sheet: str
@@ -73,6 +78,7 @@ class ProjectRow:
     cells: dict[str, str] = field(default_factory=dict)  # field -> A1 address
 
 
+@compact
 @dataclass(frozen=True, slots=True)
 class Record:
     """One row of a form's list (a contract, an enterprise): field -> value as the form means it
@@ -86,6 +92,7 @@ class Record:
     cells: dict[str, str]  # field -> A1 address
 
 
+@compact
 @dataclass(slots=True)
 class Return:
     file: str  # the name as dropped

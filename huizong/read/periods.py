@@ -7,6 +7,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from huizong.compact import compact
+
 KINDS = ("Q1", "H1", "Q3", "FY")  # cumulative from 1 January
 MONTHS = tuple(f"M{m:02d}" for m in range(1, 13))  # one month each, for monthly forms
 END_MONTH = {"Q1": 3, "H1": 6, "Q3": 9, "FY": 12} | {k: int(k[1:]) for k in MONTHS}
@@ -31,6 +33,7 @@ _WORDS = [
 ]
 
 
+@compact
 @dataclass(frozen=True, order=True, slots=True)
 class Period:
     year: int
