@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,15 @@ _LABEL_NOISE = re.compile(r"[\s:：]+")
 
 def normalize_label(text: object) -> str:
     """Fold a label for matching: NFKC (full-width to half-width), no spaces, no colons."""
-    return _LABEL_NOISE.sub("", unicodedata.normalize("NFKC", str(text or ""))).upper()
+    t = str(text or "")
+    return _normalized_cached(t) if len(t) <= 80 else _normalized(t)
+
+
+def _normalized(t: str) -> str:
+    return _LABEL_NOISE.sub("", unicodedata.normalize("NFKC", t)).upper()
+
+
+_normalized_cached = lru_cache(maxsize=16384)(_normalized)  # labels repeat in every file a worker reads
 
 
 @dataclass(frozen=True, slots=True)

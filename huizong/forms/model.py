@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from huizong.forms.expr import Expr
@@ -25,10 +26,21 @@ COLUMN_ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "
 PROJECT_ROLES = ("seq", "uscc", "name", "org", "category", "status", "funds", "note")
 
 
+_FOLD_NOISE = re.compile(r"[\s:：()\[\]【】]+")
+CACHED_TEXT = 80  # characters: labels and choices repeat in every file a worker reads; longer text is prose
+
+
 def fold(text: object) -> str:
     """Fold a label or a choice for matching: NFKC, no spaces, colons or brackets, upper case."""
-    t = unicodedata.normalize("NFKC", str(text or ""))
-    return re.sub(r"[\s:：()\[\]【】]+", "", t).upper()
+    t = str(text or "")
+    return _fold_cached(t) if len(t) <= CACHED_TEXT else _fold(t)
+
+
+def _fold(t: str) -> str:
+    return _FOLD_NOISE.sub("", unicodedata.normalize("NFKC", t)).upper()
+
+
+_fold_cached = lru_cache(maxsize=16384)(_fold)
 
 
 @dataclass(frozen=True)

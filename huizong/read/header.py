@@ -29,8 +29,18 @@ def label_index(labels: Mapping[str, tuple[str, ...]]) -> Labels:
     return _index(tuple((k, tuple(v)) for k, v in labels.items()))
 
 
+_SPACE = re.compile(r"\s+")
+
+
 def _fold(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+    return _fold_cached(text) if len(text) <= 80 else _folded(text)
+
+
+def _folded(text: str) -> str:
+    return _SPACE.sub("", unicodedata.normalize("NFKC", text))
+
+
+_fold_cached = lru_cache(maxsize=16384)(_folded)  # labels repeat in every file a worker reads
 
 
 def match_label(text: str, labels: Labels) -> tuple[str, str] | None:
