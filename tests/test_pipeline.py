@@ -130,6 +130,27 @@ def test_a_correction_within_one_batch_supersedes_the_earlier_file(ws):  # type:
     assert ws.totals("2024H1")["A01"]["value"] == "2"
 
 
+def test_copies_of_one_file_recorded_in_one_transaction_each_keep_their_own_copy(ws):  # type: ignore[no-untyped-def]
+    """The same bytes under the same name in three folders, in one commit group: the first accepted,
+    the other two duplicates of it, each kept at a path of its own that hashes to its row."""
+    first = write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1")
+    for n, folder in enumerate(("一", "二"), start=1):
+        (ws.inputs / folder).mkdir()
+        _age(shutil.copyfile(first, ws.inputs / folder / "民乐县.xlsx"), n)
+    _age(first, 0)
+    s = ws.run()
+    assert [(d.inbound.rel, d.status, d.duplicate_of) for d in s.decisions] == [
+        ("民乐县.xlsx", "accepted", None), ("一/民乐县.xlsx", "duplicate", 1), ("二/民乐县.xlsx", "duplicate", 1)]  # fmt: skip
+    rows = ws.sql("select id, stored_as, sha256, reason from submissions order by id")
+    sha = rows[0][2]
+    assert [r[1] for r in rows] == [f"archive/{sha[:16]}/民乐县.xlsx", f"duplicates/{sha[:16]}/民乐县.xlsx",
+                                    f"duplicates/{sha[:16]}/民乐县 (2).xlsx"]  # fmt: skip
+    assert [r[3] for r in rows[1:]] == ["与第 1 号报送内容完全相同（sha256 一致）"] * 2
+    for _id, stored_as, digest, _ in rows:
+        assert hashlib.sha256((ws.store / stored_as).read_bytes()).hexdigest() == digest
+    assert sorted(p.name for p in ws.inputs.rglob("*.xlsx")) == []
+
+
 def test_one_bad_file_never_stops_a_run(ws):  # type: ignore[no-untyped-def]
     garbage = ws.drop("garbage.xlsx")
     garbage.write_bytes(b"PK\x03\x04" + os.urandom(500))

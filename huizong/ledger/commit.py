@@ -1,10 +1,11 @@
-"""Committing decisions: the ledger row, facts and issues of a return in one transaction, then
-the original moved out of the inbox, atomically, never over an existing file.
+"""Committing decisions: the ledger rows, facts and issues of a group of returns in one
+transaction, then the originals moved out of the inbox, atomically, never over an existing file.
 
-Crash safety. Each file is recorded (one transaction) and then moved (one rename). A run
-killed between the two leaves a ledger row of an unfinished run whose file is still in the
-inbox: the next run finishes the move instead of counting the file again (`recover`). A run
-killed after its commits but before its outputs is republished in full by the next run.
+Crash safety. Each file is kept in the store, recorded (a transaction per group) and then moved
+(one rename). A run killed between the two leaves ledger rows of an unfinished run whose files
+are still in the inbox: the next run finishes the moves instead of counting the files again
+(`recover`). A run killed after its commits but before its outputs is republished in full by the
+next run.
 """
 
 from __future__ import annotations
@@ -43,18 +44,21 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def storage_path(settings: Settings, status: str, f: Inbound, store: st.Store | None = None) -> str:
+def storage_path(settings: Settings, status: str, f: Inbound, store: st.Store | None = None,
+                 claimed: set[str] | frozenset[str] = frozenset()) -> str:  # fmt: skip
     """Where the original goes, relative to the store: `<folder>/<sha256[:16]>/<safe name>`.
 
     Never another file: an existing file is reused only if it holds the same bytes and no ledger
-    row names it (a copy kept by a run killed before it recorded the file)."""
+    row names it (a copy kept by a run killed before it recorded the file), nor is it one of the
+    paths `claimed` by files of the same transaction, not yet recorded."""
     base = Path(FOLDER[status]) / f.sha256[:16]
     name = safe_component(Path(f.rel).name)
     stem, suffix = Path(name).stem, Path(name).suffix
     candidate = base / name
     n = 2
     while (settings.store / candidate).exists():
-        unnamed = store is not None and not store.names_stored(candidate.as_posix())
+        path = candidate.as_posix()
+        unnamed = store is not None and path not in claimed and not store.names_stored(path)
         if unnamed and sha256_of(settings.store / candidate) == f.sha256:
             break
         candidate = base / f"{stem} ({n}){suffix}"
@@ -118,61 +122,83 @@ def move(src: Path, dest: Path) -> None:
     src.unlink()
 
 
+BATCH = 64  # files recorded per transaction
+
+
 def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_id: int,
            on_each: Callable[[Decision], None] | None = None) -> None:  # fmt: skip
-    """Record each decision in one transaction, then move its file out of the inbox."""
+    """Record the decisions, then move their files out of the inbox, `BATCH` files at a time: each
+    group's files kept in the store (durably), then recorded in one transaction, then released.
+
+    A kill anywhere leaves what one file at a time would: copies kept but not recorded are taken
+    up again by the next run (`storage_path` reuses an unnamed copy of the same bytes), and files
+    recorded but still in the inbox are finished by `recover`."""
     by_id: dict[int, Decision] = {}
-    for d in decisions:
-        fault_point("before recording a file")
-        f = d.inbound
-        stored_as = None
-        if d.status != st.IGNORED and f.staged is not None:
-            stored_as = storage_path(settings, d.status, f, store)
-            keep(f.staged, settings.store / stored_as, f.sha256)  # durable before the ledger says so
-        fault_point("kept, not yet recorded")
-        ret = d.ret
+    for start in range(0, len(decisions), BATCH):
+        group = decisions[start : start + BATCH]
+        claimed: set[str] = set()  # kept by this group, not yet named by the ledger
+        places: list[str | None] = []
+        for d in group:
+            fault_point("before recording a file")
+            f = d.inbound
+            stored_as = None
+            if d.status != st.IGNORED and f.staged is not None:
+                stored_as = storage_path(settings, d.status, f, store, claimed)
+                claimed.add(stored_as)
+                keep(f.staged, settings.store / stored_as, f.sha256)  # durable before the ledger says so
+            fault_point("kept, not yet recorded")
+            places.append(stored_as)
         with store.begin() as conn:
-            row = {
-                "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
-                "name_bytes": f.raw or None,
-                "size": f.size, "received_at": _received(conn, f), "format": ret.format if ret else None,
-                "county_code": ret.county_code if ret else None,
-                "period": ret.period.token if ret and ret.period else None,
-                "form": (ret.form or None) if ret else None,
-                "status": d.status, "errors": d.errors, "warnings": d.warnings, "reason": d.reason,
-                "stored_as": stored_as, "duplicate_of": d.duplicate_of, "sheet": ret.sheet if ret else None,
-            }  # fmt: skip
-            if ret:
-                for key in ("office", "filled_by", "phone", "fill_date"):
-                    located = ret.header.get(key)
-                    row[key] = str(located.value) if located else None
-            if d.status == st.DUPLICATE:
-                if d.duplicate_of is None:
-                    earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
-                    d.duplicate_of = int(earlier[0]["id"]) if earlier else None
-                row["duplicate_of"] = d.duplicate_of
-                row["reason"] = d.reason = f"与第 {d.duplicate_of} 号报送内容完全相同（sha256 一致）"
-                first = _row(conn, d.duplicate_of)
-                if first:
-                    row["county_code"], row["period"], row["form"] = (
-                        first["county_code"],
-                        first["period"],
-                        first["form"],
-                    )
-            sid = store.insert(conn, st.submissions, row)
-            by_id[sid] = d
-            d.submission_id, d.stored_as = sid, stored_as
-            if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
-                insert_return(conn, store, sid, ret)
-                for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel, ret.form):
-                    if old_id in by_id:  # superseded within this batch: report its final status
-                        by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
-            store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
-        fault_point("recorded, not yet moved")
-        if stored_as is not None:
-            release(f)
-        if on_each:
-            on_each(d)
+            for d, stored_as in zip(group, places, strict=True):
+                _record(conn, store, d, stored_as, run_id, by_id)
+        for d, stored_as in zip(group, places, strict=True):
+            fault_point("recorded, not yet moved")
+            if stored_as is not None:
+                release(d.inbound)
+            if on_each:
+                on_each(d)
+
+
+def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_id: int,
+            by_id: dict[int, Decision]) -> None:  # fmt: skip
+    """One file's ledger row, and for an accepted return its facts, projects, records and the
+    return it supersedes; its issues."""
+    f, ret = d.inbound, d.ret
+    row = {
+        "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
+        "name_bytes": f.raw or None,
+        "size": f.size, "received_at": _received(conn, f), "format": ret.format if ret else None,
+        "county_code": ret.county_code if ret else None,
+        "period": ret.period.token if ret and ret.period else None,
+        "form": (ret.form or None) if ret else None,
+        "status": d.status, "errors": d.errors, "warnings": d.warnings, "reason": d.reason,
+        "stored_as": stored_as, "duplicate_of": d.duplicate_of, "sheet": ret.sheet if ret else None,
+    }  # fmt: skip
+    if ret:
+        for key in ("office", "filled_by", "phone", "fill_date"):
+            located = ret.header.get(key)
+            row[key] = str(located.value) if located else None
+    if d.status == st.DUPLICATE:
+        if d.duplicate_of is None:  # its first copy came in this batch: recorded in this transaction
+            q = st.sa.select(st.submissions.c.id).where(
+                st.submissions.c.sha256 == f.sha256, st.submissions.c.status != st.IGNORED
+            )
+            first_id = conn.execute(q.order_by(st.submissions.c.id).limit(1)).scalar()
+            d.duplicate_of = int(first_id) if first_id is not None else None
+        row["duplicate_of"] = d.duplicate_of
+        row["reason"] = d.reason = f"与第 {d.duplicate_of} 号报送内容完全相同（sha256 一致）"
+        first = _row(conn, d.duplicate_of)
+        if first:
+            row["county_code"], row["period"], row["form"] = first["county_code"], first["period"], first["form"]
+    sid = store.insert(conn, st.submissions, row)
+    by_id[sid] = d
+    d.submission_id, d.stored_as = sid, stored_as
+    if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
+        insert_return(conn, store, sid, ret)
+        for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel, ret.form):
+            if old_id in by_id:  # superseded within this batch: report its final status
+                by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
+    store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
 
 
 def _received(conn: Any, f: Inbound) -> str:
