@@ -83,9 +83,11 @@ def total_for(ind: Indicator, vals: Values, expected: list[Division]) -> Total:
         t = vals.get("target", {}).get(ind.code, {})
         ly = vals.get("last_year", {}).get(ind.code, {})
         reported = [c for c in codes if c in v]
+        planned_all = [c for c in codes if c in t] if t else []
+        with_last = [c for c in codes if c in ly] if ly else []
         value = _sum(v, reported) if reported else None
-        target = _sum(t, [c for c in codes if c in t]) if any(c in t for c in codes) else None
-        last = _sum(ly, [c for c in codes if c in ly]) if any(c in ly for c in codes) else None
+        target = _sum(t, planned_all) if planned_all else None
+        last = _sum(ly, with_last) if with_last else None
         comparable = [c for c in reported if c in ly]
         yoy = _growth(_sum(v, comparable), _sum(ly, comparable)) if comparable else None
         planned = [c for c in reported if c in t]
@@ -93,8 +95,13 @@ def total_for(ind: Indicator, vals: Values, expected: list[Division]) -> Total:
     return Total(
         code=ind.code, name=ind.name, unit=ind.unit, value=_clean(value), target=_clean(target),
         last_year=_clean(last), yoy_pct=yoy, completion_pct=completion, n_reported=len(reported),
-        n_expected=len(codes), reported=tuple(reported), missing=tuple(c for c in codes if c not in reported),
+        n_expected=len(codes), reported=tuple(reported), missing=_missing(codes, reported),
     )  # fmt: skip
+
+
+def _missing(codes: list[str], reported: list[str]) -> tuple[str, ...]:
+    have = set(reported)
+    return tuple(c for c in codes if c not in have)
 
 
 def rollup(config: Config, city: str, facts: Iterable[Mapping[str, Any]]) -> list[Total]:

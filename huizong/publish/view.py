@@ -80,12 +80,15 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
         return _gather_months(store, config, city, period, months, submissions)
     counties = config.divisions.counties_of(city_code)
     codes = [c.code for c in counties]
+    inside = set(codes)
     every = store.submissions(periods=[period], form=form.id) if submissions is None else submissions
-    subs = [s for s in every if s["period"] == period and s["county_code"] in codes and s["form"] == form.id]
-    facts = store.accepted_facts(codes, period, lean=city.level not in ("prefecture", "county"), form=form.id)
+    subs = [s for s in every if s["period"] == period and s["county_code"] in inside and s["form"] == form.id]
+    local = city.level in ("prefecture", "county")  # above a city, projects and records are in the cities' outputs
+    facts = store.accepted_facts(codes, period, lean=not local, form=form.id)
+    by_county = _by_county(subs)
     statuses = []
     for c in counties:
-        mine = [s for s in subs if s["county_code"] == c.code]
+        mine = by_county.get(c.code, [])
         current = [s for s in mine if s["status"] == st.ACCEPTED]
         if current:
             statuses.append(CountyStatus(c, "accepted", current[-1], mine))
@@ -98,9 +101,8 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
-    projects = store.projects_for(accepted_ids)
+    projects = store.projects_for(accepted_ids) if local else []
     revisions = store.revisions_for([s["id"] for s in subs])
-    local = city.level in ("prefecture", "county")  # above a city the records are in the cities' outputs
     records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None and local else None
     return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
                       projects, subs, revisions, parts_of(config, city, statuses, facts), form, records)  # fmt: skip
@@ -114,12 +116,13 @@ def _gather_months(store: st.Store, config: Config, city: Division, period: str,
     counties = config.divisions.counties_of(city.code)
     codes = [c.code for c in counties]
     every = store.submissions(periods=list(months), form=form.id) if submissions is None else submissions
-    wanted = set(months)
-    subs = [s for s in every if s["period"] in wanted and s["county_code"] in codes and s["form"] == form.id]
+    wanted, inside = set(months), set(codes)
+    subs = [s for s in every if s["period"] in wanted and s["county_code"] in inside and s["form"] == form.id]
+    by_county = _by_county(subs)
     statuses = []
     complete: set[str] = set()
     for c in counties:
-        mine = [s for s in subs if s["county_code"] == c.code]
+        mine = by_county.get(c.code, [])
         current = {s["period"]: s for s in mine if s["status"] == st.ACCEPTED}
         if set(current) == wanted:
             complete.add(c.code)
@@ -150,6 +153,14 @@ def _gather_months(store: st.Store, config: Config, city: Division, period: str,
     return CityPeriod(city, period, counties, rollup(config, city.code, facts), facts, statuses, issues, [], subs,
                       store.revisions_for([s["id"] for s in subs]), parts_of(config, city, statuses, facts), form,
                       records, months)  # fmt: skip
+
+
+def _by_county(subs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Submissions by county, each county's in the ledger's (arrival) order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for s in subs:
+        out.setdefault(s["county_code"], []).append(s)
+    return out
 
 
 def parts_of(config: Config, region: Division, statuses: list[CountyStatus],

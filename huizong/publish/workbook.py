@@ -105,11 +105,19 @@ def table(book: Book, ws: Worksheet, top: int, headers: Sequence[str], rows: Seq
     bordered = len(rows) <= BORDERED_ROWS
     formats = formats or {}
     fills = fills or {}
+    n_cols = max((len(row) for row in rows), default=0)
+    text_fmt = [book.fmt("", bordered, fills.get(c, "")) for c in range(1, n_cols + 1)]  # per column, made once
+    num_fmt = [book.fmt(formats.get(c, ""), bordered, fills.get(c, "")) for c in range(1, n_cols + 1)]
+    write_string = ws.write_string
     for r, row in enumerate(rows, start=h + 1):
-        per_row = row_formats[r - h - 1] if row_formats else {}
-        for c, v in enumerate(row, start=1):
-            num = per_row.get(c) or formats.get(c, "")
-            put(ws, r, c - 1, v, book.fmt(num if isinstance(v, int | float) else "", bordered, fills.get(c, "")))
+        per_row = row_formats[r - h - 1] if row_formats else None
+        for c, v in enumerate(row):
+            if type(v) is str:  # most cells: text, written as text
+                write_string(r, c, v, text_fmt[c])
+            elif per_row and isinstance(v, int | float) and per_row.get(c + 1):
+                put(ws, r, c, v, book.fmt(per_row[c + 1], bordered, fills.get(c + 1, "")))
+            else:
+                put(ws, r, c, v, num_fmt[c] if isinstance(v, int | float) else text_fmt[c])
     ws.freeze_panes(h + 1, 0)
     print_setup(ws, top if print_titles else None)
     for c, width in enumerate(widths or []):
