@@ -74,8 +74,12 @@ def test_text_with_nul_is_kept_visibly_on_every_backend(url):  # type: ignore[no
         sid = store.insert(conn, st.submissions, {"file": "a\x00b.xls", "inbox_path": "x", "sha256": "s", "size": 3,
                                                   "received_at": "now", "status": "rejected"})  # fmt: skip
         store.update_submission(conn, sid, reason="bad\x00cell")
+        store.insert_many(conn, st.issues, [  # the bulk path (the driver's executemany): one row of two with a NUL
+            {"submission_id": sid, "code": "c", "severity": "error", "message": "m\x00", "value": None},
+            {"submission_id": sid, "code": "c", "severity": "error", "message": "plain", "value": 1.5}])  # fmt: skip
     [row] = store.submissions()
     assert (row["file"], row["reason"]) == ("a\\x00b.xls", "bad\\x00cell")
+    assert [(i["message"], i["value"]) for i in store.issues_for([sid])] == [("m\\x00", None), ("plain", "1.5")]
 
 
 def test_the_newest_migration_file_is_alembics_head_and_opening_a_current_ledger_skips_alembic(tmp_path):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,8 +143,8 @@ class Store:
     def accepted_facts(self, counties: Sequence[str], period: str | None = None, lean: bool = False,
                        form: str | None = None, periods: Sequence[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
         """Facts of the current accepted return of each county (one period, or all). `lean`: only
-        county, period, indicator, column and number (what totals above a city need; 300,000 facts
-        of the nation are read several times faster)."""
+        county, period, indicator, column and number, and only the cells that hold a number (what
+        totals above a city need; 300,000 facts of the nation are read several times faster)."""
         cols = (
             [facts.c.county_code, facts.c.period, facts.c.indicator, facts.c.column, facts.c.number]
             if lean
@@ -155,6 +156,8 @@ class Store:
             .where(submissions.c.status == ACCEPTED, facts.c.county_code.in_(list(counties)))
             .order_by(facts.c.county_code, facts.c.id)
         )
+        if lean:
+            q = q.where(facts.c.number.is_not(None))
         if period is not None:
             q = q.where(facts.c.period == period)
         if periods is not None:
@@ -295,7 +298,11 @@ class Store:
         quote = conn.dialect.identifier_preparer.quote
         sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
                f"VALUES ({', '.join([mark] * len(keys))})")  # fmt: skip
-        conn.exec_driver_sql(sql, [tuple(_text(r[k]) for k in keys) for r in rows])
+        get = itemgetter(*keys)
+        values = [get(r) for r in rows] if len(keys) > 1 else [(get(r),) for r in rows]
+        if any("\x00" in v for t in values for v in t if type(v) is str):  # rare: cleaned row by row
+            values = [tuple(_text(v) for v in t) for t in values]
+        conn.exec_driver_sql(sql, values)
 
     @staticmethod
     def update_submission(conn: Connection, sid: int, **values: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from operator import mul
 
 from huizong.catalog import Config, normalize_label
 from huizong.read.cells import address
@@ -19,9 +20,14 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 USCC_FORMAT = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 
 
+_USCC_VALUE = {ch: n for n, ch in enumerate(USCC_CHARS)}
+
+
 def uscc_check_char(first17: str) -> str:
     """The 18th character for the first 17 (each in USCC_CHARS)."""
-    total = sum(USCC_CHARS.index(ch) * w for ch, w in zip(first17, USCC_WEIGHTS, strict=True))
+    if len(first17) != len(USCC_WEIGHTS):
+        raise ValueError(f"a USCC's check character needs its first 17 characters, not {len(first17)}")
+    total = sum(map(mul, map(_USCC_VALUE.__getitem__, first17), USCC_WEIGHTS))
     return USCC_CHARS[(31 - total % 31) % 31]
 
 

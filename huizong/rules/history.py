@@ -78,10 +78,14 @@ def cumulative_frame(returns: list[Return], config: Config, history: History) ->
     """Flow indicators within a year: Q1 <= H1 <= Q3 <= FY, against the store and the batch."""
     batch = _batch_values(returns)
     flows = {i.code for i in config.catalog if i.kind == "flow"}
+    held = {(c, p) for c, p, _ in batch} | {(c, p) for c, p, _, _ in history.known}  # (county, period)
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in _identified(returns):
         assert ret.period and ret.county_code
+        year, county = ret.period.year, ret.county_code
+        if not any((county, f"{year}{k}") in held for k in KINDS if k != ret.period.kind):
+            continue  # nothing of the county's other periods of the year to compare with
         for f in ret.facts:
             if f.column != "value" or f.number is None or f.indicator not in flows:
                 continue

@@ -165,18 +165,30 @@ def _periods_of(other: Form, period: Period) -> list[str]:
     return [period.token]
 
 
-def other_value(beyond: Beyond, batch: list[Return], other: Form, code: str, county: str, period: Period,
+Batch = dict[tuple[str, str | None, str], list[Return]]  # (form, county, period) -> the batch's readable returns
+
+
+def batch_index(batch: list[Return]) -> Batch:
+    """The batch's readable returns by form, county and period, in batch order."""
+    out: Batch = {}
+    for r in batch:
+        if r.readable and r.period is not None:
+            out.setdefault((r.form, r.county_code, r.period.token), []).append(r)
+    return out
+
+
+def other_value(beyond: Beyond, batch: list[Return] | Batch, other: Form, code: str, county: str, period: Period,
                 ret: Return | None = None) -> float:  # fmt: skip
     """Another form's number for the county and period: its return's, or the sum over its months
     when the other form is monthly (NaN unless every month is in). The batch's own returns of the
-    other form count over the store's."""
+    other form count over the store's. `batch`: its returns, or their `batch_index`."""
     parts = _periods_of(other, period)
     if not parts:
         return np.nan
+    index = batch if isinstance(batch, dict) else batch_index(batch)
     total = 0.0
     for p in parts:
-        in_batch = [r for r in batch if r.readable and r.form == other.id and r.county_code == county
-                    and r.period is not None and r.period.token == p and (ret is None or beyond.before(r, ret))]  # fmt: skip
+        in_batch = [r for r in index.get((other.id, county, p), []) if ret is None or beyond.before(r, ret)]
         v = in_batch[-1].number(code) if in_batch else beyond.other.get((other.id, county, p, code))
         if v is None:
             return np.nan
@@ -297,11 +309,12 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     for c in codes:
         data[c] = pd.to_numeric(data[c], errors="coerce").astype(float)
     others: dict[tuple[str, str], pd.Series] = {}
+    index = batch_index(returns)
     for rule in form.rules:
         for key in rule.expr.forms:
             if key not in others:
                 other = config.form_by_id[key[0]]
-                others[key] = pd.Series([other_value(beyond, returns, other, key[1], r.county_code or "", r.period, r)
+                others[key] = pd.Series([other_value(beyond, index, other, key[1], r.county_code or "", r.period, r)
                                          for r in mine if r.period], index=data.index, dtype=float)  # fmt: skip
     recs = records_table(mine, form) if form.list is not None else None
     context = [{"file": r.file, "sheet": r.sheet or r.list_sheet, "ret": r,
