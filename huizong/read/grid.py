@@ -6,7 +6,7 @@ the county shifted. Merged ranges hold their value in the top-left cell only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ class Grid:
     rows: list[list[Any]]
     visible: bool = True
     very_hidden: bool = False  # hidden so that Excel's 取消隐藏 does not list it
+    _texts: dict[int, list[str]] = field(default_factory=dict, compare=False, repr=False)  # row_texts, once each
 
     @property
     def shown_name(self) -> str:
@@ -44,6 +45,15 @@ class Grid:
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         return str(v).strip()
+
+    def row_texts(self, row: int) -> list[str]:
+        """Every cell of a row as `text` gives it, made once per row: the header scans of each form
+        look at the same top rows of every sheet."""
+        got = self._texts.get(row)
+        if got is None:
+            cells = self.rows[row] if 0 <= row < len(self.rows) else []
+            got = self._texts[row] = [self.text(row, c) for c in range(len(cells))]
+        return got
 
     @property
     def height(self) -> int:

@@ -59,8 +59,7 @@ def find_project_header(grid: Grid, roles: Roles) -> tuple[int, dict[str, int], 
     for r in range(min(grid.height, 40)):
         found: dict[str, int] = {}
         funds_unit = "万元"
-        for c in range(len(grid.rows[r])):
-            text = grid.text(r, c)
+        for c, text in enumerate(grid.row_texts(r)):
             role = _role(text, roles)
             if role and role not in found:
                 found[role] = c

@@ -67,8 +67,9 @@ def find_list_header(grid: Grid, part: ListPart, config: Config) -> tuple[int, d
     """(header row, field -> column, field -> unit written in its header) of the list, if the sheet has it."""
     cues = [fold(h) for h in part.header]
     for r in range(min(grid.height, HEADER_SCAN_ROWS)):
-        texts = [grid.text(r, c) for c in range(len(grid.rows[r]))]
-        if not any(any(cue in fold(t) for cue in cues) for t in texts if t):
+        texts = grid.row_texts(r)
+        joined = "\x00".join(fold(t) for t in texts if t)  # no cue holds a NUL: none spans two cells
+        if not joined or not any(cue in joined for cue in cues):
             continue
         columns: dict[str, int] = {}
         units: dict[str, str] = {}

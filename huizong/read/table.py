@@ -51,7 +51,7 @@ def find_layout(grid: Grid, cues: tuple[str, ...], exact: tuple[str, ...], roles
     folded = [normalize_label(c) for c in cues]
     whole = {normalize_label(c) for c in exact}
     for r in range(min(grid.height, HEADER_SCAN_ROWS)):
-        texts = [normalize_label(grid.text(r, c)) for c in range(len(grid.rows[r]))]
+        texts = [normalize_label(t) for t in grid.row_texts(r)]
         if not any((any(c in t for c in folded) and len(t) <= 12) or t in whole for t in texts):
             continue
         columns: dict[str, int] = {}
