@@ -149,8 +149,9 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
             fault_point("kept, not yet recorded")
             places.append(stored_as)
         with store.begin() as conn:
+            current = _current_returns(conn, group)
             for d, stored_as in zip(group, places, strict=True):
-                _record(conn, store, d, stored_as, run_id, by_id)
+                _record(conn, store, d, stored_as, run_id, by_id, current)
         for d, stored_as in zip(group, places, strict=True):
             fault_point("recorded, not yet moved")
             if stored_as is not None:
@@ -159,10 +160,35 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
                 on_each(d)
 
 
+Key = tuple[str, str, str]  # (county, period, form) of a return
+
+
+def _current_returns(conn: Any, group: list[Decision]) -> set[Key]:
+    """Which of the group's accepted returns' (county, period, form) already have an accepted return
+    in the ledger: only those have one to supersede (besides a correction within the group)."""
+    keys = {k for d in group if d.status == st.ACCEPTED and (k := _key(d.ret)) is not None}
+    counties = sorted({k[0] for k in keys})
+    s = st.submissions.c
+    found: set[Key] = set()
+    for i in range(0, len(counties), 500):
+        q = st.sa.select(s.county_code, s.period, s.form).where(
+            s.status == st.ACCEPTED, s.county_code.in_(counties[i : i + 500])
+        )
+        found |= {(str(r[0]), str(r[1]), str(r[2])) for r in conn.execute(q.distinct())}
+    return found & keys
+
+
+def _key(ret: Return | None) -> Key | None:
+    if ret is None or ret.period is None or not ret.county_code:
+        return None
+    return ret.county_code, ret.period.token, ret.form
+
+
 def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_id: int,
-            by_id: dict[int, Decision]) -> None:  # fmt: skip
+            by_id: dict[int, Decision], current: set[Key]) -> None:  # fmt: skip
     """One file's ledger row, and for an accepted return its facts, projects, records and the
-    return it supersedes; its issues."""
+    return it supersedes (where `current`, the keys with an accepted return, says there is one);
+    its issues."""
     f, ret = d.inbound, d.ret
     row = {
         "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
@@ -195,9 +221,12 @@ def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_
     d.submission_id, d.stored_as = sid, stored_as
     if d.status == st.ACCEPTED and ret is not None and ret.period is not None and ret.county_code:
         insert_return(conn, store, sid, ret)
-        for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel, ret.form):
-            if old_id in by_id:  # superseded within this batch: report its final status
-                by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
+        this = (ret.county_code, ret.period.token, ret.form)
+        if this in current:
+            for old_id, reason in supersede(conn, store, ret.county_code, ret.period.token, sid, f.rel, ret.form):
+                if old_id in by_id:  # superseded within this batch: report its final status
+                    by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
+        current.add(this)  # a later return of the group for the same key supersedes this one
     store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
 
 
