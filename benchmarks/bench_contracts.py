@@ -133,7 +133,7 @@ def main() -> None:
     naive = naive_per_file(sample)
     print(f"  {'naive script (sample), per file':<40} {naive:7.3f} s  ->  {naive * len(paths):7.2f} s for all "
           f"(read and group only: no validation, no ledger, no workbook)")  # fmt: skip
-    settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", city="620000",
+    settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="620000",
                                  docs="0", quiet="0")  # fmt: skip
     cold = run("huizong cold (every level, every period)", settings)
     print(

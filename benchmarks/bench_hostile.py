@@ -92,7 +92,7 @@ def main() -> None:
                 for p in files:
                     shutil.copy(p, inbox / p.name)
             settings = Settings.from_env(inputs=inbox, outputs=root / f"out-{label}", store=root / f"store-{label}",
-                                         city=CITY)  # fmt: skip
+                                         region=CITY)  # fmt: skip
             t = time.perf_counter()
             s = run_batch(settings, CONFIG)
             wall = time.perf_counter() - t

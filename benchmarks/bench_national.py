@@ -181,7 +181,7 @@ def prefect_cold(root: Path, inbox: Path) -> float:
 
         t = time.perf_counter()
         result = huizong_run(inputs=str(inbox), outputs=str(root / "outputs-prefect"), store=str(root / "store-prefect"),
-                             city="000000")  # fmt: skip
+                             region="000000")  # fmt: skip
         wall = time.perf_counter() - t
         n = sum(result["counts"].values())
         stages = "  ".join(f"{k} {v:.2f}" for k, v in result.get("timings", {}).items() if v >= 0.01)

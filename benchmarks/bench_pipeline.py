@@ -58,7 +58,7 @@ def main() -> None:
         print(f"{'':<44} suites run: {len(results)}; rows: " + ", ".join(f"{r.suite} {r.rows}" for r in results))
         docs = validator_for(CONFIG, "620700", root / "docs")
         timed(f"validate {n} returns, with GX Data Docs", n, lambda: docs.run(returns))
-        settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", city="620700")
+        settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="620700")
         summary = timed(f"whole run of {n} returns (no Prefect)", n, lambda: run_batch(settings, CONFIG))
         n_periods = len({p.name for p in (root / "outputs" / "620700").iterdir()})
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -34,8 +34,8 @@ RETRIED = {"feedback", "publish", "reporting"}  # steps that write outputs atomi
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def read_chunk(files: list[Inbound], config_dir: Path, city: str) -> list[Return]:
-    return pipeline.read_files(files, Config.current(config_dir), city)
+def read_chunk(files: list[Inbound], config_dir: Path, region: str) -> list[Return]:
+    return pipeline.read_files(files, Config.current(config_dir), region)
 
 
 class PrefectExecutor(pipeline.Executor):
@@ -59,11 +59,11 @@ class PrefectExecutor(pipeline.Executor):
         # quoted: Prefect would otherwise walk every Return, fact and issue looking for futures
         return t(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
 
-    def read(self, chunks: list[list[Inbound]], config: Config, city: str, progress: Any) -> list[Return]:
+    def read(self, chunks: list[list[Inbound]], config: Config, region: str, progress: Any) -> list[Return]:
         """Each chunk one task, on the flow's task runner (threads here, or a Dask cluster); the
         files by absolute path, so that a worker in another folder or on another machine finds them."""
         chunks = [[_absolute(f) for f in chunk] for chunk in chunks]
-        futures = read_chunk.map(chunks, unmapped(Path(self.settings.config).resolve()), unmapped(city))
+        futures = read_chunk.map(chunks, unmapped(Path(self.settings.config).resolve()), unmapped(region))
         return [r for fut in futures for r in fut.result()]
 
     def log(self, message: str) -> None:
@@ -86,9 +86,11 @@ def summary_markdown(summary: pipeline.RunSummary) -> str:
 
 
 @flow(name="huizong-run", log_prints=False)
-def huizong_run(inputs: str = "", outputs: str = "", store: str = "", db_url: str = "", city: str = "",
-                config: str = "", wait: float = 600, republish: bool = False) -> dict[str, Any]:  # fmt: skip
-    settings = Settings.from_env(inputs=inputs, outputs=outputs, store=store, db_url=db_url, city=city, config=config)
+def huizong_run(inputs: str = "", outputs: str = "", store: str = "", db_url: str = "", region: str = "",
+                config: str = "", wait: float = 600, republish: bool = False, city: str = "") -> dict[str, Any]:  # fmt: skip
+    """`city`: what `region` was called before regions above a city; deployments made then still pass it."""
+    settings = Settings.from_env(inputs=inputs, outputs=outputs, store=store, db_url=db_url, region=region or city,
+                                 config=config)  # fmt: skip
     summary = pipeline.run(settings, None, PrefectExecutor(settings), wait=wait, republish=republish)
     create_markdown_artifact(markdown=summary_markdown(summary), key="huizong-run", description="huizong 运行结果")
     return {"run_id": summary.run_id, "counts": summary.counts, "outputs": [str(p) for p in summary.outputs],

@@ -60,7 +60,7 @@ def run_due(flow: Any, deployment_id: Any, say: Callable[[str], None] = print) -
 def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
                   say: Callable[[str], None] = print) -> None:  # fmt: skip
     params = {"inputs": str(settings.inputs.resolve()), "outputs": str(settings.outputs.resolve()),
-              "store": str(settings.store.resolve()), "db_url": settings.db_url, "city": settings.city,
+              "store": str(settings.store.resolve()), "db_url": settings.db_url, "region": settings.region,
               "config": str(Path(settings.config).resolve())}  # fmt: skip
     deployment = flow_for(settings.dask).to_deployment(name=DEPLOYMENT, schedules=[Cron(cron, timezone=timezone)], parameters=params,
                                            description="汇总：夜间定时运行，收件箱有新文件时也运行",

@@ -281,26 +281,26 @@ class Divisions:
     def _spelling_pools(self) -> dict[str | None, list[tuple[str, int, Division]]]:
         return {}
 
-    def _spellings(self, city: str | None) -> list[tuple[str, int, Division]]:
-        """(folded spelling, its length, county) of the city's counties, or of every county: folded
+    def _spellings(self, region: str | None) -> list[tuple[str, int, Division]]:
+        """(folded spelling, its length, county) of the region's counties, or of every county: folded
         once, not at every cell that may name a county."""
         pools = self._spelling_pools
-        if city not in pools:
-            counties = self.counties_of(city) if city else [d for d in self.rows if d.level == "county"]
-            pools[city] = [
+        if region not in pools:
+            counties = self.counties_of(region) if region else [d for d in self.rows if d.level == "county"]
+            pools[region] = [
                 (normalize_label(n), len(n), d) for d in counties for n in short_names(d.name) if len(n) >= 2
             ]
-        return pools[city]
+        return pools[region]
 
-    def find_county_in_text(self, text: str, city: str | None = None) -> Division | None:
+    def find_county_in_text(self, text: str, region: str | None = None) -> Division | None:
         """The county an office name or title names: "民乐县科学技术局" -> 民乐县.
 
-        Looks among the city's counties first, then nationally where a name is unique.
+        Looks among the region's counties first, then nationally where a name is unique.
         The longest matching spelling wins."""
         s = normalize_label(text)
         if not s:
             return None
-        pools = [self._spellings(city)] if city else []
+        pools = [self._spellings(region)] if region else []
         pools.append(self._spellings(None))
         for pool in pools:
             best = [(length, d) for spelling, length, d in pool if spelling in s]

@@ -38,7 +38,7 @@ def _places(p: argparse.ArgumentParser, *which: str) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--region", "--city", dest="city",
+    p.add_argument("--region", "--city", dest="region",
                    help="region: a prefecture (the city), a province, or 000000 for the nation; "
                         "default 620700 or $HUIZONG_REGION ($HUIZONG_CITY)")  # fmt: skip
     p.add_argument("--config", help="configuration folder (catalog, suites); default: the repo's expectations/")
@@ -46,7 +46,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 city=args.city, config=args.config, docs="0" if args.no_docs else None,
+                                 region=args.region, config=args.config, docs="0" if args.no_docs else None,
                                  dask=args.dask)  # fmt: skip
     if settings.dask and args.no_prefect:
         print("huizong: --dask 需要 Prefect 流程运行，不能与 --no-prefect 同用", file=sys.stderr)
@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
         )
         with console.status("运行中（Prefect）…"):
             result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
-                                 db_url=settings.db_url, city=settings.city, config=str(settings.config),
+                                 db_url=settings.db_url, region=settings.region, config=str(settings.config),
                                  wait=args.wait, republish=args.republish)  # fmt: skip
         rows, counts, outputs = result["decisions"], result["counts"], result["outputs"]
         deferred = result.get("deferred", [])
@@ -134,16 +134,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from huizong.publish.feedback import write_feedback
     from huizong.read.worker import ReadJob, read_bounded
 
-    settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
+    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
     config = Config.load(settings.config)
     paths = [Path(f) for f in args.files]
     for p in paths:
         if not p.is_file():
             print(f"huizong: 文件不存在：{shown(p)}", file=sys.stderr)
             return 2
-    returns = read_bounded([ReadJob(p, shown(p)) for p in paths], config, settings.city)
+    returns = read_bounded([ReadJob(p, shown(p)) for p in paths], config, settings.region)
     store = _existing_store(settings, args.db)
-    by_file = validate(returns, config, settings.city, store)
+    by_file = validate(returns, config, settings.region, store)
     console = _console()
     reports = []
     for ret in returns:
@@ -204,7 +204,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     from huizong.publish.template import write_template
     from huizong.read.periods import parse_token
 
-    settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
+    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
     config = Config.load(settings.config)
     div = config.divisions.get(args.county)
     if div is None or div.level != "county":
@@ -243,7 +243,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from huizong.pipeline import open_store
     from huizong.publish.outputs import publish, publish_reporting
 
-    settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, city=args.city,
+    settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, region=args.region,
                                  config=args.config)  # fmt: skip
     config = Config.load(settings.config)
     store = open_store(settings)
@@ -269,7 +269,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from huizong.publish.reporting import matrix
     from huizong.read.periods import parse_token
 
-    settings = Settings.from_env(store=args.store, db_url=args.db, city=args.city, config=args.config)
+    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
     config = Config.load(settings.config)
     store = _existing_store(settings, args.db)
     if store is None:
@@ -288,13 +288,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     forms = [config.form_by_id[args.form]] if args.form else list(config.forms)
     if period is not None:  # a month is a monthly form's period, a half year a cumulative form's
         forms = [f for f in forms if f.monthly == period.is_month]
-    counties = [c.code for c in config.divisions.counties_of(settings.city)]
+    counties = [c.code for c in config.divisions.counties_of(settings.region)]
     shown = [f for f in forms if args.form or f is config.forms[0] or store.periods(counties, form=f.id)]
-    city = config.divisions.get(settings.city)
+    region = config.divisions.get(settings.region)
     for form in shown:
-        m = matrix(store, config.for_form(form.id), settings.city, [period.token] if period else None)
+        m = matrix(store, config.for_form(form.id), settings.region, [period.token] if period else None)
         words = "" if form is config.forms[0] else form.short_name
-        table = Table(title=f"{city.name if city else settings.city}{words}报送情况")
+        table = Table(title=f"{region.name if region else settings.region}{words}报送情况")
         table.add_column("县区")
         for p in m.periods:
             table.add_column(f"{parse_token(p).zh}\n截止 {m.cells[(m.counties[0].code, p)].due:%Y-%m-%d}")
@@ -336,7 +336,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from huizong.settings import seconds
 
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 city=args.city, config=args.config, dask=args.dask)  # fmt: skip
+                                 region=args.region, config=args.config, dask=args.dask)  # fmt: skip
     settle = seconds(args.settle if args.settle is not None else os.environ.get("HUIZONG_SETTLE", "30"),
                      "--settle" if args.settle is not None else "HUIZONG_SETTLE")  # fmt: skip
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -104,8 +104,8 @@ _CODES = [
     Code(
         "county-outside-city",
         E,
-        "{value}（{name}）不属于{city}，请报送本市所辖县区的报表",
-        "{value} ({name}) is not a county of {city}",
+        "{value}（{name}）不属于{region}，请报送本市所辖县区的报表",
+        "{value} ({name}) is not a county of {region}",
     ),
     Code(
         "county-mismatch",

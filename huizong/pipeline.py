@@ -127,17 +127,17 @@ def docs_dir(settings: Settings) -> Path | None:
 Progress = Callable[[str, int, int], None]  # (step, done, total)
 
 
-def read_files(files: Iterable[Inbound], config: Config, city: str, progress: Progress | None = None) -> list[Return]:
+def read_files(files: Iterable[Inbound], config: Config, region: str, progress: Progress | None = None) -> list[Return]:
     """Read each file's staged copy in a bounded worker (`huizong.read.worker`): one Return per file."""
     todo = list(files)
     jobs = [ReadJob(f.source, f.rel) for f in todo]
-    out = read_bounded(jobs, config, city, (lambda done, total: progress("读取", done, total)) if progress else None)
+    out = read_bounded(jobs, config, region, (lambda done, total: progress("读取", done, total)) if progress else None)
     for _ in out:
         fault_point("file read")
     return out
 
 
-def validate(returns: list[Return], config: Config, city: str, store: st.Store | None = None,
+def validate(returns: list[Return], config: Config, region: str, store: st.Store | None = None,
              docs_dir: Path | None = None) -> dict[str, list[Issue]]:  # fmt: skip
     """All issues of the batch by file; `store` lets the rules compare with what it holds;
     `docs_dir` receives the GX Data Docs of the suite runs."""
@@ -145,7 +145,7 @@ def validate(returns: list[Return], config: Config, city: str, store: st.Store |
     from huizong.rules.suites import validator_for
 
     first = [r for r in returns if r.form == config.form_id]
-    by_file, _ = validator_for(config, city, docs_dir).run(returns, history_for(store, config, city, first), store)
+    by_file, _ = validator_for(config, region, docs_dir).run(returns, history_for(store, config, region, first), store)
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
 
 
@@ -314,9 +314,9 @@ class Executor:
     def step(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
 
-    def read(self, chunks: list[list[Inbound]], config: Config, city: str, progress: Progress | None) -> list[Return]:
+    def read(self, chunks: list[list[Inbound]], config: Config, region: str, progress: Progress | None) -> list[Return]:
         files = [f for chunk in chunks for f in chunk]
-        return read_files(files, config, city, progress)
+        return read_files(files, config, region, progress)
 
     def log(self, message: str) -> None:
         pass
@@ -362,16 +362,16 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         ex.log(f"run {run_id}: {len(files)} files, {len(p.to_read)} to read, still being written: {deferred}")
         fault_point("run recorded")
         if p.to_read:
-            prepare(config, settings.city, docs_dir(settings))
+            prepare(config, settings.region, docs_dir(settings))
         size = max(1, ex.chunk_size(len(p.to_read)))
         chunks = [p.to_read[i : i + size] for i in range(0, len(p.to_read), size)]
         t = time.perf_counter()
-        returns = ex.read(chunks, config, settings.city, progress) if chunks else []
+        returns = ex.read(chunks, config, settings.region, progress) if chunks else []
         timings["read"] = time.perf_counter() - t
         if progress and returns:
             progress("校验", 0, 1)
         issues = (
-            timed("validate", validate, returns, config, settings.city, store, docs_dir(settings)) if returns else {}
+            timed("validate", validate, returns, config, settings.region, store, docs_dir(settings)) if returns else {}
         )
         fault_point("validated")
         decisions = decide(p, returns, issues, seen)

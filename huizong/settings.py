@@ -36,16 +36,12 @@ class Settings:
     outputs: Path = Path("outputs")
     store: Path = Path("store")  # archive/, rejected/, duplicates/ and the default SQLite file
     db_url: str = ""
-    city: str = DEFAULT_CITY  # the region: a prefecture (the city), a province, or 000000 for the nation
+    region: str = DEFAULT_CITY  # a prefecture (the city), a province, or 000000 for the nation
     config: Path = DEFAULT_CONFIG
     docs: bool = True  # write the GX Data Docs (validation/gx/) once per run
     quiet: float = 1.0  # a file changed less than this many seconds ago is watched that long before it is taken
     fresh: float = 5.0  # a workbook cut short that changed less than this many seconds ago is left for later
     dask: str = ""  # a Dask scheduler (tcp://host:8786): the Prefect flow reads files on its cluster
-
-    @property
-    def region(self) -> str:
-        return self.city
 
     @classmethod
     def from_env(cls, **given: object) -> Settings:
@@ -60,8 +56,8 @@ class Settings:
             outputs=Path(str(pick("outputs", "HUIZONG_OUTPUTS", "outputs"))),
             store=store,
             db_url=db or f"sqlite:///{(store / 'huizong.db').as_posix()}",
-            city=str(
-                given.get("region") or pick("city", "HUIZONG_REGION", "") or pick("city", "HUIZONG_CITY", DEFAULT_CITY)
+            region=str(  # `city` and HUIZONG_CITY: the names before regions above a city, still understood
+                pick("region", "HUIZONG_REGION", "") or pick("city", "HUIZONG_CITY", DEFAULT_CITY)
             ),
             config=Path(str(pick("config", "HUIZONG_CONFIG", DEFAULT_CONFIG))),
             quiet=seconds(

@@ -43,7 +43,7 @@ class Workspace:
 
     @property
     def settings(self) -> Settings:
-        return Settings.from_env(inputs=self.inputs, outputs=self.outputs, store=self.store, city=CITY,
+        return Settings.from_env(inputs=self.inputs, outputs=self.outputs, store=self.store, region=CITY,
                                  db_url=self.db_url)  # fmt: skip
 
     def sql(self, query: str, **params: object) -> list[tuple]:

@@ -41,9 +41,9 @@ def _child(root: str, kill_at: int, counter, prefect: bool) -> None:  # type: ig
     if prefect:  # the path `huizong run` and `huizong serve` take every night
         from flows.nightly import huizong_run
 
-        huizong_run(inputs=str(r / "inputs"), outputs=str(r / "outputs"), store=str(r / "store"), city="620700")
+        huizong_run(inputs=str(r / "inputs"), outputs=str(r / "outputs"), store=str(r / "store"), region="620700")
     else:
-        settings = Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700")
+        settings = Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", region="620700")
         run_batch(settings, CONFIG)
     counter.value = batch._fault_points
     os._exit(0)
@@ -162,7 +162,7 @@ def _night(root: str, now: str, kill_at: int) -> None:
     os.environ["HUIZONG_FAULT_KILL_AT"] = str(kill_at) if kill_at else ""
     batch.reset_fault_points()
     r = Path(root)
-    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700"), CONFIG)
+    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", region="620700"), CONFIG)
     os._exit(0)
 
 

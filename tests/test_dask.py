@@ -52,7 +52,7 @@ def test_reading_on_a_dask_cluster_gives_the_in_process_outputs(tmp_path):  # ty
         prefect_test_harness(server_startup_timeout=120),
     ):
         result = flow_for(cluster.scheduler_address)(
-            inputs=str(there / "inputs"), outputs=str(there / "outputs"), store=str(there / "store"), city="620700"
+            inputs=str(there / "inputs"), outputs=str(there / "outputs"), store=str(there / "store"), region="620700"
         )
         ran = client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.task_prefixes])
     assert result["counts"] == {"accepted": 5, "rejected": 3, "duplicate": 1, "superseded": 1, "ignored": 1}

@@ -270,7 +270,7 @@ def test_a_province_sums_the_months_of_its_counties(tmp_path) -> None:  # type: 
 
     from huizong.pipeline import run_batch
 
-    summary = run_batch(dataclasses.replace(ws.settings, city="620000"), CONFIG)
+    summary = run_batch(dataclasses.replace(ws.settings, region="620000"), CONFIG)
     assert summary.counts["accepted"] == 2
     province = {r["indicator_code"]: r for r in ws.csv("620000/tech-contracts/2024M03/city_totals.csv")}
     assert (province["N"]["value"], province["AMT"]["value"], province["N_OUT"]["value"]) == ("2", "107.5", "1")

@@ -79,7 +79,7 @@ def _night(root: str, now: str, kill_at: int) -> None:
     os.environ["HUIZONG_FAULT_KILL_AT"] = str(kill_at) if kill_at else ""
     clock.reset_fault_points()
     r = Path(root)
-    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", city="620700",
+    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", region="620700",
                                 quiet="0"), CONFIG)  # fmt: skip
     os._exit(0)
 

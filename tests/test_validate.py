@@ -180,3 +180,26 @@ def test_suite_with_unknown_rule_is_refused(tmp_path):  # type: ignore[no-untype
 
 def test_standard_header_helper_is_what_the_form_says():
     assert list(standard_header("620722", "2024H1")) == ["填报单位", "行政区划代码", "报告期", "填报人", "联系电话"]
+
+
+def test_a_suite_edited_before_regions_still_names_the_counties_by_their_old_parameter(tmp_path):  # type: ignore[no-untyped-def]
+    """`city_county_codes` is `region_county_codes` now; a bureau's edited returns suite naming the old
+    parameter still refuses a county outside the region, and one inside passes."""
+    import shutil
+
+    from huizong.catalog import Config
+
+    root = tmp_path / "cfg"
+    shutil.copytree(CONFIG.root, root)
+    suite = root / "suites" / "returns.json"
+    text = suite.read_text(encoding="utf-8")
+    assert '"region_county_codes"' in text
+    suite.write_text(text.replace('"region_county_codes"', '"city_county_codes"'), encoding="utf-8")
+    config = Config.load(root)
+    outside = write_return(tmp_path / "外市.xlsx", "", "", shape=Shape(header={"行政区划代码": "110101", "报告期": "2024H1"},
+                                                                       title="县（区）科技创新主要指标报表"))  # fmt: skip
+    inside = write_return(tmp_path / "民乐县.xlsx", "620722", "2024H1")
+    rets = [read_return(p, config, CITY) for p in (outside, inside)]
+    by_file, _ = validator_for(config, CITY).run(rets)
+    assert [(i.code, i.cell) for i in by_file.get("外市.xlsx", [])] == [("county-outside-city", "C3")]
+    assert by_file.get("民乐县.xlsx", []) == []

@@ -51,7 +51,7 @@ def accept_refused(
     if not row["stored_as"]:
         raise AcceptError(f"{file} 未能读取，原件不在存储中（{row['reason']}）")
     original = settings.store / str(row["stored_as"])
-    (ret,) = read_bounded([ReadJob(original, str(row["inbox_path"]))], config, settings.city)
+    (ret,) = read_bounded([ReadJob(original, str(row["inbox_path"]))], config, settings.region)
     if not ret.readable or not ret.county_code or ret.period is None:
         raise AcceptError(f"{file} 无法识别县区或报告期，不能接收（请县区重新报送）")
     for form in config.forms:  # a list form's numbers are summed from its records

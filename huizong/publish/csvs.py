@@ -9,7 +9,7 @@ from typing import Any
 from huizong.forms.model import Form
 from huizong.publish.files import write_csv
 from huizong.publish.reporting import Matrix
-from huizong.publish.view import CityPeriod
+from huizong.publish.view import RegionPeriod
 
 SUBMISSION_COLUMNS = ["file", "sha256", "received_at", "county_code", "period", "status", "errors", "warnings",
                       "reason", "stored_as", "form"]  # fmt: skip
@@ -26,7 +26,7 @@ def with_explanation(issue: dict[str, Any]) -> str:
     return str(issue["message"])
 
 
-def write_totals(path: Path, view: CityPeriod) -> Path:
+def write_totals(path: Path, view: RegionPeriod) -> Path:
     names = {c.code: c.name for c in view.counties}
     rows = (
         [t.code, t.name, t.unit, t.value, t.target, t.last_year, t.yoy_pct, t.completion_pct, t.n_reported,
@@ -36,7 +36,7 @@ def write_totals(path: Path, view: CityPeriod) -> Path:
     return write_csv(path, TOTAL_COLUMNS, rows)
 
 
-def write_issues(path: Path, view: CityPeriod) -> Path:
+def write_issues(path: Path, view: RegionPeriod) -> Path:
     rows = (
         [i["submission"]["file"], i["submission"]["county_code"], i["submission"]["period"], i["sheet"], i["cell"],
          i["indicator"], i["code"], i["severity"], with_explanation(i), i["value"]]
@@ -45,7 +45,7 @@ def write_issues(path: Path, view: CityPeriod) -> Path:
     return write_csv(path, ISSUE_COLUMNS, rows)
 
 
-def write_records(path: Path, view: CityPeriod, form: Form) -> Path:
+def write_records(path: Path, view: RegionPeriod, form: Form) -> Path:
     """A list form's records of the accepted returns: county, file, sheet and row, then every field."""
     assert form.list is not None
     fields = [f for f in form.list.fields if f.type != "seq"]

@@ -61,8 +61,8 @@ def publish(store: st.Store, config: Config, settings: Settings,
     layout = Layout(settings.outputs)
     written = [write_submissions(layout.submissions_csv, store.submission_rows(SUBMISSION_COLUMNS))]
     divisions = config.divisions
-    counties = [c.code for c in divisions.counties_of(settings.city)]
-    regions = divisions.regions_within(settings.city)
+    counties = [c.code for c in divisions.counties_of(settings.region)]
+    regions = divisions.regions_within(settings.region)
     jobs: list[Job] = []  # (region, period, form) in the order they are written
     for form in config.forms:
         wanted: set[str] | None = None
@@ -78,7 +78,7 @@ def publish(store: st.Store, config: Config, settings: Settings,
                     if isinstance(periods, Mapping):
                         changed.setdefault(q, set()).update(periods[key])
         for period in form_periods(store, form, counties):
-            fresh = not layout.totals_csv(settings.city, period, form).exists()
+            fresh = not layout.totals_csv(settings.region, period, form).exists()
             if wanted is not None and period not in wanted and not fresh:
                 continue
             sent = {c for p in months_of(form, period) for c in store.sent(p, form.id)}
@@ -89,9 +89,9 @@ def publish(store: st.Store, config: Config, settings: Settings,
             )
             for region in regions:
                 inside = {c.code for c in divisions.counties_of(region.code)}
-                if region.code != settings.city and not inside & sent:
+                if region.code != settings.region and not inside & sent:
                     continue  # no county of this region has sent a return of the period
-                if only is not None and region.code != settings.city and not inside & only:
+                if only is not None and region.code != settings.region and not inside & only:
                     continue  # nothing of this region changed in this run
                 jobs.append((region.code, period, form.id))
     workers = min(os.cpu_count() or 1, config.rules.limits.workers or os.cpu_count() or 1, len(jobs))
@@ -119,9 +119,9 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
     current and previous year (or of the latest year the ledger has, if it has nothing that
     recent), as a workbook, a CSV and on the index page."""
     layout = Layout(settings.outputs)
-    region = config.divisions.get(settings.city)
-    name = region.name if region else settings.city
-    counties = [c.code for c in config.divisions.counties_of(settings.city)]
+    region = config.divisions.get(settings.region)
+    name = region.name if region else settings.region
+    counties = [c.code for c in config.divisions.counties_of(settings.region)]
     this_year = int(now()[:4])
     written = []
     sections: list[tuple[Form | None, list[str], Matrix | None]] = []
@@ -133,11 +133,11 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
                 sections.append((form, [], None))
             continue
         recent = [p for p in every if int(p[:4]) >= this_year - 1] or [p for p in every if p[:4] == max(every)[:4]]
-        m = matrix(store, view, settings.city, recent, submissions=store.submissions(periods=recent, form=form.id))
+        m = matrix(store, view, settings.region, recent, submissions=store.submissions(periods=recent, form=form.id))
         if m.counties and m.periods:
-            written.append(write_atomic(layout.reporting_workbook(settings.city, name, form),
+            written.append(write_atomic(layout.reporting_workbook(settings.region, name, form),
                                         partial(write_reporting_workbook, m=m, region_name=name)))  # fmt: skip
-            written.append(write_reporting_csv(layout.reporting_csv(settings.city, form), m))
+            written.append(write_reporting_csv(layout.reporting_csv(settings.region, form), m))
         sections.append((form, form_periods(store, form, counties), m))
-    written.append(write_index(store.submissions(unplaced=True), sections, name, settings.city, layout))
+    written.append(write_index(store.submissions(unplaced=True), sections, name, settings.region, layout))
     return written

@@ -1,4 +1,4 @@
-"""The validation page an analyst reads first, per city and period, in outputs/validation/.
+"""The validation page an analyst reads first, per region and period, in outputs/validation/.
 
 Every county's status, its errors and warnings, links to the feedback workbooks and to the
 GX Data Docs, and what changed since the page was last written (kept in a JSON beside it).
@@ -18,7 +18,7 @@ from huizong.forms.model import Form
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.reporting import Matrix
-from huizong.publish.view import STATUS_ZH, CityPeriod
+from huizong.publish.view import STATUS_ZH, RegionPeriod
 from huizong.read.periods import chronological, parse_token
 
 _ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))
@@ -26,7 +26,7 @@ _ENV.filters["num"] = lambda v: "" if v is None else (f"{v:,.0f}" if float(v).is
 _ENV.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")  # 2024-07-08T10:15:00+08:00 -> 2024-07-08 10:15
 
 
-def _state(view: CityPeriod) -> dict[str, Any]:
+def _state(view: RegionPeriod) -> dict[str, Any]:
     return {
         "counties": {
             s.county.code: {
@@ -41,7 +41,7 @@ def _state(view: CityPeriod) -> dict[str, Any]:
     }
 
 
-def changes_since(previous: dict[str, Any] | None, view: CityPeriod) -> list[str]:
+def changes_since(previous: dict[str, Any] | None, view: RegionPeriod) -> list[str]:
     """What an analyst should notice since the page was last written."""
     if previous is None:
         return ["首次生成本期校验报告。"]
@@ -63,9 +63,9 @@ def changes_since(previous: dict[str, Any] | None, view: CityPeriod) -> list[str
     return lines
 
 
-def write_report(view: CityPeriod, layout: Layout) -> Path:
-    city, period, form = view.city.code, view.period, view.form
-    target = layout.validation_page(city, period, form)
+def write_report(view: RegionPeriod, layout: Layout) -> Path:
+    region, period, form = view.region.code, view.period, view.form
+    target = layout.validation_page(region, period, form)
     state_file = target.with_suffix(".json")
     previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
     names = {c.code: c.name for c in view.counties}
@@ -91,10 +91,10 @@ def write_report(view: CityPeriod, layout: Layout) -> Path:
     revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
                   "indicator": r["indicator"], "column": column_words.get(r["column"], r["column"]), "old": r["old"], "new": r["new"], "cell": r["cell"]}
                  for r in view.revisions or []]  # fmt: skip
-    workbook = layout.workbook(city, view.city.name, period, form)
+    workbook = layout.workbook(region, view.region.name, period, form)
     docs = layout.gx_index
     html = _ENV.get_template("report.html").render(
-        title=f"{view.city.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=now()[:16].replace("T", " "),
+        title=f"{view.region.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=now()[:16].replace("T", " "),
         workbook_href=layout.href(workbook, target), workbook_name=workbook.name,
         docs_href=layout.href(docs, target) if docs.exists() else None,
         n_expected=len(view.counties), n_accepted=sum(s.status == "accepted" for s in view.statuses),
@@ -130,8 +130,8 @@ def _form_words(form: Form | None) -> str:
 def write_index(
     unplaced: list[dict[str, Any]],
     forms: list[tuple[Form | None, list[str], Matrix | None]],
-    city_name: str,
-    city: str,
+    region_name: str,
+    region: str,
     layout: Layout,
 ) -> Path:
     """outputs/validation/index.html: for each form (side by side), every period's page and the
@@ -141,12 +141,12 @@ def write_index(
     docs = layout.gx_index
     sections = [{
         "name": form.name if form else "", "short_name": form.short_name if form else "",
-        "periods": [{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(city, p, form), target)}
+        "periods": [{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(region, p, form), target)}
                     for p in sorted(periods, key=chronological, reverse=True)],
         "reporting": _reporting(m),
     } for form, periods, m in forms]  # fmt: skip
     html = _ENV.get_template("index.html").render(
-        city=city_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
+        region=region_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
         forms=sections, unplaced=unplaced,
     )  # fmt: skip
     return write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -24,7 +24,7 @@ def publish_region(store: st.Store, config: Config, layout: Layout, region: str,
     """`config`: the configuration seen from the form (`Config.for_form`)."""
     form = config.form
     view = gather(store, config, region, period, subs)
-    target = layout.workbook(region, view.city.name, period, form)
+    target = layout.workbook(region, view.region.name, period, form)
     out = [
         write_totals(layout.totals_csv(region, period, form), view),
         write_issues(layout.issues_csv(region, period, form), view),

@@ -91,10 +91,10 @@ class Matrix:
         return (sum(c.status == ON_TIME for c in cells), sum(c.status in (ON_TIME, LATE) for c in cells), len(cells))
 
 
-def matrix(store: st.Store, config: Config, city: str, periods: list[str] | None = None,
+def matrix(store: st.Store, config: Config, region: str, periods: list[str] | None = None,
            today: dt.datetime | None = None, submissions: list[dict[str, Any]] | None = None) -> Matrix:  # fmt: skip
     """`submissions`: the ledger's rows when the caller has read them already."""
-    counties = config.divisions.counties_of(city)
+    counties = config.divisions.counties_of(region)
     codes = [c.code for c in counties]
     deadlines = load_deadlines(config)
     today = today or dt.datetime.fromisoformat(now())

@@ -104,8 +104,8 @@ def _missing(codes: list[str], reported: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c not in have)
 
 
-def rollup(config: Config, city: str, facts: Iterable[Mapping[str, Any]]) -> list[Total]:
-    """One Total per catalog indicator for the city, from the accepted facts of one period."""
-    expected = config.divisions.counties_of(city)
+def rollup(config: Config, region: str, facts: Iterable[Mapping[str, Any]]) -> list[Total]:
+    """One Total per catalog indicator for the region, from the accepted facts of one period."""
+    expected = config.divisions.counties_of(region)
     vals = index_facts(facts)
     return [total_for(ind, vals, expected) for ind in config.catalog]

@@ -35,10 +35,10 @@ class Part:
 
 
 @dataclass
-class CityPeriod:
+class RegionPeriod:
     """What the outputs of one region (a city, a province, the nation) and period are made of."""
 
-    city: Division
+    region: Division
     period: str
     counties: list[Division]
     totals: list[Total]
@@ -67,23 +67,23 @@ def months_of(form: Form, period: str) -> tuple[str, ...]:
     return (period,)
 
 
-def gather(store: st.Store, config: Config, city_code: str, period: str,
-           submissions: list[dict[str, Any]] | None = None) -> CityPeriod:  # fmt: skip
-    """Everything the outputs of one city and period of the configuration's form show.
+def gather(store: st.Store, config: Config, region_code: str, period: str,
+           submissions: list[dict[str, Any]] | None = None) -> RegionPeriod:  # fmt: skip
+    """Everything the outputs of one region and period of the configuration's form show.
     `submissions` (the ledger's rows) is shared by all regions of a period: pass it in."""
-    city = config.divisions.get(city_code)
-    if city is None:
-        raise ValueError(f"unknown city code {city_code}")
+    region = config.divisions.get(region_code)
+    if region is None:
+        raise ValueError(f"unknown region code {region_code}")
     form = config.form
     months = months_of(form, period)
     if months != (period,):
-        return _gather_months(store, config, city, period, months, submissions)
-    counties = config.divisions.counties_of(city_code)
+        return _gather_months(store, config, region, period, months, submissions)
+    counties = config.divisions.counties_of(region_code)
     codes = [c.code for c in counties]
     inside = set(codes)
     every = store.submissions(periods=[period], form=form.id) if submissions is None else submissions
     subs = [s for s in every if s["period"] == period and s["county_code"] in inside and s["form"] == form.id]
-    local = city.level in ("prefecture", "county")  # above a city, projects and records are in the cities' outputs
+    local = region.level in ("prefecture", "county")  # above a region, projects and records are in the cities' outputs
     facts = store.accepted_facts(codes, period, lean=not local, form=form.id)
     by_county = _by_county(subs)
     statuses = []
@@ -104,16 +104,16 @@ def gather(store: st.Store, config: Config, city_code: str, period: str,
     projects = store.projects_for(accepted_ids) if local else []
     revisions = store.revisions_for([s["id"] for s in subs])
     records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None and local else None
-    return CityPeriod(city, period, counties, rollup(config, city_code, facts), facts, statuses, issues,
-                      projects, subs, revisions, parts_of(config, city, statuses, facts), form, records)  # fmt: skip
+    return RegionPeriod(region, period, counties, rollup(config, region_code, facts), facts, statuses, issues,
+                      projects, subs, revisions, parts_of(config, region, statuses, facts), form, records)  # fmt: skip
 
 
-def _gather_months(store: st.Store, config: Config, city: Division, period: str, months: tuple[str, ...],
-                   submissions: list[dict[str, Any]] | None) -> CityPeriod:  # fmt: skip
+def _gather_months(store: st.Store, config: Config, region: Division, period: str, months: tuple[str, ...],
+                   submissions: list[dict[str, Any]] | None) -> RegionPeriod:  # fmt: skip
     """A monthly form's quarter, half year or year: each county's months summed, the county counted
     only once every month of the period is in (accepted); its status is its latest month's."""
     form = config.form
-    counties = config.divisions.counties_of(city.code)
+    counties = config.divisions.counties_of(region.code)
     codes = [c.code for c in counties]
     every = store.submissions(periods=list(months), form=form.id) if submissions is None else submissions
     wanted, inside = set(months), set(codes)
@@ -132,7 +132,7 @@ def _gather_months(store: st.Store, config: Config, city: Division, period: str,
             statuses.append(CountyStatus(c, "rejected", last, mine))
         else:
             statuses.append(CountyStatus(c, "missing", None, mine))
-    lean = city.level not in ("prefecture", "county")
+    lean = region.level not in ("prefecture", "county")
     summed: dict[tuple[str, str, str], float] = {}
     for f in store.accepted_facts(sorted(complete), None, lean=True, form=form.id, periods=list(months)):
         if f["number"] is not None:
@@ -150,8 +150,8 @@ def _gather_months(store: st.Store, config: Config, city: Division, period: str,
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     records = None  # the records are listed in the months' own outputs, not again in every longer period
-    return CityPeriod(city, period, counties, rollup(config, city.code, facts), facts, statuses, issues, [], subs,
-                      store.revisions_for([s["id"] for s in subs]), parts_of(config, city, statuses, facts), form,
+    return RegionPeriod(region, period, counties, rollup(config, region.code, facts), facts, statuses, issues, [], subs,
+                      store.revisions_for([s["id"] for s in subs]), parts_of(config, region, statuses, facts), form,
                       records, months)  # fmt: skip
 
 

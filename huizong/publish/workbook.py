@@ -29,7 +29,7 @@ from huizong.publish.style import (
     TOTAL_COLOR,
     number_format,
 )
-from huizong.publish.view import STATUS_ZH, CityPeriod
+from huizong.publish.view import STATUS_ZH, RegionPeriod
 from huizong.read.periods import parse_token
 
 OPTIONS = {
@@ -141,10 +141,10 @@ def _title(book: Book, ws: Worksheet, text: str, sub: str | None = None) -> int:
     return 4
 
 
-def write_consolidated(view: CityPeriod, config: Config, path: Path) -> None:
+def write_consolidated(view: RegionPeriod, config: Config, path: Path) -> None:
     book = Book(path)
     period = parse_token(view.period)
-    head = f"{view.city.name}{period.zh}{view.form.title if view.form else '汇总表'}"
+    head = f"{view.region.name}{period.zh}{view.form.title if view.form else '汇总表'}"
     missing = [s.county.name for s in view.statuses if s.status != "accepted"]
     if len(missing) > 30:  # a province or the nation: the names are in 报送情况
         left = f"；未纳入 {len(missing):,} 个县区（见“报送情况”，汇总数为部分数）"
@@ -183,7 +183,7 @@ def labels(config: Config) -> dict[str, str]:
     return {**LIST_LABELS, **config.form.column_labels}
 
 
-def _summary(book: Book, view: CityPeriod, config: Config, head: str, sub: str) -> None:
+def _summary(book: Book, view: RegionPeriod, config: Config, head: str, sub: str) -> None:
     ws = book.sheet("汇总")
     top = _title(book, ws, head, sub)
     rows, per_row = [], []
@@ -202,13 +202,13 @@ def _summary(book: Book, view: CityPeriod, config: Config, head: str, sub: str) 
                             "同比增长、完成率按同时填报两项数据的县区计算（可比口径）。")  # fmt: skip
 
 
-def _matrix(book: Book, view: CityPeriod, config: Config, name: str, head: str, sub: str,
+def _matrix(book: Book, view: RegionPeriod, config: Config, name: str, head: str, sub: str,
             columns: Sequence[str], values: list[list[object]], extra: list[object] | None = None) -> None:  # fmt: skip
     """Indicators down, `columns` across, the region's total last (filled)."""
     ws = book.sheet(name)
     top = _title(book, ws, head, sub)
     w = labels(config)
-    headers = [w["code"], w["name"], w["unit"], *columns, f"{view.city.name}合计"]
+    headers = [w["code"], w["name"], w["unit"], *columns, f"{view.region.name}合计"]
     rows: list[list[object]] = [
         [t.code, t.name, t.unit, *vals, t.value] for t, vals in zip(view.totals, values, strict=True)
     ]
@@ -221,7 +221,7 @@ def _matrix(book: Book, view: CityPeriod, config: Config, name: str, head: str, 
     ws.freeze_panes(top, 3)
 
 
-def _by_county(book: Book, view: CityPeriod, config: Config, head: str) -> None:
+def _by_county(book: Book, view: RegionPeriod, config: Config, head: str) -> None:
     values: dict[tuple[str, str], float] = {}
     for f in view.facts:
         if f["column"] == "value" and f["number"] is not None:
@@ -231,7 +231,7 @@ def _by_county(book: Book, view: CityPeriod, config: Config, head: str) -> None:
             [c.name for c in view.counties], cells)  # fmt: skip
 
 
-def _by_part(book: Book, view: CityPeriod, config: Config, head: str) -> None:
+def _by_part(book: Book, view: RegionPeriod, config: Config, head: str) -> None:
     """Above a prefecture: the divisions under the region × indicators, each from its counties'
     returns, and how many of each one's counties are in."""
     parts = view.parts or []
@@ -243,9 +243,9 @@ def _by_part(book: Book, view: CityPeriod, config: Config, head: str) -> None:
             [p.division.name for p in parts], cells, counts)  # fmt: skip
 
 
-def _status(book: Book, view: CityPeriod) -> None:
+def _status(book: Book, view: RegionPeriod) -> None:
     ws = book.sheet("报送情况")
-    top = _title(book, ws, f"{view.city.name}{parse_token(view.period).zh}报送情况")
+    top = _title(book, ws, f"{view.region.name}{parse_token(view.period).zh}报送情况")
     rows = []
     for s in view.statuses:
         sub: dict[str, Any] = s.submission or {}
@@ -261,7 +261,7 @@ def _status(book: Book, view: CityPeriod) -> None:
     ws.freeze_panes(top, 0)
 
 
-def _issues(book: Book, view: CityPeriod) -> None:
+def _issues(book: Book, view: RegionPeriod) -> None:
     ws = book.sheet("问题清单")
     top = _title(book, ws, "问题清单", "错误：报表被退回；警告：已接收，请核实")
     rows = [[i["submission"]["county_code"], i["submission"]["file"], STATUS_ZH.get(i["submission"]["status"]),
@@ -272,7 +272,7 @@ def _issues(book: Book, view: CityPeriod) -> None:
     table(book, ws, top, headers, rows, None, [10, 30, 10, 7, 26, 10, 8, 7, 70, 16, 30])
 
 
-def _projects(book: Book, view: CityPeriod) -> None:
+def _projects(book: Book, view: RegionPeriod) -> None:
     form = view.form
     title = form.project_title if form and form.project_title else "项目明细"
     words = form.project_labels if form else {}
@@ -289,7 +289,7 @@ def _projects(book: Book, view: CityPeriod) -> None:
     table(book, ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
 
 
-def _records(book: Book, view: CityPeriod) -> None:
+def _records(book: Book, view: RegionPeriod) -> None:
     """A list form's records of the accepted returns, a column per field of its definition."""
     form = view.form
     assert form is not None and form.list is not None
@@ -305,9 +305,9 @@ def _records(book: Book, view: CityPeriod) -> None:
     table(book, ws, top, headers, rows, formats, widths)
 
 
-def _ranking(book: Book, view: CityPeriod, config: Config) -> None:
+def _ranking(book: Book, view: RegionPeriod, config: Config) -> None:
     ws = book.sheet("通报排名")
-    top = _title(book, ws, f"{view.city.name}{parse_token(view.period).zh}重点指标通报排名",
+    top = _title(book, ws, f"{view.region.name}{parse_token(view.period).zh}重点指标通报排名",
                  f"按{labels(config)['value']}从高到低排名")  # fmt: skip
     cols: dict[str, dict[str, dict[str, float]]] = {}
     for f in view.facts:
@@ -339,7 +339,7 @@ def _ranking(book: Book, view: CityPeriod, config: Config) -> None:
     table(book, ws, top, headers, rows, {5: "#,##0.00", 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
 
 
-def _charts(book: Book, view: CityPeriod, config: Config) -> None:
+def _charts(book: Book, view: RegionPeriod, config: Config) -> None:
     """Native Excel column charts of the key indicators by county, and of their completion %."""
     name = "图表"
     ws = book.sheet(name)
@@ -419,7 +419,7 @@ def write_reporting_workbook(path: Path, m: Matrix, region_name: str) -> None:
     book.close()
 
 
-def _revisions(book: Book, view: CityPeriod, config: Config) -> None:
+def _revisions(book: Book, view: RegionPeriod, config: Config) -> None:
     ws = book.sheet("更正记录")
     top = _title(book, ws, "更正记录", "县区报送更正后，与被替代报表逐项比较的变化（目录单位）")
     subs = {s["id"]: s for s in view.submissions}
@@ -434,7 +434,7 @@ def _revisions(book: Book, view: CityPeriod, config: Config) -> None:
     table(book, ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
 
 
-def _provenance(book: Book, view: CityPeriod, config: Config) -> None:
+def _provenance(book: Book, view: RegionPeriod, config: Config) -> None:
     ws = book.sheet("数据来源")
     top = _title(book, ws, "数据来源", "每个数据对应的报送文件、工作表和单元格")
     names = {c.code: c.name for c in view.counties}

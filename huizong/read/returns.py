@@ -101,7 +101,7 @@ def _title_text(grid: Grid, before_row: int) -> str:
     return " ".join(parts)
 
 
-def read_return(path: Path, config: Config, city: str | None = None, display_name: str | None = None) -> Return:
+def read_return(path: Path, config: Config, region: str | None = None, display_name: str | None = None) -> Return:
     """Read one file. Hostile files are screened first (`screen`); run it in a bounded worker
     (`huizong.read.worker`) whenever the file comes from outside."""
     name = display_name or path.name
@@ -147,9 +147,9 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
     grid, layout = sheets[0]
     ret.sheet = grid.name
     if layout is None:
-        _read_list_form(ret, form, grid, view, labels, city)
+        _read_list_form(ret, form, grid, view, labels, region)
         _formulas_without_values(ret, screened, grid.name)
-        _other_forms(ret, form, [(g, None) for g, _ in sheets[1:]], view, labels, city, found[1:], grids)
+        _other_forms(ret, form, [(g, None) for g, _ in sheets[1:]], view, labels, region, found[1:], grids)
         return ret
     if "value" not in layout.columns:
         ret.readable = False
@@ -157,9 +157,9 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
         return ret
     shown = dict.fromkeys(screened.percent_cells.get(grid.name, ()), "percent")
     shown |= dict.fromkeys(screened.permille_cells.get(grid.name, ()), "permille")
-    _read_form(ret, form, grid, layout, view, labels, city, shown)
+    _read_form(ret, form, grid, layout, view, labels, region, shown)
     _formulas_without_values(ret, screened, grid.name)
-    _other_forms(ret, form, sheets[1:], view, labels, city, found[1:], grids)
+    _other_forms(ret, form, sheets[1:], view, labels, region, found[1:], grids)
     project_grid = pick_project_sheet(grids, grid, form) if form.project_roles else None
     if project_grid is not None:
         ret.project_sheet = project_grid.name
@@ -175,21 +175,21 @@ def read_return(path: Path, config: Config, city: str | None = None, display_nam
 
 
 def _read_form(ret: Return, form: Form, grid: Grid, layout: Layout, config: Config, labels: Labels,
-               city: str | None, shown: dict[str, str] | None = None) -> None:  # fmt: skip
+               region: str | None, shown: dict[str, str] | None = None) -> None:  # fmt: skip
     ret.header = read_header(grid, labels)
-    _identify(ret, form, grid, layout.header_row, config, city)
+    _identify(ret, form, grid, layout.header_row, config, region)
     facts, rows, issues = read_table(grid, layout, config, ret.file, labels, shown)
     ret.facts, ret.rows = facts, rows
     ret.issues.extend(issues)
 
 
-def _read_list_form(ret: Return, form: Form, grid: Grid, config: Config, labels: Labels, city: str | None) -> None:
+def _read_list_form(ret: Return, form: Form, grid: Grid, config: Config, labels: Labels, region: str | None) -> None:
     """A list form: the header block, the records, and the measures summed from them as facts."""
     assert form.list is not None
     ret.header = read_header(grid, labels)
     found = find_list_header(grid, form.list, config)
     header_row = found[0] if found else 0
-    _identify(ret, form, grid, header_row, config, city)
+    _identify(ret, form, grid, header_row, config, region)
     ret.list_sheet, ret.list_key = grid.name, form.list.key
     ret.records = read_records(grid, form.list, config, labels) or []
     if found is not None:  # a required column the header lacks: one error, not one per row
@@ -215,7 +215,7 @@ def _identity(r: Return) -> tuple[object, ...]:
 
 
 def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None]], config: Config, labels: Labels,
-                 city: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]],
+                 region: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]],
                  all_grids: list[Grid]) -> None:  # fmt: skip
     """A workbook holding several different forms (or one form twice, for two counties or periods)
     is refused, naming them all; never one silently kept.
@@ -227,9 +227,9 @@ def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None
             continue
         other = Return(file=ret.file, path=ret.path, form=form.id)
         if layout is None:
-            _read_list_form(other, form, grid, config, labels, city)
+            _read_list_form(other, form, grid, config, labels, region)
         else:
-            _read_form(other, form, grid, layout, config, labels, city)
+            _read_form(other, form, grid, layout, config, labels, region)
         if (layout is not None and not other.facts) or _identity(other) == _identity(ret):
             continue
         different.append((grid.name, other))
@@ -241,9 +241,9 @@ def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None
         view = config.for_form(other_form.id)
         other_labels = label_index(config.labels_for(other_form))
         if sheets[0][1] is None:
-            _read_list_form(other, other_form, grid, view, other_labels, city)
+            _read_list_form(other, other_form, grid, view, other_labels, region)
         else:
-            _read_form(other, other_form, grid, sheets[0][1], view, other_labels, city)
+            _read_form(other, other_form, grid, sheets[0][1], view, other_labels, region)
         different.append((f"{grid.name}（{other_form.short_name}）", other))
     if not different:
         return
@@ -277,7 +277,7 @@ def _period_inside(value: object, monthly: bool = False) -> Period | None:
     return find_period_in_text(re.sub(r"[(（][^)）]*[)）]", "", value), monthly)
 
 
-def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Config, city: str | None) -> None:
+def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Config, region: str | None) -> None:
     """County and period from the header block; else from the title, then the file name."""
     divisions = config.divisions
     code_at = ret.header.get("county_code")
@@ -285,9 +285,9 @@ def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Conf
     code = clean_code(code_at.value) if code_at else None
     if code and not re.fullmatch(r"\d{6}", code):
         digits = re.search(r"(?<!\d)\d{6}(?!\d)", code)  # "620722（民乐县）"
-        named = divisions.find_county_in_text(code, city)  # a name where the code belongs
+        named = divisions.find_county_in_text(code, region)  # a name where the code belongs
         code = digits.group(0) if digits else (named.code if named else code)
-    by_name = divisions.find_county_in_text(str(office_at.value), city) if office_at else None
+    by_name = divisions.find_county_in_text(str(office_at.value), region) if office_at else None
     ret.county_by_name = by_name.code if by_name else None
     if code:
         ret.county_code, ret.county_source = code, code_at
@@ -295,7 +295,9 @@ def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Conf
         ret.county_code, ret.county_source = by_name.code, office_at
     else:
         title = _title_text(grid, header_row)
-        found = divisions.find_county_in_text(title, city) or divisions.find_county_in_text(Path(ret.file).stem, city)
+        found = divisions.find_county_in_text(title, region) or divisions.find_county_in_text(
+            Path(ret.file).stem, region
+        )
         if found:
             ret.county_code = found.code
             ret.county_source = Located(found.name, grid.name, "", "")

@@ -75,7 +75,7 @@ def _confine(limits: Limits, stderr_path: str) -> None:
 
 
 def _serve(conn_in: mpc.Connection, conn_out: mpc.Connection, stderr_path: str) -> None:
-    config, city, limits = conn_in.recv()
+    config, region, limits = conn_in.recv()
     from huizong.read.returns import read_return
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -91,7 +91,7 @@ def _serve(conn_in: mpc.Connection, conn_out: mpc.Connection, stderr_path: str) 
         started = time.perf_counter()
         restart = False
         try:
-            ret = read_return(job.path, config, city, display_name=job.name)
+            ret = read_return(job.path, config, region, display_name=job.name)
         except MemoryError:
             ret, restart = refused(job, OVER_LIMITS, f"读取所需内存超过上限 {limits.memory_mb:,.0f} MiB"), True
         except RecursionError:
@@ -155,15 +155,15 @@ def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, str]:
 @dataclass
 class _Idle:
     """Workers kept between calls by a long-lived process (`keep_warm`), for one configuration
-    and city at a time: another's call retires them (a worker holds the configuration it started with)."""
+    and region at a time: another's call retires them (a worker holds the configuration it started with)."""
 
     keep: bool = False
     folder: Path | None = None  # their stderr files, for the life of the process
     owner: tuple[Config, str | None] | None = None
     workers: list[_Worker] = field(default_factory=list)
 
-    def _mine(self, config: Config, city: str | None) -> bool:
-        if self.owner is not None and self.owner[0] is config and self.owner[1] == city:
+    def _mine(self, config: Config, region: str | None) -> bool:
+        if self.owner is not None and self.owner[0] is config and self.owner[1] == region:
             return True
         for w in self.workers:
             _stop(w)
@@ -171,8 +171,8 @@ class _Idle:
         self.owner = None
         return False
 
-    def take(self, config: Config, city: str | None) -> _Worker | None:
-        if not self._mine(config, city):
+    def take(self, config: Config, region: str | None) -> _Worker | None:
+        if not self._mine(config, region):
             return None
         while self.workers:
             w = self.workers.pop()
@@ -181,11 +181,11 @@ class _Idle:
             _close(w)
         return None
 
-    def park(self, config: Config, city: str | None, w: _Worker) -> bool:
+    def park(self, config: Config, region: str | None, w: _Worker) -> bool:
         if not self.keep or w.queue or w.proc.poll() is not None:
             return False
-        if not self._mine(config, city):
-            self.owner = (config, city)
+        if not self._mine(config, region):
+            self.owner = (config, region)
         if len(self.workers) >= config.limits.worker_count:
             return False
         self.workers.append(w)
@@ -234,7 +234,7 @@ def _stop(w: _Worker) -> None:
 def read_bounded(
     jobs: Sequence[ReadJob],
     config: Config,
-    city: str | None,
+    region: str | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Return]:
     """Read every job in bounded workers; one Return per job, in order, whatever happens."""
@@ -250,7 +250,7 @@ def read_bounded(
     done = 0
 
     def start() -> _Worker:
-        kept = _IDLE.take(config, city)
+        kept = _IDLE.take(config, region)
         if kept is not None:
             return kept
         jobs_r, jobs_w = os.pipe()
@@ -266,7 +266,7 @@ def read_bounded(
         os.close(results_w)
         w = _Worker(proc, mpc.Connection(results_r, writable=False), mpc.Connection(jobs_w, readable=False), err)
         w._seconds = limits.seconds
-        w.send.send((config, city, limits))
+        w.send.send((config, region, limits))
         return w
 
     def assign(w: _Worker) -> None:
@@ -342,7 +342,7 @@ def read_bounded(
                     assign(w)
             staff()
     finally:
-        leaving = [w for w in workers if not _IDLE.park(config, city, w)]
+        leaving = [w for w in workers if not _IDLE.park(config, region, w)]
         for w in leaving:
             with contextlib.suppress(Exception):
                 w.send.send(None)

@@ -253,7 +253,7 @@ def detail_frame(returns: list[Return], config: Config, history: History) -> Fra
     return frame_of("detail", rows, ctx, columns)
 
 
-def history_for(store: Any, config: Config, city: str, returns: list[Return] | None = None) -> History:
+def history_for(store: Any, config: Config, region: str, returns: list[Return] | None = None) -> History:
     """What the store holds as current (本期累计 of accepted returns) that the rules of this batch
     can ask about, loaded in SQL, not filtered in Python: for each return, its county's periods of
     the same year (cumulative order) and the same period last year (上年同期, jumps), and its peer
@@ -262,7 +262,7 @@ def history_for(store: Any, config: Config, city: str, returns: list[Return] | N
         return History()
     divisions = config.divisions
     if returns is None:
-        counties = [d.code for d in divisions.counties_of(city)]
+        counties = [d.code for d in divisions.counties_of(region)]
         return History.from_rows(store.current_values(counties, None, form=config.form_id))
     mine: set[str] = set()
     periods: set[str] = set()

@@ -101,7 +101,7 @@ def quiet_gx() -> None:
 class Validator:
     """Holds one ephemeral GX context with every suite loaded; `run` validates a batch."""
 
-    def __init__(self, config: Config, city: str, docs_dir: Path | None = None) -> None:
+    def __init__(self, config: Config, region: str, docs_dir: Path | None = None) -> None:
         from huizong.rules.gximport import import_gx
 
         gx = import_gx()
@@ -110,7 +110,7 @@ class Validator:
 
         quiet_gx()  # after the import: GX sets its loggers' levels when it loads
 
-        self.config, self.city = config, city
+        self.config, self.region = config, region
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = self.context.data_sources.add_pandas("huizong")
@@ -148,10 +148,11 @@ class Validator:
         z = config.rules.history.outlier_z
         self.parameters = {
             "county_codes": counties.county_codes,
-            "city_county_codes": [d.code for d in counties.counties_of(city)],
+            "region_county_codes": [d.code for d in counties.counties_of(region)],
             "outlier_z_min": -z,
             "outlier_z_max": z,
         }
+        self.parameters["city_county_codes"] = self.parameters["region_county_codes"]  # its name in older suites
 
     def _specs(self) -> list[tuple[dict[str, Any], str | None]]:
         """Every suite with the form it checks: the `returns` suites once for every return; each
@@ -209,7 +210,7 @@ class Validator:
                 return maker(readable, view, form, beyond)
             if form_id not in stores:
                 stores[form_id] = (
-                    (known or History()) if form_id == first else history.history_for(store, view, self.city, mine)
+                    (known or History()) if form_id == first else history.history_for(store, view, self.region, mine)
                 )
             hist = stores[form_id]
             hist.order, hist.refused = order, refused
@@ -278,12 +279,12 @@ class Validator:
         ctx = frame.context[int(entry["row_id"])]
         file = ctx["file"]
         if frame.name == "returns":
-            city = self.config.divisions.get(self.city)
+            region = self.config.divisions.get(self.region)
             if meta.get("locate") == "period":
                 return make_issue(code, file, sheet=ctx["period_sheet"], cell=ctx["period_cell"],
                                   value=ctx["period_value"], expected=ctx["period_expected"], severity=severity)  # fmt: skip
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cell"], value=ctx["value"], name=ctx["name"],
-                              detail=ctx["detail"], city=city.name if city else self.city, severity=severity)  # fmt: skip
+                              detail=ctx["detail"], region=region.name if region else self.region, severity=severity)  # fmt: skip
         if frame.name == "pairs":
             big, small = kwargs["column_A"], kwargs["column_B"]
             cat = config.catalog
@@ -337,26 +338,26 @@ _BUILDING = threading.Lock()
 KEPT_VALIDATORS = 4
 
 
-def validator_for(config: Config, city: str, docs_dir: Path | None = None) -> Validator:
-    """One Validator per config, city and docs folder in a process: building it costs seconds."""
-    key = (id(config), city, str(docs_dir))
+def validator_for(config: Config, region: str, docs_dir: Path | None = None) -> Validator:
+    """One Validator per config, region and docs folder in a process: building it costs seconds."""
+    key = (id(config), region, str(docs_dir))
     with _BUILDING:
         if key not in _VALIDATORS:
-            _VALIDATORS[key] = Validator(config, city, docs_dir)
+            _VALIDATORS[key] = Validator(config, region, docs_dir)
             for old in list(_VALIDATORS)[:-KEPT_VALIDATORS]:  # a long-lived process: the newest few
                 del _VALIDATORS[old]
         return _VALIDATORS[key]
 
 
-def prepare(config: Config, city: str, docs_dir: Path | None = None) -> None:
+def prepare(config: Config, region: str, docs_dir: Path | None = None) -> None:
     """Build the Validator on a thread of its own, while the run reads its files: in a fresh
     process that is importing GX (1.7 s), and the main thread mostly waits on the bounded readers
     then. A failure here is left for `validator_for` to meet and report."""
-    if (id(config), city, str(docs_dir)) in _VALIDATORS:
+    if (id(config), region, str(docs_dir)) in _VALIDATORS:
         return
 
     def build() -> None:
         with contextlib.suppress(Exception):
-            validator_for(config, city, docs_dir)
+            validator_for(config, region, docs_dir)
 
     threading.Thread(target=build, name="huizong-validator", daemon=True).start()
