@@ -97,7 +97,7 @@ def prefect_runs(root: Path, settings: Settings, drop) -> list[float]:  # type: 
         print(f"  (no Prefect server: {e})")
         return []
     try:
-        from flows.nightly import huizong_run
+        from flows.nightly import huizong_run, without_heartbeat
 
         params = {"inputs": str(settings.inputs), "outputs": str(settings.outputs), "store": str(settings.store)}
         huizong_run(**params)  # Prefect's own first-run costs
@@ -105,7 +105,8 @@ def prefect_runs(root: Path, settings: Settings, drop) -> list[float]:  # type: 
         for n in range(3):
             drop(f"民乐县_流程更正{n}.xlsx", 5300 + n)
             t = time.perf_counter()
-            huizong_run(**params)
+            with without_heartbeat():  # as `huizong serve` and `huizong run` call it
+                huizong_run(**params)
             times.append(time.perf_counter() - t)
         return times
     finally:

@@ -13,8 +13,10 @@ folder (and the configuration folder) must be mounted at the same path on the cl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,6 +98,27 @@ def huizong_run(inputs: str = "", outputs: str = "", store: str = "", db_url: st
     return {"run_id": summary.run_id, "counts": summary.counts, "outputs": [str(p) for p in summary.outputs],
             "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in summary.decisions],
             "deferred": summary.deferred, "timings": summary.timings}  # fmt: skip
+
+
+HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextlib.contextmanager
+def without_heartbeat() -> Iterator[None]:
+    """Run a flow without Prefect's flow-run heartbeat, unless the operator set its frequency.
+
+    Prefect 3 sends a heartbeat every 180 s from a thread that sleeps in whole seconds and is joined
+    when the flow run ends: up to a second added to every run, an analyst's one correction included.
+    The heartbeats only serve an automation that marks silent flow runs crashed; huizong's own
+    liveness is the run lock's heartbeat, and the next run finishes whatever a killed one left. An
+    operator who has such an automation sets PREFECT_FLOWS_HEARTBEAT_FREQUENCY and gets them back."""
+    if any(os.environ.get(name) for name in HEARTBEAT_SETTINGS):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def flow_for(dask: str = "") -> Any:

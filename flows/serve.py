@@ -28,7 +28,7 @@ from prefect.schedules import Cron
 from prefect.states import Pending
 from prefect.utilities.engine import propose_state_sync
 
-from flows.nightly import flow_for, huizong_run
+from flows.nightly import flow_for, huizong_run, without_heartbeat
 from huizong.ledger.watch import watch_inbox
 from huizong.read.worker import keep_warm
 from huizong.settings import Settings
@@ -50,8 +50,9 @@ def run_due(flow: Any, deployment_id: Any, say: Callable[[str], None] = print) -
             except Exception as e:  # Prefect's Abort: the server refused the claim
                 log.info("flow run %s not claimed: %s", flow_run.id, e)
                 continue
-            state = run_flow(flow, flow_run=FlowRun.model_validate(flow_run.model_dump()),
-                             parameters=flow_run.parameters, return_type="state")  # fmt: skip
+            with without_heartbeat():
+                state = run_flow(flow, flow_run=FlowRun.model_validate(flow_run.model_dump()),
+                                 parameters=flow_run.parameters, return_type="state")  # fmt: skip
             say(f"流程运行 {flow_run.name}：{getattr(state, 'name', state)}（进程 {os.getpid()}）")
             ran += 1
     return ran

@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
         if args.no_docs:
             os.environ["HUIZONG_DOCS"] = "0"  # the flow resolves its settings from the environment too
-        from flows.nightly import flow_for
+        from flows.nightly import flow_for, without_heartbeat
 
         huizong_run = flow_for(settings.dask)
         if settings.dask:
@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
         console.print(
             f"Prefect 服务：{api}" if api else "未设置 PREFECT_API_URL：为本次运行启动临时 Prefect 服务（10–15 秒）"
         )
-        with console.status("运行中（Prefect）…"):
+        with console.status("运行中（Prefect）…"), without_heartbeat():
             result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
                                  db_url=settings.db_url, region=settings.region, config=str(settings.config),
                                  wait=args.wait, republish=args.republish)  # fmt: skip

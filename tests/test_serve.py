@@ -141,3 +141,22 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
             log.close()
     assert code == 0, (tmp_path / "serve.log").read_text()[-3000:]
     assert "已停止" in (tmp_path / "serve.log").read_text()
+
+
+def test_flow_runs_go_without_prefects_heartbeat_unless_the_operator_sets_it(monkeypatch):  # type: ignore[no-untyped-def]
+    """Prefect joins its heartbeat thread, asleep in whole seconds, at the end of every flow run: up to
+    a second on an analyst's correction. Off by default; an operator's setting is kept."""
+    from prefect.settings import get_current_settings
+
+    from flows.nightly import HEARTBEAT_SETTINGS, without_heartbeat
+
+    for name in HEARTBEAT_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    before = get_current_settings().flows.heartbeat_frequency
+    assert before is not None
+    with without_heartbeat():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == before
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
+    with without_heartbeat():
+        assert get_current_settings().flows.heartbeat_frequency == before
