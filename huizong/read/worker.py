@@ -163,13 +163,18 @@ class _Idle:
     workers: list[_Worker] = field(default_factory=list)
 
     def _mine(self, config: Config, region: str | None) -> bool:
+        """Are the kept workers this configuration's and region's? If not, they retire."""
         if self.owner is not None and self.owner[0] is config and self.owner[1] == region:
             return True
+        self.retire()
+        return False
+
+    def retire(self) -> None:
+        """Stop every kept worker; the next call to keep some makes its caller the owner."""
         for w in self.workers:
             _stop(w)
         self.workers.clear()
         self.owner = None
-        return False
 
     def take(self, config: Config, region: str | None) -> _Worker | None:
         if not self._mine(config, region):
@@ -192,7 +197,7 @@ class _Idle:
         return True
 
     def close(self) -> None:
-        self._mine(None, None)  # type: ignore[arg-type]  # nobody's: every worker retires
+        self.retire()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
