@@ -262,6 +262,75 @@ def cmd_accept(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """The review desk's accounts: add, import, list, disable, password."""
+    import getpass
+
+    from huizong.catalog import Config
+    from huizong.desk import accounts as acc
+    from huizong.pipeline import open_store
+
+    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
+    config = Config.load(settings.config)
+    store = open_store(settings)
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        if args.action == "add":
+            password = _password_from(args) if args.password_stdin else None
+            user, made = acc.add_user(store, config.divisions, args.name, args.role or "", args.division or "",
+                                      password=password, display_name=args.display_name or "",
+                                      phone=args.phone or "", email=args.email or "", actor=actor)  # fmt: skip
+            print(f"已创建账号 {user.username}（{user.role.zh}，{_division_name(config, user.division)}）")
+            if made:
+                print(f"初始密码：{made}（请当面或以安全方式交给本人；首次登录后须修改）")
+        elif args.action == "import":
+            if args.passwords_out is None:
+                print("huizong: 导入账号须用 --passwords-out 指定初始密码的保存文件", file=sys.stderr)
+                return 2
+            if Path(args.passwords_out).exists():
+                print(f"huizong: {args.passwords_out} 已存在，不会覆盖", file=sys.stderr)
+                return 2
+            created = acc.add_users(store, config.divisions, acc.read_import(Path(args.name)), actor=actor)
+            acc.write_passwords(Path(args.passwords_out), created)
+            print(f"已创建 {len(created)} 个账号；初始密码在 {args.passwords_out}（仅本人可读），分发后请删除")
+        elif args.action == "list":
+            _print_users(acc.all_users(store, args.division, config.divisions), config)
+        elif args.action == "disable":
+            user = acc.disable(store, args.name, args.reason or "", actor=actor)
+            print(f"已停用账号 {user.username}")
+        elif args.action == "password":
+            made = acc.set_password(store, args.name, _password_from(args) if args.password_stdin else None,
+                                    actor=actor, reason=args.reason or "")  # fmt: skip
+            print(f"已重置 {acc.fold_username(args.name)} 的密码：{made}（首次登录后须修改）" if made
+                  else f"已设置 {acc.fold_username(args.name)} 的密码")  # fmt: skip
+    except acc.AccountError as e:
+        print(f"huizong: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _password_from(args: argparse.Namespace) -> str:
+    """A password read from standard input (its first line), never from the command line."""
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _division_name(config: Any, code: str) -> str:
+    d = config.divisions.get(code)
+    return f"{d.name} {code}" if d else code
+
+
+def _print_users(found: list[Any], config: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"账号（{len(found)} 个）")
+    for col in ("用户名", "姓名", "角色", "区划", "电话", "状态"):
+        table.add_column(col)
+    for u in found:
+        state = "已停用" if u.disabled else ("待改密码" if u.must_change else "正常")
+        table.add_row(u.username, u.display_name, u.role.zh, _division_name(config, u.division), u.phone, state)
+    _console().print(table)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -501,6 +570,23 @@ def build_parser() -> argparse.ArgumentParser:
     _places(p, "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_accept)
+
+    p = sub.add_parser("users", help="the review desk's accounts: add, import a CSV, list, disable, password")
+    p.add_argument("action", choices=["add", "import", "list", "disable", "password"])
+    p.add_argument("name", nargs="?", default="", metavar="NAME",
+                   help="the username (add, disable, password) or the CSV to import (用户名,姓名,角色,区划代码,电话,邮箱)")  # fmt: skip
+    p.add_argument("--role", help="county (县区填报), city (市级审核), province (省级审核) or admin (管理员)")
+    p.add_argument("--division", help="the division code the account is bound to (list: only accounts inside it)")
+    p.add_argument("--display-name", help="the person's name")
+    p.add_argument("--phone")
+    p.add_argument("--email")
+    p.add_argument("--reason", help="why (disable: required; kept in the journal)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input (else a first password is made and shown once)")  # fmt: skip
+    p.add_argument("--passwords-out", help="import: the CSV (readable by you only) the first passwords go to")
+    _places(p, "store", "db")
+    _common(p)
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("status", help="reporting rate: each county and period on time, late, missing, refused")
     p.add_argument("--period", help="one period, e.g. 2024H1 or 2024M03 (default: every period in the ledger)")

@@ -159,3 +159,35 @@ revisions = sa.Table(
     sa.Column("new_raw", sa.Text),
     sa.Column("cell", sa.Text),
 )
+
+users = sa.Table(  # the review desk's accounts (huizong.desk.accounts)
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.Text, nullable=False, unique=True),  # folded: NFKC, lower case
+    sa.Column("display_name", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),  # county | city | province | admin
+    sa.Column("division", sa.Text, nullable=False),  # the GB/T 2260 code the role binds to (000000: the nation)
+    sa.Column("phone", sa.Text),
+    sa.Column("email", sa.Text),
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, with its parameters
+    sa.Column("must_change", sa.Boolean, nullable=False),  # a first or reset password: changed at next sign-in
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("password_changed_at", sa.Text),
+    sa.Column("disabled_at", sa.Text),
+)
+
+actions = sa.Table(  # the desk's journal: every action on an account or a return, who, what, when, why, whence
+    "actions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id")),  # none for the command line
+    sa.Column("actor", sa.Text, nullable=False),  # the user's name, or cli
+    sa.Column("action", sa.Text, nullable=False),  # user-add, user-disable, password-set, password-reset, …
+    sa.Column("target", sa.Text),  # what it acted on: a username, a submission id, a form and period
+    sa.Column("division", sa.Text, index=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("address", sa.Text),  # the client's address, for the web desk
+    sa.Column("detail", sa.Text),  # JSON
+)
