@@ -331,6 +331,22 @@ def _print_users(found: list[Any], config: Any) -> None:
     _console().print(table)
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    """The review desk in a browser, on HOST:PORT; behind a reverse proxy (TLS) in production."""
+    import uvicorn
+
+    from huizong.catalog import Config
+    from huizong.desk.web import create_app
+    from huizong.pipeline import open_store
+
+    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
+    app = create_app(open_store(settings), Config.load(settings.config))
+    print(f"审核台：http://{args.host}:{args.port}/（Ctrl-C 停止）")
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy,
+                log_level="warning", server_header=False)  # fmt: skip
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
@@ -587,6 +603,15 @@ def build_parser() -> argparse.ArgumentParser:
     _places(p, "store", "db")
     _common(p)
     p.set_defaults(func=cmd_users)
+
+    p = sub.add_parser("web", help="the review desk in a browser (sign-in, each division's returns)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--proxy", default="127.0.0.1",
+                   help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed (default 127.0.0.1)")  # fmt: skip
+    _places(p, "store", "db")
+    _common(p)
+    p.set_defaults(func=cmd_web)
 
     p = sub.add_parser("status", help="reporting rate: each county and period on time, late, missing, refused")
     p.add_argument("--period", help="one period, e.g. 2024H1 or 2024M03 (default: every period in the ledger)")

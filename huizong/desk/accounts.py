@@ -302,6 +302,19 @@ def set_password(store: st.Store, username: str, password: str | None = None, *,
     return made
 
 
+def change_own_password(store: st.Store, username: str, old: str, new: str, address: str = "") -> User:
+    """A user changes their own password: the old one must be right, the new one pass `check_password`."""
+    user = authenticate(store, username, old)
+    if user is None:
+        raise AccountError("原密码不正确")
+    if new == old:
+        raise AccountError("新密码不能与原密码相同")
+    set_password(store, user.username, new, actor=user.username, address=address)
+    found = find(store, user.username)
+    assert found is not None
+    return found
+
+
 def disable(store: st.Store, username: str, reason: str, *, actor: str = "cli", address: str = "") -> User:
     """Disable an account (it can no longer sign in; its actions stay in the journal): with a reason."""
     if not reason.strip():

@@ -98,11 +98,17 @@ class Store:
 
     def submissions(self, *, ids: Iterable[int] | None = None, periods: Iterable[str] | None = None,
                     run_ids: Iterable[int] | None = None, unplaced: bool = False,
-                    form: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-        """Ledger rows in arrival order: all of them, or only those of these ids, periods or runs, or
-        the refused files no county or period could be read from (`unplaced`). A run asks for what
-        it needs, so that its cost does not grow with years of history."""
+                    form: str | None = None, counties: Iterable[str] | None = None,
+                    newest: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """Ledger rows in arrival order: all of them, or only those of these ids, periods, runs or
+        counties, or the refused files no county or period could be read from (`unplaced`); with
+        `newest`, only that many of the latest. A run asks for what it needs, so that its cost does
+        not grow with years of history."""
         q = sa.select(submissions).order_by(submissions.c.id)
+        if counties is not None:
+            q = q.where(submissions.c.county_code.in_(list(counties)))
+        if newest is not None:
+            q = q.order_by(None).order_by(submissions.c.id.desc()).limit(newest)
         if ids is not None:
             q = q.where(submissions.c.id.in_(list(ids)))
         if periods is not None:
@@ -114,7 +120,8 @@ class Store:
         if unplaced:
             q = q.where(submissions.c.status == REJECTED,
                         sa.or_(submissions.c.county_code.is_(None), submissions.c.period.is_(None)))  # fmt: skip
-        return self._all(q)
+        rows = self._all(q)
+        return rows[::-1] if newest is not None else rows
 
     def sent(self, period: str, form: str | None = None) -> list[str]:
         """The counties with any submission of the period (of the form)."""

@@ -191,3 +191,24 @@ actions = sa.Table(  # the desk's journal: every action on an account or a retur
     sa.Column("address", sa.Text),  # the client's address, for the web desk
     sa.Column("detail", sa.Text),  # JSON
 )
+
+sessions = sa.Table(  # the desk's sign-ins: the cookie holds a token, the ledger its SHA-256 (huizong.desk.sessions)
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("csrf", sa.Text, nullable=False),  # the token every form of the session carries
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("seen_at", sa.Text, nullable=False),
+    sa.Column("address", sa.Text),
+    sa.Column("ended_at", sa.Text),  # signed out, or ended by a password change or a disabled account
+)
+
+sign_in_failures = sa.Table(  # wrong passwords, for throttling sign-in by name and by address
+    "sign_in_failures",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.Text, nullable=False, index=True),
+    sa.Column("address", sa.Text, index=True),
+    sa.Column("at", sa.Text, nullable=False),
+)

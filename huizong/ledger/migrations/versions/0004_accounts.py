@@ -1,4 +1,4 @@
-"""accounts: the review desk's users and its journal of actions
+"""accounts: the review desk's users, their sessions and failed sign-ins, and its journal of actions
 
 Revision ID: 0004
 Revises: 0003
@@ -46,9 +46,31 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text()),
     )
     op.create_index("ix_actions_division", "actions", ["division"])
+    op.create_table(
+        "sessions",
+        sa.Column("token_hash", sa.Text(), primary_key=True),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("csrf", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.Text(), nullable=False),
+        sa.Column("seen_at", sa.Text(), nullable=False),
+        sa.Column("address", sa.Text()),
+        sa.Column("ended_at", sa.Text()),
+    )
+    op.create_index("ix_sessions_user_id", "sessions", ["user_id"])
+    op.create_table(
+        "sign_in_failures",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("username", sa.Text(), nullable=False),
+        sa.Column("address", sa.Text()),
+        sa.Column("at", sa.Text(), nullable=False),
+    )
+    op.create_index("ix_sign_in_failures_username", "sign_in_failures", ["username"])
+    op.create_index("ix_sign_in_failures_address", "sign_in_failures", ["address"])
 
 
 def downgrade() -> None:
+    op.drop_table("sign_in_failures")
+    op.drop_table("sessions")
     op.drop_index("ix_actions_division", table_name="actions")
     op.drop_table("actions")
     op.drop_table("users")

@@ -1,0 +1,195 @@
+"""The desk's doors: sign-in, sessions, CSRF, throttling, headers, escaping, and one division's view."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from builders import CONFIG, write_return
+from fastapi.testclient import TestClient
+
+from huizong.desk import accounts as acc
+from huizong.desk import sessions as ss
+from huizong.desk.web import COOKIE, create_app
+from huizong.ledger.store import Store
+
+pytestmark = pytest.mark.both_stores
+PASSWORD = "民乐 county 2026"
+
+
+@pytest.fixture
+def desk(ws):  # type: ignore[no-untyped-def]
+    ws.store.mkdir(parents=True, exist_ok=True)
+    store = Store.open(ws.settings.db_url)
+    acc.add_user(store, CONFIG.divisions, "minle", "county", "620722", password=PASSWORD,
+                 display_name="<b>王芳</b>")  # fmt: skip
+    acc.add_user(store, CONFIG.divisions, "zhangye", "city", "620700", password="张掖 review 2026")
+    return store, ws
+
+
+def client(store: Store) -> TestClient:
+    return TestClient(create_app(store, CONFIG), base_url="https://testserver", follow_redirects=False)
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html
+    return m.group(1)
+
+
+def sign_in(c: TestClient, username: str, password: str) -> str:
+    token = csrf_of(c.get("/login").text)
+    r = c.post("/login", data={"csrf": token, "username": username, "password": password})
+    assert r.status_code == 303, r.text
+    return str(r.headers["location"])
+
+
+def test_a_county_signs_in_sees_only_its_returns_and_signs_out(desk):  # type: ignore[no-untyped-def]
+    store, ws = desk
+    write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1")
+    write_return(ws.drop("临泽县.xlsx"), "620723", "2024H1")
+    ws.run()
+    c = client(store)
+    assert c.get("/").headers["location"] == "/login"
+    assert sign_in(c, "MinLe", PASSWORD) == "/"
+    cookie = c.cookies.get(COOKIE)
+    assert cookie and "HttpOnly" in c.get("/").headers.get("set-cookie", "HttpOnly")
+    page = c.get("/")
+    assert page.status_code == 200
+    assert "&lt;b&gt;王芳&lt;/b&gt;（县区填报，民乐县）" in page.text and "<b>王芳</b>" not in page.text
+    assert "民乐县.xlsx" in page.text and "临泽县.xlsx" not in page.text
+    assert "2024年上半年" in page.text and "已报送" in page.text
+    for name, value in {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                        "Cache-Control": "no-store"}.items():  # fmt: skip
+        assert page.headers[name] == value
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    r = c.post("/logout", data={"csrf": csrf_of(page.text)})
+    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    again = client(store)  # the cookie from before signing out, replayed
+    again.cookies.set(COOKIE, cookie)
+    assert again.get("/").headers["location"] == "/login"
+    assert [j["action"] for j in acc.journal(store, "minle")] == ["user-add", "sign-in", "sign-out"]
+
+
+def test_a_city_reviewer_sees_every_county_inside(desk):  # type: ignore[no-untyped-def]
+    store, ws = desk
+    write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1")
+    write_return(ws.drop("临泽县.xlsx"), "620723", "2024H1")
+    ws.run()
+    c = client(store)
+    sign_in(c, "zhangye", "张掖 review 2026")
+    page = c.get("/").text
+    assert "辖内 6 个县区" in page and "民乐县.xlsx" in page and "临泽县.xlsx" in page
+
+
+def test_every_post_needs_the_sessions_csrf_token(desk):  # type: ignore[no-untyped-def]
+    store, _ = desk
+    c = client(store)
+    sign_in(c, "minle", PASSWORD)
+    for data in ({}, {"csrf": "forged"}, {"csrf": "令牌"}):
+        r = c.post("/logout", data=data)
+        assert r.status_code == 403
+    assert c.get("/").status_code == 200  # still signed in: nothing was done
+    r = c.post("/password", data={"old": PASSWORD, "new": "another 2026 pw", "again": "another 2026 pw"})
+    assert r.status_code == 403
+    assert acc.authenticate(store, "minle", PASSWORD) is not None
+    fresh = TestClient(create_app(store, CONFIG), base_url="https://testserver", follow_redirects=False)
+    r = fresh.post("/login", data={"csrf": "x", "username": "minle", "password": PASSWORD})  # no sign-in cookie
+    assert r.status_code == 403 and COOKIE not in fresh.cookies
+
+
+def test_wrong_passwords_are_throttled_by_name(desk, monkeypatch):  # type: ignore[no-untyped-def]
+    store, _ = desk
+    c = client(store)
+    token = csrf_of(c.get("/login").text)
+    for _ in range(ss.MAX_PER_NAME):
+        r = c.post("/login", data={"csrf": token, "username": "minle", "password": "wrong-guess-1"})
+        assert r.status_code == 200 and "用户名或密码不正确" in r.text
+    r = c.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD})  # right, but too late
+    assert r.status_code == 429 and "尝试次数过多" in r.text and COOKIE not in c.cookies
+    r = c.post("/login", data={"csrf": token, "username": "nobody", "password": "x"})  # the same answer for no one
+    assert r.status_code == 200 and "用户名或密码不正确" in r.text
+    monkeypatch.setattr(ss, "WINDOW_MINUTES", 0)  # the window has passed
+    r = c.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD})
+    assert r.status_code == 303
+
+
+def test_wrong_passwords_are_throttled_by_address_across_names(desk, monkeypatch):  # type: ignore[no-untyped-def]
+    store, _ = desk
+    monkeypatch.setattr(ss, "MAX_PER_ADDRESS", 3)
+    c = client(store)
+    token = csrf_of(c.get("/login").text)
+    for name in ("a1", "a2", "a3"):
+        assert c.post("/login", data={"csrf": token, "username": name, "password": "x"}).status_code == 200
+    r = c.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD})
+    assert r.status_code == 429 and COOKIE not in c.cookies
+
+
+def test_a_first_password_must_be_changed_and_other_sessions_end(desk):  # type: ignore[no-untyped-def]
+    store, _ = desk
+    _, first = acc.add_user(store, CONFIG.divisions, "gaotai", "county", "620724")
+    assert first
+    elsewhere = client(store)
+    assert sign_in(elsewhere, "gaotai", first) == "/password"
+    c = client(store)
+    assert sign_in(c, "gaotai", first) == "/password"
+    assert c.get("/").headers["location"] == "/password"
+    token = csrf_of(c.get("/password").text)
+    r = c.post("/password", data={"csrf": token, "old": first, "new": "gaotai2026", "again": "gaotai2027"})
+    assert "两次输入的新密码不一致" in r.text
+    r = c.post("/password", data={"csrf": token, "old": first, "new": "short", "again": "short"})
+    assert "密码至少 10 个字符" in r.text
+    r = c.post("/password", data={"csrf": token, "old": first, "new": "高台 2026 年报表", "again": "高台 2026 年报表"})
+    assert (r.status_code, r.headers["location"]) == (303, "/")
+    assert c.get("/").status_code == 200
+    assert elsewhere.get("/").headers["location"] == "/login"  # the other browser is signed out
+    assert acc.authenticate(store, "gaotai", "高台 2026 年报表") is not None
+
+
+def test_a_disabled_account_is_signed_out_at_once(desk):  # type: ignore[no-untyped-def]
+    store, _ = desk
+    c = client(store)
+    sign_in(c, "minle", PASSWORD)
+    acc.disable(store, "minle", "调离岗位")
+    assert c.get("/").headers["location"] == "/login"
+
+
+def test_forms_too_big_or_not_forms_are_not_read(desk):  # type: ignore[no-untyped-def]
+    store, _ = desk
+    c = client(store)
+    token = csrf_of(c.get("/login").text)
+    r = c.post("/login", content=b"csrf=" + token.encode() + b"&username=minle&password=" + b"x" * (1 << 20),
+               headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert r.status_code == 403
+    r = c.post("/login", json={"csrf": token, "username": "minle", "password": PASSWORD})
+    assert r.status_code == 403 and COOKIE not in c.cookies
+
+
+def test_huizong_web_serves_on_a_free_port(tmp_path):  # type: ignore[no-untyped-def]
+    """The command itself: a real server, its sign-in page and headers over HTTP, stopped cleanly."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "huizong.cli", "web", "--port", str(port), "--store",
+                             str(tmp_path / "store")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+                    body, headers = r.read().decode("utf-8"), r.headers
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.3)
+        assert "<h1>登录</h1>" in body and headers["X-Frame-Options"] == "DENY" and "server" not in headers
+        assert "Secure" not in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]  # plain HTTP here
+    finally:
+        proc.terminate()
+        proc.wait(30)
