@@ -193,3 +193,29 @@ def test_huizong_web_serves_on_a_free_port(tmp_path):  # type: ignore[no-untyped
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_session_ends_when_idle_too_long_and_after_twelve_hours(desk, monkeypatch):  # type: ignore[no-untyped-def]
+    store, _ = desk
+
+    def at(minutes: int) -> None:
+        import datetime as dt
+
+        t = dt.datetime(2026, 12, 3, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(minutes=minutes)
+        monkeypatch.setenv("HUIZONG_NOW", t.isoformat())
+
+    at(0)
+    c = client(store)
+    sign_in(c, "minle", PASSWORD)
+    at(29)
+    assert c.get("/").status_code == 200  # renewed
+    at(29 + 31)
+    assert c.get("/").headers["location"] == "/login"  # idle for 31 minutes
+    at(0)
+    c = client(store)
+    sign_in(c, "minle", PASSWORD)
+    for minutes in range(20, 12 * 60, 20):  # busy all day
+        at(minutes)
+        assert c.get("/").status_code == 200, minutes
+    at(12 * 60 + 1)
+    assert c.get("/").headers["location"] == "/login"

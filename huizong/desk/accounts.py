@@ -139,7 +139,8 @@ def may_act_on(user: User, division: str, divisions: Divisions) -> bool:
     return False
 
 
-def _user(row: Any) -> User:
+def user_of(row: Any) -> User:
+    """A User from a `users` row (a mapping of its columns)."""
     return User(int(row["id"]), str(row["username"]), str(row["display_name"] or ""), Role.of(str(row["role"])),
                 str(row["division"]), str(row["phone"] or ""), str(row["email"] or ""), bool(row["must_change"]),
                 row["disabled_at"] is not None)  # fmt: skip
@@ -209,7 +210,7 @@ def add_users(store: st.Store, divisions: Divisions, rows: Sequence[Mapping[str,
             uid = st.Store.insert(conn, users, values)
             record_action(conn, actor, "user-add", target=name, division=division, address=address,
                           detail={"role": role.value})  # fmt: skip
-            out.append((_user({**values, "id": uid}), made))
+            out.append((user_of({**values, "id": uid}), made))
     return out
 
 
@@ -241,13 +242,15 @@ def read_import(path: Path) -> list[dict[str, str]]:
 def find(store: st.Store, username: str) -> User | None:
     with store.engine.connect() as conn:
         row = conn.execute(sa.select(users).where(users.c.username == fold_username(username))).first()
-    return _user(row._mapping) if row is not None else None
+    return user_of(row._mapping) if row is not None else None
 
 
 def all_users(store: st.Store, inside: str | None = None, divisions: Divisions | None = None) -> list[User]:
     """Every account (or those whose division is `inside` or lies inside it), by division then name."""
     with store.engine.connect() as conn:
-        found = [_user(r._mapping) for r in conn.execute(sa.select(users).order_by(users.c.division, users.c.username))]
+        found = [
+            user_of(r._mapping) for r in conn.execute(sa.select(users).order_by(users.c.division, users.c.username))
+        ]
     if inside is None or divisions is None:
         return found
     probe = User(0, "", "", Role.ADMIN, inside, "", "", False, False)
@@ -280,7 +283,7 @@ def authenticate(store: st.Store, username: str, password: str) -> User | None:
     if ph.check_needs_rehash(row.password_hash):
         with store.begin() as conn:
             conn.execute(sa.update(users).where(users.c.id == row.id).values(password_hash=ph.hash(password)))
-    return _user(row._mapping)
+    return user_of(row._mapping)
 
 
 def set_password(store: st.Store, username: str, password: str | None = None, *, actor: str = "cli",

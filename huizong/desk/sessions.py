@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from huizong.clock import now
-from huizong.desk.accounts import User, authenticate, find, fold_username, record_action
+from huizong.desk.accounts import User, authenticate, fold_username, record_action, user_of
 from huizong.ledger import store as st
 from huizong.ledger.tables import sessions, sign_in_failures, users
 
@@ -90,23 +90,19 @@ def resolve(store: st.Store, token: str | None) -> Session | None:
     if not token or len(token) > 200:
         return None
     key = _hash(token)
+    q = sa.select(sessions.c.csrf, sessions.c.created_at.label("opened_at"), sessions.c.seen_at, sessions.c.ended_at,
+                  users).join(users, users.c.id == sessions.c.user_id)  # fmt: skip
     with store.engine.connect() as conn:
-        row = conn.execute(sa.select(sessions).where(sessions.c.token_hash == key)).first()
+        row = conn.execute(q.where(sessions.c.token_hash == key)).first()
     if row is None or row.ended_at is not None:
         return None
-    if row.seen_at < _ago(IDLE_MINUTES) or row.created_at < _ago(LONGEST_HOURS * 60):
+    stale = row.seen_at < _ago(IDLE_MINUTES) or row.opened_at < _ago(LONGEST_HOURS * 60)
+    if stale or row.disabled_at is not None:
         end(store, key)
         return None
-    with store.engine.connect() as conn:
-        urow = conn.execute(sa.select(users).where(users.c.id == row.user_id)).first()
-    if urow is None or urow.disabled_at is not None:
-        end(store, key)
-        return None
-    user = find(store, urow.username)
-    assert user is not None
     with store.begin() as conn:
         conn.execute(sa.update(sessions).where(sessions.c.token_hash == key).values(seen_at=now()))
-    return Session(user, row.csrf, key)
+    return Session(user_of(row._mapping), row.csrf, key)
 
 
 def csrf_ok(session: Session, sent: str | None) -> bool:

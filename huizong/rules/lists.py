@@ -177,15 +177,14 @@ def batch_index(batch: list[Return]) -> Batch:
     return out
 
 
-def other_value(beyond: Beyond, batch: list[Return] | Batch, other: Form, code: str, county: str, period: Period,
+def other_value(beyond: Beyond, index: Batch, other: Form, code: str, county: str, period: Period,
                 ret: Return | None = None) -> float:  # fmt: skip
     """Another form's number for the county and period: its return's, or the sum over its months
     when the other form is monthly (NaN unless every month is in). The batch's own returns of the
-    other form count over the store's. `batch`: its returns, or their `batch_index`."""
+    other form (`index`: the batch's `batch_index`) count over the store's."""
     parts = _periods_of(other, period)
     if not parts:
         return np.nan
-    index = batch if isinstance(batch, dict) else batch_index(batch)
     total = 0.0
     for p in parts:
         in_batch = [r for r in index.get((other.id, county, p), []) if ret is None or beyond.before(r, ret)]
