@@ -339,8 +339,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     from huizong.desk.web import create_app
     from huizong.pipeline import open_store
 
-    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
-    app = create_app(open_store(settings), Config.load(settings.config))
+    settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
+                                 region=args.region, config=args.config)  # fmt: skip
+    app = create_app(settings, Config.load(settings.config), open_store(settings))
     print(f"审核台：http://{args.host}:{args.port}/（Ctrl-C 停止）")
     uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy,
                 log_level="warning", server_header=False)  # fmt: skip
@@ -604,12 +605,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_users)
 
-    p = sub.add_parser("web", help="the review desk in a browser (sign-in, each division's returns)")
+    p = sub.add_parser("web", help="the review desk in a browser: uploads judged at once, the board, approval, 上报")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--proxy", default="127.0.0.1",
                    help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed (default 127.0.0.1)")  # fmt: skip
-    _places(p, "store", "db")
+    _places(p, "inputs", "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_web)
 

@@ -108,6 +108,18 @@ _CODES = [
         "{value} ({name}) is not a county of {region}",
     ),
     Code(
+        "upload-other-county",
+        E,
+        "这是{value}（{name}）的报表，不能以{own}的名义报送；请上传本县区的报表",
+        "This is the return of {value} ({name}), uploaded as {own}'s",
+    ),
+    Code(
+        "period-locked",
+        E,
+        "{region}{period}已{state}，数据已锁定：本次报送作为更正，待市级审核接收后生效",
+        "{region} has approved {period}: this correction waits for a reviewer",
+    ),
+    Code(
         "county-mismatch",
         E,
         "行政区划代码 {value}（{name}）与填报单位“{detail}”不符",

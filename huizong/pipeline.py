@@ -24,6 +24,7 @@ from huizong.ledger import inbox
 from huizong.ledger import store as st
 from huizong.ledger.commit import commit, interrupted_runs, recover
 from huizong.ledger.decisions import Decision, Inbound, Plan
+from huizong.ledger.review import gate
 from huizong.read.model import Return
 from huizong.read.periods import parse_token
 from huizong.read.worker import ReadJob, read_bounded
@@ -146,6 +147,9 @@ def validate(returns: list[Return], config: Config, region: str, store: st.Store
 
     first = [r for r in returns if r.form == config.form_id]
     by_file, _ = validator_for(config, region, docs_dir).run(returns, history_for(store, config, region, first), store)
+    if store is not None:  # an upload that is another county's; a correction to an approved period
+        for file, found in gate(returns, store, config.divisions).items():
+            by_file.setdefault(file, []).extend(found)
     return {r.file: sort_issues(explain(by_file.get(r.file, []), r.notes)) for r in returns}
 
 
@@ -326,11 +330,14 @@ T = TypeVar("T")
 
 
 def run(settings: Settings, config: Config | None = None, executor: Executor | None = None, wait: float = 600,
-        progress: Progress | None = None, republish: bool = False) -> RunSummary:  # fmt: skip
+        progress: Progress | None = None, republish: bool = False,
+        on_commit: Callable[[list[Decision]], None] | None = None) -> RunSummary:  # fmt: skip
     """One run, its steps defined once: take → recover → plan → read → validate → decide → commit →
     feedback → publish. Waits up to `wait` s for another run. `republish`: rewrite every
-    period's outputs (after the catalog or a suite changed). Configuration is loaded and the
-    store opened once, here; every executor passes the same fault points."""
+    period's outputs (after the catalog or a suite changed). `on_commit` is told the decisions as
+    soon as they are in the ledger, before the outputs are written (the desk shows its verdicts
+    then). Configuration is loaded and the store opened once, here; every executor passes the
+    same fault points."""
     from huizong.ledger.runlock import run_lock
     from huizong.publish.outputs import publish, publish_reporting
     from huizong.rules.suites import prepare
@@ -382,6 +389,8 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
                 progress("入账", next(done), len(decisions))
 
         timed("commit", commit, decisions, store, settings, run_id, on_each)
+        if on_commit is not None:
+            on_commit(decisions)
         ex.log("committed: " + ", ".join(f"{d.inbound.rel} {d.status}" for d in decisions[:50])
                + (f" and {len(decisions) - 50} more" if len(decisions) > 50 else ""))  # fmt: skip
         if progress:
@@ -399,6 +408,7 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
 
 
 def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
-              progress: Progress | None = None, republish: bool = False) -> RunSummary:  # fmt: skip
+              progress: Progress | None = None, republish: bool = False,
+              on_commit: Callable[[list[Decision]], None] | None = None) -> RunSummary:  # fmt: skip
     """The whole run in this process, without Prefect."""
-    return run(settings, config, Executor(), wait, progress, republish)
+    return run(settings, config, Executor(), wait, progress, republish, on_commit)

@@ -19,7 +19,7 @@ ALLOWED = {
     "rules": {"read", "rules", "ledger.store"},
     "ledger": {"read", "rules", "ledger"},
     "publish": {"read", "ledger", "publish"},
-    "desk": {"read", "ledger", "desk"},
+    "desk": {"read", "ledger", "publish", "pipeline", "desk"},
 }
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import re
 import secrets
 import unicodedata
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 
 from huizong.catalog import NATION, Divisions
 from huizong.clock import now
+from huizong.ledger import review
 from huizong.ledger import store as st
 from huizong.ledger.tables import actions, users
 from huizong.words import Worded
@@ -146,13 +146,7 @@ def user_of(row: Any) -> User:
                 row["disabled_at"] is not None)  # fmt: skip
 
 
-def record_action(conn: sa.Connection, actor: str, action: str, *, target: str = "", division: str = "",
-                  reason: str = "", address: str = "", detail: Mapping[str, Any] | None = None,
-                  user_id: int | None = None) -> None:  # fmt: skip
-    """One row of the desk's journal: who did what, to what, when, why, from where."""
-    st.Store.insert(conn, actions, {
-        "at": now(), "user_id": user_id, "actor": actor, "action": action, "target": target, "division": division,
-        "reason": reason, "address": address, "detail": json.dumps(dict(detail or {}), ensure_ascii=False)})  # fmt: skip
+record_action = review.journal  # one journal for accounts and reviews
 
 
 def add_user(store: st.Store, divisions: Divisions, username: str, role: str | Role, division: str, *,
@@ -359,3 +353,14 @@ def write_passwords(path: Path, made: Iterable[tuple[User, str | None]]) -> Path
     with os.fdopen(fd, "w", encoding="utf-8-sig") as f:
         f.write(buf.getvalue())
     return path
+
+
+def contacts(store: st.Store, divisions: Sequence[str]) -> dict[str, list[User]]:
+    """division -> its active users (with their phone and e-mail): whom to call for a late return."""
+    out: dict[str, list[User]] = {}
+    codes = list(divisions)
+    for i in range(0, len(codes), 500):
+        q = sa.select(users).where(users.c.division.in_(codes[i : i + 500]), users.c.disabled_at.is_(None))
+        for r in store._all(q.order_by(users.c.username)):
+            out.setdefault(r["division"], []).append(user_of(r))
+    return out

@@ -12,21 +12,42 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from huizong.catalog import Config
 from huizong.desk import accounts as acc
+from huizong.desk import actions
+from huizong.desk import board as bd
 from huizong.desk import sessions as ss
+from huizong.desk import uploads as up
+from huizong.ledger import review as rv
 from huizong.ledger import store as st
+from huizong.ledger.inbox import safe_component
+from huizong.numbers import shown
+from huizong.pipeline import run_batch
+from huizong.publish.layout import Layout
+from huizong.publish.listtemplate import write_list_template
+from huizong.publish.template import write_template
 from huizong.read.periods import parse_token
+from huizong.read.worker import keep_warm
+from huizong.settings import Settings
 
 COOKIE = "huizong_session"
 LOGIN_COOKIE = "huizong_signin"  # the sign-in form's CSRF token, before there is a session
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+VERDICT_WAIT = 120  # seconds an upload waits for its run before the county is told to look later
 MAX_FORM_BYTES = 16 << 10  # a sign-in or password form: nothing bigger is read
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -40,6 +61,7 @@ _ENV = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "desk"),
     autoescape=select_autoescape(default=True),
 )
+_ENV.filters["shown"] = shown
 
 
 def _address(request: Request) -> str:
@@ -72,8 +94,22 @@ async def _form(request: Request) -> dict[str, str] | None:
         return None
 
 
-def create_app(store: st.Store, config: Config) -> FastAPI:
-    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(settings: Settings, config: Config, store: st.Store | None = None) -> FastAPI:
+    """The desk over `settings`' inbox, store and outputs; uploads are judged by runs of the
+    pipeline in this process, one at a time (`uploads.Runs`)."""
+    store = store or st.Store.open(settings.db_url)
+    runs = up.Runs(lambda committed: run_batch(settings, config, wait=600, on_commit=committed))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_warm(True)
+        try:
+            yield
+        finally:
+            runs.stop()
+            keep_warm(False)
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     divisions = config.divisions
 
     @app.middleware("http")
@@ -153,24 +189,302 @@ def create_app(store: st.Store, config: Config) -> FastAPI:
         ss.end_all(store, session.user.id, but=session.token_hash)  # other browsers signed in as them: out
         return RedirectResponse("/", status_code=303)
 
-    @app.get("/")
-    def home(request: Request) -> Response:
+    def signed_in(request: Request) -> ss.Session | Response:
+        """The request's session, or where to send the browser instead (sign-in, password change)."""
         session = current(request)
         if session is None:
             return to_login()
-        user = session.user
-        if user.must_change:
+        if session.user.must_change:
             return RedirectResponse("/password", status_code=303)
-        region = divisions.get(user.division)
-        counties = (
-            [user.division] if user.role is acc.Role.COUNTY else [c.code for c in divisions.counties_of(user.division)]
-        )
-        names = {c: (d.name if (d := divisions.get(c)) else c) for c in counties}
-        rows = [{**r, "county_name": names.get(r["county_code"], r["county_code"]),
-                 "period_zh": parse_token(r["period"]).zh if r["period"] else "",
-                 "status_zh": st.Status.of(r["status"]).zh}
-                for r in reversed(store.submissions(counties=counties, newest=200))]  # fmt: skip
-        return _page("home.html", user=user, region=region.name if region else user.division, rows=rows,
-                     csrf=session.csrf, n_counties=len(counties))  # fmt: skip
+        return session
+
+    def refused(message: str, status: int = 403) -> HTMLResponse:
+        return _page("error.html", status, message=message)
+
+    def div_name(code: str | None) -> str:
+        d = divisions.get(code)
+        return d.name if d else (code or "")
+
+    def period_zh(token: str | None) -> str:
+        return parse_token(token).zh if token else ""
+
+    def frame(session: ss.Session, **context: Any) -> dict[str, Any]:
+        user = session.user
+        return {"user": user, "csrf": session.csrf, "region": div_name(user.division), "forms": config.forms,
+                "period_zh": period_zh, "div_name": div_name, "status_zh": lambda s: st.Status.of(s).zh, **context}  # fmt: skip
+
+    @app.get("/")
+    def home(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        user = session.user
+        if user.role is acc.Role.COUNTY:
+            county = divisions.get(user.division)
+            assert county is not None
+            due = []
+            for form in config.forms:
+                periods = bd.periods_open(config, form.id)
+                cells = bd.county_cells(store, config, form.id, [county], periods)
+                due += [{"form": form, "period": p, "due": bd.due_of(config, form.id, p), "cell": cells[(county.code, p)]}
+                        for p in periods]  # fmt: skip
+            rows = [r for r in store.of_county(county.code, f"{rv.UPLOADS}/{county.code}/", newest=200)
+                    if rv.owner_of(r) == county.code]  # fmt: skip
+            reviews = rv.reviews_for(store, [r["id"] for r in rows])
+            return _page("county.html", **frame(session, due=due, rows=rows[::-1], reviews=reviews,
+                         max_mb=config.limits.file_bytes >> 20, notice=request.query_params.get("notice", "")[:200]))  # fmt: skip
+        boards = [{"form": f, "periods": bd.periods_open(config, f.id)} for f in config.forms]
+        counties = [c.code for c in divisions.counties_of(user.division)]
+        rows = store.submissions(counties=counties, newest=100) if counties else []
+        return _page("reviewer.html", **frame(session, boards=boards, rows=rows[::-1]))
+
+    @app.get("/template")
+    def template(request: Request, form: str = "", period: str = "", county: str = "") -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        user = session.user
+        code = county or user.division
+        div = divisions.get(code)
+        f = config.form_by_id.get(form)
+        if div is None or div.level != "county" or not acc.may_act_on(user, code, divisions) or f is None:
+            return refused("没有这张报表，或您无权下载", 404)
+        try:
+            p = parse_token(period)
+        except ValueError:
+            return refused("报告期不正确", 404)
+        if p.is_month != f.monthly:
+            return refused("报告期不正确", 404)
+        tmp = Path(tempfile.mkdtemp(prefix="huizong-template-"))
+        out = tmp / safe_component(f"{div.name}_{p.token}_{f.short_name}.xlsx")
+        if f.indicators is not None:
+            write_template(out, config.for_form(f.id), div, p, store)
+        else:
+            write_list_template(out, config.for_form(f.id), f, div, p)
+        return FileResponse(out, filename=out.name, media_type=XLSX,
+                            background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))  # fmt: skip
+
+    @app.post("/upload")
+    async def upload(request: Request) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        user = session.user
+        if user.role is not acc.Role.COUNTY:
+            return refused("只有县区用户可以上传报表")
+        folder = settings.inputs / rv.UPLOADS / user.division
+        try:
+            got = await up.receive(request.stream(), request.headers.get("content-type", ""),
+                                   request.headers.get("content-length"), folder, config.limits.file_bytes)  # fmt: skip
+        except up.UploadRefused as e:
+            answer = refused(str(e), e.status)
+            answer.headers["connection"] = "close"  # the rest of the body is not read: the server hangs up
+            return answer
+        if not ss.csrf_ok(session, got.fields.get("csrf")):
+            assert got.path is not None
+            got.path.unlink(missing_ok=True)
+            return refused("页面已过期或来源不明，请刷新后重试")
+        rel = up.place(got, settings.inputs, user.division, max(settings.quiet, settings.fresh))
+        with store.begin() as conn:
+            rv.journal(conn, user.username, "upload", target=rel, division=user.division, address=_address(request),
+                       detail={"size": got.size, "name": got.filename[:200]}, user_id=user.id)  # fmt: skip
+        ticket = runs.ask()
+        failed = await run_in_threadpool(runs.wait, ticket, VERDICT_WAIT)
+        row = store.by_inbox_path(rel)
+        if row is None:
+            why = "系统繁忙" if failed == "timeout" else "处理出错"
+            return RedirectResponse("/?notice=" + quote(f"已收到 {got.filename[:80]}，{why}，校验结果稍后在下方列出"),
+                                    status_code=303)  # fmt: skip
+        return RedirectResponse(f"/returns/{row['id']}", status_code=303)
+
+    @app.get("/returns/{sid}")
+    def a_return(request: Request, sid: int) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        try:
+            row = actions.submission(store, config, session.user, sid)
+        except actions.Refused as e:
+            return refused(str(e), 404)
+        return _page("return.html", **frame(session, **_return_view(row)))
+
+    def _return_view(row: dict[str, Any]) -> dict[str, Any]:
+        sid = int(row["id"])
+        found = store.issues_for([sid])
+        explained = rv.explanations_for(store, [sid])
+        catalog = config.catalogs.get(row["form"]) if row["form"] else None
+        names = {i.code: f"{i.name}（{i.unit}）" if i.unit else i.name for i in catalog} if catalog else {}
+        feedback = Layout(settings.outputs).feedback(sid, row["inbox_path"])
+        same = []
+        if row["county_code"] and row["period"]:
+            same = [s for s in store.submissions(counties=[row["county_code"]], periods=[row["period"]],
+                                                 form=row["form"])]  # fmt: skip
+        review = rv.reviews_for(store, [sid]).get(sid)
+        return {"row": row, "issues": found, "explained": explained, "names": names, "review": review,
+                "feedback": feedback.exists(), "feedback_soon": bool(row["errors"] or row["warnings"]) and bool(row["stored_as"]), "numbers": _numbers(row, names), "same": same,
+                "revisions": store.revisions_for([sid]), "reviews": rv.reviews_for(store, [s["id"] for s in same]),
+                "held": any(i["code"] == rv.HELD for i in found)}  # fmt: skip
+
+    def _numbers(row: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
+        """The return's numbers beside last year's and beside the other counties of its city."""
+        if not row["county_code"] or not row["period"] or not names:
+            return []
+        county, period, form = row["county_code"], row["period"], row["form"]
+        mine = [f for f in store.facts_of(int(row["id"])) if f["column"] == "value" and f["number"] is not None]
+        if not mine:
+            return []
+        p = parse_token(period)
+        before = {f["indicator"]: f["number"] for f in store.current_values([county], [p.last_year().token], form)}
+        d = divisions.get(county)
+        peers = [c.code for c in divisions.counties_of(d.parent)] if d and d.parent else [county]
+        others: dict[str, list[float]] = {}
+        for f in store.current_values(peers, [period], form):
+            if f["county_code"] != county and f["number"] is not None:
+                others.setdefault(f["indicator"], []).append(f["number"])
+        out = []
+        for f in mine:
+            code, value = f["indicator"], f["number"]
+            last = before.get(code)
+            peer = sorted(others.get(code, []))
+            out.append({"code": code, "name": names.get(code, code), "value": value, "cell": f["cell"],
+                        "last": last, "growth": (value / last - 1) if last else None,
+                        "median": peer[len(peer) // 2] if peer else None,
+                        "rank": 1 + sum(v > value for v in peer) if peer else None, "of": len(peer) + 1})  # fmt: skip
+        return out
+
+    @app.get("/returns/{sid}/feedback")
+    def feedback(request: Request, sid: int) -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        try:
+            row = actions.submission(store, config, session.user, sid)
+        except actions.Refused as e:
+            return refused(str(e), 404)
+        path = Layout(settings.outputs).feedback(sid, row["inbox_path"])
+        if not path.is_file():
+            return refused("这份报送没有反馈表", 404)
+        return FileResponse(path, filename=path.name, media_type=XLSX)
+
+    async def acting(request: Request, sid: int | None = None) -> tuple[ss.Session, dict[str, str], Any] | Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        form = await _form(request)
+        if form is None or not ss.csrf_ok(session, form.get("csrf")):
+            return refused("页面已过期或来源不明，请刷新后重试")
+        row = None
+        if sid is not None:
+            try:
+                row = actions.submission(store, config, session.user, sid)
+            except actions.Refused as e:
+                return refused(str(e), 404)
+        return session, form, row
+
+    @app.post("/returns/{sid}/explain")
+    async def explain(request: Request, sid: int) -> Response:
+        got = await acting(request, sid)
+        if isinstance(got, Response):
+            return got
+        session, form, row = got
+        texts = {int(k[5:]): v for k, v in form.items() if k.startswith("note-") and k[5:].isdigit()}
+        try:
+            actions.explain(store, session.user, row, texts, _address(request))
+        except actions.Refused as e:
+            return _page("return.html", 400, **frame(session, error=str(e), **_return_view(row)))
+        return RedirectResponse(f"/returns/{sid}", status_code=303)
+
+    @app.post("/returns/{sid}/review")
+    async def review(request: Request, sid: int) -> Response:
+        got = await acting(request, sid)
+        if isinstance(got, Response):
+            return got
+        session, form, row = got
+        seen = form.get("seen") or None
+        try:
+            if form.get("action") == "return":
+                actions.send_back(store, config, session.user, row, form.get("reason", ""), seen, _address(request))
+            elif form.get("action") == "accept":
+                await run_in_threadpool(actions.accept, store, config, settings, session.user, row,
+                                        form.get("reason", ""), seen, _address(request))  # fmt: skip
+            else:
+                raise actions.Refused("未知的操作")
+        except actions.Refused as e:
+            return _page("return.html", 409, **frame(session, error=str(e), **_return_view(row)))
+        return RedirectResponse(f"/returns/{sid}", status_code=303)
+
+    def _board_args(session: ss.Session, form: str, division: str) -> tuple[Any, Any] | Response:
+        user = session.user
+        if user.role not in actions.REVIEWERS:
+            return refused("只有审核人员可以查看审核表")
+        d = divisions.get(division or user.division)
+        f = config.form_by_id.get(form or config.forms[0].id)
+        if d is None or d.level == "county" or f is None or not acc.may_act_on(user, d.code, divisions):
+            return refused("没有这个地区或报表，或您无权查看", 404)
+        return d, f
+
+    @app.get("/board")
+    def board_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        got = _board_args(session, form, division)
+        if isinstance(got, Response):
+            return got
+        d, f = got
+        periods = bd.periods_open(config, f.id)
+        if period and period not in periods:
+            try:
+                periods = [parse_token(period).token, *periods][:6]
+            except ValueError:
+                return refused("报告期不正确", 404)
+        b = bd.board(store, config, d, f.id, periods)
+        return _page("board.html", **frame(session, board=b, form=f, division=d, due={p: bd.due_of(config, f.id, p)
+                     for p in periods}, error=request.query_params.get("error", "")[:300]))  # fmt: skip
+
+    @app.get("/late")
+    def late_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
+        got = _board_args(session, form, division)
+        if isinstance(got, Response):
+            return got
+        d, f = got
+        try:
+            p = parse_token(period).token
+        except ValueError:
+            return refused("报告期不正确", 404)
+        b = bd.board(store, config, d, f.id, [p])
+        cells = bd.late(b, p)
+        contacts = acc.contacts(store, [c.part.code for c in cells])
+        return _page("late.html", **frame(session, form=f, division=d, period=p, cells=cells, contacts=contacts,
+                                          due=bd.due_of(config, f.id, p)))  # fmt: skip
+
+    @app.post("/periods")
+    async def period_action(request: Request) -> Response:
+        got = await acting(request)
+        if isinstance(got, Response):
+            return got
+        session, form, _ = got
+        division, f, p = form.get("division", ""), form.get("form", ""), form.get("period", "")
+        where = f"/board?form={quote(f)}&division={quote(division)}&period={quote(p)}"
+        try:
+            version = int(form.get("version") or 0)
+            what = form.get("action")
+            if what == "approve":
+                actions.approve(store, config, session.user, division, f, p, _address(request))
+            elif what == "report":
+                actions.report(store, config, session.user, division, f, p, version, _address(request))
+            elif what == "unapprove":
+                actions.unapprove(store, config, session.user, division, f, p, version, form.get("reason", ""),
+                                  _address(request))  # fmt: skip
+            else:
+                raise actions.Refused("未知的操作")
+        except ValueError:
+            return refused("请求不正确", 400)
+        except actions.Refused as e:
+            return RedirectResponse(where + "&error=" + quote(str(e)), status_code=303)
+        return RedirectResponse(where, status_code=303)
 
     return app

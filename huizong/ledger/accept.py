@@ -8,6 +8,7 @@ stays where it lies in `store/rejected/`.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +48,35 @@ def accept_refused(
     """Accept the refused return `file`; returns its ledger row as it now stands."""
     if not reason.strip():
         raise AcceptError("请用 --reason 说明接收理由")
-    row = find_refused(store, settings, file)
+    return accept_row(store, config, settings, find_refused(store, settings, file), reason, by)
+
+
+def accept_row(store: st.Store, config: Config, settings: Settings, row: dict[str, Any], reason: str, by: str,
+               also: Callable[[Any], None] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Accept the refused ledger row `row`; `also(conn)` writes more in the same transaction (the
+    desk's review and journal). Returns the row as it now stands."""
+    if not reason.strip():
+        raise AcceptError("请说明接收理由")
+    if row["status"] != st.REJECTED:
+        raise AcceptError(f"{row['file']} 的状态为 {row['status']}，不是被退回的报表")
     if not row["stored_as"]:
-        raise AcceptError(f"{file} 未能读取，原件不在存储中（{row['reason']}）")
+        raise AcceptError(f"{row['file']} 未能读取，原件不在存储中（{row['reason']}）")
     original = settings.store / str(row["stored_as"])
     (ret,) = read_bounded([ReadJob(original, str(row["inbox_path"]))], config, settings.region)
     if not ret.readable or not ret.county_code or ret.period is None:
-        raise AcceptError(f"{file} 无法识别县区或报告期，不能接收（请县区重新报送）")
+        raise AcceptError(f"{row['file']} 无法识别县区或报告期，不能接收（请县区重新报送）")
     for form in config.forms:  # a list form's numbers are summed from its records
         measure([ret], form)
     with store.begin() as conn:
+        current = conn.execute(st.sa.select(st.submissions.c.status).where(st.submissions.c.id == row["id"])).scalar()
+        if current != st.REJECTED:  # accepted by someone else meanwhile
+            raise AcceptError(f"{row['file']} 刚被他人处理（{current}），请刷新后再操作")
         supersede(conn, store, ret.county_code, ret.period.token, int(row["id"]), str(row["inbox_path"]), ret.form)
         insert_return(conn, store, int(row["id"]), ret)
         store.update_submission(
             conn, int(row["id"]), status=st.ACCEPTED, override_by=by, override_reason=reason, override_at=now(),
             reason=f"退回后由{by}接收：{reason}",
         )  # fmt: skip
-    return next(r for r in store.submissions() if r["id"] == row["id"])
+        if also is not None:
+            also(conn)
+    return next(r for r in store.submissions(ids=[int(row["id"])]))

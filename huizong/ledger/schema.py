@@ -100,6 +100,9 @@ AFTER_BASELINE = {
     "actions",
     "sessions",
     "sign_in_failures",
+    "reviews",
+    "approvals",
+    "explanations",
     ("submissions", "form"),
     ("facts", "form"),
 }

@@ -123,6 +123,27 @@ class Store:
         rows = self._all(q)
         return rows[::-1] if newest is not None else rows
 
+    def of_county(self, county: str, uploads: str, newest: int) -> list[dict[str, Any]]:
+        """The newest rows of a county: those read as its returns, and what it uploaded under
+        `uploads` (a folder of the inbox) that could not be read as anyone's; newest first."""
+        q = (
+            sa.select(submissions)
+            .where(sa.or_(submissions.c.county_code == county,
+                          submissions.c.inbox_path.startswith(uploads, autoescape=True)))
+            .order_by(submissions.c.id.desc())
+            .limit(newest)
+        )  # fmt: skip
+        return self._all(q)
+
+    def by_inbox_path(self, rel: str) -> dict[str, Any] | None:
+        """The latest row of the file that was at `rel` in the inbox."""
+        q = sa.select(submissions).where(submissions.c.inbox_path == rel).order_by(submissions.c.id.desc()).limit(1)
+        rows = self._all(q)
+        return rows[0] if rows else None
+
+    def facts_of(self, submission_id: int) -> list[dict[str, Any]]:
+        return self._all(sa.select(facts).where(facts.c.submission_id == submission_id).order_by(facts.c.id))
+
     def sent(self, period: str, form: str | None = None) -> list[str]:
         """The counties with any submission of the period (of the form)."""
         q = sa.select(submissions.c.county_code).where(submissions.c.period == period).distinct()

@@ -212,3 +212,38 @@ sign_in_failures = sa.Table(  # wrong passwords, for throttling sign-in by name 
     sa.Column("address", sa.Text, index=True),
     sa.Column("at", sa.Text, nullable=False),
 )
+
+reviews = sa.Table(  # a reviewer's verdict on a return (huizong.ledger.review): the latest per submission
+    "reviews",
+    metadata,
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),  # accepted | returned
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),  # what the county reads when its return is sent back
+)
+
+approvals = sa.Table(  # a division's period approved (审核通过) and then reported upward (上报): locked while it stands
+    "approvals",
+    metadata,
+    sa.Column("form", sa.Text, primary_key=True),
+    sa.Column("division", sa.Text, primary_key=True),  # the city (or province) whose period it is
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),  # approved | reported
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", sa.Text, nullable=False),
+    sa.Column("reported_at", sa.Text),
+    sa.Column(
+        "version", sa.Integer, nullable=False
+    ),  # bumped by every change: two reviewers never overwrite each other
+)
+
+explanations = sa.Table(  # a county's written explanation (说明) of a warning, given on the desk
+    "explanations",
+    metadata,
+    sa.Column("issue_id", sa.Integer, sa.ForeignKey("issues.id"), primary_key=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", sa.Text, nullable=False),
+)

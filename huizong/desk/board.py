@@ -1,0 +1,223 @@
+"""The reviewers' board: each part of a division (a county, or a city under a province) in each
+period of a form — 未报, 待审, 退回, 已通过, 逾期 — and the actions that move it (return, accept,
+approve, report upward, un-approve), each checked and journalled in the ledger.
+
+A county's state is read from the ledger as the run left it: its current accepted return and the
+reviewer's verdict on it, a held correction waiting for review, or the latest refused upload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from huizong.catalog import Config, Division
+from huizong.clock import now
+from huizong.ledger import review as rv
+from huizong.ledger import store as st
+from huizong.ledger.tables import issues
+from huizong.publish.reporting import due_at
+from huizong.read.periods import Period, parse_token
+from huizong.words import Worded
+
+
+class State(Worded):
+    """A part's state on the board: its value, its Chinese word, its CSS class."""
+
+    NOT_IN = "not-in", "未报", "none"
+    PENDING = "pending", "待审", "wait"
+    RETURNED = "returned", "退回", "back"
+    PASSED = "passed", "已通过", "ok"
+    LATE = "late", "逾期", "late"
+    REPORTED = "reported", "已上报", "ok"  # a city's period, on its province's board
+    APPROVED = "approved", "已审核未上报", "wait"
+
+    __words__ = ("zh", "css")
+    zh: str
+    css: str
+
+
+@dataclass
+class Cell:
+    """One part in one period."""
+
+    part: Division
+    period: str
+    state: State
+    at: str | None = None  # when the return came in (or the city reported)
+    submission: dict[str, Any] | None = None  # the return the state is about
+    note: str = ""  # the reason it was returned, or what waits
+    held: list[dict[str, Any]] = field(default_factory=list)  # corrections waiting for review
+    unexplained: int = 0  # warnings the county has not explained yet
+
+    @property
+    def done(self) -> bool:
+        return self.state in (State.PASSED, State.REPORTED) and not self.held
+
+
+def _today() -> dt.datetime:
+    return dt.datetime.fromisoformat(now())
+
+
+def periods_open(config: Config, form_id: str, today: dt.datetime | None = None, back: int = 4) -> list[str]:
+    """The periods of a form a county reports now or reported lately: those that have ended, the
+    newest `back` of them, newest first (a monthly form: months; else its deadlines' kinds)."""
+    form = config.form_by_id[form_id]
+    today = today or _today()
+    due = dict(form.due or config.deadlines)
+    out: list[Period] = []
+    for year in range(today.year, today.year - 3, -1):
+        if form.monthly:
+            candidates = [parse_token(f"{year}M{m:02d}") for m in range(12, 0, -1)]
+        else:
+            candidates = [parse_token(f"{year}{k}") for k in ("FY", "Q3", "H1", "Q1") if k in due]
+        out += [p for p in candidates if p.end < today.date()]
+    return [p.token for p in out[:back]]
+
+
+def due_of(config: Config, form_id: str, period: str) -> dt.datetime:
+    form = config.form_by_id[form_id]
+    return due_at(parse_token(period), dict(form.due or config.deadlines))
+
+
+def held_ids(store: st.Store, ids: Sequence[int]) -> set[int]:
+    """Which of these refused returns are corrections held because their period was approved."""
+    out: set[int] = set()
+    for i in range(0, len(ids), 500):
+        q = sa.select(issues.c.submission_id).where(issues.c.code == rv.HELD,
+                                                    issues.c.submission_id.in_(list(ids[i : i + 500])))  # fmt: skip
+        with store.engine.connect() as conn:
+            out |= {r[0] for r in conn.execute(q)}
+    return out
+
+
+def unexplained(store: st.Store, ids: Sequence[int]) -> dict[int, int]:
+    """Per return, its warnings the county has not explained."""
+    if not ids:
+        return {}
+    q = (
+        sa.select(issues.c.submission_id, sa.func.count())
+        .select_from(issues.outerjoin(rv.explanations, rv.explanations.c.issue_id == issues.c.id))
+        .where(issues.c.submission_id.in_(list(ids)), issues.c.severity == "warning",
+               rv.explanations.c.issue_id.is_(None))
+        .group_by(issues.c.submission_id)
+    )  # fmt: skip
+    with store.engine.connect() as conn:
+        return {r[0]: r[1] for r in conn.execute(q)}
+
+
+def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequence[Division],
+                 periods: Sequence[str], today: dt.datetime | None = None) -> dict[tuple[str, str], Cell]:  # fmt: skip
+    """(county, period) -> its cell, from one read of the ledger."""
+    today = today or _today()
+    codes = [c.code for c in counties]
+    rows = [s for i in range(0, len(codes), 2000)
+            for s in store.submissions(form=form_id, periods=periods, counties=codes[i : i + 2000])]  # fmt: skip
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for s in rows:
+        if s["status"] in (st.ACCEPTED, st.REJECTED) and rv.owner_of(s) == s["county_code"]:
+            by.setdefault((s["county_code"], s["period"]), []).append(s)
+    current_ids = [s["id"] for s in rows if s["status"] == st.ACCEPTED]
+    refused_ids = [s["id"] for s in rows if s["status"] == st.REJECTED]
+    reviews = rv.reviews_for(store, [*current_ids, *refused_ids])
+    held = held_ids(store, refused_ids)
+    open_warnings = unexplained(store, current_ids)
+    out: dict[tuple[str, str], Cell] = {}
+    for p in periods:
+        due = due_of(config, form_id, p)
+        for c in counties:
+            subs = sorted(by.get((c.code, p), []), key=lambda s: s["id"])
+            cell = _cell(c, p, subs, reviews, held, due, today)
+            if cell.submission is not None and cell.submission["status"] == st.ACCEPTED:
+                cell.unexplained = open_warnings.get(cell.submission["id"], 0)
+            out[(c.code, p)] = cell
+    return out
+
+
+def _cell(c: Division, p: str, subs: list[dict[str, Any]], reviews: dict[int, dict[str, Any]], held: set[int],
+          due: dt.datetime, today: dt.datetime) -> Cell:  # fmt: skip
+    current = next((s for s in subs if s["status"] == st.ACCEPTED), None)
+    waiting = [s for s in subs if s["id"] in held and s["id"] not in reviews]
+    if current is None:
+        refused = [s for s in subs if s["status"] == st.REJECTED and s["id"] not in held]
+        if refused:
+            last = refused[-1]
+            return Cell(c, p, State.RETURNED, last["received_at"], last, f"校验未通过：{last['reason'] or ''}", waiting)
+        return Cell(c, p, State.LATE if today > due else State.NOT_IN, None, None, "", waiting)
+    review = reviews.get(current["id"])
+    if review is not None and review["state"] == rv.RETURNED:
+        return Cell(c, p, State.RETURNED, current["received_at"], current, review["reason"] or "", waiting)
+    if review is not None and review["state"] == rv.ACCEPTED:
+        note = f"有 {len(waiting)} 份更正待审" if waiting else ""
+        return Cell(c, p, State.PENDING if waiting else State.PASSED, current["received_at"], current, note, waiting)
+    later = [s for s in subs if s["id"] > current["id"] and s["status"] == st.REJECTED and s["id"] not in held]
+    note = "最近一次上传未通过校验" if later else ""
+    return Cell(c, p, State.PENDING, current["received_at"], current, note, waiting)
+
+
+def region_cells(store: st.Store, form_id: str, regions: Sequence[Division],
+                 periods: Sequence[str]) -> dict[tuple[str, str], Cell]:  # fmt: skip
+    """(city, period) -> its approval state, for a province's board."""
+    found = rv.approvals_of(store, form_id, [r.code for r in regions], periods)
+    out = {}
+    for p in periods:
+        for r in regions:
+            a = found.get((form_id, r.code, p))
+            if a is None:
+                out[(r.code, p)] = Cell(r, p, State.PENDING, None, None, "未审核")
+            elif a.state == rv.REPORTED:
+                out[(r.code, p)] = Cell(r, p, State.REPORTED, a.reported_at, None, f"{a.actor} 上报")
+            else:
+                out[(r.code, p)] = Cell(r, p, State.APPROVED, a.at, None, f"{a.actor} 审核通过，未上报")
+    return out
+
+
+@dataclass
+class Board:
+    """A division's board for one form: its parts × periods, and each period's approval."""
+
+    division: Division
+    form: str
+    periods: list[str]
+    parts: list[Division]
+    cells: dict[tuple[str, str], Cell]
+    approvals: dict[str, rv.Approval]  # period -> this division's own approval
+
+    def counts(self, period: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for part in self.parts:
+            s = self.cells[(part.code, period)].state
+            out[s.zh] = out.get(s.zh, 0) + 1
+        return out
+
+    def complete(self, period: str) -> bool:
+        return all(self.cells[(p.code, period)].done for p in self.parts)
+
+    def missing(self, period: str) -> list[Cell]:
+        return [c for p in self.parts if not (c := self.cells[(p.code, period)]).done]
+
+
+def board(store: st.Store, config: Config, division: Division, form_id: str, periods: Sequence[str],
+          today: dt.datetime | None = None) -> Board:  # fmt: skip
+    """The board of `division` (a city: its counties; a province: its cities and the counties
+    directly under it; the nation: every county)."""
+    divisions = config.divisions
+    parts = divisions.parts_of(division.code) if division.level == "province" else divisions.counties_of(division.code)
+    counties = [p for p in parts if p.level == "county"]
+    regions = [p for p in parts if p.level != "county"]
+    cells = county_cells(store, config, form_id, counties, periods, today) if counties else {}
+    if regions:
+        cells.update(region_cells(store, form_id, regions, periods))
+    own = rv.approvals_of(store, form_id, [division.code], periods)
+    return Board(division, form_id, list(periods), parts, cells,
+                 {p: a for (_, _, p), a in own.items()})  # fmt: skip
+
+
+def late(board_: Board, period: str) -> list[Cell]:
+    """The counties that have not sent an acceptable return: for 催报."""
+    return [c for p in board_.parts if (c := board_.cells[(p.code, period)]).state in (State.LATE, State.NOT_IN,
+                                                                                     State.RETURNED)]  # fmt: skip
