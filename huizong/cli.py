@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -439,11 +440,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         print(f"Prefect 服务：{os.environ['PREFECT_API_URL']}", flush=True)
         print(f"Prefect 界面：{os.environ['PREFECT_API_URL'].removesuffix('/api')}", flush=True)
+    desk = _start_desk(args) if args.web else None
     try:
         from flows.serve import serve_forever
 
         serve_forever(settings, args.cron, args.timezone, settle, say=lambda m: print(m, flush=True))
     finally:
+        if desk is not None:
+            desk.terminate()
+            try:
+                desk.wait(timeout=30)
+            except Exception:
+                desk.kill()
         if server is not None:
             server.terminate()
             try:
@@ -451,6 +459,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             except Exception:
                 server.kill()
     return 0
+
+
+def _start_desk(args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """`serve --web [HOST:]PORT`: the review desk beside the schedule, in a child process of its own
+    (neither can take the other down); stopped with it."""
+    host, _, port = str(args.web).rpartition(":")
+    argv = [sys.executable, "-m", "huizong.cli", "web", "--host", host or "127.0.0.1", "--port", port]
+    for name in ("inputs", "outputs", "store", "db", "region", "config"):
+        if getattr(args, name, None):
+            argv += [f"--{name}", str(getattr(args, name))]
+    print(f"审核台：http://{host or '127.0.0.1'}:{port}/", flush=True)
+    return subprocess.Popen(argv)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -639,6 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds dropped files must stay unchanged before a run starts (default $HUIZONG_SETTLE or 30)",
     )
     p.add_argument("--dask", help="Dask scheduler address (tcp://host:8786, or $HUIZONG_DASK): read on that cluster")
+    p.add_argument(
+        "--web", metavar="[HOST:]PORT", help="also serve the review desk (huizong web) there, in a child process"
+    )
     _common(p)
     p.set_defaults(func=cmd_serve)
 

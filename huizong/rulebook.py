@@ -59,6 +59,23 @@ class HistoryRules:
     jump_hints: dict[int, str] = field(default_factory=dict)
 
 
+UPWARD = {  # [totals] upward: what a province's (the nation's) totals count, in the words every output shows
+    "all": "汇总口径：全部已接收的县区报表（不论所在市州是否已审核通过）",
+    "approved": "汇总口径：只计入已审核通过（已上报）的市州的县区报表，省直管县计入已审核通过的报表",
+}
+
+
+@dataclass(frozen=True)
+class TotalsRules:
+    """[totals]: what the totals above a city count."""
+
+    upward: str = "all"  # all | approved
+
+    @property
+    def basis(self) -> str:
+        return UPWARD[self.upward]
+
+
 @dataclass(frozen=True)
 class Rules:
     unit_prefixes: dict[str, Decimal] = field(default_factory=dict)
@@ -66,10 +83,11 @@ class Rules:
     detail: DetailRules = field(default_factory=DetailRules)
     history: HistoryRules = field(default_factory=HistoryRules)
     limits: Limits = field(default_factory=Limits)
+    totals: TotalsRules = field(default_factory=TotalsRules)
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> Rules:
-        known = {"unit_prefixes", "project_detail", "detail", "history", "limits"}
+        known = {"unit_prefixes", "project_detail", "detail", "history", "limits", "totals"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise RulesError(f"不认识的设置：{', '.join(unknown)}")
@@ -86,7 +104,10 @@ class Rules:
         except (TypeError, ValueError) as e:
             raise RulesError(f"[history.jump_hints]: {e}") from e
         history = _build(HistoryRules, {**hist, "jump_hints": jump_hints}, "history")
-        return cls(prefixes, project, detail, history, Limits.from_rules(_table(data, "limits")))
+        totals = _build(TotalsRules, _table(data, "totals"), "totals")
+        if totals.upward not in UPWARD:
+            raise RulesError(f"[totals] upward 应为 {' 或 '.join(UPWARD)}，而不是 {totals.upward!r}")
+        return cls(prefixes, project, detail, history, Limits.from_rules(_table(data, "limits")), totals)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:

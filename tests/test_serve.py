@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -93,9 +94,12 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONUNBUFFERED": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
     log = (tmp_path / "serve.log").open("w")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        web_port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "huizong.cli", "serve", "--settle", "2", "--inputs", str(inputs), "--outputs",
-         str(outputs), "--store", str(store), "--city", "620700"],
+         str(outputs), "--store", str(store), "--city", "620700", "--web", f"127.0.0.1:{web_port}"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
     try:
@@ -124,6 +128,8 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
         assert ui, text[-2000:]
         with urllib.request.urlopen(ui.group(1), timeout=10) as r:
             assert r.status == 200 and b"<html" in r.read().lower()  # the UI is served
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=10) as r:
+            assert "<h1>登录</h1>" in r.read().decode("utf-8")  # and the review desk beside it (--web)
         chromium = shutil.which("chromium")
         if chromium:  # and, in a browser, it reaches its API rather than the default port 4200
             dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
@@ -141,6 +147,8 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
             log.close()
     assert code == 0, (tmp_path / "serve.log").read_text()[-3000:]
     assert "已停止" in (tmp_path / "serve.log").read_text()
+    with pytest.raises(OSError):  # the desk stopped with it
+        socket.create_connection(("127.0.0.1", web_port), timeout=5).close()
 
 
 def test_flow_runs_go_without_prefects_heartbeat_unless_the_operator_sets_it(monkeypatch):  # type: ignore[no-untyped-def]

@@ -129,8 +129,8 @@ def _division_action(user: acc.User, config: Config, division: str) -> Division:
     return d
 
 
-def approve(store: st.Store, config: Config, user: acc.User, division: str, form: str, period: str,
-            address: str) -> None:  # fmt: skip
+def approve(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
+            period: str, address: str) -> None:  # fmt: skip
     """审核通过: only when every county (and every city below a province) is in and reviewed."""
     d = _division_action(user, config, division)
     b = bd.board(store, config, d, form, [period])
@@ -144,10 +144,11 @@ def approve(store: st.Store, config: Config, user: acc.User, division: str, form
                        user_id=user.id)  # fmt: skip
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
+    _republish(store, config, settings, d, form, period)
 
 
-def report(store: st.Store, config: Config, user: acc.User, division: str, form: str, period: str, version: int,
-           address: str) -> None:  # fmt: skip
+def report(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
+           period: str, version: int, address: str) -> None:  # fmt: skip
     """上报: an approved period is reported to the division above."""
     _division_action(user, config, division)
     try:
@@ -159,8 +160,8 @@ def report(store: st.Store, config: Config, user: acc.User, division: str, form:
         raise Refused(str(e)) from e
 
 
-def unapprove(store: st.Store, config: Config, user: acc.User, division: str, form: str, period: str, version: int,
-              reason: str, address: str) -> None:  # fmt: skip
+def unapprove(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
+              period: str, version: int, reason: str, address: str) -> None:  # fmt: skip
     """撤销审核: with a reason; not while the division above has approved the period in its turn."""
     d = _division_action(user, config, division)
     reason = _reason(reason, True)
@@ -175,3 +176,19 @@ def unapprove(store: st.Store, config: Config, user: acc.User, division: str, fo
                        user_id=user.id)  # fmt: skip
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
+    _republish(store, config, settings, d, form, period)
+
+
+def _republish(store: st.Store, config: Config, settings: Settings, division: Division, form: str, period: str) -> None:
+    """Where the totals above a city count only approved cities ([totals] upward = "approved") and
+    this desk publishes above a city: write the period's outputs again, an approval having changed
+    what they count."""
+    region = config.divisions.get(settings.region)
+    if config.rules.totals.upward != "approved" or region is None or region.level in ("prefecture", "county"):
+        return
+    from huizong.publish.outputs import publish, publish_reporting
+
+    counties = {c.code for c in config.divisions.counties_of(division.code)}
+    with run_lock(store, wait=120):
+        publish(store, config, settings, {(form, period): counties})
+        publish_reporting(store, config, settings)

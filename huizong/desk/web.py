@@ -10,6 +10,7 @@ is escaped by Jinja2's autoescaping.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 import shutil
@@ -98,7 +99,9 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     """The desk over `settings`' inbox, store and outputs; uploads are judged by runs of the
     pipeline in this process, one at a time (`uploads.Runs`)."""
     store = store or st.Store.open(settings.db_url)
-    runs = up.Runs(lambda committed: run_batch(settings, config, wait=600, on_commit=committed))
+    # the desk's runs leave the GX Data Docs to the nightly run: a county waits for its verdict, not for them
+    quick = dataclasses.replace(settings, docs=False)
+    runs = up.Runs(lambda committed: run_batch(quick, config, wait=600, on_commit=committed))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -439,7 +442,8 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             except ValueError:
                 return refused("报告期不正确", 404)
         b = bd.board(store, config, d, f.id, periods)
-        return _page("board.html", **frame(session, board=b, form=f, division=d, due={p: bd.due_of(config, f.id, p)
+        basis = config.rules.totals.basis if d.level in ("province", "nation") else ""
+        return _page("board.html", **frame(session, board=b, form=f, division=d, basis=basis, due={p: bd.due_of(config, f.id, p)
                      for p in periods}, error=request.query_params.get("error", "")[:300]))  # fmt: skip
 
     @app.get("/late")
@@ -473,11 +477,11 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             version = int(form.get("version") or 0)
             what = form.get("action")
             if what == "approve":
-                actions.approve(store, config, session.user, division, f, p, _address(request))
+                actions.approve(store, config, settings, session.user, division, f, p, _address(request))
             elif what == "report":
-                actions.report(store, config, session.user, division, f, p, version, _address(request))
+                actions.report(store, config, settings, session.user, division, f, p, version, _address(request))
             elif what == "unapprove":
-                actions.unapprove(store, config, session.user, division, f, p, version, form.get("reason", ""),
+                actions.unapprove(store, config, settings, session.user, division, f, p, version, form.get("reason", ""),
                                   _address(request))  # fmt: skip
             else:
                 raise actions.Refused("未知的操作")

@@ -103,7 +103,8 @@ def write_report(view: RegionPeriod, layout: Layout) -> Path:
         n_errors=sum(i["severity"] == "error" for i in issues), n_warnings=sum(i["severity"] == "warning" for i in issues),
         changes=changes_since(previous, view), counties=counties, issues=issues,
         index_href=layout.href(layout.validation_index, target),
-        revisions=revisions,
+        revisions=revisions, basis=view.basis,
+        n_unapproved=sum(s.status == "unapproved" for s in view.statuses),
     )  # fmt: skip
     write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     state = json.dumps(_state(view), ensure_ascii=False, indent=1)

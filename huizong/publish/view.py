@@ -7,6 +7,7 @@ from typing import Any
 
 from huizong.catalog import Config, Division
 from huizong.forms.model import Form
+from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.publish.rollup import Total, index_facts, rollup, total_for
 from huizong.read.periods import MONTHS, parse_token
@@ -20,7 +21,9 @@ class CountyStatus:
     history: list[dict[str, Any]]  # every submission of the county for the period
 
 
-STATUS_ZH = {str(s): s.zh for s in st.Status} | {"missing": "未报送"}  # a county with no return yet: 未报送
+# a county with no return yet: 未报送; one whose city has not approved the period, above a city when
+# [totals] upward = "approved": 未经审核
+STATUS_ZH = {str(s): s.zh for s in st.Status} | {"missing": "未报送", "unapproved": "未经审核（不计入）"}
 
 
 @dataclass
@@ -52,6 +55,7 @@ class RegionPeriod:
     form: Form | None = None
     records: list[dict[str, Any]] | None = None  # a list form's records of the accepted returns
     months: tuple[str, ...] = ()  # a monthly form's longer period: the months it sums
+    basis: str | None = None  # above a city: what its totals count ([totals] upward), in words
 
     @property
     def n_reported(self) -> int:
@@ -84,13 +88,16 @@ def gather(store: st.Store, config: Config, region_code: str, period: str,
     every = store.submissions(periods=[period], form=form.id) if submissions is None else submissions
     subs = [s for s in every if s["period"] == period and s["county_code"] in inside and s["form"] == form.id]
     local = region.level in ("prefecture", "county")  # above a region, projects and records are in the cities' outputs
-    facts = store.accepted_facts(codes, period, lean=not local, form=form.id)
     by_county = _by_county(subs)
+    counted = None if local else counted_counties(store, config, counties, [period], by_county)
+    facts = store.accepted_facts(codes if counted is None else sorted(counted), period, lean=not local, form=form.id)
     statuses = []
     for c in counties:
         mine = by_county.get(c.code, [])
         current = [s for s in mine if s["status"] == st.ACCEPTED]
-        if current:
+        if current and counted is not None and c.code not in counted:
+            statuses.append(CountyStatus(c, "unapproved", current[-1], mine))
+        elif current:
             statuses.append(CountyStatus(c, "accepted", current[-1], mine))
         elif any(s["status"] == st.REJECTED for s in mine):
             last = [s for s in mine if s["status"] == st.REJECTED][-1]
@@ -105,7 +112,8 @@ def gather(store: st.Store, config: Config, region_code: str, period: str,
     revisions = store.revisions_for([s["id"] for s in subs])
     records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None and local else None
     return RegionPeriod(region, period, counties, rollup(config, region_code, facts), facts, statuses, issues,
-                      projects, subs, revisions, parts_of(config, region, statuses, facts), form, records)  # fmt: skip
+                      projects, subs, revisions, parts_of(config, region, statuses, facts), form, records,
+                      basis=None if local else config.rules.totals.basis)  # fmt: skip
 
 
 def _gather_months(store: st.Store, config: Config, region: Division, period: str, months: tuple[str, ...],
@@ -119,12 +127,16 @@ def _gather_months(store: st.Store, config: Config, region: Division, period: st
     wanted, inside = set(months), set(codes)
     subs = [s for s in every if s["period"] in wanted and s["county_code"] in inside and s["form"] == form.id]
     by_county = _by_county(subs)
+    local = region.level in ("prefecture", "county")
+    counted = None if local else counted_counties(store, config, counties, list(months), by_county)
     statuses = []
     complete: set[str] = set()
     for c in counties:
         mine = by_county.get(c.code, [])
         current = {s["period"]: s for s in mine if s["status"] == st.ACCEPTED}
-        if set(current) == wanted:
+        if set(current) == wanted and counted is not None and c.code not in counted:
+            statuses.append(CountyStatus(c, "unapproved", current[months[-1]], mine))
+        elif set(current) == wanted:
             complete.add(c.code)
             statuses.append(CountyStatus(c, "accepted", current[months[-1]], mine))
         elif any(s["status"] == st.REJECTED and s["period"] not in current for s in mine):
@@ -132,7 +144,7 @@ def _gather_months(store: st.Store, config: Config, region: Division, period: st
             statuses.append(CountyStatus(c, "rejected", last, mine))
         else:
             statuses.append(CountyStatus(c, "missing", None, mine))
-    lean = region.level not in ("prefecture", "county")
+    lean = not local
     summed: dict[tuple[str, str, str], float] = {}
     for f in store.accepted_facts(sorted(complete), None, lean=True, form=form.id, periods=list(months)):
         if f["number"] is not None:
@@ -152,7 +164,32 @@ def _gather_months(store: st.Store, config: Config, region: Division, period: st
     records = None  # the records are listed in the months' own outputs, not again in every longer period
     return RegionPeriod(region, period, counties, rollup(config, region.code, facts), facts, statuses, issues, [], subs,
                       store.revisions_for([s["id"] for s in subs]), parts_of(config, region, statuses, facts), form,
-                      records, months)  # fmt: skip
+                      records, months, None if local else config.rules.totals.basis)  # fmt: skip
+
+
+def counted_counties(store: st.Store, config: Config, counties: list[Division], periods: list[str],
+                     by_county: dict[str, list[dict[str, Any]]]) -> set[str] | None:  # fmt: skip
+    """Above a city with [totals] upward = "approved": the counties whose returns the totals count,
+    those of cities that approved (or reported) every one of `periods`, and a county directly
+    under a province whose current return of each period a reviewer passed. None: every county."""
+    if config.rules.totals.upward != "approved":
+        return None
+    form = config.form.id
+    divisions = config.divisions
+    parent = {c.code: divisions.get(c.parent) for c in counties}
+    cities = sorted({p.code for p in parent.values() if p is not None and p.level == "prefecture"})
+    approved = rv.approvals_of(store, form, cities, periods)
+    passed_ids = {s["id"] for subs in by_county.values() for s in subs if s["status"] == st.ACCEPTED}
+    passed = {sid for sid, r in rv.reviews_for(store, passed_ids).items() if r["state"] == rv.ACCEPTED}
+    out = set()
+    for c in counties:
+        p = parent[c.code]
+        if p is not None and p.level == "prefecture":
+            if all((form, p.code, q) in approved for q in periods):
+                out.add(c.code)
+        elif all(any(s["id"] in passed and s["period"] == q for s in by_county.get(c.code, [])) for q in periods):
+            out.add(c.code)
+    return out
 
 
 def _by_county(subs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

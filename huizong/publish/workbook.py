@@ -151,7 +151,7 @@ def write_consolidated(view: RegionPeriod, config: Config, path: Path) -> None:
     else:
         left = f"；未纳入：{'、'.join(missing)}（汇总数为部分数）" if missing else "；全部纳入"
     sub = f"应报 {len(view.counties):,} 个县区，已报 {view.n_reported:,} 个" + left
-    _summary(book, view, config, head, sub)
+    _summary(book, view, config, head, sub, view.basis)
     if view.parts is None:
         _by_county(book, view, config, head)
     else:
@@ -183,9 +183,11 @@ def labels(config: Config) -> dict[str, str]:
     return {**LIST_LABELS, **config.form.column_labels}
 
 
-def _summary(book: Book, view: RegionPeriod, config: Config, head: str, sub: str) -> None:
+def _summary(book: Book, view: RegionPeriod, config: Config, head: str, sub: str, basis: str | None = None) -> None:
     ws = book.sheet("汇总")
     top = _title(book, ws, head, sub)
+    if basis:
+        ws.write_string(2, 0, basis)
     rows, per_row = [], []
     for n, t in enumerate(view.totals, start=1):
         ind = config.catalog[t.code]
