@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha2
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup browser postgres run demo test lint format bench clean
+.PHONY: setup browser postgres run demo test lint format bench docs clean
 
 setup: $(STAMP)
 
@@ -27,7 +27,8 @@ run: setup
 demo: setup
 	$(BIN)/huizong demo --inputs inputs
 
-# Debian's Chromium and CJK fonts, for the screenshot test of the validation page (root, as CI is).
+# Debian's Chromium and CJK fonts, for the screenshot test of the validation page and the desk's
+# browser tests, which Playwright drives (root, as CI is).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; } \
@@ -58,6 +59,11 @@ bench: setup
 	$(BIN)/python benchmarks/bench_national.py
 	$(BIN)/python benchmarks/bench_contracts.py
 	$(BIN)/python benchmarks/bench_loop.py
+	$(BIN)/python benchmarks/bench_desk.py
+
+# The user manual's screenshots (docs/images/desk/), taken by the browser test of the desk's story.
+docs: setup browser
+	HUIZONG_SCREENSHOTS=$(CURDIR)/docs/images/desk $(BIN)/pytest -q tests/test_desk_browser.py
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache

@@ -421,3 +421,13 @@ def test_an_upload_whose_run_fails_is_kept_for_the_next_run(desk, tmp_path, monk
     ws.run()  # the nightly run (or the next upload) takes it: nothing lost
     (row,) = store.submissions()
     assert row["status"] == "accepted" and row["county_code"] == "620722" and rv.owner_of(row) == "620722"
+
+
+def test_the_provinces_late_list_names_the_cities_not_reported_and_their_reviewers(desk):  # type: ignore[no-untyped-def]
+    store, ws = desk
+    province = browser(store, ws, "gansu")
+    page = province.get("/late?form=key-indicators&period=2024H1").text
+    rows = re.findall(r"<tr><td[^>]*>([^<]+)</td><td[^>]*class=\"state-([a-z]+)\">([^<]+)</td>", page)
+    assert ("张掖市", "none", "市级审核中") in rows and ("兰州市", "none", "市级审核中") in rows
+    assert "zhangye" in page and "0936-1234567" in page  # 张掖's reviewer, to call
+    province.__exit__(None, None, None)

@@ -35,6 +35,7 @@ class State(Worded):
     LATE = "late", "逾期", "late"
     REPORTED = "reported", "已上报", "ok"  # a city's period, on its province's board
     APPROVED = "approved", "已审核未上报", "wait"
+    OPEN = "open", "市级审核中", "none"  # a city that has not approved the period yet
 
     __words__ = ("zh", "css")
     zh: str
@@ -168,7 +169,7 @@ def region_cells(store: st.Store, form_id: str, regions: Sequence[Division],
         for r in regions:
             a = found.get((form_id, r.code, p))
             if a is None:
-                out[(r.code, p)] = Cell(r, p, State.PENDING, None, None, "未审核")
+                out[(r.code, p)] = Cell(r, p, State.OPEN, None, None, "尚未审核通过")
             elif a.state == rv.REPORTED:
                 out[(r.code, p)] = Cell(r, p, State.REPORTED, a.reported_at, None, f"{a.actor} 上报")
             else:
@@ -218,6 +219,6 @@ def board(store: st.Store, config: Config, division: Division, form_id: str, per
 
 
 def late(board_: Board, period: str) -> list[Cell]:
-    """The counties that have not sent an acceptable return: for 催报."""
-    return [c for p in board_.parts if (c := board_.cells[(p.code, period)]).state in (State.LATE, State.NOT_IN,
-                                                                                     State.RETURNED)]  # fmt: skip
+    """The counties that have not sent an acceptable return, the cities that have not reported: for 催报."""
+    waiting = (State.LATE, State.NOT_IN, State.RETURNED, State.OPEN, State.APPROVED)
+    return [c for p in board_.parts if (c := board_.cells[(p.code, period)]).state in waiting]
