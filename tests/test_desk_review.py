@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -102,8 +103,15 @@ def test_the_whole_story(desk, tmp_path):  # type: ignore[no-untyped-def]
     b02 = f"F{10 + list(BASE_VALUES).index('B02')}"  # the default shape: Z01 on row 10, 本期累计 in column F
     assert f'<td class="cell">{b02}</td>\n<td>省级科技计划项目立项数（项）</td>' in page, page
     assert "40 大于省级科技计划项目申报数" in page
+    assert ("反馈表正在生成" in page) != (f'<a href="/returns/{sid}/feedback">' in page)
     fb = county.get(f"/returns/{sid}/feedback")
+    deadline = time.monotonic() + 60
+    while fb.status_code == 404 and time.monotonic() < deadline:  # written by the run after its verdicts
+        time.sleep(0.2)
+        fb = county.get(f"/returns/{sid}/feedback")
     assert fb.status_code == 200 and fb.content[:2] == b"PK"
+    marked = openpyxl.load_workbook(io.BytesIO(fb.content))
+    assert any(c.comment is not None for ws_ in marked.worksheets for row in ws_.iter_rows() for c in row)
 
     # fixed, with a warning the county explains
     fixed = write_return(tmp_path / "民乐县2024上半年（改）.xlsx", "620722", "2024H1", {**BASE_VALUES, "G01": "227多"})
@@ -210,6 +218,10 @@ def test_no_one_reaches_another_divisions_returns(desk, tmp_path):  # type: igno
     assert minle.get("/board?form=key-indicators&division=620700").status_code == 403
     r = post(lanzhou, "/periods", "/", action="approve", form="key-indicators", division="620700", period="2024H1")
     assert "您无权审核" in _error(r)
+    for form, period in (("nope", "2024H1"), ("key-indicators", "2024M03"), ("key-indicators", "'; drop"),
+                         ("tech-contracts", "2024H1")):  # fmt: skip
+        r = post(lanzhou, "/periods", "/", action="approve", form=form, division="620100", period=period)
+        assert r.status_code in (303, 400) and (r.status_code == 400 or "没有这张报表或这个报告期" in _error(r)), r.text
     r = post(minle, f"/returns/{sid}/review", "/", action="accept", reason="")
     assert r.status_code == 409 and "只有审核人员可以审核" in r.text
     assert rv.reviews_for(store, [sid]) == {} and rv.approvals_of(store, None, ["620700"]) == {}

@@ -14,6 +14,7 @@ from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.ledger.accept import AcceptError, accept_row
 from huizong.ledger.runlock import run_lock
+from huizong.read.periods import parse_token
 from huizong.settings import Settings
 
 REVIEWERS = (acc.Role.CITY, acc.Role.PROVINCE, acc.Role.ADMIN)
@@ -119,8 +120,15 @@ def accept(store: st.Store, config: Config, settings: Settings, user: acc.User, 
         raise Refused(str(e)) from e
 
 
-def _division_action(user: acc.User, config: Config, division: str) -> Division:
+def _division_action(user: acc.User, config: Config, division: str, form: str, period: str) -> Division:
     _reviewer(user)
+    f = config.form_by_id.get(form)
+    try:
+        p = parse_token(period)
+    except ValueError:
+        p = None
+    if f is None or p is None or p.token != period or p.is_month != f.monthly:
+        raise Refused("没有这张报表或这个报告期")
     d = config.divisions.get(division)
     if d is None or d.level == "county" or not acc.may_act_on(user, division, config.divisions):
         raise Refused("没有这个地区，或您无权审核")
@@ -132,7 +140,7 @@ def _division_action(user: acc.User, config: Config, division: str) -> Division:
 def approve(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
             period: str, address: str) -> None:  # fmt: skip
     """审核通过: only when every county (and every city below a province) is in and reviewed."""
-    d = _division_action(user, config, division)
+    d = _division_action(user, config, division, form, period)
     b = bd.board(store, config, d, form, [period])
     if not b.complete(period):
         waiting = "、".join(f"{c.part.name}（{c.state.zh}）" for c in b.missing(period)[:10])
@@ -150,7 +158,7 @@ def approve(store: st.Store, config: Config, settings: Settings, user: acc.User,
 def report(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
            period: str, version: int, address: str) -> None:  # fmt: skip
     """上报: an approved period is reported to the division above."""
-    _division_action(user, config, division)
+    _division_action(user, config, division, form, period)
     try:
         with store.begin() as conn:
             rv.report(conn, form, division, period, user.username, version)
@@ -163,7 +171,7 @@ def report(store: st.Store, config: Config, settings: Settings, user: acc.User, 
 def unapprove(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
               period: str, version: int, reason: str, address: str) -> None:  # fmt: skip
     """撤销审核: with a reason; not while the division above has approved the period in its turn."""
-    d = _division_action(user, config, division)
+    d = _division_action(user, config, division, form, period)
     reason = _reason(reason, True)
     above = rv.ancestors(d.code, config.divisions)
     if any((form, a, period) in rv.approvals_of(store, form, [a], [period]) for a in above):

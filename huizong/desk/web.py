@@ -324,7 +324,8 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
                                                  form=row["form"])]  # fmt: skip
         review = rv.reviews_for(store, [sid]).get(sid)
         return {"row": row, "issues": found, "explained": explained, "names": names, "review": review,
-                "feedback": feedback.exists(), "feedback_soon": bool(row["errors"] or row["warnings"]) and bool(row["stored_as"]), "numbers": _numbers(row, names), "same": same,
+                "feedback": feedback.exists(), "feedback_soon": bool(row["errors"] or row["warnings"]) and bool(row["stored_as"]),
+                "numbers": _numbers(row, names), "same": same,
                 "revisions": store.revisions_for([sid]), "reviews": rv.reviews_for(store, [s["id"] for s in same]),
                 "held": any(i["code"] == rv.HELD for i in found)}  # fmt: skip
 
@@ -476,13 +477,14 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         try:
             version = int(form.get("version") or 0)
             what = form.get("action")
-            if what == "approve":
-                actions.approve(store, config, settings, session.user, division, f, p, _address(request))
+            user, address = session.user, _address(request)
+            if what == "approve":  # in a worker thread: the board is read, and outputs may be written again
+                await run_in_threadpool(actions.approve, store, config, settings, user, division, f, p, address)
             elif what == "report":
-                actions.report(store, config, settings, session.user, division, f, p, version, _address(request))
+                await run_in_threadpool(actions.report, store, config, settings, user, division, f, p, version, address)
             elif what == "unapprove":
-                actions.unapprove(store, config, settings, session.user, division, f, p, version, form.get("reason", ""),
-                                  _address(request))  # fmt: skip
+                await run_in_threadpool(actions.unapprove, store, config, settings, user, division, f, p, version,
+                                        form.get("reason", ""), address)  # fmt: skip
             else:
                 raise actions.Refused("未知的操作")
         except ValueError:
