@@ -443,3 +443,24 @@ def test_the_provinces_late_list_names_the_cities_not_reported_and_their_reviewe
     assert ("张掖市", "none", "市级审核中") in rows and ("兰州市", "none", "市级审核中") in rows
     assert "zhangye" in page and "0936-1234567" in page  # 张掖's reviewer, to call
     province.__exit__(None, None, None)
+
+
+def test_what_uploads_leave_in_the_inbox_is_tidied_and_nothing_waiting_is_touched(tmp_path):  # type: ignore[no-untyped-def]
+    import os
+
+    from huizong.desk.uploads import tidy
+
+    uploads = tmp_path / rv.UPLOADS
+    old = time.time() - 7200
+    county = uploads / "620722"
+    (county / "20240801-100000-aaaaaa").mkdir(parents=True)  # taken by a run: empty
+    waiting = county / "20240801-100001-bbbbbb"
+    waiting.mkdir()
+    (waiting / "民乐县.xlsx").write_bytes(b"PK")  # not yet taken: kept
+    (county / ".cut.part").write_bytes(b"half")  # an upload cut off by a killed server
+    (county / ".live.part").write_bytes(b"streaming")  # one still streaming
+    for p in (county / "20240801-100000-aaaaaa", waiting, county / ".cut.part"):
+        os.utime(p, (old, old))
+    assert tidy(uploads) == 2
+    assert sorted(p.name for p in county.iterdir()) == [".live.part", "20240801-100001-bbbbbb"]
+    assert (waiting / "民乐县.xlsx").read_bytes() == b"PK"

@@ -164,6 +164,30 @@ def place(got: Received, inbox: Path, county: str, settle: float) -> str:
     return got.rel
 
 
+def tidy(uploads: Path, older_than: float = 3600) -> int:
+    """Remove what uploads leave behind in the inbox: `.part` files of uploads cut off (a server
+    killed mid-upload; older than `older_than` seconds, so none still streaming) and the empty
+    folders of uploads a run has taken. Returns how many were removed."""
+    if not uploads.is_dir():
+        return 0
+    gone = 0
+    cutoff = time.time() - older_than
+    for county in uploads.iterdir():
+        if not county.is_dir() or county.is_symlink():
+            continue
+        for entry in county.iterdir():
+            try:
+                if entry.name.startswith(".") and entry.name.endswith(".part") and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    gone += 1
+                elif entry.is_dir() and not entry.is_symlink() and entry.stat().st_mtime < time.time() - 60:
+                    entry.rmdir()  # only if empty: a file still waiting for a run stays
+                    gone += 1
+            except OSError:
+                continue
+    return gone
+
+
 class Runs:
     """Runs of the pipeline for the desk, one at a time, coalesced: every upload asks for a run
     that starts after it landed, and uploads that arrive together (within `gather` seconds of the

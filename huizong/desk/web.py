@@ -101,10 +101,16 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     store = store or st.Store.open(settings.db_url)
     # the desk's runs leave the GX Data Docs to the nightly run: a county waits for its verdict, not for them
     quick = dataclasses.replace(settings, docs=False)
-    runs = up.Runs(lambda committed: run_batch(quick, config, wait=600, on_commit=committed))
+
+    def judge(committed: Any) -> None:
+        run_batch(quick, config, wait=600, on_commit=committed)
+        up.tidy(settings.inputs / rv.UPLOADS)
+
+    runs = up.Runs(judge)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        up.tidy(settings.inputs / rv.UPLOADS)
         keep_warm(True)
         try:
             yield
