@@ -446,18 +446,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         serve_forever(settings, args.cron, args.timezone, settle, say=lambda m: print(m, flush=True))
     finally:
-        if desk is not None:
-            desk.terminate()
-            try:
-                desk.wait(timeout=30)
-            except Exception:
-                desk.kill()
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except Exception:
-                server.kill()
+        for child in (desk, server):
+            if child is not None:
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except Exception:
+                    child.kill()
     return 0
 
 

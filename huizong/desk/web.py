@@ -306,15 +306,25 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
                                     status_code=303)  # fmt: skip
         return RedirectResponse(f"/returns/{row['id']}", status_code=303)
 
-    @app.get("/returns/{sid}")
-    def a_return(request: Request, sid: int) -> Response:
-        session = signed_in(request)
+    def visible(
+        request: Request, sid: int, known: ss.Session | None = None
+    ) -> tuple[ss.Session, dict[str, Any]] | Response:
+        """The signed-in session (`known`, or the request's) and return `sid` if its user may see
+        it; else where to go instead."""
+        session = known or signed_in(request)
         if not isinstance(session, ss.Session):
             return session
         try:
-            row = actions.submission(store, config, session.user, sid)
+            return session, actions.submission(store, config, session.user, sid)
         except actions.Refused as e:
             return refused(str(e), 404)
+
+    @app.get("/returns/{sid}")
+    def a_return(request: Request, sid: int) -> Response:
+        got = visible(request, sid)
+        if isinstance(got, Response):
+            return got
+        session, row = got
         return _page("return.html", **frame(session, **_return_view(row)))
 
     def _return_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -324,16 +334,14 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         catalog = config.catalogs.get(row["form"]) if row["form"] else None
         names = {i.code: f"{i.name}（{i.unit}）" if i.unit else i.name for i in catalog} if catalog else {}
         feedback = Layout(settings.outputs).feedback(sid, row["inbox_path"])
-        same = []
+        same = []  # every version of the county's return for the period
         if row["county_code"] and row["period"]:
-            same = [s for s in store.submissions(counties=[row["county_code"]], periods=[row["period"]],
-                                                 form=row["form"])]  # fmt: skip
-        review = rv.reviews_for(store, [sid]).get(sid)
-        return {"row": row, "issues": found, "explained": explained, "names": names, "review": review,
+            same = store.submissions(counties=[row["county_code"]], periods=[row["period"]], form=row["form"])
+        reviews = rv.reviews_for(store, [sid, *(s["id"] for s in same)])
+        return {"row": row, "issues": found, "explained": explained, "names": names, "review": reviews.get(sid),
                 "feedback": feedback.exists(), "feedback_soon": bool(row["errors"] or row["warnings"]) and bool(row["stored_as"]),
-                "numbers": _numbers(row, names), "same": same,
-                "revisions": store.revisions_for([sid]), "reviews": rv.reviews_for(store, [s["id"] for s in same]),
-                "held": any(i["code"] == rv.HELD for i in found)}  # fmt: skip
+                "numbers": _numbers(row, names), "same": same, "revisions": store.revisions_for([sid]),
+                "reviews": reviews, "held": any(i["code"] == rv.HELD for i in found)}  # fmt: skip
 
     def _numbers(row: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
         """The return's numbers beside last year's and beside the other counties of its city."""
@@ -364,32 +372,27 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
 
     @app.get("/returns/{sid}/feedback")
     def feedback(request: Request, sid: int) -> Response:
-        session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
-        try:
-            row = actions.submission(store, config, session.user, sid)
-        except actions.Refused as e:
-            return refused(str(e), 404)
+        got = visible(request, sid)
+        if isinstance(got, Response):
+            return got
+        _, row = got
         path = Layout(settings.outputs).feedback(sid, row["inbox_path"])
         if not path.is_file():
             return refused("这份报送没有反馈表", 404)
         return FileResponse(path, filename=path.name, media_type=XLSX)
 
     async def acting(request: Request, sid: int | None = None) -> tuple[ss.Session, dict[str, str], Any] | Response:
+        """A POST's session, its form (CSRF checked) and, with `sid`, the return it acts on."""
         session = signed_in(request)
         if not isinstance(session, ss.Session):
             return session
         form = await _form(request)
         if form is None or not ss.csrf_ok(session, form.get("csrf")):
             return refused("页面已过期或来源不明，请刷新后重试")
-        row = None
-        if sid is not None:
-            try:
-                row = actions.submission(store, config, session.user, sid)
-            except actions.Refused as e:
-                return refused(str(e), 404)
-        return session, form, row
+        if sid is None:
+            return session, form, None
+        got = visible(request, sid, session)
+        return got if isinstance(got, Response) else (session, form, got[1])
 
     @app.post("/returns/{sid}/explain")
     async def explain(request: Request, sid: int) -> Response:
