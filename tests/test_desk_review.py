@@ -215,6 +215,10 @@ def test_no_one_reaches_another_divisions_returns(desk, tmp_path):  # type: igno
             r = post(c, url, "/", action="return", reason="x", **{"note-1": "x"})
             assert r.status_code == 404, url
     assert lanzhou.get("/board?form=key-indicators&division=620700").status_code == 404
+    for query in ("period=2024M03", "period=x", "period=2024H1&form=tech-contracts", "period=<b>"):
+        for page in ("/board", "/late"):
+            r = lanzhou.get(f"{page}?{query}")
+            assert r.status_code == 404 and "报告期不正确" in r.text, (page, query)
     assert minle.get("/board?form=key-indicators&division=620700").status_code == 403
     r = post(lanzhou, "/periods", "/", action="approve", form="key-indicators", division="620700", period="2024H1")
     assert "您无权审核" in _error(r)

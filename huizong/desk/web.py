@@ -426,7 +426,12 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             return _page("return.html", 409, **frame(session, error=str(e), **_return_view(row)))
         return RedirectResponse(f"/returns/{sid}", status_code=303)
 
-    def _board_args(session: ss.Session, form: str, division: str) -> tuple[Any, Any] | Response:
+    def _board_args(request: Request, form: str, division: str, period: str) -> tuple[Any, ...] | Response:
+        """A reviewer's session, the division and form of a board they may see, and the period
+        asked for (None if none): else where to go instead."""
+        session = signed_in(request)
+        if not isinstance(session, ss.Session):
+            return session
         user = session.user
         if user.role not in actions.REVIEWERS:
             return refused("只有审核人员可以查看审核表")
@@ -434,23 +439,25 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         f = config.form_by_id.get(form or config.forms[0].id)
         if d is None or d.level == "county" or f is None or not acc.may_act_on(user, d.code, divisions):
             return refused("没有这个地区或报表，或您无权查看", 404)
-        return d, f
+        if not period:
+            return session, d, f, None
+        try:
+            p = parse_token(period)
+        except ValueError:
+            p = None
+        if p is None or p.is_month != f.monthly:
+            return refused("报告期不正确", 404)
+        return session, d, f, p.token
 
     @app.get("/board")
     def board_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
-        session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
-        got = _board_args(session, form, division)
+        got = _board_args(request, form, division, period)
         if isinstance(got, Response):
             return got
-        d, f = got
+        session, d, f, p = got
         periods = bd.periods_open(config, f.id)
-        if period and period not in periods:
-            try:
-                periods = [parse_token(period).token, *periods][:6]
-            except ValueError:
-                return refused("报告期不正确", 404)
+        if p is not None and p not in periods:
+            periods = [p, *periods][:6]
         b = bd.board(store, config, d, f.id, periods)
         basis = config.rules.totals.basis if d.level in ("province", "nation") else ""
         return _page("board.html", **frame(session, board=b, form=f, division=d, basis=basis, due={p: bd.due_of(config, f.id, p)
@@ -458,16 +465,11 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
 
     @app.get("/late")
     def late_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
-        session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
-        got = _board_args(session, form, division)
+        got = _board_args(request, form, division, period)
         if isinstance(got, Response):
             return got
-        d, f = got
-        try:
-            p = parse_token(period).token
-        except ValueError:
+        session, d, f, p = got
+        if p is None:
             return refused("报告期不正确", 404)
         b = bd.board(store, config, d, f.id, [p])
         cells = bd.late(b, p)
