@@ -137,9 +137,10 @@ class Catalog:
     def of_measures(cls, form: Form) -> Catalog:
         """A list form's indicators: the numbers summed from its list for each return."""
         return cls(tuple(
-            Indicator(code=m.code, group=m.group, name=m.name, name_en="", unit=m.unit, kind="flow", aggregate="sum",
-                      numerator=None, denominator=None, multiplier=None, integer=m.integer, required=False,
-                      aliases=(), key=m.key)
+            Indicator(code=m.code, group=m.group, name=m.name, name_en="", unit=m.unit,
+                      kind="ratio" if m.kind == "ratio" else "flow", aggregate="ratio" if m.kind == "ratio" else "sum",
+                      numerator=m.numerator, denominator=m.denominator, multiplier=m.multiplier, integer=m.integer,
+                      required=False, aliases=(), key=m.key)
             for m in form.measures
         ))  # fmt: skip
 

@@ -91,7 +91,7 @@ def test_two_batches_duplicate_correction_refused_revision(ws):  # type: ignore[
         subs["民乐县_修改.xlsxrejected"]["reason"]
         == "主要指标!F18 省级科技计划项目立项数（B02）40 大于省级科技计划项目申报数（B01）36"
     )
-    assert subs["甘州区.xlsxsuperseded"]["reason"] == "已被第 6 号报送（甘州区_更正.xlsx）更正替代"
+    assert subs["甘州区.xlsxsuperseded"]["reason"] == "已被更正报送“甘州区_更正.xlsx”替代"
     assert subs["空表.xlsxrejected"]["stored_as"].startswith("rejected/e3b0c44298fc1c14/")
     issues = ws.csv("620700/2024H1/issues.csv")
     assert list(issues[0]) == ISSUE_COLUMNS
@@ -145,7 +145,9 @@ def test_copies_of_one_file_recorded_in_one_transaction_each_keep_their_own_copy
     sha = rows[0][2]
     assert [r[1] for r in rows] == [f"archive/{sha[:16]}/民乐县.xlsx", f"duplicates/{sha[:16]}/民乐县.xlsx",
                                     f"duplicates/{sha[:16]}/民乐县 (2).xlsx"]  # fmt: skip
-    assert [r[3] for r in rows[1:]] == ["与第 1 号报送内容完全相同（sha256 一致）"] * 2
+    received = ws.sql("select received_at from submissions where id = 1")[0][0]
+    said = f"与民乐县科学技术局 2024H1 报送的“民乐县.xlsx”（{str(received)[:10]} 收到）内容完全相同（sha256 一致）"
+    assert [r[3] for r in rows[1:]] == [said] * 2  # the county and file, never an internal number
     for _id, stored_as, digest, _ in rows:
         assert hashlib.sha256((ws.store / stored_as).read_bytes()).hexdigest() == digest
     assert sorted(p.name for p in ws.inputs.rglob("*.xlsx")) == []

@@ -47,13 +47,18 @@ FUNCTIONS: dict[str, tuple[int, int, str]] = {
     "day": (1, 1, "row"),
     "filled": (1, 1, "row"),
     "blank": (1, 1, "row"),
-    "band": (3, 3, "row"),
+    "band": (3, 4, "row"),
     "coalesce": (2, 9, "row"),
+    "number": (1, 1, "row"),
+    "text": (1, 1, "row"),
     "count": (0, 1, "aggregate"),
     "sum": (1, 2, "aggregate"),
     "unique": (1, 1, "unique"),
     "form": (2, 2, "form"),
 }
+
+# band()'s fourth argument: which side of an edge a value equal to it falls on
+BAND_FLAGS = ("upper", "含上限", "上限", "lower", "含下限", "下限")
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -218,11 +223,18 @@ class _Checker:
                 self.visit(a, "guard" if inside is None else inside)
             return
         if fn == "band":
-            for a in node.args[1:]:
+            for a in node.args[1:3]:
                 if not isinstance(a, ast.List | ast.Tuple):
                     raise ExprError("band(x, [分界…], [取值…]) 的后两个参数应为列表")
             if len(node.args[2].elts) != len(node.args[1].elts) + 1:  # type: ignore[attr-defined]
                 raise ExprError("band(x, [分界…], [取值…])：取值应比分界多一个")
+            if len(node.args) == 4:
+                flag = node.args[3]
+                if not (isinstance(flag, ast.Constant) and isinstance(flag.value, str)
+                        and flag.value.strip().lower() in BAND_FLAGS):  # fmt: skip
+                    raise ExprError(
+                        'band() 的第 4 个参数应为 "含上限"（upper：等于分界的值归入下一档之前）或 "含下限"（lower，默认）'
+                    )
         for a in node.args:
             self.visit(a, inside)
 
@@ -232,3 +244,156 @@ def names_in(exprs: Iterable[Expr]) -> set[str]:
     for e in exprs:
         out |= e.names | e.guarded | e.row_names
     return out
+
+
+# types -------------------------------------------------------------------------------------------
+
+NUMBER, TEXT, DATE, BOOL, ANY = "数字", "文字", "日期", "是/否", "任意"
+
+# what each function takes (one type per argument, the last repeated) and gives
+_SIGNATURES: dict[str, tuple[tuple[str, ...], str]] = {
+    "abs": ((NUMBER,), NUMBER),
+    "min": ((NUMBER,), NUMBER),
+    "max": ((NUMBER,), NUMBER),
+    "round": ((NUMBER, NUMBER), NUMBER),
+    "len": ((TEXT,), NUMBER),
+    "left": ((TEXT, NUMBER), TEXT),
+    "right": ((TEXT, NUMBER), TEXT),
+    "mid": ((TEXT, NUMBER, NUMBER), TEXT),
+    "startswith": ((TEXT, TEXT), BOOL),
+    "endswith": ((TEXT, TEXT), BOOL),
+    "contains": ((TEXT, TEXT), BOOL),
+    "matches": ((TEXT, TEXT), BOOL),
+    "year": ((DATE,), NUMBER),
+    "month": ((DATE,), NUMBER),
+    "day": ((DATE,), NUMBER),
+    "filled": ((ANY,), BOOL),
+    "blank": ((ANY,), BOOL),
+    "count": ((BOOL,), NUMBER),
+    "sum": ((NUMBER, BOOL), NUMBER),
+    "unique": ((ANY,), BOOL),
+    "form": ((TEXT, TEXT), NUMBER),
+    "number": ((ANY,), NUMBER),
+    "text": ((ANY,), TEXT),
+}
+_HINT = {
+    NUMBER: "用 number(…) 把文字转为数字",
+    TEXT: "用 text(…) 把数字或日期转为文字",
+    DATE: "日期字段才能用于此处",
+}
+
+
+def check_types(expr: Expr, types: dict[str, str], row_types: dict[str, str] | None = None) -> None:
+    """Refuse an expression that mixes types: a text compared with a number, arithmetic on text, a
+    number given to a text function. `types` gives each name's type (NUMBER, TEXT, DATE, BOOL);
+    `row_types` the list's fields inside count() and sum(). ExprError says what and how to convert."""
+    _Typer(types, row_types if row_types is not None else types).type(expr.tree, False)
+
+
+def _numberish(t: str) -> bool:
+    return t in (NUMBER, BOOL, ANY)
+
+
+class _Typer:
+    def __init__(self, types: dict[str, str], row_types: dict[str, str]) -> None:
+        self.types = types
+        self.row_types = row_types
+
+    def type(self, node: ast.AST, inside: bool) -> str:
+        if isinstance(node, ast.Constant):
+            return TEXT if isinstance(node.value, str) else NUMBER
+        if isinstance(node, ast.Name):
+            return (self.row_types if inside else self.types).get(node.id, ANY)
+        if isinstance(node, ast.BinOp):
+            for side in (node.left, node.right):
+                t = self.type(side, inside)
+                if not _numberish(t):
+                    raise ExprError(f"{ast.unparse(side)} 是{t}，不能做 + - * / 运算（{_HINT[NUMBER]}）")
+            return NUMBER
+        if isinstance(node, ast.UnaryOp):
+            t = self.type(node.operand, inside)
+            if isinstance(node.op, ast.Not):
+                return BOOL
+            if not _numberish(t):
+                raise ExprError(f"{ast.unparse(node.operand)} 是{t}，不能取负号（{_HINT[NUMBER]}）")
+            return NUMBER
+        if isinstance(node, ast.BoolOp):
+            for v in node.values:
+                self.type(v, inside)
+            return BOOL
+        if isinstance(node, ast.Compare):
+            left = node.left
+            for op, right in zip(node.ops, node.comparators, strict=True):
+                self._compare(op, left, right, inside)
+                left = right
+            return BOOL
+        if isinstance(node, ast.List | ast.Tuple):
+            kinds = {self.type(e, inside) for e in node.elts}
+            return kinds.pop() if len(kinds) == 1 else ANY
+        if isinstance(node, ast.IfExp):
+            self.type(node.test, inside)
+            return _join(self.type(node.body, inside), self.type(node.orelse, inside), node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return self._call(node, inside)
+        return ANY
+
+    def _compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr, inside: bool) -> None:
+        a, b = self.type(left, inside), self.type(right, inside)
+        if isinstance(op, ast.In | ast.NotIn):
+            if isinstance(right, ast.List | ast.Tuple):
+                for e in right.elts:
+                    _comparable(a, self.type(e, inside), left, e)
+            return
+        if a == DATE and b == TEXT and isinstance(right, ast.Constant):  # reg_date >= "2024-01-01"
+            return
+        if b == DATE and a == TEXT and isinstance(left, ast.Constant):
+            return
+        _comparable(a, b, left, right)
+
+    def _call(self, node: ast.Call, inside: bool) -> str:
+        fn = node.func.id  # type: ignore[attr-defined]
+        aggregate = fn in ("count", "sum")
+        sig = _SIGNATURES.get(fn)
+        if fn == "band":
+            x = self.type(node.args[0], inside)
+            if not _numberish(x):
+                raise ExprError(f"band() 的第一个参数 {ast.unparse(node.args[0])} 是{x}，应为数字（{_HINT[NUMBER]}）")
+            edges = node.args[1]
+            for e in getattr(edges, "elts", []):
+                if not _numberish(self.type(e, inside)):
+                    raise ExprError(f"band() 的分界 {ast.unparse(e)} 应为数字")
+            return self.type(node.args[2], inside)
+        if fn == "coalesce":
+            out = ANY
+            for a in node.args:
+                out = _join(out, self.type(a, inside), node)
+            return out
+        if sig is None or fn in ("unique", "form"):
+            return sig[1] if sig else ANY
+        wants, gives = sig
+        for i, arg in enumerate(node.args):
+            want = wants[min(i, len(wants) - 1)]
+            got = self.type(arg, inside or aggregate)
+            if want in (ANY, BOOL) or got in (ANY, want) or (want == NUMBER and got == BOOL):
+                continue
+            raise ExprError(f"{fn}() 的参数 {ast.unparse(arg)} 是{got}，应为{want}（{_HINT.get(want, '')}）")
+        return gives
+
+
+def _comparable(a: str, b: str, left: ast.expr, right: ast.expr) -> None:
+    if ANY in (a, b) or a == b or {a, b} <= {NUMBER, BOOL}:
+        return
+    hint = _HINT[NUMBER] if TEXT in (a, b) and NUMBER in (a, b) else "两边应为同一类型"
+    if {a, b} == {TEXT, NUMBER}:
+        hint = "用 number(…) 或 text(…) 转换"
+    raise ExprError(f"{ast.unparse(left)}（{a}）与 {ast.unparse(right)}（{b}）不能比较：{hint}")
+
+
+def _join(a: str, b: str, node: ast.AST) -> str:
+    if a == ANY:
+        return b
+    if b == ANY or a == b:
+        return a
+    if {a, b} <= {NUMBER, BOOL}:
+        return NUMBER
+    raise ExprError(f"{ast.unparse(node)}：各个取值的类型不同（{a}、{b}）")

@@ -8,14 +8,16 @@ reads are checked against the fields the form has, once the indicator catalogs a
 
 from __future__ import annotations
 
+import ast
 import csv
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from huizong.forms.expr import FUNCTIONS, Expr, ExprError, parse
+from huizong.forms.expr import DATE, FUNCTIONS, NUMBER, TEXT, Expr, ExprError, check_types, parse
 from huizong.forms.model import (
     COLUMN_ROLES,
     FIELD_TYPES,
@@ -39,6 +41,15 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 # Names every rule may read besides the form's fields: the return's county, its period's first and
 # last day, and the period's year and month (the last month of a cumulative period).
 RETURN_NAMES = ("county", "period_start", "period_end", "period_year", "period_month")
+RETURN_TYPES = {"county": TEXT, "period_start": DATE, "period_end": DATE, "period_year": NUMBER, "period_month": NUMBER}
+FIELD_TYPE_OF = {"seq": NUMBER, "text": TEXT, "id": TEXT, "choice": TEXT, "uscc": TEXT, "number": NUMBER,
+                 "integer": NUMBER, "date": DATE}  # fmt: skip
+
+
+def field_types(part: ListPart | None) -> dict[str, str]:
+    """The type the rule language gives each field of a list."""
+    return {f.code: FIELD_TYPE_OF[f.type] for f in part.fields} if part is not None else {}
+
 
 _FORM_KEYS = {"name", "short_name", "table_no", "issuer", "frequency", "order", "due", "sheet", "header",
               "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook", "projects"}  # fmt: skip
@@ -280,7 +291,13 @@ def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
     return ListPart(fields, header, key, min_fields, _text(part, "title", path) or "明细")
 
 
-def _rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+FIELD_COLUMNS = ("code", "name", "aliases", "type", "unit", "required", "min", "max", "choices", "choice_aliases",
+                 "pattern", "severity", "explanation")  # fmt: skip
+MEASURE_COLUMNS = ("code", "group", "name", "unit", "expression", "by", "key", "integer")
+RULE_COLUMNS = ("code", "scope", "severity", "expression", "field", "message", "periods", "message_en")
+
+
+def _rows(path: Path, required: Iterable[str], allowed: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -288,6 +305,12 @@ def _rows(path: Path, required: Iterable[str]) -> list[tuple[int, dict[str, str]
             missing = [c for c in required if c not in columns]
             if missing:
                 raise FormError(f"{path}:1: 缺少列 {', '.join(missing)}")
+            unknown = [c for c in columns if c not in allowed]
+            if unknown:
+                raise FormError(f"{path}:1: 不认识的列 {', '.join(unknown)}（可用：{', '.join(allowed)}）")
+            dupes = sorted({c for c in columns if columns.count(c) > 1})
+            if dupes:
+                raise FormError(f"{path}:1: 列 {', '.join(dupes)} 重复")
             return [(n, {(k or "").strip(): (v or "").strip() for k, v in r.items() if k})
                     for n, r in enumerate(reader, start=2) if any((v or "").strip() for v in r.values() if isinstance(v, str))]  # fmt: skip
     except FileNotFoundError:
@@ -313,7 +336,7 @@ def _read_fields(path: Path) -> tuple[ListField, ...]:
     out: list[ListField] = []
     seen: dict[str, int] = {}
     headers: dict[str, str] = {}
-    for n, r in _rows(path, ("code", "name", "type")):
+    for n, r in _rows(path, ("code", "name", "type"), FIELD_COLUMNS):
         where = f"{path}:{n}"
         code = r["code"]
         if not _CODE.match(code) or code in FUNCTIONS or code in RETURN_NAMES:
@@ -380,39 +403,38 @@ def _read_measures(path: Path, part: ListPart) -> tuple[Measure, ...]:
     out: list[Measure] = []
     seen: dict[str, int] = {}
     fields = part.by_code
-    for n, r in _rows(path, ("code", "name", "expression")):
+    for n, r in _rows(path, ("code", "name", "expression"), MEASURE_COLUMNS):
         where = f"{path}:{n}"
         code = r["code"]
         if not _CODE.match(code):
             raise FormError(f"{where}: code {code!r}：应以字母开头，只含字母、数字、下划线")
         expr = _expr(r["expression"], f"{where}: {code}: expression")
-        if not expr.aggregates or expr.names:
-            raise FormError(f"{where}: {code}: expression 应为 count(…) 或 sum(字段, …)，如 sum(amount)")
-        unknown = sorted(expr.row_names - set(fields))
-        if unknown:
+        unknown = sorted((expr.row_names | expr.names | expr.guarded) - set(fields))
+        if unknown and expr.aggregates:
             raise FormError(f"{where}: {code}: expression 中的 {', '.join(unknown)} 不是明细表的字段")
+        kind, parts, multiplier = _measure_kind(expr, f"{where}: {code}: expression")
+        try:
+            check_types(expr, field_types(part))
+        except ExprError as e:
+            raise FormError(f"{where}: {code}: {e}") from None
         by = r.get("by") or None
         if by is not None and (by not in fields or fields[by].type != "choice"):
             raise FormError(f"{where}: {code}: by = {by!r} 应为 choice 类型的字段")
-        base = Measure(code, r.get("group", ""), r["name"], r.get("unit", ""), expr, _yes(r.get("integer", "")),
-                       _yes(r.get("key", "")), by)  # fmt: skip
-        expanded = [base]
-        if by is not None:
-            expanded = []
-            for i, choice in enumerate(fields[by].choices, start=1):
-                cond = f'{by} == "{choice}"'
-                inner = expr.text
-                # count() -> count(by == choice); count(c) -> count((c) and by == choice); sum(x[, c]) likewise
-                m = re.fullmatch(r"\s*(count|sum)\s*\((.*)\)\s*", inner)
-                assert m is not None
-                fn, args = m.group(1), m.group(2).strip()
-                if fn == "count":
-                    text = f"count({cond})" if not args else f"count(({args}) and {cond})"
-                else:
-                    value, _, filt = args.partition(",")
-                    text = f"sum({value}, {cond})" if not filt.strip() else f"sum({value}, ({filt}) and {cond})"
-                expanded.append(Measure(f"{code}_{i:02d}", base.group, f"{base.name}（{choice}）", base.unit,
-                                        _expr(text, where), base.integer, False, by, choice))  # fmt: skip
+        if by is not None and kind == "ratio":
+            raise FormError(f"{where}: {code}: 比率（两个汇总之比）不能按 by 分项；请为各分项的分子、分母分别写汇总数")
+        integer = _yes(r.get("integer", ""))
+        if kind == "ratio" and integer:
+            raise FormError(f"{where}: {code}: 比率不是整数，integer 应为 n")
+        if kind == "ratio":
+            num, den = (_part(code, suffix, e, r, fields, where, word)
+                        for suffix, e, word in (("N", parts[0], "分子"), ("D", parts[1], "分母")))  # fmt: skip
+            base = Measure(code, r.get("group", ""), r["name"], r.get("unit", ""), expr, False, _yes(r.get("key", "")),
+                           kind="ratio", numerator=num.code, denominator=den.code, multiplier=multiplier)  # fmt: skip
+            expanded = [base, num, den]
+        else:
+            base = Measure(code, r.get("group", ""), r["name"], r.get("unit", ""), expr, integer,
+                           _yes(r.get("key", "")), by, kind=kind)  # fmt: skip
+            expanded = [base] if by is None else list(_by_choice(base, fields[by].choices, where))
         for m2 in expanded:
             if m2.code in seen:
                 raise FormError(f"{where}: code {m2.code!r} 重复（第 {seen[m2.code]} 行已有）")
@@ -421,10 +443,86 @@ def _read_measures(path: Path, part: ListPart) -> tuple[Measure, ...]:
     return tuple(out)
 
 
+_MEASURE_HINT = "应为 count(条件)、sum(字段, 条件) 或两个汇总之比（如 100 * sum(rd) / sum(revenue)）"
+
+
+def _measure_kind(expr: Expr, where: str) -> tuple[str, tuple[ast.expr, ...], Decimal | None]:
+    """What kind of measure an expression is (MEASURE_KINDS), with a ratio's two aggregates and its
+    factor. Anything else (a sum of ratios, an aggregate plus a constant, a bare field) is refused:
+    it would not add up correctly from county to city."""
+    tree = expr.tree
+
+    def aggregate(node: ast.expr) -> bool:
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("count", "sum")
+
+    def constant(node: ast.expr) -> Decimal | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return Decimal(str(node.value))
+        return None
+
+    if aggregate(tree):
+        return tree.func.id, (tree,), None  # type: ignore[attr-defined]
+    factor = Decimal(1)
+    node = tree
+    # k * (A / B), (A / B) * k, k * A / B, A * k / B, A / B * k
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        for k_node, rest in ((node.left, node.right), (node.right, node.left)):
+            k = constant(k_node)
+            if k is not None and isinstance(rest, ast.BinOp) and isinstance(rest.op, ast.Div):
+                factor, node = k, rest
+                break
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        top, bottom = node.left, node.right
+        if isinstance(top, ast.BinOp) and isinstance(top.op, ast.Mult) and factor == 1:
+            for k_node, rest in ((top.left, top.right), (top.right, top.left)):
+                k = constant(k_node)
+                if k is not None and aggregate(rest):
+                    factor, top = k, rest
+                    break
+        if aggregate(top) and aggregate(bottom):
+            if factor <= 0:
+                raise FormError(f"{where}: 比率的系数应为正数")
+            return "ratio", (top, bottom), factor
+    raise FormError(f"{where}: {_MEASURE_HINT}，而不是 {expr.text}")
+
+
+def _part(code: str, suffix: str, node: ast.expr, row: dict[str, str], fields: Mapping[str, ListField], where: str,
+          word: str) -> Measure:  # fmt: skip
+    """A ratio's numerator or denominator as a measure of its own (RDI_N, RDI_D), so that every
+    level above the county recomputes the ratio from the summed parts."""
+    text = ast.unparse(node)
+    expr = _expr(text, where)
+    fn = node.func.id  # type: ignore[attr-defined]
+    unit = "个"
+    if fn == "sum" and isinstance(node.args[0], ast.Name) and node.args[0].id in fields:  # type: ignore[attr-defined]
+        unit = fields[node.args[0].id].unit  # type: ignore[attr-defined]
+    elif fn == "sum":
+        unit = ""
+    return Measure(f"{code}_{suffix}", row.get("group", ""), f"{row['name']}：{word}（{text}）", unit, expr,
+                   fn == "count", False, kind=fn, part_of=code)  # fmt: skip
+
+
+def _by_choice(base: Measure, choices: tuple[str, ...], where: str) -> Iterable[Measure]:
+    """One measure per choice of `base.by`: its condition and the choice's, joined with `and`."""
+    by = base.by
+    for i, choice in enumerate(choices, start=1):
+        cond = f'{by} == "{choice}"'
+        m = re.fullmatch(r"\s*(count|sum)\s*\((.*)\)\s*", base.expr.text)
+        assert m is not None
+        fn, args = m.group(1), m.group(2).strip()
+        if fn == "count":
+            text = f"count({cond})" if not args else f"count(({args}) and {cond})"
+        else:
+            value, _, filt = args.partition(",")
+            text = f"sum({value}, {cond})" if not filt.strip() else f"sum({value}, ({filt}) and {cond})"
+        yield Measure(f"{base.code}_{i:02d}", base.group, f"{base.name}（{choice}）", base.unit, _expr(text, where),
+                      base.integer, False, by, choice, kind=base.kind)  # fmt: skip
+
+
 def _read_rules(path: Path) -> tuple[Rule, ...]:
     out: list[Rule] = []
     seen: dict[str, int] = {}
-    for n, r in _rows(path, ("code", "scope", "severity", "expression", "message")):
+    for n, r in _rows(path, ("code", "scope", "severity", "expression", "message"), RULE_COLUMNS):
         where = f"{path}:{n}"
         code = r["code"]
         if not _RULE_CODE.match(code):
@@ -460,6 +558,8 @@ def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]])
     for form in forms:
         list_fields = set(form.list.by_code) if form.list else set()
         kinds = {f"M{m:02d}" for m in range(1, 13)} if form.monthly else {"Q1", "H1", "Q3", "FY"}
+        row_types = {**field_types(form.list), **RETURN_TYPES}
+        return_types = {**dict.fromkeys(numbers[form.id], NUMBER), **RETURN_TYPES}
         for rule in form.rules:
             for fld in rule.expr.uniques:
                 if form.list is None or fld != form.list.key:
@@ -477,6 +577,10 @@ def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]])
                     raise FormError(
                         f"{rule.source}: {rule.code}: count()/sum() 中的 {', '.join(bad_rows)} 不是明细表的字段"
                     )
+                try:
+                    check_types(e, (row_types if rule.scope == "row" else return_types) | {"other": TEXT}, row_types)
+                except ExprError as err:
+                    raise FormError(f"{rule.source}: {rule.code}: {err}") from None
                 for other, fld in e.forms:
                     if other not in by_id:
                         raise FormError(

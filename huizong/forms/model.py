@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -89,10 +90,16 @@ class ListPart:
         return {f.code: f for f in self.fields}
 
 
+MEASURE_KINDS = ("count", "sum", "ratio")
+
+
 @dataclass(frozen=True)
 class Measure:
-    """A number summed from a list for each return: count() or sum(field), optionally filtered;
-    with `by`, one measure per choice of that field."""
+    """A number made from a list for each return, of one of MEASURE_KINDS: count() (of the records
+    meeting a condition), sum(field[, condition]), or a ratio of two of those with a factor
+    (100 * sum(rd) / sum(revenue)). Counts and sums add up from county to city, province and
+    nation; a ratio is recomputed at every level from its two parts (measures of their own,
+    `numerator` and `denominator`), never summed. With `by`, one measure per choice of a field."""
 
     code: str
     group: str
@@ -103,6 +110,11 @@ class Measure:
     key: bool = False
     by: str | None = None
     by_value: str | None = None  # set on the measures a `by` expanded into
+    kind: str = "sum"  # one of MEASURE_KINDS
+    numerator: str | None = None  # a ratio's parts: the codes of two count/sum measures
+    denominator: str | None = None
+    multiplier: Decimal | None = None  # a ratio's factor (100 for a percentage)
+    part_of: str | None = None  # set on the parts a ratio made for itself
 
 
 @dataclass(frozen=True)

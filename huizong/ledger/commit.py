@@ -212,8 +212,8 @@ def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_
             first_id = conn.execute(q.order_by(st.submissions.c.id).limit(1)).scalar()
             d.duplicate_of = int(first_id) if first_id is not None else None
         row["duplicate_of"] = d.duplicate_of
-        row["reason"] = d.reason = f"与第 {d.duplicate_of} 号报送内容完全相同（sha256 一致）"
         first = _row(conn, d.duplicate_of)
+        row["reason"] = d.reason = f"与{_named(first)}内容完全相同（sha256 一致）"
         if first:
             row["county_code"], row["period"], row["form"] = first["county_code"], first["period"], first["form"]
     sid = store.insert(conn, st.submissions, row)
@@ -244,6 +244,16 @@ def _received(conn: Any, f: Inbound) -> str:
     return min(at, str(row[0]), key=dt.datetime.fromisoformat)
 
 
+def _named(row: dict[str, Any] | None) -> str:
+    """Another submission as a message names it: who sent which file for which period, when."""
+    if row is None:
+        return "已收到的报送"
+    who = row.get("office") or row.get("county_code") or ""
+    what = f"{row.get('period')} " if row.get("period") else ""
+    when = str(row.get("received_at") or "")[:10]
+    return f"{who}{' ' if who else ''}{what}报送的“{row.get('file')}”{f'（{when} 收到）' if when else ''}"
+
+
 def _row(conn: Any, sid: int | None) -> dict[str, Any] | None:
     if sid is None:
         return None
@@ -262,7 +272,7 @@ def supersede(
         st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id, st.submissions.c.form == form,
     )  # fmt: skip
     for (old_id,) in conn.execute(q).all():
-        reason = f"已被第 {new_id} 号报送（{new_file}）更正替代"
+        reason = f"已被更正报送“{new_file}”替代"
         store.update_submission(conn, old_id, status=st.SUPERSEDED, superseded_by=new_id, reason=reason)
         store.insert_many(conn, st.revisions, diff_facts(conn, old_id, new_id))
         done.append((old_id, reason))

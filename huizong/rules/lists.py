@@ -21,6 +21,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -31,10 +32,12 @@ from huizong.codes import make_issue
 from huizong.forms.expr import parse
 from huizong.forms.model import Form, Rule
 from huizong.issues import Issue, Severity
+from huizong.numbers import exact as exact_number
 from huizong.numbers import shown
 from huizong.read.model import Fact, Return
 from huizong.read.periods import MONTHS, Period, parse_token
-from huizong.rules.evaluate import Tables, evaluate, holds
+from huizong.rules.evaluate import Tables, aggregate_exact, evaluate, holds
+from huizong.rules.exact import text_of as exact_text
 from huizong.rules.frames import Frame
 
 # a value's problem (read/records.py) -> the issue it is
@@ -99,13 +102,27 @@ def measure(returns: list[Return], form: Form) -> None:
     recs = records_table(mine, form)
     frame = pd.DataFrame(index=pd.RangeIndex(len(mine)))
     tables = Tables(frame, recs)
-    values = {m.code: evaluate(m.expr, tables) for m in form.measures}
+    values: dict[str, list[Fraction | None]] = {}
+    for m in form.measures:
+        if m.kind != "ratio":
+            values[m.code] = list(aggregate_exact(m.expr.tree, tables))
+    for m in form.measures:
+        if m.kind == "ratio":
+            assert m.numerator and m.denominator
+            values[m.code] = [
+                None if not den else Fraction(m.multiplier or 1) * num / den  # type: ignore[operator]
+                for num, den in zip(values[m.numerator], values[m.denominator], strict=True)
+            ]
     for n, ret in enumerate(mine):
         facts = []
         for m in form.measures:
-            number = float(values[m.code].iloc[n])
-            number = 0.0 if math.isnan(number) else round(number, 6) + 0.0
-            facts.append(Fact(m.code, "value", "ok", number, shown(number), None, False, False,
+            exact_value = values[m.code][n]
+            if exact_value is None:  # a ratio over nothing: no value, not zero
+                facts.append(Fact(m.code, "value", "blank", None, "", None, False, False, ret.list_sheet or "", ""))
+                continue
+            number = float(exact_value) + 0.0
+            written = (exact_text(exact_value) if m.kind != "ratio" else None) or exact_number(number)
+            facts.append(Fact(m.code, "value", "ok", number, written, None, False, False,
                               ret.list_sheet or "", ""))  # fmt: skip
         ret.facts = facts
 
@@ -122,6 +139,7 @@ class Beyond:
     months: dict[tuple[str, str, int], set[str]] = field(default_factory=dict)  # (form, county, year) -> months in
     order: dict[int, int] = field(default_factory=dict)  # id(return) -> arrival position in the batch
     refused: set[int] = field(default_factory=set)  # ids of returns refused by the rules that look at them alone
+    names: dict[str, str] = field(default_factory=dict)  # county code -> its name, for messages
 
     def before(self, r: Return, ret: Return) -> bool:
         """Would `r` be in the store when `ret` is checked, the batch taken one file at a time?"""
@@ -145,6 +163,9 @@ def beyond_for(store: Any, config: Config, form: Form, returns: list[Return]) ->
                 found: dict[str, list[dict[str, Any]]] = defaultdict(list)
                 for row in store.keys_taken(form.id, keys):
                     found[row["key"]].append(row)
+                    division = config.divisions.get(row["county_code"])
+                    if division is not None:
+                        out.names[row["county_code"]] = division.name
                 out.taken[fld] = dict(found)
         for other_id, _code in rule.expr.forms:
             other = config.form_by_id[other_id]
@@ -284,7 +305,8 @@ def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict
         for row in taken.get(key, []):
             if (row["county_code"], row["period"]) != (ret.county_code, ret.period.token if ret.period else None):
                 ok[i] = False
-                other[i] = f"第 {row['submission_id']} 号报送“{row['file']}”（{row['period']}）第 {row['row']} 行"
+                who = beyond.names.get(row["county_code"], row["county_code"])
+                other[i] = f"{who}报送的“{row['file']}”（{row['period']}）第 {row['row']} 行"
                 break
     return pd.Series(ok, index=data.index, dtype=bool), other
 
