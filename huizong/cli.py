@@ -220,8 +220,8 @@ def cmd_template(args: argparse.Namespace) -> int:
     if form is None:
         print(f"huizong: 没有报表 {args.form}（有：{'、'.join(f.id for f in config.forms)}）", file=sys.stderr)
         return 2
-    if period.is_month != form.monthly:
-        print(f"huizong: {period.token} 不是“{form.short_name}”的报告期（{'按月，如 2024M03' if form.monthly else '如 2024H1'}）",
+    if not form.collects(period):
+        print(f"huizong: {period.token}（{period.zh}）不是“{form.short_name}”的报告期（应为 {form.periods_zh}）",
               file=sys.stderr)  # fmt: skip
         return 2
     out = Path(args.output or f"{div.name}_{period.token}_{form.short_name}.xlsx")
@@ -373,8 +373,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"huizong: 没有报表 {args.form}（有：{'、'.join(config.form_by_id)}）", file=sys.stderr)
         return 2
     forms = [config.form_by_id[args.form]] if args.form else list(config.forms)
-    if period is not None:  # a month is a monthly form's period, a half year a cumulative form's
-        forms = [f for f in forms if f.monthly == period.is_month]
+    if period is not None:  # the forms that collect this period
+        forms = [f for f in forms if f.collects(period)]
     counties = [c.code for c in config.divisions.counties_of(settings.region)]
     shown = [f for f in forms if args.form or f is config.forms[0] or store.periods(counties, form=f.id)]
     region = config.divisions.get(settings.region)
@@ -480,12 +480,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_FREQUENCY_ZH = {"year": "每年", "half": "每半年", "quarter": "每季", "month": "每月", "cumulative": "季度累计"}
+
+
 def cmd_forms(args: argparse.Namespace) -> int:
     """`huizong forms`: the forms a bureau collects; `huizong forms check DIR`: one definition checked."""
     from rich.table import Table
 
     from huizong.catalog import Catalog, CatalogError, Config
     from huizong.forms.load import FormError, check_names, read_form
+    from huizong.read.periods import KIND_ZH
 
     settings = Settings.from_env(config=args.config)
     if args.action == "check":
@@ -520,16 +524,20 @@ def cmd_forms(args: argparse.Namespace) -> int:
     for form in config.forms:
         due: dict[str, Any] = dict(form.due or config.deadlines)
         due_text = (
-            f"次月 {due['month'][1]} 日"
+            (
+                f"次月 {due['month'][1]} 日"
+                if due["month"][0] == 1
+                else f"期满后第 {due['month'][0]} 个月 {due['month'][1]} 日"
+            )
             if "month" in due
-            else "、".join(f"{k} {due[k]}" for k in ("Q1", "H1", "Q3", "FY"))
+            else "、".join(f"{KIND_ZH[k]} {due[k]}" for k in form.periods)
         )
         made_of = "、".join(
             p
             for p, on in (("指标表", form.indicators), (f"明细表（{form.list.title}）" if form.list else "", form.list))
             if on
         )
-        table.add_row(form.id, form.name, form.table_no, "每月" if form.monthly else "季度累计（一季度、上半年、前三季度、全年）",
+        table.add_row(form.id, form.name, form.table_no, _FREQUENCY_ZH[form.frequency] + f"（{'、'.join(KIND_ZH[k] for k in form.periods) if form.frequency != 'month' else '1–12月'}）",
                       made_of, str(len(config.catalogs[form.id])), str(len(form.rules)), due_text)  # fmt: skip
     _console().print(table)
     return 0

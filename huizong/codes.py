@@ -137,6 +137,12 @@ _CODES = [
         "报告期“{value}”无法识别（应为 {expected}）",
         "Reporting period {value!r} cannot be read",
     ),
+    Code(
+        "period-not-collected",
+        E,
+        "报告期“{value}”是{detail}，本表不收这一期的报表（应为 {expected}）",
+        "Reporting period {value!r} ({detail}) is not one this form collects",
+    ),
     # rows of the key-indicator table
     Code(
         "indicator-unknown",

@@ -37,5 +37,7 @@ def test_period_in_title_and_file_name():
 def test_token_round_trip():
     p = parse_token("2024H1")
     assert (p.year, p.kind, p.zh, p.last_year().token) == (2024, "H1", "2024年上半年", "2023H1")
-    with pytest.raises(ValueError):
-        parse_token("2024H2")
+    assert parse_token("2024H2").zh == "2024年下半年" and parse_token("2024K3").months == (7, 8, 9)
+    for wrong in ("2024H3", "2024K5", "2024Q2", "2024M13"):
+        with pytest.raises(ValueError):
+            parse_token(wrong)

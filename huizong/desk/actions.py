@@ -127,7 +127,7 @@ def _division_action(user: acc.User, config: Config, division: str, form: str, p
         p = parse_token(period)
     except ValueError:
         p = None
-    if f is None or p is None or p.token != period or p.is_month != f.monthly:
+    if f is None or p is None or p.token != period or not f.collects(p):
         raise Refused("没有这张报表或这个报告期")
     d = config.divisions.get(division)
     if d is None or d.level == "county" or not acc.may_act_on(user, division, config.divisions):

@@ -66,16 +66,13 @@ def _today() -> dt.datetime:
 
 def periods_open(config: Config, form_id: str, today: dt.datetime | None = None, back: int = 4) -> list[str]:
     """The periods of a form a county reports now or reported lately: those that have ended, the
-    newest `back` of them, newest first (a monthly form: months; else its deadlines' kinds)."""
+    newest `back` of them, newest first (of the kinds the form collects: months, quarters…)."""
     form = config.form_by_id[form_id]
     today = today or _today()
-    due = dict(form.due or config.deadlines)
     out: list[Period] = []
     for year in range(today.year, today.year - 3, -1):
-        if form.monthly:
-            candidates = [parse_token(f"{year}M{m:02d}") for m in range(12, 0, -1)]
-        else:
-            candidates = [parse_token(f"{year}{k}") for k in ("FY", "Q3", "H1", "Q1") if k in due]
+        candidates = sorted((Period(year, k) for k in form.periods), key=lambda p: (p.months[-1], len(p.months)),
+                            reverse=True)  # fmt: skip
         out += [p for p in candidates if p.end < today.date()]
     return [p.token for p in out[:back]]
 

@@ -262,7 +262,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             p = parse_token(period)
         except ValueError:
             return refused("报告期不正确", 404)
-        if p.is_month != f.monthly:
+        if not f.collects(p):
             return refused("报告期不正确", 404)
         tmp = Path(tempfile.mkdtemp(prefix="huizong-template-"))
         out = tmp / safe_component(f"{div.name}_{p.token}_{f.short_name}.xlsx")
@@ -445,7 +445,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             p = parse_token(period)
         except ValueError:
             p = None
-        if p is None or p.is_month != f.monthly:
+        if p is None or not f.collects(p):
             return refused("报告期不正确", 404)
         return session, d, f, p.token
 

@@ -32,6 +32,7 @@ from huizong.forms.model import (
     Rule,
     fold,
 )
+from huizong.read.periods import GRAINS, KIND_ZH, KINDS, Period
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _CODE = re.compile(r"^[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]{0,39}$")
@@ -51,8 +52,9 @@ def field_types(part: ListPart | None) -> dict[str, str]:
     return {f.code: FIELD_TYPE_OF[f.type] for f in part.fields} if part is not None else {}
 
 
-_FORM_KEYS = {"name", "short_name", "table_no", "issuer", "frequency", "order", "due", "sheet", "header",
-              "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook", "projects"}  # fmt: skip
+_FORM_KEYS = {"name", "short_name", "table_no", "issuer", "frequency", "periods", "sums", "order", "due", "sheet",
+              "header", "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook",
+              "projects"}  # fmt: skip
 HEADER_KEYS = ("office", "county_code", "period", "filled_by", "phone", "fill_date", "head")
 
 
@@ -107,7 +109,11 @@ def read_form(folder: Path, config_root: Path) -> Form:
     name = _text(data, "name", path, required=True)
     frequency = _text(data, "frequency", path) or "cumulative"
     if frequency not in FREQUENCIES:
-        raise FormError(f"{path}: frequency = {frequency!r} 应为 {' 或 '.join(FREQUENCIES)}")
+        raise FormError(
+            f"{path}: frequency = {frequency!r} 应为 {'、'.join(FREQUENCIES)} 之一"
+            "（year 年报，half 半年报，quarter 季报，month 月报，cumulative 一季度/上半年/前三季度/全年累计）"
+        )
+    periods, sums = _periods(data, frequency, path)
     order = data.get("order", 100)
     if not isinstance(order, int) or isinstance(order, bool):
         raise FormError(f"{path}: order 应为整数")
@@ -201,7 +207,9 @@ def read_form(folder: Path, config_root: Path) -> Form:
         issuer=_text(data, "issuer", path),
         frequency=frequency,
         order=order,
-        due=_due(data.get("due"), frequency, path),
+        due=_due(data.get("due"), frequency, periods, path),
+        periods=periods,
+        sums=sums,
         sheet_names=_strings(sheet.get("names", []), f"{path}: [sheet] names"),
         header_labels=labels,
         indicators=indicators,
@@ -254,25 +262,89 @@ def _column_roles(value: object, where: str, allowed: tuple[str, ...],
     return tuple(out), labels
 
 
-def _due(value: object, frequency: str, path: Path) -> dict[str, object]:
-    """month forms: due = "+1-05" (the 5th of the next month); cumulative forms: a table of
-    kind = "MM-DD" and next_year = [kinds due the year after], or nothing (catalog/deadlines.toml)."""
+def _periods(data: dict[str, Any], frequency: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`periods`: the kinds of its grain the form collects (default: all of them); `sums`: the
+    cumulative kinds (一季度, 上半年, 前三季度, 全年) that a monthly, quarterly or half-yearly form's
+    returns are summed into (default: every one longer than a single return)."""
+    grain = GRAINS[frequency]
+    periods = _strings(data["periods"], f"{path}: periods") if "periods" in data else grain
+    wrong = [p for p in periods if p not in grain]
+    if wrong or len(set(periods)) != len(periods):
+        raise FormError(f"{path}: periods 中的 {', '.join(wrong) or '重复项'} 不是 frequency = {frequency!r} 的报告期"
+                        f"（可用：{'、'.join(f'{k}（{KIND_ZH[k]}）' for k in grain)}）")  # fmt: skip
+    periods = tuple(k for k in grain if k in periods)
+    if frequency in ("year", "cumulative"):
+        if data.get("sums"):
+            raise FormError(f"{path}: sums 只用于按月、按季、按半年报送的报表（把各期相加为上半年、全年等）")
+        return periods, ()
+    lengths = {len(Period(2000, k).months) for k in periods}
+    default = tuple(k for k in KINDS if len(Period(2000, k).months) > max(lengths))
+    sums = _strings(data["sums"], f"{path}: sums") if data.get("sums") else (() if "sums" in data else default)
+    wrong = [k for k in sums if k not in KINDS]
+    if wrong:
+        raise FormError(f"{path}: sums 中的 {', '.join(wrong)} 应为 Q1、H1、Q3、FY（一季度、上半年、前三季度、全年）")
+    for k in sums:  # a summed period must be made of collected periods, whole
+        q = Period(2000, k)
+        form_parts = [Period(2000, p) for p in periods if set(Period(2000, p).months) <= set(q.months)]
+        covered = sorted(m for p in form_parts for m in p.months)
+        if covered != list(q.months):
+            raise FormError(f"{path}: sums 中的 {k}（{KIND_ZH[k]}）不能由本表收的报告期（{'、'.join(periods)}）拼成")
+    return periods, tuple(k for k in KINDS if k in sums)
+
+
+def _due(value: object, frequency: str, periods: tuple[str, ...], path: Path) -> dict[str, object]:
+    """Summed grains (month, quarter, half): due = "+1-05" (the 5th of the month after the period
+    ends); year and cumulative forms: a table of kind = "MM-DD" for each period collected, and
+    next_year = [kinds due the year after], or nothing (catalog/deadlines.toml)."""
     if value is None:
+        if frequency in ("month", "quarter", "half"):
+            raise FormError(
+                f'{path}: 缺少 due：按{_GRAIN_ZH[frequency]}报送的报表写 due = "+1-05"（报告期结束后次月 5 日）'
+            )
         return {}
-    if frequency == "month":
+    if frequency in ("month", "quarter", "half"):
         m = re.fullmatch(r"\+(\d)-(\d{2})", str(value)) if isinstance(value, str) else None
         if not m or not 1 <= int(m.group(2)) <= 28:
-            raise FormError(f'{path}: due = {value!r}：按月报表写 "+1-05"（次月 5 日；日期 1–28）')
+            raise FormError(
+                f'{path}: due = {value!r}：按{_GRAIN_ZH[frequency]}报送的报表写 "+1-05"（报告期结束后次月 5 日；日期 1–28）'
+            )
         return {"month": (int(m.group(1)), int(m.group(2)))}
+    example = ", ".join(f'{k} = "{_EXAMPLE_DUE[k]}"' for k in periods)
     if not isinstance(value, dict):
-        raise FormError(
-            f'{path}: due 应为一个表，如 due = {{ Q1 = "04-10", H1 = "07-10", Q3 = "10-10", FY = "01-20", next_year = ["FY"] }}'
-        )
-    for kind in ("Q1", "H1", "Q3", "FY"):
+        later = ', next_year = ["FY"]' if "FY" in periods else ""
+        raise FormError(f"{path}: due 应为一个表，如 due = {{ {example}{later} }}")
+    allowed = {*periods, "next_year"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise FormError(f"{path}: due 中的 {', '.join(unknown)} 不是本表收的报告期（{'、'.join(periods)}）")
+    for kind in periods:
         text = value.get(kind)
-        if not isinstance(text, str) or not re.fullmatch(r"\d{2}-\d{2}", text):
-            raise FormError(f'{path}: due.{kind} 应为 "MM-DD"')
+        if text is None:
+            raise FormError(
+                f'{path}: due 缺少 {kind}（本表收{KIND_ZH[kind]}报表，写出截止日期，如 {kind} = "{_EXAMPLE_DUE[kind]}"）'
+            )
+        if not isinstance(text, str) or not _valid_day(text):
+            raise FormError(f'{path}: due.{kind} = {text!r}：截止日期写作 "MM-DD"，如 "{_EXAMPLE_DUE[kind]}"')
+    late = value.get("next_year", [])
+    if not isinstance(late, list) or any(k not in periods for k in late):
+        raise FormError(f'{path}: due.next_year 应列出本表报告期中次年截止的，如 ["FY"]')
     return dict(value)
+
+
+_GRAIN_ZH = {"month": "月", "quarter": "季", "half": "半年"}
+_EXAMPLE_DUE = {"Q1": "04-10", "H1": "07-10", "Q3": "10-10", "FY": "01-20"}
+
+
+def _valid_day(text: str) -> bool:
+    import datetime as dt
+
+    if not re.fullmatch(r"\d{2}-\d{2}", text):
+        return False
+    try:
+        dt.date(2024, int(text[:2]), int(text[3:]))
+    except ValueError:
+        return False
+    return True
 
 
 def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
@@ -557,7 +629,7 @@ def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]])
     numbers = {f.id: set(indicator_codes.get(f.id, ())) | {m.code for m in f.measures} for f in forms}
     for form in forms:
         list_fields = set(form.list.by_code) if form.list else set()
-        kinds = {f"M{m:02d}" for m in range(1, 13)} if form.monthly else {"Q1", "H1", "Q3", "FY"}
+        kinds = set(form.periods) | set(form.sums)
         row_types = {**field_types(form.list), **RETURN_TYPES}
         return_types = {**dict.fromkeys(numbers[form.id], NUMBER), **RETURN_TYPES}
         for rule in form.rules:

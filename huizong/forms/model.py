@@ -16,9 +16,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from huizong.forms.expr import Expr
+from huizong.read.periods import GRAINS, KIND_ZH, KINDS, Period
 
 FIELD_TYPES = ("seq", "text", "id", "number", "integer", "date", "choice", "uscc")  # seq: a row number, ignored
-FREQUENCIES = ("month", "cumulative")  # by the month; or cumulative from 1 January: 一季度, 上半年, 前三季度, 全年
+# year: 全年; half: 上半年, 下半年; quarter: 第一…第四季度; month: 1…12月; cumulative: from 1 January, 一季度,
+# 上半年, 前三季度, 全年 (each a return of its own)
+FREQUENCIES = tuple(GRAINS)
 SEVERITIES = ("error", "warning")
 SCOPES = ("row", "return")
 # the roles of an indicator table's columns; `ignore` marks columns to skip (growth rates, rankings)
@@ -138,9 +141,11 @@ class Form:
     short_name: str
     table_no: str = ""
     issuer: str = ""
-    frequency: str = "cumulative"
+    frequency: str = "cumulative"  # the grain of its returns: one of FREQUENCIES
     order: int = 100
     due: dict[str, object] = field(default_factory=dict)  # kind -> "MM-DD", next_year; or {"month": (offset, day)}
+    periods: tuple[str, ...] = KINDS  # the period kinds it collects (of its grain's)
+    sums: tuple[str, ...] = ()  # the cumulative kinds its returns are summed into (a monthly form's 上半年…)
     sheet_names: tuple[str, ...] = ()  # a sheet whose name holds one of these is tried first
     header_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # extra labels of the header block
     indicators: Path | None = None  # the indicator catalog of an indicator-table form
@@ -177,6 +182,45 @@ class Form:
     @property
     def monthly(self) -> bool:
         return self.frequency == "month"
+
+    def collects(self, period: Period) -> bool:
+        """A county sends a return of the form for this period."""
+        return period.kind in self.periods
+
+    def shows(self, period: Period) -> bool:
+        """The form has outputs for this period: it collects it, or sums its returns into it."""
+        return period.kind in self.periods or period.kind in self.sums
+
+    def parts_of(self, period: Period) -> tuple[str, ...]:
+        """The ledger periods a period of the form is made of: itself, or the collected periods
+        (months, quarters, half years) a summed period adds up (2024H1: 2024M01 … 2024M06)."""
+        if self.collects(period):
+            return (period.token,)
+        return tuple(p.token for p in self.parts_within(period))
+
+    def parts_within(self, period: Period) -> tuple[Period, ...]:
+        """The collected periods of the year whose months lie within `period`."""
+        inside = set(period.months)
+        return tuple(q for q in (Period(period.year, k) for k in self.periods) if set(q.months) <= inside)
+
+    def covering(self, period: Period) -> tuple[Period, ...]:
+        """The summed periods a collected period counts in (2024M03: 一季度, 上半年, 前三季度, 全年)."""
+        mine = set(period.months)
+        return tuple(q for q in (Period(period.year, k) for k in self.sums) if mine <= set(q.months))
+
+    @property
+    def periods_zh(self) -> str:
+        """What a county writes as the period, in words: 上半年或全年，如 2024年上半年."""
+        if self.frequency == "month":
+            return "某一个月，如 2024年3月、2024-03 或 202403"
+        if self.frequency == "quarter":
+            return "某一季度，如 2024年第二季度 或 2024年4-6月"
+        words = [KIND_ZH[k] for k in self.periods]
+        example = {"FY": "2024年 或 2024年度", "H2": "2024年下半年", "H1": "2024年上半年"}.get(self.periods[-1], "")
+        if self.frequency == "cumulative" and self.periods == KINDS:
+            return "2024年一季度、上半年、前三季度或全年，或 2024年1-6月 等"
+        listed = "或".join(["、".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
+        return f"{listed}，如 {example or '2024年' + words[0]}"
 
     @property
     def is_list(self) -> bool:

@@ -22,31 +22,33 @@ from huizong.publish.region import Job, publish_regions
 from huizong.publish.reporting import Matrix, matrix
 from huizong.publish.view import months_of
 from huizong.publish.workbook import write_reporting_workbook
-from huizong.read.periods import END_MONTH, KINDS, parse_token
+from huizong.read.periods import parse_token
 from huizong.settings import Settings
 
 Touched = Mapping[tuple[str, str], set[str]]  # (form, period) -> the counties whose returns a run changed
 
 
 def form_periods(store: st.Store, form: Form, counties: list[str]) -> list[str]:
-    """The periods of a form the ledger has returns of; for a monthly form also every quarter, half
-    year and year (to date) its months make up."""
-    periods = store.periods(counties, form=form.id)
-    if not form.monthly:
+    """The periods of a form the ledger has returns of; for a form summed into longer periods
+    (`sums`) also each of those that a received return can fill: one whose last month, quarter or
+    half year has come in (January to June fill 上半年, not 前三季度 or 全年)."""
+    periods = [p for p in store.periods(counties, form=form.id) if form.shows(parse_token(p))]
+    if not form.sums:
         return periods
     out = set(periods)
-    for p in periods:
-        month = parse_token(p)
-        out |= {f"{month.year}{k}" for k in KINDS if END_MONTH[k] >= month.months[0]}
+    ends = {(p.year, p.months[-1]) for p in map(parse_token, periods) if form.collects(p)}
+    for p in map(parse_token, periods):
+        if form.collects(p):
+            out |= {q.token for q in form.covering(p) if (q.year, q.months[-1]) in ends}
     return sorted(out)
 
 
 def _covering(form: Form, period: str) -> set[str]:
-    """The periods a changed ledger period shows in: itself and, for a month, its longer periods."""
+    """The periods a changed ledger period shows in: itself and the longer periods it is summed into."""
     p = parse_token(period)
-    if not (form.monthly and p.is_month):
+    if not form.collects(p):
         return {period}
-    return {period} | {f"{p.year}{k}" for k in KINDS if END_MONTH[k] >= p.months[0]}
+    return {period} | {q.token for q in form.covering(p)}
 
 
 def publish(store: st.Store, config: Config, settings: Settings,
@@ -127,7 +129,8 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
     sections: list[tuple[Form | None, list[str], Matrix | None]] = []
     for form in config.forms:
         view = config.for_form(form.id)
-        every = store.periods(counties, form=form.id)  # returns are due per ledger period (a month, a half year)
+        every = [p for p in store.periods(counties, form=form.id)  # returns are due per period collected
+                 if form.collects(parse_token(p))]  # fmt: skip
         if not every:
             if form is config.forms[0]:
                 sections.append((form, [], None))

@@ -43,11 +43,12 @@ def load_deadlines(config: Config) -> dict[str, Any]:
 
 
 def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:
-    """The last moment the return for `period` is on time: a monthly form's `month` = (months
-    after, day); else the kind's "MM-DD", in the year after for the kinds of `next_year`."""
-    if "month" in deadlines and period.is_month:
+    """The last moment the return for `period` is on time: a monthly, quarterly or half-yearly
+    form's `month` = (months after the period's last, day); else the kind's "MM-DD", in the year
+    after for the kinds of `next_year`."""
+    if "month" in deadlines:  # a month, quarter or half year: months after it ends
         after, day = deadlines["month"]
-        m = period.months[0] - 1 + int(after)
+        m = period.months[-1] - 1 + int(after)
         return dt.datetime(period.year + m // 12, m % 12 + 1, int(day), 23, 59, 59, tzinfo=TZ)
     month, day = (int(x) for x in str(deadlines[period.kind]).split("-"))
     year = period.year + (1 if period.kind in deadlines.get("next_year", []) else 0)
@@ -101,7 +102,9 @@ def matrix(store: st.Store, config: Config, region: str, periods: list[str] | No
     every = store.submissions(form=config.form_id) if submissions is None else submissions
     inside = set(codes)
     subs = [s for s in every if s["county_code"] in inside and s["period"] and s["form"] == config.form_id]
-    wanted = sorted(periods if periods is not None else {s["period"] for s in subs})
+    form = config.form
+    wanted = sorted(p for p in (periods if periods is not None else {s["period"] for s in subs})
+                    if form.collects(parse_token(p)))  # a refused file's period the form does not collect is no column  # fmt: skip
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for s in subs:
         by_cell.setdefault((s["county_code"], s["period"]), []).append(s)

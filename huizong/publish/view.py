@@ -10,7 +10,7 @@ from huizong.forms.model import Form
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.publish.rollup import Total, index_facts, rollup, total_for
-from huizong.read.periods import MONTHS, parse_token
+from huizong.read.periods import parse_token
 
 
 @dataclass
@@ -63,12 +63,9 @@ class RegionPeriod:
 
 
 def months_of(form: Form, period: str) -> tuple[str, ...]:
-    """The ledger periods a period of the form is made of: itself, or for a monthly form's quarter,
-    half year or year (to date), its months."""
-    p = parse_token(period)
-    if form.monthly and not p.is_month:
-        return tuple(f"{p.year}{MONTHS[m - 1]}" for m in p.months)
-    return (period,)
+    """The ledger periods a period of the form is made of: itself, or for a period its returns are
+    summed into, the months (quarters, half years) it adds up."""
+    return form.parts_of(parse_token(period))
 
 
 def gather(store: st.Store, config: Config, region_code: str, period: str,

@@ -270,11 +270,11 @@ def _as_written(value: object) -> str:
     return str(value)
 
 
-def _period_inside(value: object, monthly: bool = False) -> Period | None:
+def _period_inside(value: object, grain: str = "cumulative") -> Period | None:
     """ "2024年上半年（1-6月）", "2024年上半年累计": a period the label's cell holds among other words."""
     if not isinstance(value, str):
         return None
-    return find_period_in_text(re.sub(r"[(（][^)）]*[)）]", "", value), monthly)
+    return find_period_in_text(re.sub(r"[(（][^)）]*[)）]", "", value), grain)
 
 
 def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Config, region: str | None) -> None:
@@ -305,10 +305,10 @@ def _identify(ret: Return, form: Form, grid: Grid, header_row: int, config: Conf
     if period_at is not None:
         ret.period_source = period_at
         ret.period_text = _as_written(period_at.value)
-        ret.period = parse_period(period_at.value, form.monthly) or _period_inside(period_at.value, form.monthly)
+        ret.period = parse_period(period_at.value, form.frequency) or _period_inside(period_at.value, form.frequency)
         return
     for text in (_title_text(grid, header_row), Path(ret.file).stem):
-        p = find_period_in_text(text, form.monthly)
+        p = find_period_in_text(text, form.frequency)
         if p:
             ret.period, ret.period_text = p, p.zh
             ret.period_source = Located(p.token, grid.name, "", "")

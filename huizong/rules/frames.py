@@ -34,12 +34,6 @@ def frame_of(name: str, rows: list[dict[str, Any]], contexts: list[dict[str, Any
     return Frame(name, df, contexts)
 
 
-_PERIODS_EXPECTED = {
-    False: "2024年一季度、上半年、前三季度或全年，或 2024年1-6月 等",
-    True: "某一个月，如 2024年3月、2024-03 或 202403",
-}
-
-
 def returns_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
     divisions = config.divisions
     rows: list[dict[str, Any]] = []
@@ -52,6 +46,7 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
             agrees = ret.county_by_name == known
         by_name = divisions.get(ret.county_by_name)
         src, psrc = ret.county_source, ret.period_source
+        form = config.form_by_id.get(ret.form)
         rows.append(
             {
                 "row_id": len(ctx),
@@ -60,6 +55,7 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
                 "county_agrees": agrees,
                 "period_text": ret.period_text,
                 "period": ret.period.token if ret.period else ret.period_text,
+                "period_collected": (form.collects(ret.period) if form is not None else True) if ret.period else None,
             }
         )
         office = ret.header.get("office")
@@ -74,12 +70,11 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
                 "period_sheet": (psrc.sheet if psrc and psrc.cell else ret.sheet),
                 "period_cell": (psrc.cell if psrc and psrc.cell else None),
                 "period_value": ret.period_text,
-                "period_expected": _PERIODS_EXPECTED[
-                    config.form_by_id[ret.form].monthly if ret.form in config.form_by_id else False
-                ],
+                "period_expected": form.periods_zh if form is not None else "",
+                "period_zh": ret.period.zh if ret.period else "",
             }
         )
-    cols = ["county_code", "county_known", "county_agrees", "period_text", "period"]
+    cols = ["county_code", "county_known", "county_agrees", "period_text", "period", "period_collected"]
     return frame_of("returns", rows, ctx, cols)
 
 

@@ -35,7 +35,7 @@ from huizong.issues import Issue, Severity
 from huizong.numbers import exact as exact_number
 from huizong.numbers import shown
 from huizong.read.model import Fact, Return
-from huizong.read.periods import MONTHS, Period, parse_token
+from huizong.read.periods import Period, parse_token
 from huizong.rules.evaluate import Tables, aggregate_exact, evaluate, holds
 from huizong.rules.exact import text_of as exact_text
 from huizong.rules.frames import Frame
@@ -178,12 +178,14 @@ def beyond_for(store: Any, config: Config, form: Form, returns: list[Return]) ->
 
 
 def _periods_of(other: Form, period: Period) -> list[str]:
-    """The periods of another form that make up `period`: its months for a monthly form, else itself."""
-    if other.monthly and not period.is_month:
-        return [f"{period.year}{MONTHS[m - 1]}" for m in period.months]
-    if not other.monthly and period.is_month:
+    """The periods of another form that make up `period`: itself if the other form collects it,
+    else the other form's months (quarters, half years) that tile it exactly; none otherwise."""
+    if other.collects(period):
+        return [period.token]
+    parts = other.parts_within(period)
+    if sorted(m for p in parts for m in p.months) != list(period.months):
         return []
-    return [period.token]
+    return [p.token for p in parts]
 
 
 Batch = dict[tuple[str, str | None, str], list[Return]]  # (form, county, period) -> the batch's readable returns

@@ -282,7 +282,8 @@ class Validator:
             region = self.config.divisions.get(self.region)
             if meta.get("locate") == "period":
                 return make_issue(code, file, sheet=ctx["period_sheet"], cell=ctx["period_cell"],
-                                  value=ctx["period_value"], expected=ctx["period_expected"], severity=severity)  # fmt: skip
+                                  value=ctx["period_value"], expected=ctx["period_expected"],
+                                  detail=ctx.get("period_zh", ""), severity=severity)  # fmt: skip
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cell"], value=ctx["value"], name=ctx["name"],
                               detail=ctx["detail"], region=region.name if region else self.region, severity=severity)  # fmt: skip
         if frame.name == "pairs":
