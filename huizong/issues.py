@@ -45,6 +45,20 @@ class Issue:
         return row
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A cross-form rule asked again of a return already received, because a return whose numbers
+    it reads arrived later: what the earlier return now shows for that rule (`issue`, or None when
+    the rule now holds)."""
+
+    submission_id: int | None  # the earlier return in the ledger; None: it came earlier in the same batch
+    form: str
+    period: str
+    county: str
+    rule: str
+    issue: Issue | None
+
+
 FLAT_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation",
                 "message_en")  # fmt: skip
 

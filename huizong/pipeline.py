@@ -250,6 +250,9 @@ def touched(decisions: list[Decision], store: st.Store) -> dict[tuple[str, str],
     for d in decisions:
         if d.ret is not None and d.ret.period is not None and d.ret.form:
             out.setdefault((d.ret.form, d.ret.period.token), set()).add(d.ret.county_code or "")
+            if d.status == st.ACCEPTED:  # the returns it answered show a cross-form rule's new verdict
+                for a in d.ret.answers:
+                    out.setdefault((a.form, a.period), set()).add(a.county)
     dup_ids = {d.duplicate_of for d in decisions if d.duplicate_of is not None}
     for s in store.submissions(ids=dup_ids) if dup_ids else []:
         if s["period"] and s["form"]:

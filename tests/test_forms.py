@@ -95,7 +95,7 @@ def copy_config(tmp_path: Path) -> Path:
         ("tech-contracts/measures.csv", lambda t: t.replace("sum(amount),,y,n", "sum(amont),,y,n"),
          "measures.csv:3: AMT: expression 中的 amont 不是明细表的字段"),
         ("tech-contracts/form.toml", lambda t: t.replace('key = "regno"', 'key = "reg_no"'),
-         "[list] key = 'reg_no' 不是 fields 中的字段代码"),
+         "[list] key 中的 'reg_no' 不是 fields 中的字段代码"),
     ],
 )  # fmt: skip
 def test_a_wrong_definition_is_refused_in_one_line_naming_file_row_and_field(tmp_path, file, edit, expected):  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,7 @@ FUNCTIONS: dict[str, tuple[int, int, str]] = {
     "text": (1, 1, "row"),
     "count": (0, 1, "aggregate"),
     "sum": (1, 2, "aggregate"),
-    "unique": (1, 1, "unique"),
+    "unique": (1, 9, "unique"),
     "form": (2, 2, "form"),
 }
 
@@ -77,6 +78,40 @@ _CMPOPS: dict[type, Callable[[Any, Any], Any]] = {
 
 
 @dataclass(frozen=True)
+class Unique:
+    """unique(field, …[, scope]): the fields' values together identify a record within the scope:
+    "return" (本表: the return itself), "period" (本期: every county's returns of the same period),
+    "years:N" (近N年: periods of the last N years) or "ever" (历年: every return ever; the default)."""
+
+    fields: tuple[str, ...]
+    scope: str
+    text: str  # the call as written, which names its column of results
+
+    @property
+    def years(self) -> int | None:
+        return int(self.scope.split(":")[1]) if self.scope.startswith("years:") else None
+
+    @property
+    def scope_zh(self) -> str:
+        return {"return": "本表", "period": "同一报告期", "ever": "历年"}.get(self.scope, f"近 {self.years} 年")
+
+
+def unique_scope(text: str) -> str | None:
+    """The scope a unique()'s last argument names, or None if it names none."""
+    t = re.sub(r"\s+", "", text).lower()
+    if t in ("ever", "历年", "全部", "all"):
+        return "ever"
+    if t in ("return", "本表", "本报表"):
+        return "return"
+    if t in ("period", "本期", "同期", "同一报告期"):
+        return "period"
+    m = re.fullmatch(r"(?:近|last)?(\d{1,2})(?:年|years?)", t)
+    if m and int(m.group(1)) >= 1:
+        return f"years:{int(m.group(1))}"
+    return None
+
+
+@dataclass(frozen=True)
 class Expr:
     """A parsed expression: its text, its tree, and what it reads."""
 
@@ -86,7 +121,7 @@ class Expr:
     guarded: frozenset[str]  # fields read only inside filled()/blank()
     row_names: frozenset[str]  # fields read inside aggregates (a list's fields)
     forms: tuple[tuple[str, str], ...]  # (form, field) pairs read through form()
-    uniques: tuple[str, ...]  # fields whose values must be unique (unique())
+    uniques: tuple[Unique, ...]  # the unique() calls: fields whose values together must be unique
     aggregates: bool  # uses count() or sum()
 
     @property
@@ -144,7 +179,7 @@ class _Checker:
         self.guarded: set[str] = set()
         self.row_names: set[str] = set()
         self.forms: list[tuple[str, str]] = []
-        self.uniques: list[str] = []
+        self.uniques: list[Unique] = []
         self.aggregates = False
 
     def visit(self, node: ast.AST, inside: str | None) -> None:
@@ -208,10 +243,23 @@ class _Checker:
                 self.visit(a, "aggregate")
             return
         if scope == "unique":
-            if inside is not None or not isinstance(node.args[0], ast.Name):
-                raise ExprError("unique() 只能单独使用，参数为一个字段代码，如 unique(regno)")
-            self.uniques.append(node.args[0].id)
-            self.names.add(node.args[0].id)
+            args = list(node.args)
+            where = "ever"
+            last = args[-1]
+            if isinstance(last, ast.Constant) and isinstance(last.value, str):
+                found = unique_scope(last.value)
+                if found is None:
+                    raise ExprError(f'unique() 的范围 "{last.value}" 应为 "本表"、"本期"、"近3年"（任意年数）或 "历年"')
+                where, args = found, args[:-1]
+            if inside is not None or not args or not all(isinstance(a, ast.Name) for a in args):
+                raise ExprError(
+                    'unique() 只能单独使用，参数为字段代码，可加范围，如 unique(regno)、unique(cert_no, uscc, "本期")'
+                )
+            fields = tuple(a.id for a in args)  # type: ignore[attr-defined]
+            if len(set(fields)) != len(fields):
+                raise ExprError("unique() 中的字段重复")
+            self.uniques.append(Unique(fields, where, ast.unparse(node)))
+            self.names.update(fields)
             return
         if scope == "form":
             if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):

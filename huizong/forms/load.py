@@ -351,9 +351,12 @@ def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
     _only(part, {"fields", "header", "key", "min_fields", "title"}, f"{path}: [list]")
     fields = _read_fields(folder / _text(part, "fields", path, required=True, where="[list] "))
     codes = {f.code for f in fields}
-    key = _text(part, "key", path) or None
-    if key is not None and key not in codes:
-        raise FormError(f"{path}: [list] key = {key!r} 不是 fields 中的字段代码（有：{', '.join(sorted(codes))}）")
+    key = _strings(part["key"], f"{path}: [list] key") if part.get("key") else ()
+    for k in key:
+        if k not in codes:
+            raise FormError(f"{path}: [list] key 中的 {k!r} 不是 fields 中的字段代码（有：{', '.join(sorted(codes))}）")
+    if len(set(key)) != len(key):
+        raise FormError(f"{path}: [list] key 中的字段重复")
     header = _strings(part.get("header", []), f"{path}: [list] header")
     if not header:
         raise FormError(f'{path}: [list] header：应列出明细表表头行中必有的文字，如 ["合同登记号"]')
@@ -633,10 +636,18 @@ def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]])
         row_types = {**field_types(form.list), **RETURN_TYPES}
         return_types = {**dict.fromkeys(numbers[form.id], NUMBER), **RETURN_TYPES}
         for rule in form.rules:
-            for fld in rule.expr.uniques:
-                if form.list is None or fld != form.list.key:
-                    raise FormError(f"{rule.source}: {rule.code}: unique({fld}) 只能用于明细表的 key 字段（[list] key = \"{fld}\"），"
-                                    "它在账本中建有索引，可与历年所有报表比对")  # fmt: skip
+            for u in rule.expr.uniques:
+                if form.list is None:
+                    raise FormError(f"{rule.source}: {rule.code}: unique() 只能用于明细表")
+                unknown = [f for f in u.fields if f not in form.list.by_code]
+                if unknown:
+                    raise FormError(f"{rule.source}: {rule.code}: unique() 中的 {', '.join(unknown)} 不是明细表的字段")
+                if u.scope == "ever" and u.fields != form.list.key:
+                    raise FormError(
+                        f"{rule.source}: {rule.code}: {u.text} 与历年所有报表比对，只能用于明细表的 key"
+                        f"（[list] key = {list(u.fields)!r}，它在账本中建有索引）；其他字段请写范围，"
+                        f'如 unique({", ".join(u.fields)}, "本期") 或 "近3年"'
+                    )
             known = (list_fields if rule.scope == "row" else numbers[form.id]) | set(RETURN_NAMES)
             texts = [(rule.expr, known), *((parse(p), known | {"other"}) for p in _PLACEHOLDER.findall(rule.message))]
             for e, names in texts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -84,13 +85,29 @@ class ListPart:
 
     fields: tuple[ListField, ...]
     header: tuple[str, ...]  # header texts that mark the list's header row
-    key: str | None = None  # the field that identifies a record
+    key: tuple[str, ...] = ()  # the fields that together identify a record (indexed in the ledger)
     min_fields: int = 3  # recognised columns a header row needs
     title: str = "明细"
 
     @property
     def by_code(self) -> dict[str, ListField]:
         return {f.code: f for f in self.fields}
+
+
+def key_text(values: Mapping[str, object], fields: Sequence[str]) -> str | None:
+    """The text a record's key (one field or several) is compared and indexed by: the values as
+    written, joined with " | "; None if any of them is missing."""
+    parts = []
+    for f in fields:
+        v = values.get(f)
+        if v is None or v == "" or (isinstance(v, float) and v != v):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        elif hasattr(v, "strftime"):
+            v = v.strftime("%Y-%m-%d")
+        parts.append(str(v))
+    return " | ".join(parts) if parts else None
 
 
 MEASURE_KINDS = ("count", "sum", "ratio")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from huizong.clock import fault_point, received
+from huizong.forms.model import key_text
 from huizong.issues import Issue
 from huizong.ledger import store as st
 from huizong.ledger.decisions import Decision, Inbound
@@ -227,6 +228,7 @@ def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_
                 if old_id in by_id:  # superseded within this batch: report its final status
                     by_id[old_id].status, by_id[old_id].reason = st.SUPERSEDED, reason
         current.add(this)  # a later return of the group for the same key supersedes this one
+        answer(conn, store, ret)
     store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
 
 
@@ -297,6 +299,23 @@ def diff_facts(conn: Any, old_id: int, new_id: int) -> list[dict[str, Any]]:
     return out
 
 
+def answer(conn: Any, store: st.Store, ret: Return) -> None:
+    """What an accepted return tells the returns it answers (cross-form rules asked again when it
+    arrived): each one's issue of that rule replaced by the new verdict, its counts made anew."""
+    for a in ret.answers:
+        if a.submission_id is None:
+            continue
+        conn.execute(st.sa.delete(st.issues).where(st.issues.c.submission_id == a.submission_id,
+                                                   st.issues.c.code == a.rule))  # fmt: skip
+        if a.issue is not None:
+            store.insert_many(conn, st.issues, [issue_row(a.submission_id, a.issue)])
+        counts = dict(conn.execute(
+            st.sa.select(st.issues.c.severity, st.sa.func.count()).where(st.issues.c.submission_id == a.submission_id)
+            .group_by(st.issues.c.severity)).all())  # fmt: skip
+        store.update_submission(conn, a.submission_id, errors=int(counts.get("error", 0)),
+                                warnings=int(counts.get("warning", 0)))  # fmt: skip
+
+
 def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
     assert ret.county_code and ret.period
     store.insert_many(conn, st.facts, [
@@ -314,14 +333,10 @@ def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
     key = ret.list_key
     store.insert_many(conn, st.records, [
         {"submission_id": sid, "form": ret.form, "county_code": ret.county_code, "period": ret.period.token,
-         "sheet": r.sheet, "row": r.row + 1, "key": None if key is None else _key_text(r.values.get(key)),
+         "sheet": r.sheet, "row": r.row + 1, "key": key_text(r.values, key) if key else None,
          "data": json.dumps(r.values, ensure_ascii=False, sort_keys=True)}
         for r in ret.records
     ])  # fmt: skip
-
-
-def _key_text(value: object) -> str | None:
-    return None if value is None or value == "" else str(value)
 
 
 def issue_row(sid: int, i: Issue) -> dict[str, object]:

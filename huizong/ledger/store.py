@@ -223,6 +223,27 @@ class Store:
             r["data"] = json.loads(r["data"])
         return out
 
+    def records_in(self, form: str, periods: Iterable[str]) -> list[dict[str, Any]]:
+        """The records of the current accepted returns of the form for these periods, with their
+        file and their fields as `data` (a dict): what a unique() over fields other than the key
+        compares with."""
+        import json
+
+        wanted = sorted(set(periods))
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(wanted), 500):
+            q = (
+                sa.select(records.c.county_code, records.c.period, records.c.row, records.c.sheet,
+                          records.c.submission_id, records.c.data, submissions.c.file)
+                .join(submissions, submissions.c.id == records.c.submission_id)
+                .where(records.c.form == form, records.c.period.in_(wanted[i : i + 500]),
+                       submissions.c.status == ACCEPTED)
+            )  # fmt: skip
+            out += self._all(q)
+        for r in out:
+            r["data"] = json.loads(r["data"])
+        return out
+
     def keys_taken(self, form: str, keys: Iterable[str]) -> list[dict[str, Any]]:
         """Records of current accepted returns of the form whose key is one of these, with their file:
         what a new return's keys must not repeat (合同登记号 unique across every return)."""

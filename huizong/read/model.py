@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from huizong.compact import compact
-from huizong.issues import Issue
+from huizong.issues import Answer, Issue
 from huizong.read.periods import Period
 
 COLUMNS = ("target", "value", "last_year")  # the numbers of an indicator table's row (labels: the form's)
@@ -113,11 +113,12 @@ class Return:
     project_sheet: str | None = None
     records: list[Record] = field(default_factory=list)  # the rows of a list form
     list_sheet: str | None = None
-    list_key: str | None = None  # the field that identifies a record (合同登记号), per the form
+    list_key: tuple[str, ...] = ()  # the fields that identify a record (合同登记号), per the form
     issues: list[Issue] = field(default_factory=list)  # found while reading
     readable: bool = True  # False: the file is not a return at all
     read_seconds: float = 0.0  # how long its worker took
     read_peak_kib: int = 0  # its worker's peak resident memory while reading it
+    answers: list[Answer] = field(default_factory=list)  # cross-form rules of returns it answers (validation)
 
     @property
     def notes(self) -> dict[str, str]:

@@ -36,7 +36,7 @@ class Tables:
     `frame`: one row per item the rule is about (records, or returns); `records` with a `_return`
     column giving each record's row of `frame` (for count() and sum() in return rules);
     `forms`: (form, field) -> a Series aligned with `frame` (other forms' values); `uniques`:
-    field -> boolean Series aligned with `frame`, true where the value is unique."""
+    the text of a unique() call -> boolean Series aligned with `frame`, true where the key is unique."""
 
     frame: pd.DataFrame
     records: pd.DataFrame | None = None
@@ -298,8 +298,7 @@ class _Eval:
             s = self.t.forms.get(key)
             return s if s is not None else pd.Series(np.nan, index=self.frame.index)
         if fn == "unique":
-            name = node.args[0].id  # type: ignore[attr-defined]
-            s = self.t.uniques.get(name)
+            s = self.t.uniques.get(ast.unparse(node))
             return s if s is not None else pd.Series(True, index=self.frame.index)
         if fn in ("count", "sum"):
             return self._aggregate(fn, node.args)

@@ -243,7 +243,7 @@ class _Exact:
             key = (node.args[0].value, node.args[1].value)  # type: ignore[attr-defined]
             return _scalar(self.row.forms.get(key))
         if fn == "unique":
-            v = self.row.uniques.get(node.args[0].id)  # type: ignore[attr-defined]
+            v = self.row.uniques.get(ast.unparse(node))
             return True if v is None else bool(v)
         if fn in ("count", "sum"):
             return self._aggregate(fn, node.args)

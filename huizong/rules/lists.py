@@ -17,7 +17,6 @@ month is in).
 
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -29,13 +28,13 @@ import pandas as pd
 
 from huizong.catalog import Config
 from huizong.codes import make_issue
-from huizong.forms.expr import parse
-from huizong.forms.model import Form, Rule
-from huizong.issues import Issue, Severity
+from huizong.forms.expr import Unique, parse
+from huizong.forms.model import Form, Rule, key_text
+from huizong.issues import Answer, Issue, Severity
 from huizong.numbers import exact as exact_number
 from huizong.numbers import shown
 from huizong.read.model import Fact, Return
-from huizong.read.periods import Period, parse_token
+from huizong.read.periods import KINDS, MONTHS, QUARTERS, Period, parse_token
 from huizong.rules.evaluate import Tables, aggregate_exact, evaluate, holds
 from huizong.rules.exact import text_of as exact_text
 from huizong.rules.frames import Frame
@@ -155,26 +154,40 @@ def beyond_for(store: Any, config: Config, form: Form, returns: list[Return]) ->
     if store is None or not mine:
         return out
     for rule in form.rules:
-        for fld in rule.expr.uniques:
-            keys = {
-                str(rec.values.get(fld)) for r in mine for rec in r.records if rec.values.get(fld) not in (None, "")
-            }
-            if form.list is not None and fld == form.list.key and keys:
-                found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-                for row in store.keys_taken(form.id, keys):
-                    found[row["key"]].append(row)
-                    division = config.divisions.get(row["county_code"])
-                    if division is not None:
-                        out.names[row["county_code"]] = division.name
-                out.taken[fld] = dict(found)
+        for u in rule.expr.uniques:
+            keys = {k for r in mine for rec in r.records if (k := key_text(rec.values, u.fields)) is not None}
+            if form.list is None or not keys or u.scope == "return" or u.text in out.taken:
+                continue
+            found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            if u.fields == form.list.key:  # indexed in the ledger
+                rows = store.keys_taken(form.id, keys)
+            else:  # other fields: the records of the periods in scope
+                rows = []
+                for row in store.records_in(
+                    form.id, sorted({p for r in mine if r.period for p in _in_scope(u, r.period)})
+                ):
+                    row["key"] = key_text(row["data"], u.fields)
+                    if row["key"] in keys:
+                        rows.append(row)
+            for row in rows:
+                found[row["key"]].append(row)
+                division = config.divisions.get(row["county_code"])
+                if division is not None:
+                    out.names[row["county_code"]] = division.name
+            out.taken[u.text] = dict(found)
         for other_id, _code in rule.expr.forms:
             other = config.form_by_id[other_id]
             counties = sorted({r.county_code for r in mine if r.county_code})
             periods = sorted({p for r in mine if r.period for p in _periods_of(other, r.period)})
-            for row in store.accepted_facts(counties, None, lean=True, form=other_id, periods=periods):
-                if row["column"] == "value" and row["number"] is not None:
-                    out.other[(other_id, row["county_code"], row["period"], row["indicator"])] = float(row["number"])
+            load_other(store, out, other_id, counties, periods)
     return out
+
+
+def load_other(store: Any, beyond: Beyond, other_id: str, counties: list[str], periods: list[str]) -> None:
+    """Another form's numbers in the ledger for these counties and periods, into `beyond.other`."""
+    for row in store.accepted_facts(counties, None, lean=True, form=other_id, periods=periods):
+        if row["column"] == "value" and row["number"] is not None:
+            beyond.other[(other_id, row["county_code"], row["period"], row["indicator"])] = float(row["number"])
 
 
 def _periods_of(other: Form, period: Period) -> list[str]:
@@ -201,7 +214,7 @@ def batch_index(batch: list[Return]) -> Batch:
 
 
 def other_value(beyond: Beyond, index: Batch, other: Form, code: str, county: str, period: Period,
-                ret: Return | None = None) -> float:  # fmt: skip
+                ret: Return | None = None, including: bool = False) -> float:  # fmt: skip
     """Another form's number for the county and period: its return's, or the sum over its months
     when the other form is monthly (NaN unless every month is in). The batch's own returns of the
     other form (`index`: the batch's `batch_index`) count over the store's."""
@@ -210,7 +223,8 @@ def other_value(beyond: Beyond, index: Batch, other: Form, code: str, county: st
         return np.nan
     total = 0.0
     for p in parts:
-        in_batch = [r for r in index.get((other.id, county, p), []) if ret is None or beyond.before(r, ret)]
+        in_batch = [r for r in index.get((other.id, county, p), [])
+                    if ret is None or beyond.before(r, ret) or (including and r is ret)]  # fmt: skip
         v = in_batch[-1].number(code) if in_batch else beyond.other.get((other.id, county, p, code))
         if v is None:
             return np.nan
@@ -262,55 +276,90 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
         if f.type not in ("text",) or f.pattern:
             cols[f"{f.code}__valid"] = valid[f.code]
     data = pd.concat([data, pd.DataFrame(cols, index=data.index)], axis=1) if cols else data
-    uniques = {fld: _unique(fld, mine, data, context, beyond) for r in form.rules for fld in r.expr.uniques}
+    uniques = {u.text: _unique(u, recs_values(mine), context, beyond) for r in form.rules for u in r.expr.uniques}
     for rule in form.rules:
         if rule.scope != "row":
             continue
-        tables = Tables(data, uniques={u: uniques[u][0] for u in rule.expr.uniques})
+        tables = Tables(data, uniques={u.text: pd.Series(uniques[u.text][0], index=data.index, dtype=bool)
+                                       for u in rule.expr.uniques})  # fmt: skip
         ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
         data[f"rule__{rule.code}"] = _in_periods(ok, rule, [context[i]["ret"] for i in range(len(context))])
-        if rule.expr.uniques:
-            for i, other in uniques[rule.expr.uniques[0]][1].items():
-                context[i].setdefault("other", {})[rule.code] = other
+        for u in rule.expr.uniques:
+            for i, other in uniques[u.text][1].items():
+                context[i].setdefault("other", {}).setdefault(rule.code, other)
     data.insert(0, "row_id", range(len(data)))
     return Frame(f"{form.id}.records", data, context)
 
 
-def _unique(fld: str, mine: list[Return], data: pd.DataFrame, context: list[dict[str, Any]],
-            beyond: Beyond) -> tuple[pd.Series, dict[int, str]]:  # fmt: skip
-    """True where the field's value was not seen before: earlier in its return, in an earlier
-    return of the batch for another county or period, or in an accepted return of the store for
-    another county or period. Where it was, what it collides with."""
-    ok = [True] * len(data)
+def recs_values(mine: list[Return]) -> list[dict[str, Any]]:
+    """Each record's values, in the order of `records_table`."""
+    return [rec.values for r in mine for rec in r.records]
+
+
+def _in_scope(u: Unique, period: Period) -> list[str]:
+    """The periods whose records a unique() of this scope compares a return of `period` with
+    (for a scope of N years: every period token of those years is asked of the ledger)."""
+    if u.scope == "period":
+        return [period.token]
+    years = u.years or 0
+    return [f"{y}{k}" for y in range(period.year - years + 1, period.year + years)
+            for k in (*KINDS, "H2", *QUARTERS, *MONTHS)]  # fmt: skip
+
+
+def _collides(u: Unique, mine: Period | None, theirs: str | None) -> bool:
+    """Is a record of period `theirs` within the scope of a record of period `mine`?"""
+    if u.scope == "ever":
+        return True
+    if mine is None or theirs is None:
+        return False
+    if u.scope == "period":
+        return theirs == mine.token
+    other = token_of(theirs)
+    return other is not None and abs(other.year - mine.year) < (u.years or 1)
+
+
+def _unique(u: Unique, values: list[dict[str, Any]], context: list[dict[str, Any]],
+            beyond: Beyond) -> tuple[list[bool], dict[int, str]]:  # fmt: skip
+    """True where the record's key (its fields together) was not seen before within the scope:
+    earlier in its return, in an earlier return of the batch for another county or period, or in
+    an accepted return of the store for another county or period. Where it was, what it collides with."""
+    ok = [True] * len(context)
     other: dict[int, str] = {}
-    first: dict[str, int] = {}  # key -> its first row in a return that would reach the store
+    earlier: dict[str, list[int]] = defaultdict(list)  # key -> its rows in returns that would reach the store
     own: dict[tuple[int, str], int] = {}  # (return, key) -> its first row in that return
-    taken = beyond.taken.get(fld, {})
-    values = data[fld].tolist() if fld in data.columns else [None] * len(data)
-    for i, value in enumerate(values):
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+    taken = beyond.taken.get(u.text, {})
+    for i, rec in enumerate(values):
+        key = key_text(rec, u.fields)
+        if key is None:
             continue
-        key = shown(value)
         ret = context[i]["ret"]
         if (id(ret), key) in own:
             ok[i], other[i] = False, f"本表第 {context[own[(id(ret), key)]]['row']} 行"
             continue
         own[(id(ret), key)] = i
-        if key in first:
-            earlier = context[first[key]]["ret"]
-            if (earlier.county_code, earlier.period) != (ret.county_code, ret.period):
+        if u.scope == "return":
+            continue
+        here = (ret.county_code, ret.period)
+        for e in earlier.get(key, []):
+            them = context[e]["ret"]
+            if (them.county_code, them.period) != here and _collides(u, ret.period, them.period and them.period.token):
                 ok[i] = False
-                other[i] = f"同批报送的“{earlier.file}”第 {context[first[key]]['row']} 行"
-                continue
-        elif id(ret) not in beyond.refused:  # a refused return never takes a key
-            first[key] = i
+                other[i] = f"同批报送的“{them.file}”第 {context[e]['row']} 行"
+                break
+        if not ok[i]:
+            continue
+        if id(ret) not in beyond.refused:  # a refused return never takes a key
+            earlier[key].append(i)
         for row in taken.get(key, []):
-            if (row["county_code"], row["period"]) != (ret.county_code, ret.period.token if ret.period else None):
+            mine_token = ret.period.token if ret.period else None
+            if (row["county_code"], row["period"]) != (ret.county_code, mine_token) and _collides(
+                u, ret.period, row["period"]
+            ):
                 ok[i] = False
                 who = beyond.names.get(row["county_code"], row["county_code"])
                 other[i] = f"{who}报送的“{row['file']}”（{row['period']}）第 {row['row']} 行"
                 break
-    return pd.Series(ok, index=data.index, dtype=bool), other
+    return ok, other
 
 
 def _in_periods(ok: pd.Series, rule: Rule, rets: list[Return]) -> pd.Series:
@@ -355,12 +404,186 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     return frame
 
 
+# cross-form rules, asked again when the return they read arrives ----------------------------------
+
+
+def readers_of(form: Form, forms: tuple[Form, ...] | list[Form]) -> list[tuple[Form, Rule]]:
+    """The return rules of other forms that read this form's numbers through form(): each is asked
+    again of the other form's return when a return of this form arrives after it."""
+    return [(a, r) for a in forms if a.id != form.id for r in a.rules
+            if r.scope == "return" and not r.expr.aggregates and any(f == form.id for f, _ in r.expr.forms)]  # fmt: skip
+
+
+def answer_column(a: Form, rule: Rule) -> str:
+    return f"answer__{a.id}__{rule.code}"
+
+
+def answers_frame(returns: list[Return], config: Config, form: Form, beyond: Beyond, store: Any = None) -> Frame:
+    """One row per return of `form` in the batch and rule of another form that reads it, for each
+    return of that other form it now answers: the same county, a period containing this one,
+    received before it (in the ledger, or earlier in the batch). The rule is evaluated on the other
+    return's numbers with this one's now in; the row's `answer__<form>__<rule>` column says whether
+    it holds. Each answered return is told on `ret.answers` (kept in the ledger with its issues)."""
+    for r in _forms_of(returns, form):
+        r.answers.clear()
+    mine = [r for r in _identified(_forms_of(returns, form)) if id(r) not in beyond.refused]
+    pairs = readers_of(form, config.forms)
+    columns = [answer_column(a, r) for a, r in pairs]
+    if not mine or not pairs:
+        return Frame(f"{form.id}.answers", pd.DataFrame({"row_id": pd.Series([], dtype="int64"),
+                                                         **{c: pd.Series([], dtype=bool) for c in columns}}))  # fmt: skip
+    index = batch_index(returns)
+    data_parts: list[pd.DataFrame] = []
+    context: list[dict[str, Any]] = []
+    for a_form, rule in pairs:
+        wanted: dict[tuple[str, str], list[Return]] = {}
+        for b in mine:
+            assert b.period is not None and b.county_code is not None
+            for kind in a_form.periods:
+                q = Period(b.period.year, kind)
+                if set(b.period.months) <= set(q.months) and (not rule.periods or kind in rule.periods):
+                    wanted.setdefault((b.county_code, q.token), []).append(b)
+        stored = _stored_returns(store, a_form, wanted) if wanted else {}
+        if store is not None and wanted:  # what the rule reads of the other forms, this one's months included
+            counties = sorted({c for c, _ in wanted})
+            for other_id, _code in rule.expr.forms:
+                other = config.form_by_id[other_id]
+                periods = sorted({p for _, t in wanted for p in _periods_of(other, parse_token(t))})
+                load_other(store, beyond, other_id, counties, periods)
+        codes = [i.code for i in config.for_form(a_form.id).catalog]
+        rows: list[dict[str, Any]] = []
+        ctx: list[dict[str, Any]] = []
+        for (county, token), bs in wanted.items():
+            q = parse_token(token)
+            for b in bs:
+                earlier = [r for r in index.get((a_form.id, county, token), []) if beyond.before(r, b)]
+                values: dict[str, Any]
+                target: dict[str, Any]
+                if earlier:
+                    a_ret = earlier[-1]
+                    values = {f.indicator: f.number for f in a_ret.facts if f.column == "value"}
+                    cells = {k: v.value_cell for k, v in a_ret.rows.items()}
+                    target = {"sid": None, "file": a_ret.file, "sheet": a_ret.sheet or a_ret.list_sheet, "cells": cells}
+                elif (county, token) in stored:
+                    target = stored[(county, token)]
+                    values = target["values"]
+                else:
+                    continue
+                row = {**{c: values.get(c, np.nan) for c in codes}, **_names_of(county, q)}
+                for other_id, code in rule.expr.forms:
+                    other = config.form_by_id[other_id]
+                    row[f"form::{other_id}::{code}"] = other_value(
+                        beyond, index, other, code, county, q, b, including=True
+                    )
+                rows.append(row)
+                ctx.append({"file": b.file, "ret": b, "rule": rule, "form": a_form, "target": target, "period": token})
+        if not rows:
+            continue
+        frame = pd.DataFrame(rows)
+        for c in codes:
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(float)
+        forms = {key: frame[f"form::{key[0]}::{key[1]}"].astype(float) for key in rule.expr.forms}
+        ok = holds(rule.expr, Tables(frame, None, forms))
+        for n, holds_here in enumerate(ok.tolist()):
+            ctx[n]["tables"] = Tables(frame.iloc[[n]], None, {k: v.iloc[[n]] for k, v in forms.items()})
+            _tell(ctx[n], bool(holds_here), config)
+        part = pd.DataFrame({c: True for c in columns}, index=range(len(rows)))
+        part[answer_column(a_form, rule)] = ok.to_numpy()
+        data_parts.append(part)
+        context.extend(ctx)
+    data = (
+        pd.concat(data_parts, ignore_index=True)
+        if data_parts
+        else pd.DataFrame({c: pd.Series([], dtype=bool) for c in columns})
+    )
+    data.insert(0, "row_id", range(len(data)))
+    return Frame(f"{form.id}.answers", data, context)
+
+
+def _names_of(county: str, period: Period) -> dict[str, Any]:
+    return {"county": county, "period_start": pd.Timestamp(period.start), "period_end": pd.Timestamp(period.end),
+            "period_year": float(period.year), "period_month": float(period.months[-1])}  # fmt: skip
+
+
+def _stored_returns(
+    store: Any, form: Form, wanted: dict[tuple[str, str], list[Return]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The current accepted returns of `form` in the ledger for these (county, period) pairs: their
+    submission, file, values and cells."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    if store is None:
+        return out
+    counties = sorted({c for c, _ in wanted})
+    periods = sorted({p for _, p in wanted})
+    for f in store.accepted_facts(counties, None, form=form.id, periods=periods):
+        if f["column"] != "value" or (f["county_code"], f["period"]) not in wanted:
+            continue
+        e = out.setdefault((f["county_code"], f["period"]), {"sid": f["submission_id"], "file": f["file"],
+                                                            "sheet": f["sheet"], "values": {}, "cells": {}})  # fmt: skip
+        e["values"][f["indicator"]] = f["number"]
+        e["cells"][f["indicator"]] = f["cell"]
+    return out
+
+
+def _tell(ctx: dict[str, Any], ok: bool, config: Config) -> None:
+    """Record on the arriving return what the answered return now shows for the rule."""
+    rule, a_form, target, b = ctx["rule"], ctx["form"], ctx["target"], ctx["ret"]
+    issue = None
+    if not ok:
+        message, message_en = _render(rule, ctx["tables"])
+        b_form = config.form_by_id[b.form]
+        issue = Issue(code=rule.code, severity=Severity(rule.severity),
+                      message=f"{message}（{b_form.short_name}“{b.file}”报来后核对）", file=target["file"],
+                      sheet=target["sheet"], cell=target["cells"].get(rule.field) if rule.field else None,
+                      indicator=rule.field, value=shown(ctx["tables"].frame[rule.field].iloc[0]) if rule.field else None,
+                      message_en=f"{message_en} (checked when {b.file} arrived)")  # fmt: skip
+    b.answers.append(Answer(target["sid"], a_form.id, ctx["period"], b.county_code or "", rule.code, issue))
+
+
+def _render(rule: Rule, tables: Tables, other: str = "") -> tuple[str, str]:
+    """A rule's message and its English, placeholders evaluated over one row."""
+
+    def fill(m: re.Match[str]) -> str:
+        text = m.group(1)
+        if text.strip() == "other":
+            return other
+        try:
+            return shown(evaluate(parse(text), tables).iloc[0])
+        except Exception:  # a message placeholder never stops validation
+            return "?"
+
+    message = _PLACEHOLDER.sub(fill, rule.message)
+    return message, (_PLACEHOLDER.sub(fill, rule.message_en) if rule.message_en else message)
+
+
+def answer_issue(frame: Frame, form: Form, config: Config, meta: dict[str, Any], row_id: int) -> Issue:
+    """The arriving return's own issue for a rule of another form it does not satisfy: at the cell of
+    the number the rule reads (an indicator's), or its list's sheet."""
+    ctx = frame.context[row_id]
+    rule, a_form, b, target = ctx["rule"], ctx["form"], ctx["ret"], ctx["target"]
+    message, message_en = _render(rule, ctx["tables"])
+    code = next(c for f, c in rule.expr.forms if f == form.id)
+    ref = b.rows.get(code)
+    return Issue(code=rule.code, severity=Severity(meta.get("severity") or rule.severity),
+                 message=f"与{a_form.short_name}“{target['file']}”（{ctx['period']}）核对：{message}", file=b.file,
+                 sheet=(b.sheet if ref else b.list_sheet or b.sheet), cell=ref.value_cell if ref else None,
+                 indicator=code, value=shown(b.number(code)), message_en=message_en)  # fmt: skip
+
+
 # the suites -----------------------------------------------------------------------------------
 
 
-def suites_for(form: Form) -> list[dict[str, Any]]:
-    """The expectations a form's definition implies, as suite specs (GX ExpectationSuite kwargs)."""
+def suites_for(form: Form, forms: tuple[Form, ...] | list[Form] = ()) -> list[dict[str, Any]]:
+    """The expectations a form's definition implies, as suite specs (GX ExpectationSuite kwargs);
+    with every form, also the other forms' rules that read this one, asked again when it arrives."""
     specs = []
+    answers = [{"type": "expect_column_values_to_be_in_set",
+                "kwargs": {"column": answer_column(a, r), "value_set": [True]},
+                "meta": {"answer": f"{a.id}:{r.code}", "severity": r.severity}} for a, r in readers_of(form, forms)]  # fmt: skip
+    if answers:
+        specs.append({"name": f"{form.id}.answers", "expectations": answers,
+                      "meta": {"frame": "form-answers", "form": form.id,
+                               "description": f"{form.name}：报来后，读取它的其他报表的跨表规则再核对一次"}})  # fmt: skip
     if form.list is not None:
         exps: list[dict[str, Any]] = []
         for f in form.list.fields:

@@ -46,7 +46,21 @@ BUILDERS = {
 
 
 # frames whose rules compare a return with others of the batch (and the store): run after the rest
-LOOKS_BEYOND = frozenset({"cumulative", "outliers", "records", "form-returns"})
+LOOKS_BEYOND = frozenset({"cumulative", "outliers", "records", "form-returns", "form-answers"})
+LIST_FRAMES = ("records", "form-returns", "form-answers")  # frames of a form's definition (`lists`)
+
+
+def _answer_in_batch(readable: list[Return], by_file: dict[str, list[Issue]]) -> None:
+    """A return of the batch answered by a later one of the same batch shows the issue too, as a
+    warning: taken one file at a time it was accepted before the later one arrived."""
+    from dataclasses import replace
+
+    for r in readable:
+        if any(i.severity is Severity.ERROR for i in by_file.get(r.file, [])):
+            continue
+        for a in r.answers:
+            if a.submission_id is None and a.issue is not None:
+                by_file[a.issue.file].append(replace(a.issue, severity=Severity.WARNING))
 
 
 class SuiteError(CatalogError):
@@ -175,7 +189,7 @@ class Validator:
                 (spec, None) for spec in load_suite_specs(self.config.suites_dir) if spec["meta"]["frame"] == "returns"
             ]
         for form in self.config.forms:
-            out += [(spec, form.id) for spec in lists.suites_for(form)]
+            out += [(spec, form.id) for spec in lists.suites_for(form, self.config.forms)]
         return out
 
     def run(
@@ -203,9 +217,11 @@ class Validator:
             form = self.config.form_by_id[form_id]
             view = self.config.for_form(form_id)
             mine = [r for r in readable if r.form == form_id]
-            if frame_name in ("records", "form-returns"):
+            if frame_name in LIST_FRAMES:
                 beyond = lists.beyond_for(store, self.config, form, readable)
                 beyond.order, beyond.refused = order, refused
+                if frame_name == "form-answers":
+                    return lists.answers_frame(readable, view, form, beyond, store)
                 maker = lists.records_frame if frame_name == "records" else lists.returns_frame
                 return maker(readable, view, form, beyond)
             if form_id not in stores:
@@ -230,6 +246,7 @@ class Validator:
                 if (form_id, frame_name) not in built:
                     built[(form_id, frame_name)] = build(form_id, frame_name)
                 results.append(self._run_suite(suite_name, built[(form_id, frame_name)], by_file))
+        _answer_in_batch(readable, by_file)
         if self.docs and any(r.gx_result is not None for r in results):
             self.context.build_data_docs(site_names=["huizong"])  # once per run, not once per suite
         return dict(by_file), results
@@ -245,7 +262,11 @@ class Validator:
         for r in res.results:
             cfg = r.expectation_config
             for entry in r.result.get("unexpected_index_list") or []:
-                if self.frames_of[suite_name] in ("records", "form-returns"):
+                if self.frames_of[suite_name] == "form-answers":
+                    assert form_id is not None
+                    issue = lists.answer_issue(frame, self.config.form_by_id[form_id], self.config.for_form(form_id),
+                                               cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
+                elif self.frames_of[suite_name] in LIST_FRAMES:
                     assert form_id is not None
                     issue = lists.issue_for(frame, self.config.form_by_id[form_id],
                                             self.config.for_form(form_id), cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
