@@ -161,7 +161,7 @@ def test_one_batch_many_files_one_run_per_suite(tmp_path):  # type: ignore[no-un
     by_file, results = validator_for(CONFIG, CITY).run(rets)
     assert {r.suite for r in results} == {"returns", "facts", "coverage", "pairs", "ratios", "projects", "history",
                                           "last_year", "jumps", "peers", "detail",
-                                          "key-indicators.returns", "tech-contracts.records"}  # fmt: skip
+                                          "key-indicators.returns", "tech-contracts.records", "tech-contracts.answers"}  # fmt: skip
     facts = next(r for r in results if r.suite == "facts")
     assert facts.rows == 4 * 37 * 3  # one frame for the batch (target, value, last year), not one per file
     assert [i.code for i in by_file["bad.xlsx"]] == ["approved-exceeds-applied"]
