@@ -274,7 +274,7 @@ def main() -> None:
             seed_history(store / "huizong.db", years)
             for y in range(2023 - years, 2023):  # earlier runs published the history: its outputs exist
                 for kind in ("Q1", "H1", "Q3", "FY"):
-                    done = root / f"out-{years}" / "000000" / f"{y}{kind}" / "city_totals.csv"
+                    done = root / f"out-{years}" / "000000" / "key-indicators" / f"{y}{kind}" / "totals.csv"
                     done.parent.mkdir(parents=True, exist_ok=True)
                     done.touch()
             make_return(root / f"in-{years}", counties[0])

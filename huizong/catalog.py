@@ -17,7 +17,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
-from huizong.forms.load import FormError, check_names, load_forms, load_header_labels
+from huizong.forms.load import FormError, check_names, form_folders, load_forms, load_header_labels
 from huizong.forms.model import Form
 from huizong.limits import Limits, LimitsError
 from huizong.rulebook import Rules, RulesError
@@ -377,7 +377,7 @@ class Config:
         long-lived process (`huizong serve`) keeps one Config, so its validator and readers stay
         warm between runs, and still picks up a bureau's edit at its next run."""
         root = Path(root or DEFAULT_CONFIG).resolve()
-        stamp = _stamp(root)
+        stamp = _stamp(root) + tuple(s for d in _extra_dirs(root) for s in _stamp(d))
         held = _CURRENT.get(root)
         if held is None or held[0] != stamp:
             _CURRENT[root] = held = (stamp, cls.load(root))
@@ -393,7 +393,7 @@ class Config:
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RulesError, LimitsError) as e:
             raise CatalogError(f"{path}: {e}") from e
         try:
-            forms = load_forms(root)
+            forms = load_forms(root, rules.forms.dirs)
             labels = load_header_labels(root)
         except FormError as e:
             raise CatalogError(str(e)) from e
@@ -460,6 +460,16 @@ class Config:
 
 
 _CURRENT: dict[Path, tuple[tuple[tuple[str, int, int], ...], Config]] = {}
+
+
+def _extra_dirs(root: Path) -> list[Path]:
+    """The `[forms] dirs` of a configuration, as its rules.toml says now (none if it cannot be read)."""
+    try:
+        data = tomllib.loads((root / "catalog" / "rules.toml").read_text(encoding="utf-8"))
+        dirs = data.get("forms", {}).get("dirs", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, AttributeError):
+        return []
+    return [p for p in form_folders(root, [d for d in dirs if isinstance(d, str)])[1:] if p.is_dir()]
 
 
 def _stamp(root: Path) -> tuple[tuple[str, int, int], ...]:

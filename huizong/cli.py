@@ -484,31 +484,24 @@ _FREQUENCY_ZH = {"year": "每年", "half": "每半年", "quarter": "每季", "mo
 
 
 def cmd_forms(args: argparse.Namespace) -> int:
-    """`huizong forms`: the forms a bureau collects; `huizong forms check DIR`: one definition checked."""
+    """`huizong forms`: the forms a bureau collects; `huizong forms check DIR`: one definition checked;
+    `huizong forms new FILE.xlsx`: a definition guessed from the blank form, written, checked and read back."""
     from rich.table import Table
 
-    from huizong.catalog import Catalog, CatalogError, Config
-    from huizong.forms.load import FormError, check_names, read_form
+    from huizong.catalog import CatalogError, Config
+    from huizong.forms.load import FormError
     from huizong.read.periods import KIND_ZH
 
     settings = Settings.from_env(config=args.config)
+    if args.action == "new":
+        return _forms_new(args, settings)
     if args.action == "check":
         if not args.dir:
             print("huizong: forms check 需要报表定义文件夹，如 huizong forms check expectations/forms/tech-contracts",
                   file=sys.stderr)  # fmt: skip
             return 2
-        folder = Path(args.dir)
-        config = Config.load(settings.config)
         try:
-            form = read_form(
-                folder, settings.config if not (folder.parent.parent / "catalog").is_dir() else folder.parent.parent
-            )
-            others = [f for f in config.forms if f.id != form.id]
-            catalog = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
-            codes = {f.id: [i.code for i in config.catalogs[f.id]] for f in others} | {
-                form.id: [i.code for i in catalog]
-            }
-            check_names([*others, form], codes)
+            form = _check_form(Path(args.dir), settings.config)
         except (FormError, CatalogError) as e:
             print(f"huizong: {e}", file=sys.stderr)
             return 2
@@ -540,6 +533,103 @@ def cmd_forms(args: argparse.Namespace) -> int:
         table.add_row(form.id, form.name, form.table_no, _FREQUENCY_ZH[form.frequency] + f"（{'、'.join(KIND_ZH[k] for k in form.periods) if form.frequency != 'month' else '1–12月'}）",
                       made_of, str(len(config.catalogs[form.id])), str(len(form.rules)), due_text)  # fmt: skip
     _console().print(table)
+    return 0
+
+
+def _check_form(folder: Path, config_root: Path) -> Any:
+    """`forms check`: one definition read and its names checked against the other forms; raises
+    FormError or CatalogError with the one line to print."""
+    from huizong.catalog import Catalog, Config
+    from huizong.forms.load import check_names, read_form
+
+    config = Config.load(config_root)
+    form = read_form(folder, config_root if not (folder.parent.parent / "catalog").is_dir() else folder.parent.parent)
+    others = [f for f in config.forms if f.id != form.id]
+    catalog = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
+    codes = {f.id: [i.code for i in config.catalogs[f.id]] for f in others} | {form.id: [i.code for i in catalog]}
+    check_names([*others, form], codes)
+    return form
+
+
+_TYPE_ZH = {"seq": "序号", "text": "文字", "id": "编号", "number": "数值", "integer": "整数", "date": "日期",
+            "choice": "选项", "uscc": "信用代码"}  # fmt: skip
+_ROLE_ZH = {"seq": "序号", "code": "指标代码", "name": "指标名称", "unit": "计量单位", "target": "年度目标",
+            "value": "本期值", "last_year": "上年同期", "note": "备注"}  # fmt: skip
+
+
+def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
+    """`forms new FILE`: write the guessed definition, check it as `forms check` does, read the
+    file back with it, and say what was guessed and what to review."""
+    import time
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from huizong.catalog import CatalogError
+    from huizong.forms.load import FormError
+    from huizong.forms.new import NewFormError, new_form, read_back
+    from huizong.read.periods import KIND_ZH
+
+    if not args.dir:
+        print("huizong: forms new 需要空表文件，如 huizong forms new 高企名单.xlsx --id hightech-list", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    out = Path(args.output) if args.output else None
+    try:
+        made = new_form(Path(args.dir), args.form_id, out, settings.config, sheet=args.sheet)
+    except NewFormError as e:
+        print(f"huizong: {e}", file=sys.stderr)
+        return 2
+    try:
+        form = _check_form(made.folder, made.check_root)
+    except (FormError, CatalogError) as e:
+        print(f"huizong: 已写出 {made.folder}，但检查未通过：{e}", file=sys.stderr)
+        print("huizong: 请按提示修改后运行 huizong forms check；或删去该文件夹重新生成", file=sys.stderr)
+        return 2
+    back = read_back(made, settings.config)
+    console = _console()
+    kind = "明细表（每行一条记录）" if made.kind == "list" else "指标表（每行一个指标）"
+    say = console.print
+    say(f"已生成报表定义：{escape(str(made.folder))}/")
+    say(f"  来源：{escape(made.source.name)} 的工作表“{escape(made.sheet)}”，表头在第 {made.header_row} 行；"
+        f"{'空表' if not made.data_rows else f'表中已有 {made.data_rows} 行数据（用来猜类型）'}")  # fmt: skip
+    say(f"  报表：{escape(form.name)}（简称 {escape(form.short_name)}，代码 {made.form_id}），{kind}")
+    say(f"  报送：{made.frequency}（{'、'.join(KIND_ZH[k] for k in made.periods) if made.frequency != 'month' else '每月'}）"
+        f"——{escape(made.frequency_why)}")  # fmt: skip
+    if made.kind == "list":
+        table = Table(title=f"字段 {len(made.fields)} 个（fields.csv）", show_lines=False)
+        for col in ("列", "表头", "代码", "类型", "单位", "必填", "依据"):
+            table.add_column(col)
+        for f in made.fields:
+            kind_text = f.type + f"（{_TYPE_ZH[f.type]}）" + (f"：{'|'.join(f.choices)}" if f.choices else "")
+            table.add_row(f.column, escape(f.header), f.code, escape(kind_text), escape(f.unit), "是" if f.required else "",
+                          escape(f.why))  # fmt: skip
+        say(table)
+        listed = "、".join(f"{m.code} {m.name}" + (f"（{m.group}分项）" if m.by else "") for m in made.measures)
+        say(f"  汇总数 {len(made.measures)} 个（measures.csv）：{escape(listed)}")
+    else:
+        roles = "、".join(f"{_ROLE_ZH.get(r, r)}=“{t}”" for r, _, t in made.roles)
+        say(f"  栏目：{escape(roles)}")
+        table = Table(title=f"指标 {len(made.indicators)} 个（indicators.csv）", show_lines=False)
+        for col in ("行", "代码", "名称", "单位", "整数", "分组"):
+            table.add_column(col)
+        for i in made.indicators:
+            table.add_row(
+                str(i.row), i.code, escape(i.name), escape(i.unit), "是" if i.integer else "", escape(i.group)
+            )
+        say(table)
+    say(f"  检查：通过（{len(form.rules)} 条规则；rules.csv 中以 # 开头的示例去掉 # 即生效）")
+    say(f"  {'✓' if back.recognised else '!'} {escape(back.summary)}")
+    for p in back.problems:
+        say(f"  ! {escape(p)}")
+    say(f"  用时 {time.perf_counter() - started:.1f} 秒")
+    say("请核对：")
+    steps = [*made.notes, "form.toml：报表名称、简称、报送频率和截止日期（due）、表号",
+             "fields.csv：每列的类型、单位和必填；数值列可加 min/max，选项列核对 choices" if made.kind == "list"
+             else "indicators.csv：每个指标的单位、是否整数、是否必填；比率类指标改为 ratio 并写分子分母",
+             f"改完运行 huizong forms check {made.folder}，再用 huizong template --form {made.form_id} 生成下发的模板"]  # fmt: skip
+    for n, step in enumerate(steps, start=1):
+        say(f"  {n}. {escape(step)}")
     return 0
 
 
@@ -673,9 +763,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--form", choices=["key-indicators", "tech-contracts"], help="only this form's demo (default: both)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("forms", help="the forms a bureau collects; `forms check DIR` checks one definition")
-    p.add_argument("action", nargs="?", choices=["list", "check"], default="list")
-    p.add_argument("dir", nargs="?", metavar="DIR", help="a form's folder (with form.toml), for `check`")
+    p = sub.add_parser("forms", help="the forms a bureau collects; `forms check DIR` checks one definition; "
+                                     "`forms new FILE.xlsx` writes one from the blank form")  # fmt: skip
+    p.add_argument("action", nargs="?", choices=["list", "check", "new"], default="list")
+    p.add_argument("dir", nargs="?", metavar="DIR|FILE",
+                   help="check: a form's folder (with form.toml); new: the blank form (.xlsx or .xls)")  # fmt: skip
+    p.add_argument("--id", dest="form_id", help="new: the form's id, its folder's name (default: from the file name)")
+    p.add_argument(
+        "-o", "--output", metavar="DIR", help="new: write the definition to DIR instead of <config>/forms/<id>/"
+    )
+    p.add_argument("--sheet", help="new: the sheet holding the form (default: the one that looks most like one)")
     _common(p)
     p.set_defaults(func=cmd_forms)
     return parser

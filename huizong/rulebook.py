@@ -77,6 +77,15 @@ class TotalsRules:
 
 
 @dataclass(frozen=True)
+class FormsRules:
+    """[forms]: folders besides the configuration's own `forms/` that hold form definitions (one
+    sub-folder per form, each with its form.toml): how a deployment installs a form without copying
+    the configuration. A relative path is taken from the configuration folder."""
+
+    dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rules:
     unit_prefixes: dict[str, Decimal] = field(default_factory=dict)
     project: ProjectRules = field(default_factory=ProjectRules)
@@ -84,10 +93,11 @@ class Rules:
     history: HistoryRules = field(default_factory=HistoryRules)
     limits: Limits = field(default_factory=Limits)
     totals: TotalsRules = field(default_factory=TotalsRules)
+    forms: FormsRules = field(default_factory=FormsRules)
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> Rules:
-        known = {"unit_prefixes", "project_detail", "detail", "history", "limits", "totals"}
+        known = {"unit_prefixes", "project_detail", "detail", "history", "limits", "totals", "forms"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise RulesError(f"不认识的设置：{', '.join(unknown)}")
@@ -107,7 +117,8 @@ class Rules:
         totals = _build(TotalsRules, _table(data, "totals"), "totals")
         if totals.upward not in UPWARD:
             raise RulesError(f"[totals] upward 应为 {' 或 '.join(UPWARD)}，而不是 {totals.upward!r}")
-        return cls(prefixes, project, detail, history, Limits.from_rules(_table(data, "limits")), totals)
+        forms = _build(FormsRules, _table(data, "forms"), "forms")
+        return cls(prefixes, project, detail, history, Limits.from_rules(_table(data, "limits")), totals, forms)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:

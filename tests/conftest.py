@@ -70,7 +70,7 @@ class Workspace:
             return list(csv.DictReader(f))
 
     def totals(self, period: str) -> dict[str, dict[str, str]]:
-        return {r["indicator_code"]: r for r in self.csv(f"{CITY}/{period}/city_totals.csv")}
+        return {r["indicator_code"]: r for r in self.csv(f"{CITY}/key-indicators/{period}/totals.csv")}
 
 
 BACKENDS = ("sqlite", "postgresql")

@@ -128,10 +128,10 @@ def test_demo_then_run_without_prefect(tmp_path):  # type: ignore[no-untyped-def
     assert r.returncode == 0, r.stderr
     # the key-indicator batch (5 accepted, 3 refused, …) and 36 monthly contract lists (one refused)
     assert "accepted: 40  rejected: 4  duplicate: 1  superseded: 1  ignored: 1" in r.stdout
-    assert (tmp_path / "outputs" / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").is_file()
+    assert (tmp_path / "outputs" / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx").is_file()
     half = tmp_path / "outputs" / "620700" / "tech-contracts" / "2024H1"
     assert (half / "技术合同汇总_张掖市_2024H1.xlsx").is_file()
-    totals = {r["indicator_code"]: r for r in csv.DictReader((half / "city_totals.csv").open(encoding="utf-8-sig"))}
+    totals = {r["indicator_code"]: r for r in csv.DictReader((half / "totals.csv").open(encoding="utf-8-sig"))}
     assert (totals["N"]["n_reported"], totals["N"]["missing"]) == ("5", "620725 山丹县")  # its February was refused
 
 

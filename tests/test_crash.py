@@ -179,7 +179,7 @@ def test_a_file_whose_night_was_killed_is_received_that_night(tmp_path):  # type
         assert p.exitcode == (-9 if kill else 0)
     [row] = [r for r in csv.DictReader((tmp_path / "outputs" / "submissions.csv").open(encoding="utf-8-sig"))]
     assert row["received_at"] == "2024-07-10T23:00:00+08:00"
-    [status] = [r["status"] for r in csv.DictReader((tmp_path / "outputs" / "620700" / "reporting.csv").open(encoding="utf-8-sig"))
+    [status] = [r["status"] for r in csv.DictReader((tmp_path / "outputs" / "620700" / "key-indicators" / "reporting.csv").open(encoding="utf-8-sig"))
                 if r["county_code"] == "620722"]  # fmt: skip
     assert status == "on-time"
 

@@ -25,8 +25,8 @@ def _comparable(outputs):  # type: ignore[no-untyped-def]
     subs = [{k: v for k, v in r.items() if k not in ("received_at",)} for r in _rows(outputs / "submissions.csv")]
     return {
         "submissions": subs,
-        "totals": _rows(outputs / "620700" / "2024H1" / "city_totals.csv"),
-        "issues": _rows(outputs / "620700" / "2024H1" / "issues.csv"),
+        "totals": _rows(outputs / "620700" / "key-indicators" / "2024H1" / "totals.csv"),
+        "issues": _rows(outputs / "620700" / "key-indicators" / "2024H1" / "issues.csv"),
     }
 
 

@@ -17,7 +17,7 @@ from conftest import Workspace, cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from huizong.catalog import Config
+from huizong.catalog import CatalogError, Config
 from huizong.forms.expr import parse
 from huizong.pipeline import run_batch
 from huizong.read.values import parse_cell
@@ -125,11 +125,11 @@ def test_a_ratio_of_two_sums_is_recomputed_at_county_city_and_province(tmp_path:
     write_firms(ws.drop("七里河区.xlsx"), "620103", "2024H1", [["丁", None, 0.1, 0.2]])
     summary = run_batch(dataclasses.replace(ws.settings, config=root, region="620000"), Config.load(root))
     assert {d.status for d in summary.decisions} == {"accepted"}
-    city = {r["indicator_code"]: r["value"] for r in ws.csv("620700/rd-firms/2024H1/city_totals.csv")}
+    city = {r["indicator_code"]: r["value"] for r in ws.csv("620700/rd-firms/2024H1/totals.csv")}
     # 民乐: 100 × 100.10 / 1000 = 10.01; 甘州: 100 × 5.05 / 3000; the city: 100 × 105.15 / 4000, not their sum
     assert (city["RD"], city["REV"], city["RDI"], city["RDI_N"], city["RDI_D"]) == (
         "105.15", "4000", "2.62875", "105.15", "4000")  # fmt: skip
-    province = {r["indicator_code"]: r["value"] for r in ws.csv("620000/rd-firms/2024H1/city_totals.csv")}
+    province = {r["indicator_code"]: r["value"] for r in ws.csv("620000/rd-firms/2024H1/totals.csv")}
     # 0.1 + 0.2 more: 105.35 / 4000.1, exactly as decimals
     assert (province["RD"], province["REV"]) == ("105.35", "4000.1")
     assert province["RDI"] == str(round(100 * 105.35 / 4000.1, 6))
@@ -259,3 +259,26 @@ def test_round_half_up_handles_negatives_and_tens() -> None:
 
     assert round_half_up(Fraction(-25, 10), 0) == -3
     assert round_half_up(Fraction(1250), -2) == 1300
+
+
+def test_a_deployment_installs_a_form_from_a_folder_of_its_own(tmp_path: Path) -> None:
+    """[forms] dirs in rules.toml: the form lives outside the configuration, which is not copied."""
+    root = config_with(tmp_path)
+    installed = tmp_path / "bureau-forms"
+    installed.mkdir()
+    shutil.move(str(root / "forms" / "rd-firms"), installed / "rd-firms")
+    rules = root / "catalog" / "rules.toml"
+    rules.write_text(
+        rules.read_text(encoding="utf-8").replace("dirs = []", 'dirs = ["../bureau-forms"]'), encoding="utf-8"
+    )
+    config = Config.load(root)
+    assert "rd-firms" in config.form_by_id and config.form_by_id["rd-firms"].root == installed / "rd-firms"
+    ws = run(tmp_path, root)
+    write_firms(ws.drop("民乐县.xlsx"), "620722", "2024H1", [["甲", None, 1000, 60]])
+    summary = run_batch(dataclasses.replace(ws.settings, config=root), config)
+    assert [d.status for d in summary.decisions] == ["accepted"]
+    assert {r["indicator_code"]: r["value"] for r in ws.csv("620700/rd-firms/2024H1/totals.csv")}["RD"] == "60"
+    (installed / "tech-contracts").mkdir()
+    shutil.copy(root / "forms" / "tech-contracts" / "form.toml", installed / "tech-contracts" / "form.toml")
+    with pytest.raises(CatalogError, match="报表代码 tech-contracts 已由"):
+        Config.load(root)

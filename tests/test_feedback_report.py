@@ -83,7 +83,7 @@ def test_a_county_answers_a_warning_in_the_note_column(ws):  # type: ignore[no-u
     assert (found["G01"].severity, found["G01"].explanation) == ("warning", "部分企业尚未报送，按估算填报")
     assert found["G02"].explanation is None
     assert s.decisions[0].status == "accepted"
-    issues = {r["indicator_code"]: r["message"] for r in ws.csv("620700/2024H1/issues.csv")}
+    issues = {r["indicator_code"]: r["message"] for r in ws.csv("620700/key-indicators/2024H1/issues.csv")}
     assert issues["G01"].endswith("（已说明：部分企业尚未报送，按估算填报）")
     assert "已说明" not in issues["G02"]
     fb = openpyxl.load_workbook(feedback_of(ws, "r"))
@@ -131,19 +131,19 @@ def test_validation_page_statuses_links_and_changes(ws, monkeypatch):  # type: i
     write_return(ws.drop("甘州区.xlsx"), "620702", "2024H1")
     write_return(ws.drop("民乐县<img src=x onerror=alert(1)>.xlsx"), "620722", "2024H1", {**BASE_VALUES, "B02": 40})
     ws.run()
-    page = (ws.outputs / "validation" / "620700" / "2024H1.html").read_text(encoding="utf-8")
-    assert "张掖市2024年上半年报表校验报告" in page
+    page = (ws.outputs / "validation" / "620700" / "key-indicators" / "2024H1.html").read_text(encoding="utf-8")
+    assert "张掖市2024年上半年主要指标报表校验报告" in page  # every form is named, the key form too
     assert "首次生成本期校验报告。" in page
     assert "民乐县&lt;img src=x onerror=alert(1)&gt;.xlsx" in page and "<img" not in page  # county text is escaped
-    assert 'href="../../feedback/00002_民乐县_img src=x onerror=alert(1)__反馈.xlsx"' in page
-    assert 'href="../gx/index.html"' in page and (ws.outputs / "validation" / "gx" / "index.html").is_file()
+    assert 'href="../../../feedback/00002_民乐县_img src=x onerror=alert(1)__反馈.xlsx"' in page
+    assert 'href="../../gx/index.html"' in page and (ws.outputs / "validation" / "gx" / "index.html").is_file()
     assert page.count('class="badge missing"') == 4
     write_return(ws.drop("民乐县_更正.xlsx"), "620722", "2024H1")
     ws.run()
-    page = (ws.outputs / "validation" / "620700" / "2024H1.html").read_text(encoding="utf-8")
+    page = (ws.outputs / "validation" / "620700" / "key-indicators" / "2024H1.html").read_text(encoding="utf-8")
     assert "民乐县：退回待改 → 已报送（民乐县_更正.xlsx，错误 0，警告 0）" in page
     index = (ws.outputs / "validation" / "index.html").read_text(encoding="utf-8")
-    assert 'href="620700/2024H1.html"' in index
+    assert 'href="620700/key-indicators/2024H1.html"' in index
 
 
 CHROMIUM = shutil.which("chromium")
@@ -155,7 +155,7 @@ def test_validation_page_renders_in_headless_chromium(ws, tmp_path):  # type: ig
 
     write_demo(ws.inputs)
     ws.run()
-    page = ws.outputs / "validation" / "620700" / "2024H1.html"
+    page = ws.outputs / "validation" / "620700" / "key-indicators" / "2024H1.html"
     shot = tmp_path / "report.png"
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

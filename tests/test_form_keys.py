@@ -203,7 +203,7 @@ def test_a_cross_form_rule_fires_whichever_return_arrives_last(tmp_path: Path) -
     key_issue = next(m for f, *_, m in kept if f == "民乐县.xlsx")
     assert key_issue.endswith("（技术合同“620722_6月.xlsx”报来后核对）")
     assert ws.sql("select warnings from submissions where file = '民乐县.xlsx'") == [(1,)]
-    city = {r["file"]: r for r in ws.csv("620700/2024H1/issues.csv")}
+    city = {r["file"]: r for r in ws.csv("620700/key-indicators/2024H1/issues.csv")}
     assert city["民乐县.xlsx"]["code"] == "contracts-count-differs"  # the key form's outputs show it
 
     # a corrected June brings the months to 40: the key return's issue goes
@@ -223,3 +223,55 @@ def test_a_cross_form_rule_fires_whichever_return_arrives_last(tmp_path: Path) -
     got = {(d.inbound.rel, i.code) for d in fourth.decisions for i in d.issues}
     assert ("临泽县.xlsx", "contracts-count-differs") in got  # the key return, checked when it came last
     assert ("620723_6月.xlsx", "contracts-count-differs") not in got  # it came before: nothing to compare then
+
+
+# the guide's third worked example, installed from docs/examples -----------------------------------
+
+
+def test_the_guides_third_example_installs_and_checks_both_ways(tmp_path: Path) -> None:
+    """docs/examples/hightech-firms: a yearly list with a ratio measure, a compound key and a count
+    checked against C01 of the key form, installed with [forms] dirs (the configuration not copied
+    into it); the list first, the key form's annual return after it."""
+    from builders import BASE_VALUES, write_return
+
+    root = tmp_path / "config"
+    shutil.copytree(ROOT / "expectations", root)
+    rules = root / "catalog" / "rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("dirs = []", f'dirs = ["{ROOT / "docs" / "examples"}"]'),
+                     encoding="utf-8")  # fmt: skip
+    example = ROOT / "docs" / "examples" / "hightech-firms"
+    assert cli("forms", "check", str(example), "--config", str(root)).returncode == 0
+    config = Config.load(root)
+    (tmp_path / "run").mkdir()
+    ws = Workspace(tmp_path / "run")
+    settings = dataclasses.replace(ws.settings, config=root)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "高企"
+    sheet["A1"], sheet["A2"], sheet["A3"] = "高新技术企业名单", "行政区划代码：620722", "报告期：2024年度"
+    head = ["序号", "证书编号", "统一社会信用代码", "企业名称", "营业收入（万元）", "研发费用（万元）", "科技人员"]
+    rows = [["GR202462000001", A, "甲", 5000, 250, 12],  # exactly 5 % at 5,000 (upper bound included): fine
+            ["GR202462000002", B, "乙", 5000.01, 200.0004, 8],  # 4 % band: exactly 4 %: fine
+            ["GR202462000003", C, "丙", 20000, 599.99, 30]]  # 4 % band, below: warned  # fmt: skip
+    for c, h in enumerate(head, start=1):
+        sheet.cell(row=5, column=c, value=h)
+    for r, row in enumerate(rows, start=6):
+        for c, v in enumerate([r - 5, *row], start=1):
+            sheet.cell(row=r, column=c, value=v)
+    book.save(ws.drop("民乐县高企名单.xlsx"))
+    first = run_batch(settings, config)
+    assert [(d.status, [(i.code, i.cell) for i in d.issues]) for d in first.decisions] == [
+        ("accepted", [("rd-share", "F8")])]  # fmt: skip
+    totals = {r["indicator_code"]: r["value"] for r in ws.csv("620700/hightech-firms/2024FY/totals.csv")}
+    assert (totals["ENT"], totals["REV"], totals["RD"], totals["RDI_N"], totals["RDI_D"]) == (
+        "3", "30000.01", "1049.9904", "1049.9904", "30000.01")  # fmt: skip
+    assert totals["RDI"] == str(round(100 * 1049.9904 / 30000.01, 6))
+
+    write_return(ws.drop("民乐县2024年报.xlsx"), "620722", "2024年", {**BASE_VALUES, "C01": 2, "C02": 1})
+    second = run_batch(settings, config)
+    said = [(i.code, i.indicator) for d in second.decisions for i in d.issues if i.code == "count-vs-c01"]
+    assert said == [("count-vs-c01", "C01")]  # the key return, arriving last, shows it at C01
+    kept = ws.sql("select s.file, i.message from issues i join submissions s on s.id = i.submission_id "
+                  "where i.code = 'count-vs-c01' and s.file = '民乐县高企名单.xlsx'")  # fmt: skip
+    assert kept == [("民乐县高企名单.xlsx",
+                     "名单中的高新技术企业 3 家与主要指标表的高新技术企业数（C01）2 家不一致（主要指标“民乐县2024年报.xlsx”报来后核对）")]  # fmt: skip

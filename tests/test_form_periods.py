@@ -112,7 +112,7 @@ def test_quarters_add_up_to_the_half_year_and_only_what_can_be_filled_is_publish
         "临泽县.xlsx": "rejected"}  # fmt: skip
     made = sorted(p.name for p in (ws.outputs / "620700" / "rd-firms").iterdir() if p.is_dir())
     assert made == ["2024H1", "2024K1", "2024K2"]  # no 前三季度 or 全年: nothing after June came in
-    half = {r["indicator_code"]: r for r in ws.csv("620700/rd-firms/2024H1/city_totals.csv")}
+    half = {r["indicator_code"]: r for r in ws.csv("620700/rd-firms/2024H1/totals.csv")}
     # 民乐 has both quarters (counted); 甘州 only the second (not counted in the half year)
     assert (half["RD"]["value"], half["REV"]["value"], half["RD"]["n_reported"]) == ("101", "2002", "1")
     assert half["RDI"]["value"] == str(round(100 * 101 / 2002, 6))
@@ -130,7 +130,7 @@ def test_the_monthly_contracts_publish_no_empty_longer_periods(tmp_path: Path) -
     assert summary.counts["accepted"] == 3
     made = sorted(p.name for p in (ws.outputs / "620700" / "tech-contracts").iterdir() if p.is_dir())
     assert made == ["2024M01", "2024M02", "2024M03", "2024Q1"]  # not 上半年, 前三季度, 全年
-    q1 = {r["indicator_code"]: r["value"] for r in ws.csv("620700/tech-contracts/2024Q1/city_totals.csv")}
+    q1 = {r["indicator_code"]: r["value"] for r in ws.csv("620700/tech-contracts/2024Q1/totals.csv")}
     assert (q1["N"], q1["AMT"]) == ("3", "30")
 
 

@@ -210,22 +210,22 @@ def test_contracts_validated_against_the_store_summed_and_cross_checked(tmp_path
     write_return(ws.drop("民乐县_H1.xlsx"), "620722", "2024H1", {**BASE_VALUES, "E03": 12, "E04": 1200})
     first = ws.run()
     assert first.counts["accepted"] == 7, [(d.inbound.rel, d.status, d.reason) for d in first.decisions]
-    half = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024H1/city_totals.csv")}
+    half = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024H1/totals.csv")}
     assert (half["N"]["value"], half["AMT"]["value"], half["TECH"]["value"], half["N"]["n_reported"]) == (
         "12",
         "1200",
         "960",
         "1",
     )
-    q1 = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024Q1/city_totals.csv")}
+    q1 = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024Q1/totals.csv")}
     assert q1["N"]["value"] == "6"
     nc = {
         r["name"]: r["value"]
-        for r in ws.csv("620700/tech-contracts/2024M03/city_totals.csv")
+        for r in ws.csv("620700/tech-contracts/2024M03/totals.csv")
         if r["indicator_code"].startswith("NC_")
     }
     assert nc["合同数（技术服务）"] == "2" and nc["合同数（技术转让）"] == "0"
-    assert ws.csv("620700/2024H1/issues.csv") == []  # the key-indicator return agrees with the lists
+    assert ws.csv("620700/key-indicators/2024H1/issues.csv") == []  # the key-indicator return agrees with the lists
 
     # July: a number 民乐县 registered in March, a date in June, technology part above the turnover,
     # a bad credit code, a number of another county's; and 民乐县's H1 return corrected to 15 contracts
@@ -251,7 +251,7 @@ def test_contracts_validated_against_the_store_summed_and_cross_checked(tmp_path
     ], issues
     dup = ws.csv("620700/tech-contracts/2024M07/issues.csv")[0]["message"]
     assert "62072220240031" in dup and "民乐县_2024年3月.xlsx" in dup  # names the other return
-    cross = ws.csv("620700/2024H1/issues.csv")
+    cross = ws.csv("620700/key-indicators/2024H1/issues.csv")
     assert [(i["code"], i["cell"], i["severity"]) for i in cross if i["file"] == "民乐县_H1_更正.xlsx"] == [
         ("contracts-count-differs", "F34", "warning")
     ]
@@ -272,10 +272,10 @@ def test_a_province_sums_the_months_of_its_counties(tmp_path) -> None:  # type: 
 
     summary = run_batch(dataclasses.replace(ws.settings, region="620000"), CONFIG)
     assert summary.counts["accepted"] == 2
-    province = {r["indicator_code"]: r for r in ws.csv("620000/tech-contracts/2024M03/city_totals.csv")}
+    province = {r["indicator_code"]: r for r in ws.csv("620000/tech-contracts/2024M03/totals.csv")}
     assert (province["N"]["value"], province["AMT"]["value"], province["N_OUT"]["value"]) == ("2", "107.5", "1")
     assert province["N"]["n_expected"] == "86"
-    city = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024M03/city_totals.csv")}
+    city = {r["indicator_code"]: r for r in ws.csv("620700/tech-contracts/2024M03/totals.csv")}
     assert (city["AMT"]["value"], city["AMT"]["n_expected"]) == ("100", "6")
 
 
@@ -378,7 +378,7 @@ def test_a_third_form_from_the_guide_alone_runs_without_code(tmp_path) -> None: 
         "甘州区.xlsx": ("accepted", 0, 2),
         "临泽县.xlsx": ("rejected", 1, 0),
     }
-    totals = {r["indicator_code"]: r for r in ws.csv("620700/hightech-pool/2024H1/city_totals.csv")}
+    totals = {r["indicator_code"]: r for r in ws.csv("620700/hightech-pool/2024H1/totals.csv")}
     assert {k: totals[k]["value"] for k in ("ENT", "REV", "RD", "BIG")} == {
         "ENT": "3", "REV": "20000", "RD": "900", "BIG": "1"}  # fmt: skip
     assert (totals["ENT"]["n_reported"], totals["ENT"]["n_expected"]) == ("2", "6")
@@ -478,7 +478,7 @@ def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:
     status = {d.inbound.rel: (d.status, d.ret.form if d.ret else None) for d in summary.decisions}
     assert status == {"民乐县研发.xlsx": ("accepted", "rd-stats"), "甘州区研发.xlsx": ("accepted", "rd-stats"),
                       "临泽县研发.xlsx": ("rejected", "rd-stats"), "民乐县主要指标.xlsx": ("accepted", "key-indicators")}  # fmt: skip
-    totals = {r["indicator_code"]: r for r in ws.csv("620700/rd-stats/2024H1/city_totals.csv")}
+    totals = {r["indicator_code"]: r for r in ws.csv("620700/rd-stats/2024H1/totals.csv")}
     assert (totals["R01"]["value"], totals["R02"]["value"], totals["R03"]["value"]) == ("400", "20000", "50")
     codes = {(i["file"], i["code"]) for i in ws.csv("620700/rd-stats/2024H1/issues.csv")}
     assert codes == {("甘州区研发.xlsx", "ratio-mismatch"), ("临泽县研发.xlsx", "value-not-numeric"),

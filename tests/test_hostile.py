@@ -124,7 +124,7 @@ def test_names_that_are_not_utf8_long_or_hostile_are_data(ws):  # type: ignore[n
     feedback = list((ws.outputs / "feedback").iterdir())
     assert len(feedback) == 5  # one per refused file, never shared
     assert all(len(p.name.encode()) <= 255 and not p.name.startswith("-") for p in feedback)
-    page = (ws.outputs / "validation" / "620700" / "2024H1.html").read_text(encoding="utf-8")
+    page = (ws.outputs / "validation" / "620700" / "key-indicators" / "2024H1.html").read_text(encoding="utf-8")
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;.xlsx" in page
     subs = (ws.outputs / "submissions.csv").read_text(encoding="utf-8-sig")
     assert "new\\nline.xlsx" in subs
@@ -301,7 +301,7 @@ def test_outputs_are_readable_by_colleagues(ws):  # type: ignore[no-untyped-def]
         ws.run()
     finally:
         os.umask(old)
-    for p in (ws.outputs / "620700" / "2024H1").iterdir():
+    for p in (ws.outputs / "620700" / "key-indicators" / "2024H1").iterdir():
         assert p.stat().st_mode & 0o777 == 0o644, p
 
 

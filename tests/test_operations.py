@@ -53,16 +53,19 @@ def test_reporting_rate_on_time_late_missing_refused(ws, config):  # type: ignor
     assert got == {"620702": "on-time", "620721": "missing", "620722": "late", "620723": "missing",
                    "620724": "missing", "620725": "refused"}  # fmt: skip
     assert m.rate("2024H1") == (1, 2, 6)
-    book = openpyxl.load_workbook(ws.outputs / "620700" / "报送情况_张掖市.xlsx")
+    book = openpyxl.load_workbook(ws.outputs / "620700" / "key-indicators" / "报送情况_主要指标_张掖市.xlsx")
     rows = {r[0].value: r[1].value for r in book["报送率"].iter_rows(min_row=5) if r[0].value}
     assert rows["甘州区"] == "按时报送" and rows["民乐县"] == "逾期报送" and rows["山丹县"] == "退回待改"
     assert rows["截止日期"] == "2024-07-10" and rows["按时/已报/应报"] == "1/2/6"
     assert (
-        "报送率" not in openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").sheetnames
+        "报送率"
+        not in openpyxl.load_workbook(
+            ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
+        ).sheetnames
     )
     page = (ws.outputs / "validation" / "index.html").read_text(encoding="utf-8")
     assert "rs-late" in page and "逾期未报" in page
-    csv_rows = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/reporting.csv")}
+    csv_rows = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/key-indicators/reporting.csv")}
     assert csv_rows[("620722", "2024H1")] == "late" and csv_rows[("620721", "2024H1")] == "missing"
 
 
@@ -74,13 +77,13 @@ def test_the_reporting_status_is_refreshed_by_a_run_with_nothing_new(ws):  # typ
     try:
         write_return(ws.drop("甘州区.xlsx"), "620702", "2024H1", values())
         ws.run()
-        before = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/reporting.csv")}
+        before = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/key-indicators/reporting.csv")}
         assert before[("620721", "2024H1")] == "not-due"
         os.environ["HUIZONG_NOW"] = "2024-07-12T09:00:00+08:00"
         assert ws.run().decisions == []
-        after = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/reporting.csv")}
+        after = {(r["county_code"], r["period"]): r["status"] for r in ws.csv("620700/key-indicators/reporting.csv")}
         assert after[("620721", "2024H1")] == "missing"
-        book = openpyxl.load_workbook(ws.outputs / "620700" / "报送情况_张掖市.xlsx")
+        book = openpyxl.load_workbook(ws.outputs / "620700" / "key-indicators" / "报送情况_主要指标_张掖市.xlsx")
         assert any(r[0].value == "肃南裕固族自治县" and r[1].value == "逾期未报" for r in book["报送率"].iter_rows())
     finally:
         os.environ.pop("HUIZONG_NOW", None)
@@ -123,11 +126,13 @@ def test_a_correction_keeps_a_cell_by_cell_diff(ws):  # type: ignore[no-untyped-
     a01, b01, f06 = (10 + list(values()).index(c) for c in ("A01", "B01", "F06"))
     assert rows == [(2, 1, "A01", "value", 51000.0, 5100.0, f"F{a01}"), (2, 1, "B01", "value", 36.0, 38.0, f"F{b01}"),
                     (2, 1, "F06", "value", 10000.0, None, f"F{f06}")]  # fmt: skip
-    book = openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx")
+    book = openpyxl.load_workbook(
+        ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
+    )
     changes = [[c.value for c in r][:6] for r in book["更正记录"].iter_rows(min_row=5) if r[0].value]
     assert changes[0] == ["620724", "A01", "全社会研发经费支出", "本期累计", 51000, 5100]
     assert book["更正记录"].cell(row=5, column=5).number_format == "#,##0.####"
-    page = (ws.outputs / "validation" / "620700" / "2024H1.html").read_text(encoding="utf-8")
+    page = (ws.outputs / "validation" / "620700" / "key-indicators" / "2024H1.html").read_text(encoding="utf-8")
     assert '<td class="n">51,000</td><td class="n">5,100</td>' in page and "51000.0" not in page
 
 

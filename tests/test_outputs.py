@@ -21,7 +21,9 @@ def demo_run(tmp_path_factory):  # type: ignore[no-untyped-def]
     ws = Workspace(tmp_path_factory.mktemp("demo"))
     write_demo(ws.inputs)
     summary = ws.run()
-    book = openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx")
+    book = openpyxl.load_workbook(
+        ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
+    )
     return ws, summary, book
 
 
@@ -105,7 +107,7 @@ def test_county_sheet_status_issues_ranking_provenance(demo_run, config):  # typ
 
 def test_native_charts(demo_run, config):  # type: ignore[no-untyped-def]
     ws, _, _ = demo_run
-    path = ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx"
+    path = ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     keys = [i for i in config.catalog if i.key and not i.is_ratio]
@@ -117,7 +119,9 @@ def test_county_text_that_looks_like_a_formula_stays_text(ws):  # type: ignore[n
     rows = [project_row(1, evil, "+cmd|' /C calc'!A0", valid_uscc("91620722MA71ABC1K"), "其他", "立项", 5)]
     write_return(ws.drop("r.xlsx"), "620722", "2024H1", shape=Shape(projects=rows))
     ws.run()
-    book = openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx")
+    book = openpyxl.load_workbook(
+        ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
+    )
     row = next(book["项目明细"].iter_rows(min_row=5, max_row=5))
     assert (row[1].value, row[1].data_type) == (evil, "s")
     assert (row[2].value, row[2].data_type) == ("+cmd|' /C calc'!A0", "s")
@@ -127,4 +131,4 @@ def test_csv_text_that_looks_like_a_formula_is_quoted(ws):  # type: ignore[no-un
     write_return(ws.drop("=cmd.xlsx"), "620722", "2024H1", {**BASE_VALUES, "B02": 99})
     ws.run()
     assert ws.csv("submissions.csv")[0]["file"] == "'=cmd.xlsx"
-    assert ws.csv("620700/2024H1/issues.csv")[0]["file"] == "'=cmd.xlsx"
+    assert ws.csv("620700/key-indicators/2024H1/issues.csv")[0]["file"] == "'=cmd.xlsx"

@@ -93,7 +93,7 @@ def test_two_batches_duplicate_correction_refused_revision(ws):  # type: ignore[
     )
     assert subs["甘州区.xlsxsuperseded"]["reason"] == "已被更正报送“甘州区_更正.xlsx”替代"
     assert subs["空表.xlsxrejected"]["stored_as"].startswith("rejected/e3b0c44298fc1c14/")
-    issues = ws.csv("620700/2024H1/issues.csv")
+    issues = ws.csv("620700/key-indicators/2024H1/issues.csv")
     assert list(issues[0]) == ISSUE_COLUMNS
     assert [(i["file"], i["cell"], i["code"]) for i in issues] == [
         ("民乐县_修改.xlsx", "F18", "approved-exceeds-applied")
@@ -109,7 +109,7 @@ def test_a_second_run_changes_nothing(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("b.xlsx"), "620722", "2024H1", {**BASE_VALUES, "B02": 99})
     ws.run()
     before = ledger(ws)
-    csvs = ["submissions.csv", "620700/2024H1/city_totals.csv", "620700/2024H1/issues.csv"]
+    csvs = ["submissions.csv", "620700/key-indicators/2024H1/totals.csv", "620700/key-indicators/2024H1/issues.csv"]
     snapshot = {c: (ws.outputs / c).read_bytes() for c in csvs}
     again = ws.run()
     assert again.decisions == []
@@ -173,8 +173,8 @@ def test_files_in_subfolders_and_periods_apart(ws):  # type: ignore[no-untyped-d
     assert sorted(d.inbound.rel for d in s.decisions) == ["民乐县/上半年.xlsx", "民乐县/全年.xlsx"]
     assert ws.totals("2024H1")["A01"]["value"] == "5100"
     assert ws.totals("2024FY")["A01"]["value"] == "9999"
-    assert list(ws.csv("620700/2024FY/city_totals.csv")[0]) == TOTAL_COLUMNS
-    assert (ws.outputs / "620700" / "2024FY" / "汇总_张掖市_2024FY.xlsx").is_file()
+    assert list(ws.csv("620700/key-indicators/2024FY/totals.csv")[0]) == TOTAL_COLUMNS
+    assert (ws.outputs / "620700" / "key-indicators" / "2024FY" / "主要指标汇总_张掖市_2024FY.xlsx").is_file()
 
 
 def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # type: ignore[no-untyped-def]
@@ -214,7 +214,7 @@ def test_republish_rewrites_every_period(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("h1.xlsx"), "620702", "2024H1")
     write_return(ws.drop("fy.xlsx"), "620702", "2023年度")
     ws.run()
-    old = ws.outputs / "620700" / "2023FY" / "city_totals.csv"
+    old = ws.outputs / "620700" / "key-indicators" / "2023FY" / "totals.csv"
     old.write_text("stale", encoding="utf-8")
     write_return(ws.drop("h1b.xlsx"), "620721", "2024H1")
     ws.run()

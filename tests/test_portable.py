@@ -48,7 +48,10 @@ def test_temporary_files_of_a_killed_run_are_swept_by_the_next(tmp_path: Path) -
     ws = Workspace(tmp_path)
     write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1")
     ws.run()
-    left = [ws.outputs / "620700" / "2024H1" / ".huizong.abc123.tmp", ws.store / "archive" / ".incoming.x1y2"]
+    left = [
+        ws.outputs / "620700" / "key-indicators" / "2024H1" / ".huizong.abc123.tmp",
+        ws.store / "archive" / ".incoming.x1y2",
+    ]
     for p in left:
         p.write_bytes(b"")
     keep = ws.outputs / "620700" / "notes.tmp"
@@ -267,7 +270,9 @@ def test_the_ranking_gives_a_ratio_the_answer_the_summary_gives(tmp_path: Path) 
               "A02": {"value": 0.87, "target": 9.99}}  # fmt: skip
     write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1", values)
     ws.run()
-    book = openpyxl.load_workbook(next((ws.outputs / "620700" / "2024H1").glob("汇总_*.xlsx")))
+    book = openpyxl.load_workbook(
+        next((ws.outputs / "620700" / "key-indicators" / "2024H1").glob("主要指标汇总_*.xlsx"))
+    )
     rows = [r for r in book["通报排名"].iter_rows(values_only=True) if r and r[0] == "研发经费投入强度"]
     summary = [r for r in book["汇总"].iter_rows(values_only=True) if r and r[1] == "A02"]
     assert rows and summary

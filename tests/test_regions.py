@@ -63,7 +63,7 @@ def nation(tmp_path_factory, request):  # type: ignore[no-untyped-def]
 
 
 def totals(ws, region: str) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
-    return {r["indicator_code"]: r for r in ws.csv(f"{region}/2024H1/city_totals.csv")}
+    return {r["indicator_code"]: r for r in ws.csv(f"{region}/key-indicators/2024H1/totals.csv")}
 
 
 def test_every_return_of_the_slice_is_accepted(nation) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +95,9 @@ def test_every_level_sums_the_county_figures_and_recomputes_ratios(nation, regio
 
 def test_a_province_workbook_shows_its_prefectures_and_how_many_counties_each_has_in(nation) -> None:  # type: ignore[no-untyped-def]
     ws, made, _ = nation
-    book = openpyxl.load_workbook(ws.outputs / "620000" / "2024H1" / "汇总_甘肃省_2024H1.xlsx")
+    book = openpyxl.load_workbook(
+        ws.outputs / "620000" / "key-indicators" / "2024H1" / "主要指标汇总_甘肃省_2024H1.xlsx"
+    )
     sheet = book["分地区"]
     rows = [[c.value for c in r] for r in sheet.iter_rows()]
     header = next(r for r in rows if r[0] == "指标代码")
@@ -114,26 +116,35 @@ def test_a_province_workbook_shows_its_prefectures_and_how_many_counties_each_ha
 
 def test_a_county_level_city_under_a_province_is_its_own_part(nation) -> None:  # type: ignore[no-untyped-def]
     ws, made, _ = nation
-    book = openpyxl.load_workbook(ws.outputs / "420000" / "2024H1" / "汇总_湖北省_2024H1.xlsx")
+    book = openpyxl.load_workbook(
+        ws.outputs / "420000" / "key-indicators" / "2024H1" / "主要指标汇总_湖北省_2024H1.xlsx"
+    )
     rows = [[c.value for c in r] for r in book["分地区"].iter_rows()]
     header = next(r for r in rows if r[0] == "指标代码")
     assert "仙桃市" in header
     a01 = next(r for r in rows if r[0] == "A01")
     assert a01[header.index("仙桃市")] == pytest.approx(made["429004"]["A01"])
     assert not (ws.outputs / "420100").exists()  # a prefecture with no return of the period gets no outputs
-    nation_book = openpyxl.load_workbook(ws.outputs / "000000" / "2024H1" / "汇总_全国_2024H1.xlsx")
+    nation_book = openpyxl.load_workbook(
+        ws.outputs / "000000" / "key-indicators" / "2024H1" / "主要指标汇总_全国_2024H1.xlsx"
+    )
     header = next(r for r in ([c.value for c in r] for r in nation_book["分地区"].iter_rows()) if r[0] == "指标代码")
     assert len(header) == 3 + 32 + 1  # every province, then the nation
     # above a city, the projects, the charts and every number's source stay in the cities' workbooks
     assert nation_book.sheetnames == ["汇总", "分地区", "报送情况", "问题清单", "通报排名", "更正记录"]
-    assert "项目明细" in openpyxl.load_workbook(ws.outputs / "620700" / "2024H1" / "汇总_张掖市_2024H1.xlsx").sheetnames
+    assert (
+        "项目明细"
+        in openpyxl.load_workbook(
+            ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
+        ).sheetnames
+    )
 
 
 def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> None:  # type: ignore[no-untyped-def]
     """Runs last: it adds a correction for a county of 银川市 to the shared run."""
     ws, made, _ = nation
-    gansu = ws.outputs / "620000" / "2024H1" / "city_totals.csv"
-    zhangye = ws.outputs / "620700" / "2024H1" / "city_totals.csv"
+    gansu = ws.outputs / "620000" / "key-indicators" / "2024H1" / "totals.csv"
+    zhangye = ws.outputs / "620700" / "key-indicators" / "2024H1" / "totals.csv"
     before = {p: p.stat().st_mtime_ns for p in (gansu, zhangye)}
     county = DIV.counties_of("640100")[0].code
     write_return(ws.drop("更正.xlsx"), county, "2024H1", {**made[county], "A01": made[county]["A01"] + 1000})
@@ -141,11 +152,11 @@ def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> Non
                                                 db_url=ws.db_url)  # fmt: skip
     summary = run_batch(settings, CONFIG)
     assert [d.status for d in summary.decisions] == ["accepted"]
-    written = {p.relative_to(ws.outputs).as_posix() for p in summary.outputs if p.name == "city_totals.csv"}
+    written = {p.relative_to(ws.outputs).as_posix() for p in summary.outputs if p.name == "totals.csv"}
     assert written == {
-        "000000/2024H1/city_totals.csv",
-        "640000/2024H1/city_totals.csv",
-        "640100/2024H1/city_totals.csv",
+        "000000/key-indicators/2024H1/totals.csv",
+        "640000/key-indicators/2024H1/totals.csv",
+        "640100/key-indicators/2024H1/totals.csv",
     }
     assert {p: p.stat().st_mtime_ns for p in (gansu, zhangye)} == before
     assert float(totals(ws, "640000")["A01"]["value"]) == pytest.approx(
@@ -160,7 +171,7 @@ def test_publishers_in_processes_write_what_one_process_writes(nation, tmp_path,
     from huizong.publish import outputs
 
     ws, _, summary = nation
-    assert len([p for p in summary.outputs if p.name == "city_totals.csv"]) >= outputs.PARALLEL_FROM
+    assert len([p for p in summary.outputs if p.name == "totals.csv"]) >= outputs.PARALLEL_FROM
     settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=tmp_path / "serial", store=ws.store,
                                                 region="000000", db_url=ws.db_url)  # fmt: skip
     monkeypatch.setattr(outputs, "PARALLEL_FROM", 10**9)

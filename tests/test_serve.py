@@ -108,7 +108,7 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
         write_demo(staging)
         for p in sorted(staging.iterdir(), key=lambda p: p.stat().st_mtime):
             os.replace(p, inputs / p.name)  # dropped one after another, as an analyst copies them
-        totals = outputs / "620700" / "2024H1" / "city_totals.csv"
+        totals = outputs / "620700" / "key-indicators" / "2024H1" / "totals.csv"
         _wait_for(totals.exists, 240, "the outputs of the first run")
         _wait_for(lambda: len(_runs(store)) == 1 and _runs(store)[0][1], 120, "the first run to finish")
         time.sleep(6)  # settle interval three times over: no second run for the same drop

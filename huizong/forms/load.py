@@ -81,14 +81,34 @@ def load_header_labels(config_root: Path) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def load_forms(config_root: Path) -> list[Form]:
-    """Every form under `<config>/forms/`, in their `order`, then by id."""
-    folder = config_root / "forms"
-    if not folder.is_dir():
-        raise FormError(f"{folder}: 没有报表定义文件夹")
-    forms = [read_form(d, config_root) for d in sorted(folder.iterdir()) if (d / "form.toml").is_file()]
+def form_folders(config_root: Path, extra: Iterable[str] = ()) -> list[Path]:
+    """The folders that hold form definitions: `<config>/forms/` and those `[forms] dirs` lists."""
+    out = [config_root / "forms"]
+    for d in extra:
+        path = Path(d).expanduser()
+        out.append(path if path.is_absolute() else (config_root / path).resolve())
+    return out
+
+
+def load_forms(config_root: Path, extra: Iterable[str] = ()) -> list[Form]:
+    """Every form under `<config>/forms/` and the folders of `[forms] dirs`, in their `order`, then
+    by id. Two forms with one id are refused."""
+    folders = form_folders(config_root, extra)
+    if not folders[0].is_dir():
+        raise FormError(f"{folders[0]}: 没有报表定义文件夹")
+    forms: list[Form] = []
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise FormError(f"{folder}: [forms] dirs 中的文件夹不存在")
+        for d in sorted(folder.iterdir()):
+            if (d / "form.toml").is_file():
+                if d.name in seen:
+                    raise FormError(f"{d}: 报表代码 {d.name} 已由 {seen[d.name]} 使用")
+                seen[d.name] = d
+                forms.append(read_form(d, config_root))
     if not forms:
-        raise FormError(f"{folder}: 没有任何报表定义（每张报表一个文件夹，内有 form.toml）")
+        raise FormError(f"{folders[0]}: 没有任何报表定义（每张报表一个文件夹，内有 form.toml）")
     return sorted(forms, key=lambda f: (f.order, f.id))
 
 
@@ -140,7 +160,8 @@ def read_form(folder: Path, config_root: Path) -> Form:
             part.get("columns"), f"{path}: [indicators.columns]", COLUMN_ROLES, ("name", "value")
         )
         catalog = _text(part, "catalog", path, required=True, where="[indicators] ")
-        indicators = (config_root / catalog).resolve()
+        # beside the form first (a form installed from elsewhere), else from the configuration folder
+        indicators = (folder / catalog).resolve() if (folder / catalog).is_file() else (config_root / catalog).resolve()
         if not indicators.is_file():
             raise FormError(f"{path}: [indicators] catalog = {catalog!r}：文件不存在")
         table_header = _strings(part.get("header", []), f"{path}: [indicators] header")
@@ -386,8 +407,10 @@ def _rows(path: Path, required: Iterable[str], allowed: Iterable[str]) -> list[t
             dupes = sorted({c for c in columns if columns.count(c) > 1})
             if dupes:
                 raise FormError(f"{path}:1: 列 {', '.join(dupes)} 重复")
+            first = (reader.fieldnames or [""])[0]  # a row whose first cell starts with # is a comment
             return [(n, {(k or "").strip(): (v or "").strip() for k, v in r.items() if k})
-                    for n, r in enumerate(reader, start=2) if any((v or "").strip() for v in r.values() if isinstance(v, str))]  # fmt: skip
+                    for n, r in enumerate(reader, start=2) if any((v or "").strip() for v in r.values() if isinstance(v, str))
+                    and not (r.get(first) or "").lstrip().startswith("#")]  # fmt: skip
     except FileNotFoundError:
         raise FormError(f"{path}: 文件不存在") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -442,12 +465,23 @@ def _read_fields(path: Path) -> tuple[ListField, ...]:
         severity = r.get("severity") or "error"
         if severity not in SEVERITIES:
             raise FormError(f"{where}: {code}: severity {severity!r} 应为 error 或 warning")
+        name = r["name"] or code
+        unit = r.get("unit", "")
+        bracketed = re.fullmatch(r"(.+?)\s*[（(]\s*(.+?)\s*[）)]", name)
+        if bracketed and unit and fold(bracketed.group(2)) == fold(unit):  # 营业收入（万元）, unit 万元
+            name = bracketed.group(1)  # the unit is shown once, from `unit`
         f = ListField(
             code=code,
-            name=r["name"] or code,
-            aliases=tuple(a.strip() for a in r.get("aliases", "").split("|") if a.strip()),
+            name=name,
+            aliases=tuple(
+                dict.fromkeys(
+                    a.strip()
+                    for a in ((r["name"] if name != r["name"] else ""), *r.get("aliases", "").split("|"))
+                    if a.strip()
+                )
+            ),
             type=kind,
-            unit=r.get("unit", ""),
+            unit=unit,
             required=_yes(r.get("required", "")),
             minimum=_number(r.get("min", ""), f"{where}: {code}: min"),
             maximum=_number(r.get("max", ""), f"{where}: {code}: max"),

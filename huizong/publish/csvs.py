@@ -1,4 +1,4 @@
-"""The contract CSVs other tools read: submissions.csv, city_totals.csv, issues.csv."""
+"""The contract CSVs other tools read: submissions.csv, totals.csv, counties.csv, issues.csv."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from huizong.forms.model import Form
 from huizong.publish.files import write_csv
 from huizong.publish.reporting import Matrix
-from huizong.publish.view import RegionPeriod
+from huizong.publish.view import STATUS_ZH, RegionPeriod
 
 SUBMISSION_COLUMNS = ["file", "sha256", "received_at", "county_code", "period", "status", "errors", "warnings",
                       "reason", "stored_as", "form"]  # fmt: skip
@@ -34,6 +34,26 @@ def write_totals(path: Path, view: RegionPeriod) -> Path:
         for t in view.totals
     )  # fmt: skip
     return write_csv(path, TOTAL_COLUMNS, rows)
+
+
+COUNTY_COLUMNS = ["county_code", "county", "status", "indicator_code", "name", "unit", "value", "target", "last_year"]
+
+
+def write_counties(path: Path, view: RegionPeriod, indicators: Iterable[Any]) -> Path:
+    """Each county's numbers (its current accepted return's, or its months summed), one row per
+    county and indicator, every county of the region listed with its status (未报送 without numbers)."""
+    numbers: dict[tuple[str, str, str], Any] = {}
+    for f in view.facts:
+        if f.get("number") is not None:
+            numbers[(f["county_code"], f["indicator"], f["column"])] = f["number"]
+    status = {s.county.code: s.status for s in view.statuses}
+    catalog = list(indicators)
+    rows = (
+        [c.code, c.name, STATUS_ZH.get(status.get(c.code, "missing"), status.get(c.code, "")), i.code, i.name, i.unit,
+         *(numbers.get((c.code, i.code, col)) for col in ("value", "target", "last_year"))]
+        for c in view.counties for i in catalog
+    )  # fmt: skip
+    return write_csv(path, COUNTY_COLUMNS, rows)
 
 
 def write_issues(path: Path, view: RegionPeriod) -> Path:

@@ -17,9 +17,9 @@ from huizong.ledger.inbox import safe_component
 
 @dataclass(frozen=True)
 class Layout:
-    """Paths under `outputs/`. A form's outputs go where its definition's `outputs` pattern says
-    (`{region}/{form}/{period}` unless it says otherwise; the key-indicator form keeps
-    `{region}/{period}`); without a form, the paths of the key-indicator form as they always were."""
+    """Paths under `outputs/`. Every form's outputs of a period go where its definition's `outputs`
+    pattern says (`<region>/<form>/<period>/` unless it says otherwise); what concerns every
+    period of a form (its reporting status) goes in the folder above."""
 
     outputs: Path
 
@@ -28,32 +28,36 @@ class Layout:
     def submissions_csv(self) -> Path:
         return self.outputs / "submissions.csv"
 
-    def period_dir(self, region: str, period: str, form: Form | None = None) -> Path:
-        return self.outputs / (form.period_dir(region, period) if form else f"{region}/{period}")
+    def period_dir(self, region: str, period: str, form: Form) -> Path:
+        return self.outputs / form.period_dir(region, period)
 
-    def form_dir(self, region: str, form: Form | None = None) -> Path:
-        return self.outputs / (form.form_dir(region) if form else region)
+    def form_dir(self, region: str, form: Form) -> Path:
+        return self.outputs / form.form_dir(region)
 
-    def totals_csv(self, region: str, period: str, form: Form | None = None) -> Path:
-        return self.period_dir(region, period, form) / "city_totals.csv"
+    def totals_csv(self, region: str, period: str, form: Form) -> Path:
+        """The region's totals (a city's, a province's or the nation's), one row per indicator."""
+        return self.period_dir(region, period, form) / "totals.csv"
 
-    def issues_csv(self, region: str, period: str, form: Form | None = None) -> Path:
+    def counties_csv(self, region: str, period: str, form: Form) -> Path:
+        """Each county's numbers, one row per county and indicator."""
+        return self.period_dir(region, period, form) / "counties.csv"
+
+    def issues_csv(self, region: str, period: str, form: Form) -> Path:
         return self.period_dir(region, period, form) / "issues.csv"
 
     def records_csv(self, region: str, period: str, form: Form) -> Path:
         """A list form's records of the accepted returns (合同明细)."""
         return self.period_dir(region, period, form) / "records.csv"
 
-    def workbook(self, region: str, region_name: str, period: str, form: Form | None = None) -> Path:
-        name = safe_component(region_name, 60)
-        file = form.workbook_name(name, period) if form else f"汇总_{name}_{period}.xlsx"
-        return self.period_dir(region, period, form) / file
+    def workbook(self, region: str, region_name: str, period: str, form: Form) -> Path:
+        return self.period_dir(region, period, form) / form.workbook_name(safe_component(region_name, 60), period)
 
     # refreshed by every run: they depend on today's date
-    def reporting_workbook(self, region: str, region_name: str, form: Form | None = None) -> Path:
-        return self.form_dir(region, form) / f"报送情况_{safe_component(region_name, 60)}.xlsx"
+    def reporting_workbook(self, region: str, region_name: str, form: Form) -> Path:
+        name = f"报送情况_{form.short_name}_{region_name}"
+        return self.form_dir(region, form) / f"{safe_component(name, 80)}.xlsx"
 
-    def reporting_csv(self, region: str, form: Form | None = None) -> Path:
+    def reporting_csv(self, region: str, form: Form) -> Path:
         return self.form_dir(region, form) / "reporting.csv"
 
     # for the counties
@@ -70,9 +74,8 @@ class Layout:
     def validation_dir(self) -> Path:
         return self.outputs / "validation"
 
-    def validation_page(self, region: str, period: str, form: Form | None = None) -> Path:
-        where = form.period_dir(region, period) if form else f"{region}/{period}"
-        return self.validation_dir / f"{where}.html"
+    def validation_page(self, region: str, period: str, form: Form) -> Path:
+        return self.validation_dir / f"{form.period_dir(region, period)}.html"
 
     @property
     def validation_index(self) -> Path:

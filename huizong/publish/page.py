@@ -65,6 +65,7 @@ def changes_since(previous: dict[str, Any] | None, view: RegionPeriod) -> list[s
 
 def write_report(view: RegionPeriod, layout: Layout) -> Path:
     region, period, form = view.region.code, view.period, view.form
+    assert form is not None, "a view is always of a form"
     target = layout.validation_page(region, period, form)
     state_file = target.with_suffix(".json")
     previous = json.loads(state_file.read_text(encoding="utf-8")) if state_file.exists() else None
@@ -124,7 +125,7 @@ def _reporting(m: Matrix | None) -> dict[str, Any] | None:
 
 
 def _form_words(form: Form | None) -> str:
-    """A form kept in a folder of its own is named in titles; the one at the region's root is not."""
+    """A form kept in a folder of its own (every form, in the layout every form shares) is named in titles."""
     return form.short_name if form is not None and "{form}" in form.outputs else ""
 
 
@@ -143,7 +144,7 @@ def write_index(
     sections = [{
         "name": form.name if form else "", "short_name": form.short_name if form else "",
         "periods": [{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(region, p, form), target)}
-                    for p in sorted(periods, key=chronological, reverse=True)],
+                    for p in sorted(periods, key=chronological, reverse=True) if form is not None],
         "reporting": _reporting(m),
     } for form, periods, m in forms]  # fmt: skip
     html = _ENV.get_template("index.html").render(

@@ -9,7 +9,7 @@ from typing import Any
 
 from huizong.catalog import Config
 from huizong.ledger import store as st
-from huizong.publish.csvs import write_issues, write_records, write_totals
+from huizong.publish.csvs import write_counties, write_issues, write_records, write_totals
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_report
@@ -27,6 +27,7 @@ def publish_region(store: st.Store, config: Config, layout: Layout, region: str,
     target = layout.workbook(region, view.region.name, period, form)
     out = [
         write_totals(layout.totals_csv(region, period, form), view),
+        write_counties(layout.counties_csv(region, period, form), view, config.catalog),
         write_issues(layout.issues_csv(region, period, form), view),
     ]
     if view.records is not None and form.list is not None:
