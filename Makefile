@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_hostile.py
 	$(BIN)/python benchmarks/bench_national.py
 	$(BIN)/python benchmarks/bench_contracts.py
+	$(BIN)/python benchmarks/bench_before_after.py
 	$(BIN)/python benchmarks/bench_loop.py
 	$(BIN)/python benchmarks/bench_desk.py
 
