@@ -406,9 +406,6 @@ class Config:
             raise CatalogError(str(e)) from e
         first = forms[0]
         catalog = catalogs[first.id]
-        for name, code in rules.detail.indicators.items():
-            if first.indicators is not None and code and code not in catalog.by_code:
-                raise CatalogError(f"{path}: [detail] {name} = {code!r} 不在指标目录中")
         return cls(
             root=root,
             catalog=catalog,

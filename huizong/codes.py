@@ -266,61 +266,6 @@ _CODES = [
         "{indicator} {name} {value}{unit} 明显偏离本期其他县区（中位数 {expected}{unit}，稳健 z 值 {detail}），请核实",
         "{indicator} {value} is far from the other counties (median {expected}, robust z {detail})",
     ),
-    Code(
-        "detail-provincial-count",
-        W,
-        "{list}中{provincial}项目 {value} 项，与{form} {indicator} {name} {expected} 不一致",
-        "{value} provincial projects in the detail sheet, {indicator} says {expected}",
-    ),
-    Code(
-        "detail-approved-count",
-        W,
-        "{list}中{approved_words}的{provincial}项目 {value} 项，与{form} {indicator} {name} {expected} 不一致",
-        "{value} approved provincial projects in the detail sheet, {indicator} says {expected}",
-    ),
-    Code(
-        "detail-central-count",
-        W,
-        "{list}中{central}项目 {value} 项，与{form} {indicator} {name} {expected} 不一致",
-        "{value} central-guidance projects in the detail sheet, {indicator} says {expected}",
-    ),
-    Code(
-        "detail-funds-exceed",
-        W,
-        "{list}{funds_label}合计 {value} 万元，超过{form} {indicator} {name} {expected} 万元",
-        "Funds in the detail sheet total {value}, more than {indicator} {expected}",
-    ),
-    # project detail
-    Code(
-        "uscc-invalid",
-        E,
-        "统一社会信用代码“{value}”格式不正确（应为 18 位数字或大写字母，不含 I、O、Z、S、V）",
-        "Unified social credit code {value!r} is malformed",
-    ),
-    Code(
-        "uscc-check-failed",
-        E,
-        "统一社会信用代码“{value}”校验位错误（按 GB 32100-2015 第 18 位应为 {expected}）",
-        "Unified social credit code {value!r} fails its check character (expected {expected})",
-    ),
-    Code(
-        "project-category-unknown",
-        W,
-        "项目类别“{value}”不在规定类别中",
-        "Project category {value!r} is not one of the form's categories",
-    ),
-    Code(
-        "project-status-unknown",
-        W,
-        "项目状态“{value}”应为 申报、立项 或 结题",
-        "Project status {value!r} is not 申报, 立项 or 结题",
-    ),
-    Code(
-        "project-funds-invalid",
-        E,
-        "到位资金“{value}”不是非负数值",
-        "Funds received {value!r} is not a non-negative number",
-    ),
     # the rows of a list form (技术合同 and any list a form defines); {name} is the field's name
     Code("record-value-missing", E, "“{name}”未填写", "{name} is blank"),
     Code("record-not-numeric", E, "“{name}”应为数值，填写的是“{value}”", "{name} should be a number, not {value!r}"),
@@ -357,14 +302,14 @@ _CODES = [
     Code(
         "record-uscc-invalid",
         E,
-        "“{name}”的统一社会信用代码“{value}”格式不正确（应为 18 位数字或大写字母，不含 I、O、Z、S、V）",
+        "{name}“{value}”格式不正确（应为 18 位数字或大写字母，不含 I、O、Z、S、V）",
         "{name}: unified social credit code {value!r} is malformed",
     ),
     Code(
         "record-uscc-check-failed",
         E,
-        "“{name}”的统一社会信用代码“{value}”校验位错误（GB 32100-2015）",
-        "{name}: unified social credit code {value!r} fails its check character",
+        "{name}“{value}”校验位错误（按 GB 32100-2015 第 18 位应为 {expected}）",
+        "{name}: unified social credit code {value!r} fails its check character (expected {expected})",
     ),
 ]
 

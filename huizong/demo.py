@@ -20,7 +20,7 @@ import xlwt
 from huizong.catalog import Config
 from huizong.publish.template import write_template
 from huizong.read.periods import Period
-from huizong.read.projects import uscc_check_char
+from huizong.read.uscc import uscc_check_char
 
 PERIOD = Period(2024, "H1")
 

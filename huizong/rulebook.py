@@ -19,34 +19,6 @@ class RulesError(ValueError):
 
 
 @dataclass(frozen=True)
-class ProjectRules:
-    """[project_detail]: the form's lists for the project sheet."""
-
-    categories: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    status_aliases: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DetailRules:
-    """[detail]: project detail against the key indicators (suite detail.json); every value from
-    rules.toml (no default names an indicator)."""
-
-    provincial_prefix: str = ""  # a provincial project's category begins with this
-    central_category: str = ""
-    approved_statuses: tuple[str, ...] = ()
-    approved_words: str = ""  # how messages say "approved or completed": 已立项（含结题）
-    applied: str = ""  # the indicator of provincial projects applied for
-    approved: str = ""  # of those, approved
-    central: str = ""  # central-guidance projects
-    funds: str = ""  # funds secured: the detail's funds may not exceed it
-
-    @property
-    def indicators(self) -> dict[str, str]:
-        return {"applied": self.applied, "approved": self.approved, "central": self.central, "funds_limit": self.funds}
-
-
-@dataclass(frozen=True)
 class HistoryRules:
     """[history]: the thresholds of the rules that compare with the store and the other counties."""
 
@@ -88,8 +60,6 @@ class FormsRules:
 @dataclass(frozen=True)
 class Rules:
     unit_prefixes: dict[str, Decimal] = field(default_factory=dict)
-    project: ProjectRules = field(default_factory=ProjectRules)
-    detail: DetailRules = field(default_factory=DetailRules)
     history: HistoryRules = field(default_factory=HistoryRules)
     limits: Limits = field(default_factory=Limits)
     totals: TotalsRules = field(default_factory=TotalsRules)
@@ -97,7 +67,13 @@ class Rules:
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> Rules:
-        known = {"unit_prefixes", "project_detail", "detail", "history", "limits", "totals", "forms"}
+        known = {"unit_prefixes", "history", "limits", "totals", "forms"}
+        moved = sorted({"project_detail", "detail"} & set(data))
+        if moved:
+            raise RulesError(
+                f"[{'] ['.join(moved)}] 已移入表单定义：项目类别、状态写在 forms/<报表>/fields.csv 的 "
+                "choices，与指标的核对写在 forms/<报表>/rules.csv（见 docs/forms.md §6）"
+            )
         unknown = sorted(set(data) - known)
         if unknown:
             raise RulesError(f"不认识的设置：{', '.join(unknown)}")
@@ -105,8 +81,6 @@ class Rules:
             prefixes = {str(k): Decimal(str(v)) for k, v in _table(data, "unit_prefixes").items()}
         except ArithmeticError as e:
             raise RulesError(f"[unit_prefixes]: {e}") from e
-        project = _build(ProjectRules, _table(data, "project_detail"), "project_detail")
-        detail = _build(DetailRules, _table(data, "detail"), "detail")
         hist = dict(_table(data, "history"))
         hints = hist.pop("jump_hints", {})
         try:
@@ -118,7 +92,7 @@ class Rules:
         if totals.upward not in UPWARD:
             raise RulesError(f"[totals] upward 应为 {' 或 '.join(UPWARD)}，而不是 {totals.upward!r}")
         forms = _build(FormsRules, _table(data, "forms"), "forms")
-        return cls(prefixes, project, detail, history, Limits.from_rules(_table(data, "limits")), totals, forms)
+        return cls(prefixes, history, Limits.from_rules(_table(data, "limits")), totals, forms)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:

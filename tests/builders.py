@@ -179,6 +179,6 @@ def project_row(n: int, name: str, org: str, uscc: str, category: str, status: s
 
 
 def valid_uscc(body17: str) -> str:
-    from huizong.read.projects import uscc_check_char
+    from huizong.read.uscc import uscc_check_char
 
     return body17 + uscc_check_char(body17)

@@ -10,7 +10,7 @@ from builders import CONFIG, Shape, project_row, valid_uscc, write_return
 
 from huizong.compact import compact
 from huizong.issues import Issue
-from huizong.read.model import Fact, Located, ProjectRow, Record, Return, RowRef
+from huizong.read.model import Fact, Located, Record, Return, RowRef
 from huizong.read.periods import Period
 from huizong.read.returns import read_return
 
@@ -20,7 +20,7 @@ def test_a_return_read_from_a_real_file_comes_back_equal(tmp_path):  # type: ign
     path = write_return(tmp_path / "民乐县.xlsx", "620722", "2024H1", {"A01": 5100, "B01": 36, "B02": 40},
                         Shape(projects=projects))  # fmt: skip
     ret = read_return(path, CONFIG, "620700")
-    assert ret.facts and ret.projects and ret.header and ret.rows and ret.period == Period(2024, "H1")
+    assert ret.facts and ret.records and ret.header and ret.rows and ret.period == Period(2024, "H1")
     ret.issues.append(Issue("value-negative", "error", "不能为负数", ret.file, "主要指标", "F12", "A01", -1))  # type: ignore[arg-type]
     back = pickle.loads(pickle.dumps(ret))
     for f in fields(Return):
@@ -29,7 +29,7 @@ def test_a_return_read_from_a_real_file_comes_back_equal(tmp_path):  # type: ign
     assert (fact.number, fact.cell, fact.flags) == (5100.0, ret.fact("A01").cell, "")  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("cls", [Located, Fact, RowRef, ProjectRow, Record, Return, Issue, Period])
+@pytest.mark.parametrize("cls", [Located, Fact, RowRef, Record, Return, Issue, Period])
 def test_every_record_pickles_as_a_tuple_of_its_fields(cls):  # type: ignore[no-untyped-def]
     assert cls.__getstate__.__qualname__.startswith("compact.")
 

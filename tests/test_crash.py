@@ -66,7 +66,7 @@ def snapshot(root: Path) -> dict[str, object]:
     out: dict[str, object] = {}
     db = sqlite3.connect(root / "store" / "huizong.db")
     try:
-        for table, drop in [("submissions", {"run_id"}), ("facts", {"id"}), ("issues", {"id"}), ("projects", {"id"}),
+        for table, drop in [("submissions", {"run_id"}), ("facts", {"id"}), ("issues", {"id"}), ("records", {"id"}),
                             ("revisions", {"id"})]:  # fmt: skip
             cur = db.execute(f"select * from {table} order by 1")
             cols = [c[0] for c in cur.description]

@@ -29,7 +29,7 @@ USCC_OK = "91620722MA0001CB1Q"  # check character computed below in `uscc`
 
 
 def uscc(body17: str) -> str:
-    from huizong.read.projects import uscc_check_char
+    from huizong.read.uscc import uscc_check_char
 
     return body17 + uscc_check_char(body17)
 
@@ -96,6 +96,11 @@ def copy_config(tmp_path: Path) -> Path:
          "measures.csv:3: AMT: expression 中的 amont 不是明细表的字段"),
         ("tech-contracts/form.toml", lambda t: t.replace('key = "regno"', 'key = "reg_no"'),
          "[list] key 中的 'reg_no' 不是 fields 中的字段代码"),
+        # the project detail's own section of old, in a deployment's form.toml: told where it went
+        ("key-indicators/form.toml", lambda t: t + '\n[projects]\nsheet = ["项目"]\n',
+         "[projects] 已改为 [list]"),
+        ("key-indicators/rules.csv", lambda t: t.replace("sum(funds) <= B03", "sum(fund) <= B03"),
+         "rules.csv:7: detail-funds-exceed: count()/sum() 中的 fund 不是明细表的字段"),
     ],
 )  # fmt: skip
 def test_a_wrong_definition_is_refused_in_one_line_naming_file_row_and_field(tmp_path, file, edit, expected):  # type: ignore[no-untyped-def]
@@ -498,3 +503,40 @@ def test_a_list_without_a_required_column_is_refused_once_not_per_row(tmp_path) 
     ret = read_return(path, CONFIG, "620700")
     found = [(i.code, i.cell) for i in validate([ret], CONFIG, "620700")[ret.file] if i.severity == "error"]
     assert found == [("column-missing", "A6")]
+
+
+def test_old_project_settings_in_rules_toml_are_refused_saying_where_they_went(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root = copy_config(tmp_path)
+    rules = root / "catalog" / "rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8") + '\n[project_detail]\nstatuses = ["申报"]\n', encoding="utf-8")
+    with pytest.raises(CatalogError) as e:
+        Config.load(root)
+    assert "[project_detail] 已移入表单定义" in str(e.value) and "fields.csv" in str(e.value)
+
+
+def test_the_project_detail_is_the_key_forms_list_read_like_any_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Headed however the county wrote it: an alias written =项目 is a header exactly 项目 only (项目类型
+    is the category, 项目编号 nothing); units in the header convert; subtotal rows are skipped;
+    text is kept as written."""
+    from huizong.read.model import Return
+
+    good = uscc("91620722MA71ABC1K")
+    path = tmp_path / "r.xlsx"
+    write_return(path, "620722", "2024H1")
+    wb = openpyxl.load_workbook(path)
+    ws = wb.create_sheet("科技项目")
+    ws.append(["科技项目情况"])
+    ws.append(["项目编号", "项目", "项目类型", "项目承担单位", "社会信用代码", "进展", "到位资金（元）"])
+    ws.append(["X-1", "节水灌溉（一期）", "省级重点研发计划", "甲公司", good, "在研", 125000])
+    ws.append(["X-2", "马铃薯", "中央引导地方科技发展资金", "乙公司", good, "已申报", None])
+    ws.append(["合计", None, None, None, None, None, 125000])
+    wb.save(path)
+    ret: Return = read_return(path, CONFIG, "620700")
+    assert ret.readable and ret.list_sheet == "科技项目"
+    assert [r.values for r in ret.records] == [
+        {"name": "节水灌溉（一期）", "category": "省级重点研发计划", "org": "甲公司", "uscc": good, "status": "立项",
+         "funds": 12.5},
+        {"name": "马铃薯", "category": "中央引导地方科技发展资金", "org": "乙公司", "uscc": good, "status": "申报",
+         "funds": None},
+    ]  # fmt: skip
+    assert ret.records[0].cells["funds"] == "G3"

@@ -123,8 +123,8 @@ def test_county_text_that_looks_like_a_formula_stays_text(ws):  # type: ignore[n
         ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
     )
     row = next(book["项目明细"].iter_rows(min_row=5, max_row=5))
-    assert (row[1].value, row[1].data_type) == (evil, "s")
-    assert (row[2].value, row[2].data_type) == ("+cmd|' /C calc'!A0", "s")
+    assert (row[2].value, row[2].data_type) == (evil, "s")  # after 县区 and 报告期
+    assert (row[3].value, row[3].data_type) == ("+cmd|' /C calc'!A0", "s")
 
 
 def test_csv_text_that_looks_like_a_formula_is_quoted(ws):  # type: ignore[no-untyped-def]

@@ -66,9 +66,9 @@ def test_every_frame_is_checked_by_a_suite() -> None:
 
 def test_rules_toml_is_read_whole() -> None:
     rules = CONFIG.rules
-    assert rules.detail.indicators == {"applied": "B01", "approved": "B02", "central": "B04", "funds_limit": "B03"}
     assert rules.history.jump_hints[4].startswith("疑似万元与亿元")
-    assert "立项" in rules.project.statuses and rules.project.status_aliases["在研"] == "立项"
+    status = CONFIG.form_by_id["key-indicators"].list.by_code["status"]  # the form's own, in its fields.csv
+    assert "立项" in status.choices and status.choice_of("在研") == "立项"
     assert rules.limits.seconds == 60
     text = (CONFIG.root / "catalog" / "rules.toml").read_text(encoding="utf-8")
     assert "[[pairs]]" not in text  # the pairs live in suites/pairs.json, and only there

@@ -91,3 +91,44 @@ def test_the_newest_migration_file_is_alembics_head_and_opening_a_current_ledger
     )
     out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_project_rows_of_an_older_ledger_become_records_of_the_key_form_and_come_back(url):  # type: ignore[no-untyped-def]
+    """0006: the key form's project detail is a list of the form; every project row moves into
+    `records` with nothing lost (the funds as written kept where they say more than the number),
+    and the downgrade puts each row back as it was."""
+    import json
+
+    from alembic import command
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(schema.alembic_config(conn), "0005")
+        conn.execute(sa.text("insert into submissions (id, file, inbox_path, sha256, size, received_at, status, "
+                             "county_code, period, form) values (1, 'a.xlsx', 'a.xlsx', 'ab', 1, 'now', 'accepted', "
+                             "'620722', '2024H1', 'key-indicators')"))  # fmt: skip
+        rows = [
+            (1, 1, "项目明细", 2, "马铃薯（1）", "甲公司", "91620722MA71ABC1K0", "省级重点研发计划", "立项", 12.5, "12.5", None),
+            (2, 1, "项目明细", 3, "乙", "乙公司", None, "其他", "申报", 200.0, "200万元", "备注"),
+            (3, 1, "项目明细", 4, "丙", "", None, None, None, None, "", None),
+        ]  # fmt: skip
+        for r in rows:
+            conn.execute(sa.text("insert into projects values (:i, :s, :sh, :r, :n, :o, :u, :c, :st, :f, :fr, :no)"),
+                         dict(zip(["i", "s", "sh", "r", "n", "o", "u", "c", "st", "f", "fr", "no"], r, strict=True)))  # fmt: skip
+        command.upgrade(schema.alembic_config(conn), "head")
+        assert "projects" not in sa.inspect(conn).get_table_names()
+        got = conn.execute(sa.text("select submission_id, form, county_code, period, sheet, row, key, data "
+                                   "from records order by row")).all()  # fmt: skip
+        assert [g[:7] for g in got] == [
+            (1, "key-indicators", "620722", "2024H1", "项目明细", n, None) for n in (2, 3, 4)
+        ]
+        data = [json.loads(g[7]) for g in got]
+        assert data[0] == {"name": "马铃薯（1）", "org": "甲公司", "uscc": "91620722MA71ABC1K0",
+                           "category": "省级重点研发计划", "status": "立项", "funds": 12.5, "note": None}  # fmt: skip
+        assert data[1]["funds"] == 200.0 and data[1]["_raw"] == {"funds": "200万元"} and data[1]["note"] == "备注"
+        assert "_raw" not in data[2] and data[2]["funds"] is None
+        command.downgrade(schema.alembic_config(conn), "0005")
+        back = conn.execute(sa.text("select * from projects order by id")).all()
+        assert [tuple(b[1:]) for b in back] == [r[1:] for r in rows]
+        assert conn.execute(sa.text("select count(*) from records")).scalar() == 0
+    engine.dispose()

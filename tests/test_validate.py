@@ -128,14 +128,14 @@ GOOD = valid_uscc("91620722MA71ABC1K")
         (project_row(1, "项目", "单位", GOOD, "省级重点研发计划", "立项", 60), []),
         (project_row(1, "项目", "单位", GOOD.lower(), "省级重点研发计划", "立项", 60), []),
         (project_row(1, "项目", "单位", GOOD[:-1] + ("0" if GOOD[-1] != "0" else "1"), "省级重点研发计划", "立项", 60),
-         [("uscc-check-failed", "error", "D2", None)]),
+         [("record-uscc-check-failed", "error", "D2", "uscc")]),
         (project_row(1, "项目", "单位", "91620722MA71ABC1", "省级重点研发计划", "立项", 60),
-         [("uscc-invalid", "error", "D2", None)]),
+         [("record-uscc-invalid", "error", "D2", "uscc")]),
         (project_row(1, "项目", "单位", "91620722MA71ABCIOK", "省级重点研发计划", "立项", 60),
-         [("uscc-invalid", "error", "D2", None)]),
-        (project_row(1, "项目", "单位", GOOD, "县级计划", "立项", 60), [("project-category-unknown", "warning", "E2", None)]),
-        (project_row(1, "项目", "单位", GOOD, "其他", "进行中", 60), [("project-status-unknown", "warning", "F2", None)]),
-        (project_row(1, "项目", "单位", GOOD, "其他", "已结题", "二十万"), [("project-funds-invalid", "error", "G2", None)]),
+         [("record-uscc-invalid", "error", "D2", "uscc")]),
+        (project_row(1, "项目", "单位", GOOD, "县级计划", "立项", 60), [("record-choice-unknown", "warning", "E2", "category")]),
+        (project_row(1, "项目", "单位", GOOD, "其他", "进行中", 60), [("record-choice-unknown", "warning", "F2", "status")]),
+        (project_row(1, "项目", "单位", GOOD, "其他", "已结题", "二十万"), [("record-not-numeric", "error", "G2", "funds")]),
         (project_row(1, "项目", "单位", GOOD, "其他", "在研", "20万元"), []),
     ],
 )  # fmt: skip
@@ -145,7 +145,7 @@ def test_project_detail_rules(tmp_path, row, expected):  # type: ignore[no-untyp
 
 
 def test_uscc_check_character_against_a_published_code():
-    from huizong.read.projects import uscc_status
+    from huizong.read.uscc import uscc_status
 
     # the check character of a real code printed on a business licence
     assert uscc_status("91350100M000100Y43") == (True, True, "3")
@@ -159,8 +159,8 @@ def test_one_batch_many_files_one_run_per_suite(tmp_path):  # type: ignore[no-un
     bad = write_return(tmp_path / "bad.xlsx", "620723", "2024H1", {**BASE_VALUES, "B02": 99})
     rets = [read_return(p, CONFIG, CITY) for p in [*paths, bad]]
     by_file, results = validator_for(CONFIG, CITY).run(rets)
-    assert {r.suite for r in results} == {"returns", "facts", "coverage", "pairs", "ratios", "projects", "history",
-                                          "last_year", "jumps", "peers", "detail",
+    assert {r.suite for r in results} == {"returns", "facts", "coverage", "pairs", "ratios", "history",
+                                          "last_year", "jumps", "peers", "key-indicators.records",
                                           "key-indicators.returns", "tech-contracts.records", "tech-contracts.answers"}  # fmt: skip
     facts = next(r for r in results if r.suite == "facts")
     assert facts.rows == 4 * 37 * 3  # one frame for the batch (target, value, last year), not one per file

@@ -22,7 +22,6 @@ from huizong.forms.model import (
     COLUMN_ROLES,
     FIELD_TYPES,
     FREQUENCIES,
-    PROJECT_ROLES,
     SCOPES,
     SEVERITIES,
     Form,
@@ -147,12 +146,8 @@ def read_form(folder: Path, config_root: Path) -> Form:
     indicators = None
     table_header: tuple[str, ...] = ()
     table_exact: tuple[str, ...] = ()
-    projects: tuple[str, ...] = ()
-    project_title = ""
     roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
     column_labels: dict[str, str] = {}
-    project_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
-    project_labels: dict[str, str] = {}
     if "indicators" in data:
         part = _table(data, "indicators", path)
         _only(part, {"catalog", "header", "header_exact", "columns"}, f"{path}: [indicators]")
@@ -167,16 +162,12 @@ def read_form(folder: Path, config_root: Path) -> Form:
         table_header = _strings(part.get("header", []), f"{path}: [indicators] header")
         table_exact = _strings(part.get("header_exact", []), f"{path}: [indicators] header_exact")
     if "projects" in data:
-        if indicators is None:
-            raise FormError(f"{path}: [projects]（项目明细）只用于指标表报表；明细表报表请用 [list]")
-        proj = _table(data, "projects", path)
-        _only(proj, {"sheet", "title", "columns"}, f"{path}: [projects]")
-        projects = _strings(proj.get("sheet", []), f"{path}: [projects] sheet")
-        project_title = _text(proj, "title", path, where="[projects] ") or "项目明细"
-        project_roles, project_labels = _column_roles(proj.get("columns"), f"{path}: [projects.columns]", PROJECT_ROLES,
-                                                      ("name",))  # fmt: skip
-        if not table_header:
-            raise FormError(f'{path}: [indicators] header：应列出指标表表头行中的文字，如 ["指标名称", "指标代码"]')
+        raise FormError(
+            f"{path}: [projects] 已改为 [list]：项目明细是指标表报表的一张明细表，字段写在 fields.csv，"
+            "与指标的核对写在 rules.csv（见 docs/forms.md §6）"
+        )
+    if indicators is not None and not table_header:
+        raise FormError(f'{path}: [indicators] header：应列出指标表表头行中的文字，如 ["指标名称", "指标代码"]')
     list_part = None
     if "list" in data:
         list_part = _read_list(folder, _table(data, "list", path), path)
@@ -238,10 +229,6 @@ def read_form(folder: Path, config_root: Path) -> Form:
         table_header_exact=table_exact,
         column_roles=roles,
         column_labels=column_labels,
-        project_title=project_title,
-        project_roles=project_roles,
-        project_labels=project_labels,
-        project_sheets=projects,
         list=list_part,
         measures=measures,
         rules=rules,
@@ -369,7 +356,7 @@ def _valid_day(text: str) -> bool:
 
 
 def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
-    _only(part, {"fields", "header", "key", "min_fields", "title"}, f"{path}: [list]")
+    _only(part, {"fields", "header", "key", "min_fields", "title", "sheet"}, f"{path}: [list]")
     fields = _read_fields(folder / _text(part, "fields", path, required=True, where="[list] "))
     codes = {f.code for f in fields}
     key = _strings(part["key"], f"{path}: [list] key") if part.get("key") else ()
@@ -384,7 +371,8 @@ def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
     min_fields = part.get("min_fields", 3)
     if not isinstance(min_fields, int) or isinstance(min_fields, bool) or not 1 <= min_fields <= len(fields):
         raise FormError(f"{path}: [list] min_fields 应为 1 到 {len(fields)} 之间的整数")
-    return ListPart(fields, header, key, min_fields, _text(part, "title", path) or "明细")
+    sheets = _strings(part.get("sheet", []), f"{path}: [list] sheet")
+    return ListPart(fields, header, key, min_fields, _text(part, "title", path) or "明细", sheets)
 
 
 FIELD_COLUMNS = ("code", "name", "aliases", "type", "unit", "required", "min", "max", "choices", "choice_aliases",

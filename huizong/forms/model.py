@@ -27,8 +27,6 @@ SEVERITIES = ("error", "warning")
 SCOPES = ("row", "return")
 # the roles of an indicator table's columns; `ignore` marks columns to skip (growth rates, rankings)
 COLUMN_ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note", "ignore")
-# the roles of an indicator form's project detail (项目明细)
-PROJECT_ROLES = ("seq", "uscc", "name", "org", "category", "status", "funds", "note")
 
 
 _FOLD_NOISE = re.compile(r"[\s:：()\[\]【】]+")
@@ -88,6 +86,16 @@ class ListPart:
     key: tuple[str, ...] = ()  # the fields that together identify a record (indexed in the ledger)
     min_fields: int = 3  # recognised columns a header row needs
     title: str = "明细"
+    sheet_names: tuple[str, ...] = ()  # a sheet whose name holds one of these is tried first (else the form's)
+
+    def matches(self, header: str) -> ListField | None:
+        """The field a header cell names exactly (its name or an alias; an alias written `=项目`
+        matches only a header that is exactly it, never one that contains it)."""
+        key = fold(header)
+        for f in self.fields:
+            if any(fold(h.removeprefix("=")) == key for h in f.headers):
+                return f
+        return None
 
     @property
     def by_code(self) -> dict[str, ListField]:
@@ -172,11 +180,6 @@ class Form:
     # and the label of each role (the template's header, the messages' words: 本期累计)
     column_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
     column_labels: dict[str, str] = field(default_factory=dict)
-    # an indicator form's project detail ([projects]): sheet-name cues, its title, its columns as above
-    project_sheets: tuple[str, ...] = ()
-    project_title: str = ""
-    project_roles: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = ()
-    project_labels: dict[str, str] = field(default_factory=dict)
     list: ListPart | None = None
     measures: tuple[Measure, ...] = ()
     rules: tuple[Rule, ...] = ()

@@ -187,7 +187,7 @@ def _key(ret: Return | None) -> Key | None:
 
 def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_id: int,
             by_id: dict[int, Decision], current: set[Key]) -> None:  # fmt: skip
-    """One file's ledger row, and for an accepted return its facts, projects, records and the
+    """One file's ledger row, and for an accepted return its facts, records and the
     return it supersedes (where `current`, the keys with an accepted return, says there is one);
     its issues."""
     f, ret = d.inbound, d.ret
@@ -324,11 +324,6 @@ def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
          "column": f.column, "number": f.number, "status": f.status, "raw": f.raw, "unit_written": f.unit_written,
          "flags": f.flags, "sheet": f.sheet, "cell": f.cell, "note": f.note}
         for f in ret.facts
-    ])  # fmt: skip
-    store.insert_many(conn, st.projects, [
-        {"submission_id": sid, "sheet": p.sheet, "row": p.row + 1, "name": p.name, "org": p.org, "uscc": p.uscc,
-         "category": p.category, "status": p.status, "funds": p.funds, "funds_raw": p.funds_raw, "note": p.note}
-        for p in ret.projects
     ])  # fmt: skip
     key = ret.list_key
     store.insert_many(conn, st.records, [

@@ -1,7 +1,7 @@
 """The ledger and the accepted facts, in any database SQLAlchemy reaches (SQLite by default).
 
 Every file ever dropped has one `submissions` row with its sha256 and its current status.
-A return's ledger row, facts, projects and issues are written in one transaction.
+A return's ledger row, facts, records and issues are written in one transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from huizong.ledger.tables import (
     issues,
     locks,
     metadata,
-    projects,
     records,
     revisions,
     runs,
@@ -29,7 +28,7 @@ from huizong.ledger.tables import (
 )
 from huizong.words import Worded
 
-__all__ = ["facts", "issues", "locks", "metadata", "projects", "records", "revisions", "runs", "sightings",
+__all__ = ["facts", "issues", "locks", "metadata", "records", "revisions", "runs", "sightings",
            "submissions"]  # fmt: skip
 
 
@@ -260,15 +259,6 @@ class Store:
             out += self._all(q)
         return out
 
-    def projects_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
-        ids = list(submission_ids)
-        q = (
-            sa.select(projects)
-            .where(projects.c.submission_id.in_(ids))
-            .order_by(projects.c.submission_id, projects.c.row)
-        )
-        return self._all(q)
-
     def issues_for(self, submission_ids: Iterable[int]) -> list[dict[str, Any]]:
         ids = list(submission_ids)
         q = sa.select(issues).where(issues.c.submission_id.in_(ids)).order_by(issues.c.submission_id, issues.c.id)
@@ -336,7 +326,7 @@ class Store:
     @staticmethod
     def insert_many(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
         """Rows that all have the same keys, through the driver's own executemany: a national run
-        writes half a million facts and projects, and SQLAlchemy's work per row was most of it."""
+        writes half a million facts and records, and SQLAlchemy's work per row was most of it."""
         if not rows:
             return
         keys = list(rows[0])

@@ -74,23 +74,6 @@ facts = sa.Table(
     sa.Index("ix_facts_key", "period", "county_code", "indicator"),
 )
 
-projects = sa.Table(
-    "projects",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
-    sa.Column("sheet", sa.Text),
-    sa.Column("row", sa.Integer),
-    sa.Column("name", sa.Text),
-    sa.Column("org", sa.Text),
-    sa.Column("uscc", sa.Text),
-    sa.Column("category", sa.Text),
-    sa.Column("status", sa.Text),
-    sa.Column("funds", sa.Float),
-    sa.Column("funds_raw", sa.Text),
-    sa.Column("note", sa.Text),
-)
-
 records = sa.Table(
     "records",
     metadata,

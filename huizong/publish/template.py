@@ -11,11 +11,12 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from huizong.catalog import Config, Division
-from huizong.forms.model import Form
+from huizong.forms.model import Form, ListField, ListPart
 from huizong.ledger.store import Store
 from huizong.publish.sheets import BOLD, BORDER, HEAD_FILL, TITLE, print_setup
 from huizong.publish.style import number_format
@@ -24,8 +25,8 @@ from huizong.read.periods import Period
 INPUT_FILL = PatternFill("solid", fgColor="FFFFE0")
 UNLOCKED = Protection(locked=False)
 ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note")  # the template's columns, in order
-PROJECT_ROLES = ("seq", "name", "org", "uscc", "category", "status", "funds", "note")
-PROJECT_ROWS = 200
+LIST_ROWS = 200  # rows of a list's sheet unlocked for input
+LIST_WIDTHS = {"seq": 6, "uscc": 22, "id": 20, "number": 16, "integer": 12, "date": 14, "choice": 24, "text": 30}
 
 
 def last_year_values(store: Store | None, county: str, period: Period, config_form: str) -> dict[str, float]:
@@ -44,8 +45,8 @@ def write_template(path: Path, config: Config, county: Division, period: Period,
     ws = wb.active
     ws.title = (form.sheet_names[0] if form.sheet_names else form.short_name)[:31]
     _indicator_sheet(ws, config, county, period, last_year_values(store, county.code, period, form.id))
-    if form.project_roles:
-        _project_sheet(wb.create_sheet(form.project_title[:31]), config)
+    if form.list is not None:  # the list beside the table (项目明细), on a sheet of its own
+        _list_sheet(wb.create_sheet(form.list.title[:31]), form.list)
     _notes(wb.create_sheet("填报说明"), period, form)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
@@ -97,46 +98,59 @@ def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Pe
     ws.protection.formatColumns = False  # let the county widen a column
 
 
-def _project_sheet(ws: Worksheet, config: Config) -> None:
-    labels = config.form.project_labels
-    for c, h in enumerate((labels.get(r, "") for r in PROJECT_ROLES), start=1):
-        cell = ws.cell(row=1, column=c, value=h)
+def _list_sheet(ws: Worksheet, part: ListPart) -> None:
+    """The list's header row (each field's name, its unit in brackets), and below it LIST_ROWS rows
+    unlocked for input with Excel's data validation from each field's type: a drop-down of its
+    choices, 18 characters for a credit code, a number (not below its minimum) in its unit."""
+    for c, f in enumerate(part.fields, start=1):
+        cell = ws.cell(row=1, column=c, value=f"{f.name}（{f.unit}）" if f.unit else f.name)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
-    project = config.rules.project
-    categories = DataValidation(type="list", formula1='"' + ",".join(project.categories) + '"', allow_blank=True)
-    statuses = DataValidation(type="list", formula1='"' + ",".join(project.statuses) + '"', allow_blank=True)
-    uscc = DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
-                          error=f"{config.form.project_labels.get('uscc', '代码')}应为 18 位", showErrorMessage=True)  # fmt: skip
-    funds = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                           error="请填写非负数值（万元）", showErrorMessage=True)  # fmt: skip
-    for dv in (categories, statuses, uscc, funds):
-        ws.add_data_validation(dv)
-    last = PROJECT_ROWS + 1
-    categories.add(f"E2:E{last}")
-    statuses.add(f"F2:F{last}")
-    uscc.add(f"D2:D{last}")
-    funds.add(f"G2:G{last}")
-    for r in range(2, last + 1):
-        for c in range(1, 9):
-            ws.cell(row=r, column=c).protection = UNLOCKED
-        ws.cell(row=r, column=4).number_format = "@"  # keep leading zeros of credit codes
-    for col, width in zip("ABCDEFGH", [6, 40, 30, 22, 24, 8, 16, 20], strict=True):
-        ws.column_dimensions[col].width = width
+    last = LIST_ROWS + 1
+    for c, f in enumerate(part.fields, start=1):
+        col = get_column_letter(c)
+        dv = _validation(f)
+        if dv is not None:
+            ws.add_data_validation(dv)
+            dv.add(f"{col}2:{col}{last}")
+        ws.column_dimensions[col].width = 40 if f.code == "name" else LIST_WIDTHS.get(f.type, 20)
+        for r in range(2, last + 1):
+            cell = ws.cell(row=r, column=c)
+            cell.protection = UNLOCKED
+            if f.type in ("uscc", "id"):
+                cell.number_format = "@"  # keep leading zeros of codes
     ws.freeze_panes = "A2"
     ws.protection.sheet = True
 
 
+def _validation(f: ListField) -> DataValidation | None:
+    if f.type == "choice" and f.choices:
+        formula = '"' + ",".join(f.choices) + '"'
+        return DataValidation(type="list", formula1=formula, allow_blank=True) if len(formula) <= 255 else None
+    if f.type == "uscc":
+        return DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
+                              error=f"{f.name}应为 18 位", showErrorMessage=True)  # fmt: skip
+    if f.type in ("number", "integer") and f.minimum is not None:
+        unit = f"（{f.unit}）" if f.unit else ""
+        words = "非负" if f.minimum == 0 else f"不小于 {f.minimum:g} 的"
+        return DataValidation(type="whole" if f.type == "integer" else "decimal", operator="greaterThanOrEqual",
+                              formula1=f"{f.minimum:g}", allow_blank=True, error=f"请填写{words}数值{unit}",
+                              showErrorMessage=True)  # fmt: skip
+    return None
+
+
 def _notes(ws: Worksheet, period: Period, form: Form) -> None:
-    col, proj = form.column_labels, form.project_labels
+    col = form.column_labels
     lines = [
         "填报说明",
         f"1. 报告期为 {period.zh}；流量指标填写 1 月 1 日起的累计数，存量指标填写期末数。",
         f"2. 请按“{col.get('unit', '计量单位')}”列的单位填写数值，只填数字；确需使用其他单位时，请同时修改该行{col.get('unit', '计量单位')}。",
         f"3. 不掌握的数据请留空并在“{col.get('note', '备注')}”中说明，不要填写“约”“多”“余”等约数。",
     ]
-    if form.project_roles:
-        lines.append(f"4. “{form.project_title}”表每个项目一行，{proj.get('uscc', '统一社会信用代码')}为 18 位；"
-                     f"{proj.get('category', '类别')}和{proj.get('status', '状态')}请从下拉列表选择。")  # fmt: skip
+    if form.list is not None:
+        codes = "、".join(f.name for f in form.list.fields if f.type == "uscc")
+        choices = "、".join(f.name for f in form.list.fields if f.type == "choice")
+        lines.append(f"4. “{form.list.title}”表每行一条" + (f"，{codes}为 18 位" if codes else "")
+                     + (f"；{choices}请从下拉列表选择" if choices else "") + "。")  # fmt: skip
     lines.append(
         f"{len(lines)}. 请勿修改表头、{col.get('code', '指标代码')}和{col.get('name', '指标名称')}，勿增删行列。"
     )

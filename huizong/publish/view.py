@@ -48,12 +48,11 @@ class RegionPeriod:
     facts: list[dict[str, Any]]
     statuses: list[CountyStatus]
     issues: list[dict[str, Any]]
-    projects: list[dict[str, Any]]
     submissions: list[dict[str, Any]]
     revisions: list[dict[str, Any]] | None = None  # cell-by-cell changes of corrections this period
     parts: list[Part] | None = None  # above a prefecture: the divisions under the region, each totalled
     form: Form | None = None
-    records: list[dict[str, Any]] | None = None  # a list form's records of the accepted returns
+    records: list[dict[str, Any]] | None = None  # the form's list: the records of the accepted returns
     months: tuple[str, ...] = ()  # a monthly form's longer period: the months it sums
     basis: str | None = None  # above a city: what its totals count ([totals] upward), in words
 
@@ -105,11 +104,10 @@ def gather(store: st.Store, config: Config, region_code: str, period: str,
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
-    projects = store.projects_for(accepted_ids) if local else []
     revisions = store.revisions_for([s["id"] for s in subs])
-    records = store.records_for(accepted_ids) if form.list is not None and form.indicators is None and local else None
+    records = store.records_for(accepted_ids) if form.list is not None and local else None
     return RegionPeriod(region, period, counties, rollup(config, region_code, facts), facts, statuses, issues,
-                      projects, subs, revisions, parts_of(config, region, statuses, facts), form, records,
+                      subs, revisions, parts_of(config, region, statuses, facts), form, records,
                       basis=None if local else config.rules.totals.basis)  # fmt: skip
 
 
@@ -159,7 +157,7 @@ def _gather_months(store: st.Store, config: Config, region: Division, period: st
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     records = None  # the records are listed in the months' own outputs, not again in every longer period
-    return RegionPeriod(region, period, counties, rollup(config, region.code, facts), facts, statuses, issues, [], subs,
+    return RegionPeriod(region, period, counties, rollup(config, region.code, facts), facts, statuses, issues, subs,
                       store.revisions_for([s["id"] for s in subs]), parts_of(config, region, statuses, facts), form,
                       records, months, None if local else config.rules.totals.basis)  # fmt: skip
 

@@ -158,12 +158,11 @@ def write_consolidated(view: RegionPeriod, config: Config, path: Path) -> None:
         _by_part(book, view, config, head)
     _status(book, view)
     _issues(book, view)
-    local = view.parts is None  # a city: every project and every number's source are listed here;
-    if local:  # above it they are in the cities' workbooks, and a chart of 2,849 bars helps nobody
-        if view.records is not None:
-            _records(book, view)
-        else:
-            _projects(book, view)
+    # a city: every record (contract, project) and every number's source are listed here; above it
+    # they are in the cities' workbooks, and a chart of 2,849 bars helps nobody
+    local = view.parts is None
+    if local and view.records is not None:
+        _records(book, view)
     _ranking(book, view, config)
     if local:
         _charts(book, view, config)
@@ -274,25 +273,8 @@ def _issues(book: Book, view: RegionPeriod) -> None:
     table(book, ws, top, headers, rows, None, [10, 30, 10, 7, 26, 10, 8, 7, 70, 16, 30])
 
 
-def _projects(book: Book, view: RegionPeriod) -> None:
-    form = view.form
-    title = form.project_title if form and form.project_title else "项目明细"
-    words = form.project_labels if form else {}
-    ws = book.sheet(title[:31])
-    top = _title(book, ws, f"{title}（已接收报表）")
-    county_of = {s.submission["id"]: s.county for s in view.statuses if s.submission}
-    rows = []
-    for p in view.projects:
-        c = county_of.get(p["submission_id"])
-        rows.append([c.name if c else "", p["name"], p["org"], p["uscc"], p["category"], p["status"], p["funds"],
-                     p["note"], f"{p['sheet']}!{p['row']}"])  # fmt: skip
-    headers = ["县区", *(words.get(r, r) for r in ("name", "org", "uscc", "category", "status", "funds", "note")),
-               "来源行"]  # fmt: skip
-    table(book, ws, top, headers, rows, {7: "#,##0.00"}, [14, 40, 30, 22, 22, 8, 14, 20, 14])
-
-
 def _records(book: Book, view: RegionPeriod) -> None:
-    """A list form's records of the accepted returns, a column per field of its definition."""
+    """The form's list (contracts, projects): the records of the accepted returns, a column per field."""
     form = view.form
     assert form is not None and form.list is not None
     ws = book.sheet(form.list.title[:31])

@@ -63,23 +63,6 @@ class RowRef:
 
 @compact
 @dataclass(frozen=True, slots=True)
-class ProjectRow:
-    sheet: str
-    row: int  # 0-based
-    name: str
-    org: str
-    uscc: str | None
-    category: str | None
-    status: str | None
-    funds: float | None
-    funds_raw: str
-    funds_status: str
-    note: str | None
-    cells: dict[str, str] = field(default_factory=dict)  # field -> A1 address
-
-
-@compact
-@dataclass(frozen=True, slots=True)
 class Record:
     """One row of a form's list (a contract, an enterprise): field -> value as the form means it
     (text, a number in the field's unit, a date as YYYY-MM-DD), as written, and what is wrong."""
@@ -109,9 +92,7 @@ class Return:
     period_source: Located | None = None
     facts: list[Fact] = field(default_factory=list)
     rows: dict[str, RowRef] = field(default_factory=dict)
-    projects: list[ProjectRow] = field(default_factory=list)
-    project_sheet: str | None = None
-    records: list[Record] = field(default_factory=list)  # the rows of a list form
+    records: list[Record] = field(default_factory=list)  # the rows of the form's list
     list_sheet: str | None = None
     list_key: tuple[str, ...] = ()  # the fields that identify a record (合同登记号), per the form
     issues: list[Issue] = field(default_factory=list)  # found while reading

@@ -22,7 +22,7 @@ from huizong.read.cells import address
 from huizong.read.grid import Grid
 from huizong.read.header import Labels, match_label
 from huizong.read.model import Record
-from huizong.read.projects import normalize_uscc, uscc_status
+from huizong.read.uscc import normalize_uscc, uscc_status
 from huizong.read.values import BLANK, OK, PLACEHOLDER, parse_cell, to_catalog_units
 
 HEADER_SCAN_ROWS = 60
@@ -43,16 +43,17 @@ def _header_match(text: str, part: ListPart, config: Config) -> tuple[ListField,
         candidates.insert(0, norm[: m.start()])
         unit = m.group(1)
     for cand in candidates:
-        key = fold(cand)
-        for f in part.fields:
-            if any(fold(h) == key for h in f.headers):
-                if f.unit and unit and config.units.factor(unit, f.unit) is None:
-                    unit = ""
-                return f, (unit if cand is not norm else "")
+        f = part.matches(cand)
+        if f is not None:
+            if f.unit and unit and config.units.factor(unit, f.unit) is None:
+                unit = ""
+            return f, (unit if cand is not norm else "")
     key = fold(norm)
     best: tuple[int, ListField] | None = None
     for f in part.fields:
         for h in f.headers:
+            if h.startswith("="):  # exact only
+                continue
             fh = fold(h)
             if len(fh) >= 2 and fh in key and (best is None or len(fh) > best[0]):
                 best = (len(fh), f)
@@ -150,6 +151,8 @@ def parse_value(f: ListField, value: object, header_unit: str, config: Config) -
         text = re.sub(r"\s+", "", text).upper()
     if f.pattern and not re.fullmatch(f.pattern, text):
         return text, "pattern"
+    if f.type == "text":  # kept as written (full-width brackets of a name stay): matched and checked folded
+        return (value.strip() if isinstance(value, str) else text), OK
     return text, OK
 
 

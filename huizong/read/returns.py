@@ -17,7 +17,6 @@ from huizong.read.grid import Grid, WorkbookUnreadable, load_grids
 from huizong.read.header import Labels, clean_code, label_index, read_header
 from huizong.read.model import Located, Return
 from huizong.read.periods import Period, find_period_in_text, parse_period
-from huizong.read.projects import find_project_header, read_projects
 from huizong.read.records import find_list_header, read_records
 from huizong.read.screen import Screened, screen
 from huizong.read.sniff import sniff
@@ -41,17 +40,10 @@ def form_sheets(grids: list[Grid], form: Form) -> list[tuple[Grid, Layout]]:
 
 
 def list_sheets(grids: list[Grid], form: Form, config: Config) -> list[Grid]:
-    """Every sheet that holds the list of a list form."""
+    """Every sheet that holds the form's list, the ones named as the list (or else the form) says first."""
     assert form.list is not None
-    return [g for g in _named_first(grids, form.sheet_names) if find_list_header(g, form.list, config)]
-
-
-def pick_project_sheet(grids: list[Grid], main: Grid | None, form: Form) -> Grid | None:
-    others = [g for g in grids if g is not main]
-    for g in _named_first(others, form.project_sheets):
-        if find_project_header(g, form.project_roles):
-            return g
-    return None
+    named = _named_first(grids, form.list.sheet_names or form.sheet_names)
+    return [g for g in named if find_list_header(g, form.list, config)]
 
 
 def recognise(grids: list[Grid], config: Config) -> list[tuple[Form, list[tuple[Grid, Layout | None]]]]:
@@ -160,11 +152,6 @@ def read_return(path: Path, config: Config, region: str | None = None, display_n
     _read_form(ret, form, grid, layout, view, labels, region, shown)
     _formulas_without_values(ret, screened, grid.name)
     _other_forms(ret, form, sheets[1:], view, labels, region, found[1:], grids)
-    project_grid = pick_project_sheet(grids, grid, form) if form.project_roles else None
-    if project_grid is not None:
-        ret.project_sheet = project_grid.name
-        ret.projects = read_projects(project_grid, config, form.project_roles)
-        _formulas_without_values(ret, screened, project_grid.name)
     if form.list is not None:  # an indicator table with a list beside it, on a sheet of its own
         lists = [g for g in list_sheets(grids, form, view) if g is not grid]
         if lists:

@@ -16,7 +16,6 @@ import pandas as pd
 
 from huizong.catalog import Config
 from huizong.read.model import Return
-from huizong.read.projects import uscc_status
 from huizong.read.values import BLANK, NOT_NUMERIC, PLACEHOLDER, UNIT_UNKNOWN
 
 
@@ -208,34 +207,3 @@ def ratios_frame(returns: list[Return], config: Config, history: object = None) 
                 }
             )  # fmt: skip
     return frame_of("ratios", rows, ctx, ["within", "no_slip"])
-
-
-def projects_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
-    categories = set(config.rules.project.categories)
-    statuses = set(config.rules.project.statuses)
-    rows: list[dict[str, Any]] = []
-    ctx: list[dict[str, Any]] = []
-    for ret in returns:
-        for p in ret.projects:
-            formed, checked, expected = uscc_status(p.uscc) if p.uscc else (None, None, None)
-            funds_ok = None
-            if p.funds_status != BLANK:
-                funds_ok = p.funds_status not in (NOT_NUMERIC, UNIT_UNKNOWN) and (p.funds is None or p.funds >= 0)
-            rows.append(
-                {
-                    "row_id": len(ctx),
-                    "uscc_formed": formed,
-                    "uscc_checked": checked if formed else None,
-                    "category_known": (p.category in categories) if p.category else None,
-                    "status_known": (p.status in statuses) if p.status else None,
-                    "funds_ok": funds_ok,
-                }
-            )
-            ctx.append(
-                {
-                    "file": ret.file, "sheet": p.sheet, "cells": p.cells, "uscc": p.uscc, "expected": expected,
-                    "category": p.category, "status": p.status, "funds": p.funds_raw,
-                }
-            )  # fmt: skip
-    cols = ["uscc_formed", "uscc_checked", "category_known", "status_known", "funds_ok"]
-    return frame_of("projects", rows, ctx, cols)

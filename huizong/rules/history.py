@@ -218,41 +218,6 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
     return frame_of("outliers", rows, ctx, ["robust_z"])
 
 
-def detail_frame(returns: list[Return], config: Config, history: History) -> Frame:
-    """Project detail against the key indicators named in rules.toml [detail] (B01, B02, B04, B03 for
-    the key-indicator form): provincial rows = applied, of those approved = approved, central rows =
-    central, funds <= funds_limit. The suite compares columns by role, so a city renames nothing in
-    it. Without [detail] (or for a catalog that lacks its indicators) there is nothing to compare."""
-    rule = config.rules.detail
-    roles = rule.indicators  # applied | approved | central | funds_limit -> indicator code
-    columns = ["n_provincial", "n_approved", "n_central", "funds", *roles]
-    rows: list[dict[str, Any]] = []
-    ctx: list[dict[str, Any]] = []
-    if not all(code in config.catalog.by_code for code in roles.values()):
-        return frame_of("detail", rows, ctx, columns)
-    for ret in returns:
-        if not ret.readable or not ret.projects:
-            continue
-        values = {f.indicator: f for f in ret.facts if f.column == "value"}
-        provincial = [p for p in ret.projects if (p.category or "").startswith(rule.provincial_prefix)]
-        central = [p for p in ret.projects if (p.category or "") == rule.central_category]
-        funds = [p.funds for p in ret.projects if p.funds is not None]
-        row: dict[str, Any] = {
-            "row_id": len(ctx),
-            "n_provincial": float(len(provincial)),
-            "n_approved": float(sum(p.status in rule.approved_statuses for p in provincial)),
-            "n_central": float(len(central)),
-            "funds": math.fsum(funds) if funds else None,
-        }
-        for role, code in roles.items():
-            f = values.get(code)
-            row[role] = f.number if f else None
-        rows.append(row)
-        ctx.append({"file": ret.file, "sheet": ret.sheet, "cells": {c: f.cell for c, f in values.items()},
-                    "indicators": dict(roles), "values": {k: row[k] for k in columns}})  # fmt: skip
-    return frame_of("detail", rows, ctx, columns)
-
-
 def history_for(store: Any, config: Config, region: str, returns: list[Return] | None = None) -> History:
     """What the store holds as current (本期累计 of accepted returns) that the rules of this batch
     can ask about, loaded in SQL, not filtered in Python: for each return, its county's periods of

@@ -35,6 +35,7 @@ from huizong.numbers import exact as exact_number
 from huizong.numbers import shown
 from huizong.read.model import Fact, Return
 from huizong.read.periods import KINDS, MONTHS, QUARTERS, Period, parse_token
+from huizong.read.uscc import normalize_uscc, uscc_status
 from huizong.rules.evaluate import Tables, aggregate_exact, evaluate, holds
 from huizong.rules.exact import text_of as exact_text
 from huizong.rules.frames import Frame
@@ -394,7 +395,10 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     for rule in form.rules:
         if rule.scope != "return":
             continue
-        has_list = pd.Series([r.list_sheet is not None for r in mine], index=data.index, dtype=bool)
+        # a list form's list is the return: an empty one counts 0. An indicator form's list is its
+        # detail beside the table: left empty (the template's blank sheet), it is not compared
+        has_list = pd.Series([r.list_sheet is not None and (form.is_list or bool(r.records)) for r in mine],
+                             index=data.index, dtype=bool)  # fmt: skip
         tables = Tables(data, recs, {k: others[k] for k in rule.expr.forms}, has_list=has_list)
         ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
         data[f"rule__{rule.code}"] = _in_periods(ok, rule, mine)
@@ -638,9 +642,12 @@ def issue_for(frame: Frame, form: Form, config: Config, meta: dict[str, Any], ro
     code = meta["code"]
     raw = ctx["raw"].get(f.code)
     detail = ""
+    expected = None
     if code == "record-invalid":
         code = PROBLEM_CODES.get(ctx["problems"].get(f.code, ""), "record-not-numeric")
-        if code == "record-choice-unknown":
+        if code == "record-uscc-check-failed":
+            expected = uscc_status(normalize_uscc(raw))[2]
+        elif code == "record-choice-unknown":
             detail = "、".join(f.choices)
         elif code == "record-pattern":
             detail = f.explanation or f.pattern or ""
@@ -650,7 +657,7 @@ def issue_for(frame: Frame, form: Form, config: Config, meta: dict[str, Any], ro
         detail = f"{lo} 至 {hi}{f.unit}" if lo and hi else (f"不小于 {lo}{f.unit}" if lo else f"不大于 {hi}{f.unit}")
         raw = shown(frame.data.at[row_id, f.code])
     return make_issue(code, ctx["file"], sheet=ctx["sheet"], cell=ctx["cells"].get(f.code), indicator=f.code,
-                      value=raw, name=f.name, unit=f.unit, detail=detail, severity=severity)  # fmt: skip
+                      value=raw, name=f.name, unit=f.unit, detail=detail, expected=expected, severity=severity)  # fmt: skip
 
 
 def _rule_issue(frame: Frame, form: Form, config: Config, rule: Rule, row_id: int) -> Issue:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import threading
 from collections import defaultdict
 from collections.abc import Hashable
@@ -36,12 +35,10 @@ BUILDERS = {
     "coverage": frames.coverage_frame,
     "pairs": frames.pairs_frame,
     "ratios": frames.ratios_frame,
-    "projects": frames.projects_frame,
     "cumulative": history.cumulative_frame,
     "last_year": history.last_year_frame,
     "jumps": history.jumps_frame,
     "outliers": history.outliers_frame,
-    "detail": history.detail_frame,
 }
 
 
@@ -315,16 +312,6 @@ class Validator:
                               value=shown(entry.get(small)), name=cat[small].name, detail=detail,
                               severity=severity)  # fmt: skip
         words = _words(config)
-        if frame.name == "detail":
-            role, count = meta["against"], meta["count"]
-            ind = ctx["indicators"][role]
-            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(ind), indicator=ind,
-                              value=shown(ctx["values"][count]), expected=shown(ctx["values"][role]),
-                              name=config.catalog[ind].name, severity=severity, **words)  # fmt: skip
-        if frame.name == "projects":
-            fld = meta.get("field", "")
-            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(fld), value=ctx.get(fld),
-                              expected=ctx.get("expected"), severity=severity)  # fmt: skip
         fields = {k: v for k, v in ctx.items() if k not in {"file", "sheet", "cell", "indicator", "value"}}
         if meta.get("detail"):
             fields["detail"] = ctx.get(meta["detail"])
@@ -346,13 +333,11 @@ def _value_set_parameters(spec: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def _words(config: Config) -> dict[str, str]:
-    """The form's own words for messages: its column labels, its name, its project detail's."""
+    """The form's own words for messages: its column labels and its name."""
     form = config.form
-    labels, detail = form.column_labels, config.rules.detail
-    funds = re.sub(r"[（(].*?[)）]", "", form.project_labels.get("funds", ""))
+    labels = form.column_labels
     return {"value_label": labels.get("value", "本期数"), "last_label": labels.get("last_year", "上年同期"),
-            "form": form.short_name, "list": form.project_title or "明细", "provincial": detail.provincial_prefix,
-            "central": detail.central_category, "approved_words": detail.approved_words, "funds_label": funds}  # fmt: skip
+            "form": form.short_name}  # fmt: skip
 
 
 _VALIDATORS: dict[tuple[int, str, str], Validator] = {}
