@@ -166,8 +166,6 @@ def read_form(folder: Path, config_root: Path) -> Form:
             f"{path}: [projects] 已改为 [list]：项目明细是指标表报表的一张明细表，字段写在 fields.csv，"
             "与指标的核对写在 rules.csv（见 docs/forms.md §6）"
         )
-    if indicators is not None and not table_header:
-        raise FormError(f'{path}: [indicators] header：应列出指标表表头行中的文字，如 ["指标名称", "指标代码"]')
     list_part = None
     if "list" in data:
         list_part = _read_list(folder, _table(data, "list", path), path)
