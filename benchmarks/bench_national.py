@@ -37,7 +37,7 @@ from huizong.settings import Settings
 def figures(code: str) -> dict[str, object]:
     rnd = random.Random(code)
     out: dict[str, object] = {}
-    for ind in CONFIG.catalog:
+    for ind in CONFIG.catalogs["key-indicators"]:
         if ind.is_ratio:
             continue
         v = float(BASE_VALUES[ind.code]) * rnd.uniform(0.5, 1.5)  # type: ignore[arg-type]
@@ -46,7 +46,7 @@ def figures(code: str) -> dict[str, object]:
     out["C02"] = min(out["C02"], out["C01"])  # type: ignore[type-var]
     out["C05"] = min(out["C05"], out["C04"])  # type: ignore[type-var]
     out["A03"] = min(out["A03"], out["Z03"])  # type: ignore[type-var]
-    for ind in CONFIG.catalog:
+    for ind in CONFIG.catalogs["key-indicators"]:
         if ind.is_ratio:
             num, den = float(out[ind.numerator]), float(out[ind.denominator])  # type: ignore[arg-type,index]
             out[ind.code] = round(float(ind.multiplier or 1) * num / den, 4)
@@ -142,7 +142,7 @@ def seed_history(db: Path, years: int) -> None:
     con = sqlite3.connect(db)
     cur = con.cursor()
     counties = CONFIG.divisions.county_codes
-    inds = [i.code for i in CONFIG.catalog]
+    inds = [i.code for i in CONFIG.catalogs["key-indicators"]]
     for y in range(2023 - years, 2023):
         for kind in ("Q1", "H1", "Q3", "FY"):
             period = f"{y}{kind}"

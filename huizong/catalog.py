@@ -11,7 +11,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -70,10 +70,23 @@ class Indicator:
         return self.aggregate == "ratio"
 
 
-def _csv_rows(path: Path) -> list[dict[str, str]]:
+INDICATOR_COLUMNS = ("code", "group", "name_zh", "name_en", "unit", "kind", "aggregate", "numerator", "denominator",
+                     "multiplier", "integer", "required", "aliases", "key", "tolerance", "jump_factor", "max")  # fmt: skip
+DIVISION_COLUMNS = ("code", "name", "level", "parent")
+UNIT_COLUMNS = ("catalog_unit", "written", "factor", "note")
+
+
+def _csv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a configuration CSV; a column it does not know is refused, never ignored."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            return list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            unknown = [c for c in reader.fieldnames or () if (c or "").strip() not in columns]
+            if unknown:
+                raise CatalogError(
+                    f"{path}: 不认识的列 {'、'.join(repr(c) for c in unknown)}（可用的列：{'、'.join(columns)}）"
+                )
+            return list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise CatalogError(f"{path}: {e}") from e
 
@@ -95,7 +108,7 @@ class Catalog:
 
     @classmethod
     def load(cls, path: Path) -> Catalog:
-        rows = _csv_rows(path)
+        rows = _csv_rows(path, INDICATOR_COLUMNS)
         out = []
         for n, r in enumerate(rows, start=2):
             try:
@@ -213,7 +226,7 @@ class Divisions:
     @classmethod
     def load(cls, path: Path) -> Divisions:
         out = []
-        for n, r in enumerate(_csv_rows(path), start=2):
+        for n, r in enumerate(_csv_rows(path, DIVISION_COLUMNS), start=2):
             try:
                 out.append(
                     Division(
@@ -324,7 +337,7 @@ class Units:
     @classmethod
     def load(cls, path: Path, prefixes: Mapping[str, object]) -> Units:
         table: dict[str, dict[str, Decimal]] = {}
-        for n, r in enumerate(_csv_rows(path), start=2):
+        for n, r in enumerate(_csv_rows(path, UNIT_COLUMNS), start=2):
             try:
                 factor = Decimal(r["factor"].strip())
                 table.setdefault(r["catalog_unit"].strip(), {})[normalize_label(r["written"])] = factor
@@ -357,19 +370,20 @@ class Units:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything a city configures, read from one folder (default: the repo's expectations/)."""
+    """Everything a city configures, read from one folder (default: the repo's expectations/).
+
+    It has no current form: whatever concerns one form is given that form's `FormConfig`
+    (`config.for_form(form_id)`), which carries the form, its catalog and its deadlines."""
 
     root: Path
-    catalog: Catalog
     divisions: Divisions
     units: Units
     rules: Rules = field(default_factory=Rules)
-    deadlines: dict[str, Any] = field(default_factory=dict)  # [due] of deadlines.toml
+    deadlines: dict[str, Any] = field(default_factory=dict)  # [due] of deadlines.toml: the city's default
     forms: tuple[Form, ...] = ()  # every form a bureau collects (forms/<id>/), in their order
     catalogs: dict[str, Catalog] = field(default_factory=dict)  # form id -> its indicators (or measures)
     header_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # forms/header.toml
-    form_id: str = ""  # the form this view of the configuration is for (`for_form`)
-    _views: dict[str, Config] = field(default_factory=dict, compare=False, repr=False)
+    _views: dict[str, FormConfig] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def current(cls, root: Path | None = None) -> Config:
@@ -404,11 +418,8 @@ class Config:
             check_names(forms, {k: [i.code for i in c] for k, c in catalogs.items()})
         except FormError as e:
             raise CatalogError(str(e)) from e
-        first = forms[0]
-        catalog = catalogs[first.id]
         return cls(
             root=root,
-            catalog=catalog,
             divisions=Divisions.load(cat_dir / "divisions.csv"),
             units=Units.load(cat_dir / "units.csv", rules.unit_prefixes),
             rules=rules,
@@ -416,28 +427,19 @@ class Config:
             forms=tuple(forms),
             catalogs=catalogs,
             header_labels=labels,
-            form_id=first.id,
         )
-
-    @property
-    def form(self) -> Form:
-        """The form this view is for (the first form, for the configuration as loaded)."""
-        return self.form_by_id[self.form_id]
 
     @cached_property
     def form_by_id(self) -> dict[str, Form]:
         return {f.id: f for f in self.forms}
 
-    def for_form(self, form_id: str) -> Config:
-        """The same configuration seen from one form: `catalog` is that form's indicators (or the
-        measures summed from its list), `deadlines` its own. One object per form, kept."""
-        if form_id == self.form_id:
-            return self
+    def for_form(self, form_id: str) -> FormConfig:
+        """One form in this configuration: the form, its catalog (its indicators, or the measures
+        summed from its list) and its deadlines (its own, else the city's). One object per form, kept."""
         if form_id not in self._views:
             form = self.form_by_id[form_id]
             due = dict(form.due) if form.due else self.deadlines
-            self._views[form_id] = replace(self, catalog=self.catalogs[form_id], form_id=form_id, deadlines=due,
-                                           _views=self._views)  # fmt: skip
+            self._views[form_id] = FormConfig(self, form, self.catalogs[form_id], due)
         return self._views[form_id]
 
     def labels_for(self, form: Form) -> dict[str, tuple[str, ...]]:
@@ -454,6 +456,57 @@ class Config:
     @property
     def suites_dir(self) -> Path:
         return self.root / "suites"
+
+
+@dataclass(frozen=True, eq=False)
+class FormConfig:
+    """One form seen in its configuration: what every step that concerns one form is given.
+
+    `form`, `catalog` and `deadlines` are that form's; the city's shared settings (divisions,
+    units, rules, header labels, the other forms) are read through from `config`."""
+
+    config: Config
+    form: Form
+    catalog: Catalog
+    deadlines: dict[str, Any]
+
+    @property
+    def form_id(self) -> str:
+        return self.form.id
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    @property
+    def divisions(self) -> Divisions:
+        return self.config.divisions
+
+    @property
+    def units(self) -> Units:
+        return self.config.units
+
+    @property
+    def rules(self) -> Rules:
+        return self.config.rules
+
+    @property
+    def limits(self) -> Limits:
+        return self.config.rules.limits
+
+    @property
+    def forms(self) -> tuple[Form, ...]:
+        return self.config.forms
+
+    @property
+    def form_by_id(self) -> dict[str, Form]:
+        return self.config.form_by_id
+
+    def labels_for(self, form: Form) -> dict[str, tuple[str, ...]]:
+        return self.config.labels_for(form)
+
+    def for_form(self, form_id: str) -> FormConfig:
+        return self.config.for_form(form_id)
 
 
 _CURRENT: dict[Path, tuple[tuple[tuple[str, int, int], ...], Config]] = {}

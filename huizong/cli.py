@@ -230,7 +230,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     else:
         from huizong.publish.listtemplate import write_list_template
 
-        write_list_template(out, config.for_form(form.id), form, div, period)
+        write_list_template(out, config, form, div, period)
     print(out)
     return 0
 

@@ -17,7 +17,7 @@ from typing import Any
 import openpyxl
 import xlwt
 
-from huizong.catalog import Config
+from huizong.catalog import Config, FormConfig
 from huizong.publish.template import write_template
 from huizong.read.periods import Period
 from huizong.read.uscc import uscc_check_char
@@ -33,11 +33,12 @@ MINLE = {
     "G01": 227, "G02": 12,
 }  # fmt: skip
 SCALE = {"620702": 2.6, "620721": 0.35, "620722": 1.0, "620723": 0.8, "620724": 0.9, "620725": 0.7}
+KEY_FORM = "key-indicators"  # the demo fills the two shipped forms
 TARGET_FACTOR, LAST_YEAR_FACTOR = 1.8, 0.88
 RATIOS = {"A02": ("A01", "Z01", 0.01), "A04": ("A03", "Z03", 100), "E06": ("E05", "Z02", 1)}
 
 
-def county_values(config: Config, county: str) -> dict[str, dict[str, float]]:
+def county_values(config: FormConfig, county: str) -> dict[str, dict[str, float]]:
     """target / value / last_year per indicator, consistent (ratios from their parts, approved <= applied)."""
     k = SCALE[county]
     out: dict[str, dict[str, float]] = {}
@@ -87,7 +88,7 @@ def projects(county: str, values: dict[str, dict[str, float]]) -> list[list[obje
     return rows
 
 
-def _fill_template(path: Path, config: Config, county: str, values: dict[str, dict[str, float]],
+def _fill_template(path: Path, config: FormConfig, county: str, values: dict[str, dict[str, float]],
                    project_rows: Sequence[Sequence[object]] = (), filled_by: str = "李明") -> None:  # fmt: skip
     div = config.divisions.get(county)
     assert div is not None
@@ -106,7 +107,7 @@ def _fill_template(path: Path, config: Config, county: str, values: dict[str, di
     wb.save(path)
 
 
-def _messy_grid(config: Config, values: dict[str, dict[str, float]]) -> list[list[object]]:
+def _messy_grid(config: FormConfig, values: dict[str, dict[str, float]]) -> list[list[object]]:
     """临泽县's way: title, header in one cell each, table shifted and reordered, units changed."""
     grid: list[list[object]] = [[], [None, "临泽县2024年上半年科技创新主要指标完成情况表"], [],
                                 [None, "填报单位：临泽县科学技术局", None, None, "行政区划代码：", "620723"],
@@ -146,7 +147,7 @@ def _write_xlsx_grid(path: Path, grid: list[list[object]], sheet: str, hidden: S
     wb.save(path)
 
 
-def _write_xls_minle(path: Path, config: Config) -> None:
+def _write_xls_minle(path: Path, config: FormConfig) -> None:
     """民乐县: legacy .xls, no code column, county known by office name only, text with units."""
     text = {"A01": "0.51亿元", "B03": "230万元", "E04": "4.15亿元", "F06": "1万人次", "F02": "55名",
             "E05": "31件", "G01": "227万元", "G02": "10多"}  # fmt: skip
@@ -178,7 +179,7 @@ def _word_file(path: Path) -> None:
 
 def write_demo(inbox: Path, config: Config | None = None) -> list[Path]:
     """Write the demo batch into `inbox`; files get increasing modification times (arrival order)."""
-    config = config or Config.load()
+    key = (config or Config.load()).for_form(KEY_FORM)
     inbox.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -187,22 +188,22 @@ def write_demo(inbox: Path, config: Config | None = None) -> list[Path]:
         written.append(p)
         return p
 
-    gz = county_values(config, "620702")
-    _fill_template(add("甘州区_2024年上半年_科技创新主要指标.xlsx"), config, "620702", gz, projects("620702", gz))
-    _write_xls_minle(add("民乐县科技局-2024年1-6月主要指标.xls"), config)
-    lz = county_values(config, "620723")
-    _write_xlsx_grid(add("临泽县上半年报表.xlsx"), _messy_grid(config, lz), "Sheet1", hidden=[20])
-    gt = county_values(config, "620724")
+    gz = county_values(key, "620702")
+    _fill_template(add("甘州区_2024年上半年_科技创新主要指标.xlsx"), key, "620702", gz, projects("620702", gz))
+    _write_xls_minle(add("民乐县科技局-2024年1-6月主要指标.xls"), key)
+    lz = county_values(key, "620723")
+    _write_xlsx_grid(add("临泽县上半年报表.xlsx"), _messy_grid(key, lz), "Sheet1", hidden=[20])
+    gt = county_values(key, "620724")
     first = {**gt, "A01": {**gt["A01"], "value": gt["A01"]["value"] * 10}}  # a slip, corrected below
-    _fill_template(add("高台县_2024H1.xlsx"), config, "620724", first)
-    _fill_template(add("高台县_2024H1_更正.xlsx"), config, "620724", gt, projects("620724", gt))
-    sd = county_values(config, "620725")
+    _fill_template(add("高台县_2024H1.xlsx"), key, "620724", first)
+    _fill_template(add("高台县_2024H1_更正.xlsx"), key, "620724", gt, projects("620724", gt))
+    sd = county_values(key, "620725")
     bad = {**sd, "B02": {**sd["B02"], "value": sd["B01"]["value"] + 3}, "C01": {**sd["C01"], "value": 12.5}}
     bad_projects = projects("620725", bad)
     bad_projects[0][3] = str(bad_projects[0][3])[:-1] + "0"  # wrong check character
     sm = add("山丹县_2024H1.xlsm")
-    _fill_template(sm, config, "620725", bad, bad_projects)
-    _fill_template(add("肃南县科技局_2024年上半年.xlsx"), config, "620721", county_values(config, "620721"))
+    _fill_template(sm, key, "620725", bad, bad_projects)
+    _fill_template(add("肃南县科技局_2024年上半年.xlsx"), key, "620721", county_values(key, "620721"))
     shutil.copyfile(written[-1], add("肃南县科技局_2024年上半年(1).xlsx"))  # sent twice
     _word_file(add("工作总结.xlsx"))
     corrupt = add("临泽县_项目表.xlsx")
@@ -230,7 +231,7 @@ CONTRACT_SHORTFALL = "620724"
 def contract_plan(config: Config, county: str) -> dict[int, list[tuple[float, float]]]:
     """Month -> contracts (成交金额, 技术交易额) that add up, over January to June, to the county's
     E03 (number) and E04 (turnover) of its half-year key-indicator return."""
-    values = county_values(config, county)
+    values = county_values(config.for_form(KEY_FORM), county)
     n = int(values["E03"]["value"]) - (3 if county == CONTRACT_SHORTFALL else 0)
     total = round(values["E04"]["value"], 2)
     months = [1, 2, 3, 4, 6] if county == "620721" else [1, 2, 3, 4, 5, 6]  # 肃南县 registered nothing in May

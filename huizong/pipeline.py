@@ -142,11 +142,9 @@ def validate(returns: list[Return], config: Config, region: str, store: st.Store
              docs_dir: Path | None = None) -> dict[str, list[Issue]]:  # fmt: skip
     """All issues of the batch by file; `store` lets the rules compare with what it holds;
     `docs_dir` receives the GX Data Docs of the suite runs."""
-    from huizong.rules.history import history_for
     from huizong.rules.suites import validator_for
 
-    first = [r for r in returns if r.form == config.form_id]
-    by_file, _ = validator_for(config, region, docs_dir).run(returns, history_for(store, config, region, first), store)
+    by_file, _ = validator_for(config, region, docs_dir).run(returns, store)
     if store is not None:  # an upload that is another county's; a correction to an approved period
         for file, found in gate(returns, store, config.divisions).items():
             by_file.setdefault(file, []).extend(found)

@@ -12,6 +12,7 @@ import xlwt
 from huizong.catalog import Config
 
 CONFIG = Config.load()
+KEY = CONFIG.for_form("key-indicators")  # the key form, as every step that concerns it is given it
 
 HEADER = ["序号", "指标代码", "指标名称", "计量单位", "年度目标", "本期累计", "上年同期", "备注"]
 PROJECT_HEADER = ["序号", "项目名称", "承担单位", "统一社会信用代码", "项目类别", "状态", "到位资金（万元）", "备注"]
@@ -61,7 +62,7 @@ def rows_for(values: Mapping[str, object], with_codes: bool = True) -> list[dict
     """Table rows: value may be a scalar (本期累计) or a dict with target/value/last_year/unit/name/note."""
     out = []
     for code, v in values.items():
-        ind = CONFIG.catalog[code]
+        ind = KEY.catalog[code]
         cell = v if isinstance(v, dict) else {"value": v}
         out.append(
             {
@@ -115,7 +116,7 @@ def write_return(
             v = unit if unit else full.get(name)
             if v is not None:
                 grid.append((r, shape.left + c, v))
-        code = [k for k, ind in CONFIG.catalog.by_code.items() if ind.name == row["指标名称"]]
+        code = [k for k, ind in KEY.catalog.by_code.items() if ind.name == row["指标名称"]]
         if row["指标代码"] in shape.hidden_rows or (code and code[0] in shape.hidden_rows):
             hidden_rows.append(r)
         r += 1

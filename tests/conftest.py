@@ -15,9 +15,9 @@ os.environ.setdefault(
     "HUIZONG_DOCS", "0"
 )  # GX Data Docs cost a second a run; tests that look at them turn them on  # tests write files and run at once; see test_hostile for the quiet window
 
-from builders import CONFIG
+from builders import CONFIG, KEY
 
-from huizong.catalog import Config
+from huizong.catalog import Config, FormConfig
 from huizong.pipeline import RunSummary, run_batch
 from huizong.settings import Settings
 
@@ -27,6 +27,12 @@ CITY = "620700"
 @pytest.fixture(scope="session")
 def config() -> Config:
     return CONFIG
+
+
+@pytest.fixture
+def key() -> FormConfig:
+    """The key form in the shipped configuration."""
+    return KEY
 
 
 class Workspace:

@@ -12,13 +12,13 @@ def test_catalog_is_the_spec_catalog(config):  # type: ignore[no-untyped-def]
     import csv
 
     spec = Path(__file__).resolve().parents[2] / "shared" / "spec" / "indicators.csv"
-    assert len(config.catalog) == 37
+    assert len(config.catalogs["key-indicators"]) == 37
     if spec.exists():  # beside the repo in CI and on the developers' machines
         rows = list(csv.DictReader(spec.open(encoding="utf-8")))
-        assert [r["code"] for r in rows] == [i.code for i in config.catalog]
-    a02 = config.catalog["A02"]
+        assert [r["code"] for r in rows] == [i.code for i in config.catalogs["key-indicators"]]
+    a02 = config.catalogs["key-indicators"]["A02"]
     assert (a02.numerator, a02.denominator, a02.multiplier, a02.is_ratio) == ("A01", "Z01", Decimal("0.01"), True)
-    assert config.catalog.by_name["技术合同交易额"].code == "E04"
+    assert config.catalogs["key-indicators"].by_name["技术合同交易额"].code == "E04"
 
 
 def test_divisions_and_demo_city(config):  # type: ignore[no-untyped-def]
@@ -57,8 +57,8 @@ def test_a_city_can_add_an_indicator_without_code(tmp_path, config):  # type: ig
     with (root / "catalog" / "indicators.csv").open("a", encoding="utf-8") as f:
         f.write("H01,科技金融,科技信贷余额,Tech loans,亿元,stock,sum,,,,n,n,科技贷款余额,n,\n")
     cfg = Config.load(root)
-    assert cfg.catalog["H01"].name == "科技信贷余额"
-    assert cfg.catalog.by_name["科技贷款余额"].code == "H01"
+    assert cfg.catalogs["key-indicators"]["H01"].name == "科技信贷余额"
+    assert cfg.catalogs["key-indicators"].by_name["科技贷款余额"].code == "H01"
 
 
 def test_alias_used_twice_is_refused(tmp_path):  # type: ignore[no-untyped-def]
@@ -70,3 +70,21 @@ def test_alias_used_twice_is_refused(tmp_path):  # type: ignore[no-untyped-def]
     )
     with pytest.raises(CatalogError):
         Catalog.load(p)
+
+
+def test_an_unknown_column_of_a_catalog_file_is_refused_not_ignored(tmp_path, config):  # type: ignore[no-untyped-def]
+    import shutil
+
+    p = tmp_path / "indicators.csv"
+    p.write_text(
+        "code,group,name_zh,name_en,unit,kind,aggregate,numerater,denominator\nX01,g,甲,a,家,stock,sum,,\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError, match="不认识的列 'numerater'"):
+        Catalog.load(p)
+    root = tmp_path / "cfg"
+    shutil.copytree(config.root, root)
+    units = root / "catalog" / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("note", "notes", 1), encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"units\.csv: 不认识的列 'notes'"):
+        Config.load(root)

@@ -145,5 +145,5 @@ def test_the_heartbeat_survives_database_errors(tmp_path, monkeypatch):  # type:
 
 def test_the_demo_config_loads_with_its_limits() -> None:
     assert CONFIG.limits.sheet_rows == 200_000 and CONFIG.limits.worker_count >= 1
-    assert all(i.maximum for i in CONFIG.catalog)
+    assert all(i.maximum for i in CONFIG.catalogs["key-indicators"])
     assert Path(DEFAULT_CONFIG / "catalog" / "rules.toml").read_text(encoding="utf-8").count("[limits]") == 1

@@ -48,7 +48,7 @@ def test_reporting_rate_on_time_late_missing_refused(ws, config):  # type: ignor
     at("2024-07-15T09:00:00")
     write_return(ws.drop("甘州区_更正.xlsx"), "620702", "2024H1", values(A01=5200))  # a correction stays on time
     ws.run()
-    m = matrix(open_store(ws.settings), config, "620700")
+    m = matrix(open_store(ws.settings), config.for_form("key-indicators"), "620700")
     got = {c.code: m.cells[(c.code, "2024H1")].status for c in m.counties}
     assert got == {"620702": "on-time", "620721": "missing", "620722": "late", "620723": "missing",
                    "620724": "missing", "620725": "refused"}  # fmt: skip
@@ -95,13 +95,18 @@ def test_not_yet_due_and_the_annual_deadline_next_january(ws, config):  # type: 
     from huizong.publish.reporting import due_at, load_deadlines, matrix
     from huizong.read.periods import Period
 
-    d = load_deadlines(config)
+    d = load_deadlines(config.for_form("key-indicators"))
     assert due_at(Period(2024, "FY"), d).date() == dt.date(2025, 1, 20)
     assert due_at(Period(2024, "Q3"), d).date() == dt.date(2024, 10, 10)
     at("2024-12-30T10:00:00")
     write_return(ws.drop("r.xlsx"), "620702", "2024年度", values())
     ws.run()
-    m = matrix(open_store(ws.settings), config, "620700", today=dt.datetime.fromisoformat("2024-12-31T00:00:00+08:00"))
+    m = matrix(
+        open_store(ws.settings),
+        config.for_form("key-indicators"),
+        "620700",
+        today=dt.datetime.fromisoformat("2024-12-31T00:00:00+08:00"),
+    )
     assert m.cells[("620721", "2024FY")].status == "not-due"
     assert m.cells[("620702", "2024FY")].status == "on-time"
 

@@ -49,10 +49,10 @@ def test_demo_totals_are_the_sum_of_what_the_counties_wrote(demo_run, config):  
     ws, _, _ = demo_run
     totals = ws.totals("2024H1")
     accepted = ["620702", "620721", "620722", "620723", "620724"]
-    expected = sum(county_values(config, c)["E04"]["value"] for c in accepted)
+    expected = sum(county_values(config.for_form("key-indicators"), c)["E04"]["value"] for c in accepted)
     assert float(totals["E04"]["value"]) == pytest.approx(expected, abs=1e-6)
-    a01 = {c: county_values(config, c)["A01"]["value"] for c in accepted}
-    z01 = {c: county_values(config, c)["Z01"]["value"] for c in accepted}
+    a01 = {c: county_values(config.for_form("key-indicators"), c)["A01"]["value"] for c in accepted}
+    z01 = {c: county_values(config.for_form("key-indicators"), c)["Z01"]["value"] for c in accepted}
     assert float(totals["A02"]["value"]) == round(0.01 * sum(a01.values()) / sum(z01.values()), 6)
     assert totals["E04"]["missing"] == "620725 山丹县"
 
@@ -110,7 +110,7 @@ def test_native_charts(demo_run, config):  # type: ignore[no-untyped-def]
     path = ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
-    keys = [i for i in config.catalog if i.key and not i.is_ratio]
+    keys = [i for i in config.catalogs["key-indicators"] if i.key and not i.is_ratio]
     assert len(charts) == len(keys) + 1  # one per key indicator, one of completion %
 
 

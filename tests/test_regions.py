@@ -15,7 +15,7 @@ from builders import BASE_VALUES, CONFIG, write_return
 from huizong.pipeline import run_batch
 
 DIV = CONFIG.divisions
-CAT = CONFIG.catalog
+CAT = CONFIG.catalogs["key-indicators"]
 
 
 def slice_counties() -> list[str]:

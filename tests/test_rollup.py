@@ -13,7 +13,7 @@ def facts(county: str, **cols: dict[str, float]) -> list[dict[str, object]]:
 
 
 def totals(config, rows):  # type: ignore[no-untyped-def]
-    return {t.code: t for t in rollup(config, "620700", rows)}
+    return {t.code: t for t in rollup(config.for_form("key-indicators"), "620700", rows)}
 
 
 def test_ratios_are_recomputed_from_summed_parts_never_averaged(config):  # type: ignore[no-untyped-def]

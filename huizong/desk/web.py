@@ -269,7 +269,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         if f.indicators is not None:
             write_template(out, config.for_form(f.id), div, p, store)
         else:
-            write_list_template(out, config.for_form(f.id), f, div, p)
+            write_list_template(out, config, f, div, p)
         return FileResponse(out, filename=out.name, media_type=XLSX,
                             background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))  # fmt: skip
 

@@ -1218,7 +1218,7 @@ def read_back(made: NewForm, config_root: Path) -> ReadBack:
     view = config.for_form(made.form_id)
     grid = next((g for g in grids if g.name == made.sheet), sheets[0][0])
     if form.list is not None and form.indicators is None:
-        hit = find_list_header(grid, form.list, view)
+        hit = find_list_header(grid, form.list, view.units)
         if hit is None:
             return ReadBack(False, "用新定义找不到原表的表头行", tuple(problems))
         missing = [f.name for f in form.list.fields if f.code not in hit[1]]

@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from huizong.catalog import Config
+from huizong.catalog import Config, FormConfig
 from huizong.ledger import store as st
 from huizong.publish.csvs import write_counties, write_issues, write_records, write_totals
 from huizong.publish.files import write_atomic
@@ -19,7 +19,7 @@ from huizong.publish.workbook import write_consolidated
 Job = tuple[str, str, str]  # (region, period, form id)
 
 
-def publish_region(store: st.Store, config: Config, layout: Layout, region: str, period: str,
+def publish_region(store: st.Store, config: FormConfig, layout: Layout, region: str, period: str,
                     subs: list[dict[str, Any]]) -> list[Path]:  # fmt: skip
     """`config`: the configuration seen from the form (`Config.for_form`)."""
     form = config.form

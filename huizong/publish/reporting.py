@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from huizong.catalog import Config, Division
+from huizong.catalog import Division, FormConfig
 from huizong.clock import TZ, now
 from huizong.ledger import store as st
 from huizong.read.periods import Period, parse_token
@@ -37,7 +37,7 @@ class Reporting(Worded):
 ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = Reporting
 
 
-def load_deadlines(config: Config) -> dict[str, Any]:
+def load_deadlines(config: FormConfig) -> dict[str, Any]:
     """`[due]` of deadlines.toml, checked when the configuration is loaded (`catalog.Config`)."""
     return config.deadlines
 
@@ -92,7 +92,7 @@ class Matrix:
         return (sum(c.status == ON_TIME for c in cells), sum(c.status in (ON_TIME, LATE) for c in cells), len(cells))
 
 
-def matrix(store: st.Store, config: Config, region: str, periods: list[str] | None = None,
+def matrix(store: st.Store, config: FormConfig, region: str, periods: list[str] | None = None,
            today: dt.datetime | None = None, submissions: list[dict[str, Any]] | None = None) -> Matrix:  # fmt: skip
     """`submissions`: the ledger's rows when the caller has read them already."""
     counties = config.divisions.counties_of(region)

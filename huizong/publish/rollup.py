@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from huizong.catalog import Config, Division, Indicator
+from huizong.catalog import Division, FormConfig, Indicator
 
 Values = Mapping[str, Mapping[str, Mapping[str, float]]]  # column -> indicator -> county -> number
 
@@ -104,7 +104,7 @@ def _missing(codes: list[str], reported: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c not in have)
 
 
-def rollup(config: Config, region: str, facts: Iterable[Mapping[str, Any]]) -> list[Total]:
+def rollup(config: FormConfig, region: str, facts: Iterable[Mapping[str, Any]]) -> list[Total]:
     """One Total per catalog indicator for the region, from the accepted facts of one period."""
     expected = config.divisions.counties_of(region)
     vals = index_facts(facts)

@@ -15,7 +15,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from huizong.catalog import Config, Division
+from huizong.catalog import Division, FormConfig
 from huizong.forms.model import Form, ListField, ListPart
 from huizong.ledger.store import Store
 from huizong.publish.sheets import BOLD, BORDER, HEAD_FILL, TITLE, print_setup
@@ -37,7 +37,9 @@ def last_year_values(store: Store | None, county: str, period: Period, config_fo
     return {r["indicator"]: r["number"] for r in rows if r["column"] == "value" and r["number"] is not None}
 
 
-def write_template(path: Path, config: Config, county: Division, period: Period, store: Store | None = None) -> Path:
+def write_template(
+    path: Path, config: FormConfig, county: Division, period: Period, store: Store | None = None
+) -> Path:
     """An indicator form's template (`config` seen from the form): its labels, sheets and title from
     its definition."""
     form = config.form
@@ -53,7 +55,9 @@ def write_template(path: Path, config: Config, county: Division, period: Period,
     return path
 
 
-def _indicator_sheet(ws: Worksheet, config: Config, county: Division, period: Period, last: dict[str, float]) -> None:
+def _indicator_sheet(
+    ws: Worksheet, config: FormConfig, county: Division, period: Period, last: dict[str, float]
+) -> None:
     ws["A1"] = config.form.name
     ws["A1"].font = TITLE
     ws.merge_cells("A1:H1")

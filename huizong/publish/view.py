@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from huizong.catalog import Config, Division
+from huizong.catalog import Division, FormConfig
 from huizong.forms.model import Form
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
@@ -67,7 +67,7 @@ def months_of(form: Form, period: str) -> tuple[str, ...]:
     return form.parts_of(parse_token(period))
 
 
-def gather(store: st.Store, config: Config, region_code: str, period: str,
+def gather(store: st.Store, config: FormConfig, region_code: str, period: str,
            submissions: list[dict[str, Any]] | None = None) -> RegionPeriod:  # fmt: skip
     """Everything the outputs of one region and period of the configuration's form show.
     `submissions` (the ledger's rows) is shared by all regions of a period: pass it in."""
@@ -111,7 +111,7 @@ def gather(store: st.Store, config: Config, region_code: str, period: str,
                       basis=None if local else config.rules.totals.basis)  # fmt: skip
 
 
-def _gather_months(store: st.Store, config: Config, region: Division, period: str, months: tuple[str, ...],
+def _gather_months(store: st.Store, config: FormConfig, region: Division, period: str, months: tuple[str, ...],
                    submissions: list[dict[str, Any]] | None) -> RegionPeriod:  # fmt: skip
     """A monthly form's quarter, half year or year: each county's months summed, the county counted
     only once every month of the period is in (accepted); its status is its latest month's."""
@@ -162,7 +162,7 @@ def _gather_months(store: st.Store, config: Config, region: Division, period: st
                       records, months, None if local else config.rules.totals.basis)  # fmt: skip
 
 
-def counted_counties(store: st.Store, config: Config, counties: list[Division], periods: list[str],
+def counted_counties(store: st.Store, config: FormConfig, counties: list[Division], periods: list[str],
                      by_county: dict[str, list[dict[str, Any]]]) -> set[str] | None:  # fmt: skip
     """Above a city with [totals] upward = "approved": the counties whose returns the totals count,
     those of cities that approved (or reported) every one of `periods`, and a county directly
@@ -195,7 +195,7 @@ def _by_county(subs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def parts_of(config: Config, region: Division, statuses: list[CountyStatus],
+def parts_of(config: FormConfig, region: Division, statuses: list[CountyStatus],
              facts: list[dict[str, Any]]) -> list[Part] | None:  # fmt: skip
     """For a province or the nation: each division under it, totalled from its counties' returns
     (ratios recomputed from summed parts at this level too, never averaged)."""

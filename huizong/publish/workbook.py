@@ -19,7 +19,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from huizong.catalog import Config, Indicator
+from huizong.catalog import FormConfig, Indicator
 from huizong.publish.reporting import Matrix
 from huizong.publish.style import (
     BORDER_COLOR,
@@ -141,7 +141,7 @@ def _title(book: Book, ws: Worksheet, text: str, sub: str | None = None) -> int:
     return 4
 
 
-def write_consolidated(view: RegionPeriod, config: Config, path: Path) -> None:
+def write_consolidated(view: RegionPeriod, config: FormConfig, path: Path) -> None:
     book = Book(path)
     period = parse_token(view.period)
     head = f"{view.region.name}{period.zh}{view.form.title if view.form else '汇总表'}"
@@ -176,13 +176,13 @@ LIST_LABELS = {"seq": "序号", "code": "代码", "name": "名称", "unit": "计
                "last_year": "上年同期"}  # fmt: skip
 
 
-def labels(config: Config) -> dict[str, str]:
+def labels(config: FormConfig) -> dict[str, str]:
     """The words for an indicator table's columns, from the form's definition (a list form's numbers
     have no table of their own: generic words)."""
     return {**LIST_LABELS, **config.form.column_labels}
 
 
-def _summary(book: Book, view: RegionPeriod, config: Config, head: str, sub: str, basis: str | None = None) -> None:
+def _summary(book: Book, view: RegionPeriod, config: FormConfig, head: str, sub: str, basis: str | None = None) -> None:
     ws = book.sheet("汇总")
     top = _title(book, ws, head, sub)
     if basis:
@@ -203,7 +203,7 @@ def _summary(book: Book, view: RegionPeriod, config: Config, head: str, sub: str
                             "同比增长、完成率按同时填报两项数据的县区计算（可比口径）。")  # fmt: skip
 
 
-def _matrix(book: Book, view: RegionPeriod, config: Config, name: str, head: str, sub: str,
+def _matrix(book: Book, view: RegionPeriod, config: FormConfig, name: str, head: str, sub: str,
             columns: Sequence[str], values: list[list[object]], extra: list[object] | None = None) -> None:  # fmt: skip
     """Indicators down, `columns` across, the region's total last (filled)."""
     ws = book.sheet(name)
@@ -222,7 +222,7 @@ def _matrix(book: Book, view: RegionPeriod, config: Config, name: str, head: str
     ws.freeze_panes(top, 3)
 
 
-def _by_county(book: Book, view: RegionPeriod, config: Config, head: str) -> None:
+def _by_county(book: Book, view: RegionPeriod, config: FormConfig, head: str) -> None:
     values: dict[tuple[str, str], float] = {}
     for f in view.facts:
         if f["column"] == "value" and f["number"] is not None:
@@ -232,7 +232,7 @@ def _by_county(book: Book, view: RegionPeriod, config: Config, head: str) -> Non
             [c.name for c in view.counties], cells)  # fmt: skip
 
 
-def _by_part(book: Book, view: RegionPeriod, config: Config, head: str) -> None:
+def _by_part(book: Book, view: RegionPeriod, config: FormConfig, head: str) -> None:
     """Above a prefecture: the divisions under the region × indicators, each from its counties'
     returns, and how many of each one's counties are in."""
     parts = view.parts or []
@@ -289,7 +289,7 @@ def _records(book: Book, view: RegionPeriod) -> None:
     table(book, ws, top, headers, rows, formats, widths)
 
 
-def _ranking(book: Book, view: RegionPeriod, config: Config) -> None:
+def _ranking(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     ws = book.sheet("通报排名")
     top = _title(book, ws, f"{view.region.name}{parse_token(view.period).zh}重点指标通报排名",
                  f"按{labels(config)['value']}从高到低排名")  # fmt: skip
@@ -323,7 +323,7 @@ def _ranking(book: Book, view: RegionPeriod, config: Config) -> None:
     table(book, ws, top, headers, rows, {5: "#,##0.00", 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
 
 
-def _charts(book: Book, view: RegionPeriod, config: Config) -> None:
+def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     """Native Excel column charts of the key indicators by county, and of their completion %."""
     name = "图表"
     ws = book.sheet(name)
@@ -403,7 +403,7 @@ def write_reporting_workbook(path: Path, m: Matrix, region_name: str) -> None:
     book.close()
 
 
-def _revisions(book: Book, view: RegionPeriod, config: Config) -> None:
+def _revisions(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     ws = book.sheet("更正记录")
     top = _title(book, ws, "更正记录", "县区报送更正后，与被替代报表逐项比较的变化（目录单位）")
     subs = {s["id"]: s for s in view.submissions}
@@ -418,7 +418,7 @@ def _revisions(book: Book, view: RegionPeriod, config: Config) -> None:
     table(book, ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
 
 
-def _provenance(book: Book, view: RegionPeriod, config: Config) -> None:
+def _provenance(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     ws = book.sheet("数据来源")
     top = _title(book, ws, "数据来源", "每个数据对应的报送文件、工作表和单元格")
     names = {c.code: c.name for c in view.counties}

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import Any
 
-from huizong.catalog import Config
+from huizong.catalog import Units
 from huizong.forms.model import ListField, ListPart, fold
 from huizong.read.cells import address
 from huizong.read.grid import Grid
@@ -31,7 +31,7 @@ _SUBTOTAL = ("合计", "小计", "总计")
 _ENDS = ("注", "填报说明", "说明：", "说明:")
 
 
-def _header_match(text: str, part: ListPart, config: Config) -> tuple[ListField, str] | None:
+def _header_match(text: str, part: ListPart, units: Units) -> tuple[ListField, str] | None:
     """(field, unit written in the header) for a header cell; None if it names no field."""
     norm = unicodedata.normalize("NFKC", text).strip()
     if not norm:
@@ -45,7 +45,7 @@ def _header_match(text: str, part: ListPart, config: Config) -> tuple[ListField,
     for cand in candidates:
         f = part.matches(cand)
         if f is not None:
-            if f.unit and unit and config.units.factor(unit, f.unit) is None:
+            if f.unit and unit and units.factor(unit, f.unit) is None:
                 unit = ""
             return f, (unit if cand is not norm else "")
     key = fold(norm)
@@ -59,12 +59,12 @@ def _header_match(text: str, part: ListPart, config: Config) -> tuple[ListField,
                 best = (len(fh), f)
     if best is None:
         return None
-    if not (best[1].unit and unit and config.units.factor(unit, best[1].unit) is not None):
+    if not (best[1].unit and unit and units.factor(unit, best[1].unit) is not None):
         unit = ""
     return best[1], unit
 
 
-def find_list_header(grid: Grid, part: ListPart, config: Config) -> tuple[int, dict[str, int], dict[str, str]] | None:
+def find_list_header(grid: Grid, part: ListPart, units: Units) -> tuple[int, dict[str, int], dict[str, str]] | None:
     """(header row, field -> column, field -> unit written in its header) of the list, if the sheet has it."""
     cues = [fold(h) for h in part.header]
     for r in range(min(grid.height, HEADER_SCAN_ROWS)):
@@ -73,14 +73,14 @@ def find_list_header(grid: Grid, part: ListPart, config: Config) -> tuple[int, d
         if not joined or not any(cue in joined for cue in cues):
             continue
         columns: dict[str, int] = {}
-        units: dict[str, str] = {}
+        written: dict[str, str] = {}
         for c, t in enumerate(texts):
-            found = _header_match(t, part, config) if t else None
+            found = _header_match(t, part, units) if t else None
             if found and found[0].code not in columns:
                 columns[found[0].code] = c
-                units[found[0].code] = found[1]
+                written[found[0].code] = found[1]
         if len(columns) >= part.min_fields:
-            return r, columns, units
+            return r, columns, written
     return None
 
 
@@ -117,14 +117,14 @@ def _text(value: object) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
-def parse_value(f: ListField, value: object, header_unit: str, config: Config) -> tuple[Any, str]:
+def parse_value(f: ListField, value: object, header_unit: str, units: Units) -> tuple[Any, str]:
     """(the value as the form means it, its status): ok | blank | placeholder | not-numeric |
     unit-unknown | not-date | choice-unknown | pattern | uscc-invalid | uscc-check-failed."""
     text = _text(value)
     if not text:
         return None, BLANK
     if f.type in ("number", "integer"):
-        v = to_catalog_units(parse_cell(value), header_unit, f.unit or header_unit, config.units) if f.unit else None
+        v = to_catalog_units(parse_cell(value), header_unit, f.unit or header_unit, units) if f.unit else None
         if v is None:
             p = parse_cell(value)
             if p.status != OK or p.number is None:
@@ -156,12 +156,12 @@ def parse_value(f: ListField, value: object, header_unit: str, config: Config) -
     return text, OK
 
 
-def read_records(grid: Grid, part: ListPart, config: Config, labels: Labels) -> list[Record] | None:
+def read_records(grid: Grid, part: ListPart, units: Units, labels: Labels) -> list[Record] | None:
     """Every record of the list on this sheet; None if the sheet has no such list."""
-    found = find_list_header(grid, part, config)
+    found = find_list_header(grid, part, units)
     if found is None:
         return None
-    header_row, columns, units = found
+    header_row, columns, written = found
     fields = part.by_code
     out: list[Record] = []
     for r in range(header_row + 1, grid.height):
@@ -184,7 +184,7 @@ def read_records(grid: Grid, part: ListPart, config: Config, labels: Labels) -> 
             if fields[code].type == "seq":
                 continue
             value = grid.get(r, c)
-            parsed, status = parse_value(fields[code], value, units.get(code, ""), config)
+            parsed, status = parse_value(fields[code], value, written.get(code, ""), units)
             values[code] = parsed
             raw[code] = _text(value)
             if status != OK:

@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from huizong.catalog import Config, normalize_label
+from huizong.catalog import Config, FormConfig, normalize_label
 from huizong.codes import make_issue
 from huizong.forms.model import Form
 from huizong.read.cells import address
@@ -43,7 +43,7 @@ def list_sheets(grids: list[Grid], form: Form, config: Config) -> list[Grid]:
     """Every sheet that holds the form's list, the ones named as the list (or else the form) says first."""
     assert form.list is not None
     named = _named_first(grids, form.list.sheet_names or form.sheet_names)
-    return [g for g in named if find_list_header(g, form.list, config)]
+    return [g for g in named if find_list_header(g, form.list, config.units)]
 
 
 def recognise(grids: list[Grid], config: Config) -> list[tuple[Form, list[tuple[Grid, Layout | None]]]]:
@@ -70,7 +70,7 @@ def recognise(grids: list[Grid], config: Config) -> list[tuple[Form, list[tuple[
     return sorted(found, key=lambda f: -scores.get(f[0].id, 0))
 
 
-def _rows_known(grid: Grid, layout: Layout, config: Config) -> int:
+def _rows_known(grid: Grid, layout: Layout, config: FormConfig) -> int:
     """How many rows of the table the form's catalog names (by code or name)."""
     cols = layout.columns
     n = 0
@@ -139,9 +139,9 @@ def read_return(path: Path, config: Config, region: str | None = None, display_n
     grid, layout = sheets[0]
     ret.sheet = grid.name
     if layout is None:
-        _read_list_form(ret, form, grid, view, labels, region)
+        _read_list_form(ret, view, grid, labels, region)
         _formulas_without_values(ret, screened, grid.name)
-        _other_forms(ret, form, [(g, None) for g, _ in sheets[1:]], view, labels, region, found[1:], grids)
+        _other_forms(ret, view, [(g, None) for g, _ in sheets[1:]], labels, region, found[1:], grids)
         return ret
     if "value" not in layout.columns:
         ret.readable = False
@@ -149,36 +149,37 @@ def read_return(path: Path, config: Config, region: str | None = None, display_n
         return ret
     shown = dict.fromkeys(screened.percent_cells.get(grid.name, ()), "percent")
     shown |= dict.fromkeys(screened.permille_cells.get(grid.name, ()), "permille")
-    _read_form(ret, form, grid, layout, view, labels, region, shown)
+    _read_form(ret, view, grid, layout, labels, region, shown)
     _formulas_without_values(ret, screened, grid.name)
-    _other_forms(ret, form, sheets[1:], view, labels, region, found[1:], grids)
+    _other_forms(ret, view, sheets[1:], labels, region, found[1:], grids)
     if form.list is not None:  # an indicator table with a list beside it, on a sheet of its own
-        lists = [g for g in list_sheets(grids, form, view) if g is not grid]
+        lists = [g for g in list_sheets(grids, form, config) if g is not grid]
         if lists:
             ret.list_sheet, ret.list_key = lists[0].name, form.list.key
-            ret.records = read_records(lists[0], form.list, view, labels) or []
+            ret.records = read_records(lists[0], form.list, config.units, labels) or []
             _formulas_without_values(ret, screened, lists[0].name)
     return ret
 
 
-def _read_form(ret: Return, form: Form, grid: Grid, layout: Layout, config: Config, labels: Labels,
+def _read_form(ret: Return, view: FormConfig, grid: Grid, layout: Layout, labels: Labels,
                region: str | None, shown: dict[str, str] | None = None) -> None:  # fmt: skip
     ret.header = read_header(grid, labels)
-    _identify(ret, form, grid, layout.header_row, config, region)
-    facts, rows, issues = read_table(grid, layout, config, ret.file, labels, shown)
+    _identify(ret, view.form, grid, layout.header_row, view.config, region)
+    facts, rows, issues = read_table(grid, layout, view, ret.file, labels, shown)
     ret.facts, ret.rows = facts, rows
     ret.issues.extend(issues)
 
 
-def _read_list_form(ret: Return, form: Form, grid: Grid, config: Config, labels: Labels, region: str | None) -> None:
+def _read_list_form(ret: Return, view: FormConfig, grid: Grid, labels: Labels, region: str | None) -> None:
     """A list form: the header block, the records, and the measures summed from them as facts."""
+    form = view.form
     assert form.list is not None
     ret.header = read_header(grid, labels)
-    found = find_list_header(grid, form.list, config)
+    found = find_list_header(grid, form.list, view.units)
     header_row = found[0] if found else 0
-    _identify(ret, form, grid, header_row, config, region)
+    _identify(ret, form, grid, header_row, view.config, region)
     ret.list_sheet, ret.list_key = grid.name, form.list.key
-    ret.records = read_records(grid, form.list, config, labels) or []
+    ret.records = read_records(grid, form.list, view.units, labels) or []
     if found is not None:  # a required column the header lacks: one error, not one per row
         for f in form.list.fields:
             if f.required and f.code not in found[1]:
@@ -201,22 +202,23 @@ def _identity(r: Return) -> tuple[object, ...]:
             tuple(sorted(tuple(sorted((k, str(v)) for k, v in rec.values.items())) for rec in r.records)))  # fmt: skip
 
 
-def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None]], config: Config, labels: Labels,
+def _other_forms(ret: Return, view: FormConfig, others: list[tuple[Grid, Layout | None]], labels: Labels,
                  region: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]],
                  all_grids: list[Grid]) -> None:  # fmt: skip
     """A workbook holding several different forms (or one form twice, for two counties or periods)
     is refused, naming them all; never one silently kept.
 
     A sheet that repeats the same form (same county, period and numbers) is no second return."""
+    form, config = view.form, view.config
     different = []
     for grid, layout in others:
         if layout is not None and "value" not in layout.columns:
             continue
         other = Return(file=ret.file, path=ret.path, form=form.id)
         if layout is None:
-            _read_list_form(other, form, grid, config, labels, region)
+            _read_list_form(other, view, grid, labels, region)
         else:
-            _read_form(other, form, grid, layout, config, labels, region)
+            _read_form(other, view, grid, layout, labels, region)
         if (layout is not None and not other.facts) or _identity(other) == _identity(ret):
             continue
         different.append((grid.name, other))
@@ -225,12 +227,12 @@ def _other_forms(ret: Return, form: Form, others: list[tuple[Grid, Layout | None
         if grid.name == ret.sheet:
             continue
         other = Return(file=ret.file, path=ret.path, form=other_form.id)
-        view = config.for_form(other_form.id)
+        other_view = config.for_form(other_form.id)
         other_labels = label_index(config.labels_for(other_form))
         if sheets[0][1] is None:
-            _read_list_form(other, other_form, grid, view, other_labels, region)
+            _read_list_form(other, other_view, grid, other_labels, region)
         else:
-            _read_form(other, other_form, grid, sheets[0][1], view, other_labels, region)
+            _read_form(other, other_view, grid, sheets[0][1], other_labels, region)
         different.append((f"{grid.name}（{other_form.short_name}）", other))
     if not different:
         return

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
-from huizong.catalog import Config, Indicator, normalize_label
+from huizong.catalog import FormConfig, Indicator, Units, normalize_label
 from huizong.codes import make_issue
 from huizong.issues import Issue
 from huizong.read.cells import address
@@ -102,15 +102,15 @@ def clean_name(text: str) -> str:
     return s
 
 
-def unit_in_name(name: str, catalog_unit: str, config: Config) -> str:
+def unit_in_name(name: str, catalog_unit: str, units: Units) -> str:
     """ "技术合同成交额（亿元）" with no 计量单位: the unit is the one in the name, if it converts."""
     m = re.search(r"\(([^()]+)\)$", normalize_label(name))
-    if m and config.units.factor(m.group(1), catalog_unit) is not None:
+    if m and units.factor(m.group(1), catalog_unit) is not None:
         return m.group(1)
     return ""
 
 
-def match_indicator(config: Config, code_text: str, name_text: str) -> tuple[Indicator | None, Indicator | None]:
+def match_indicator(config: FormConfig, code_text: str, name_text: str) -> tuple[Indicator | None, Indicator | None]:
     """(by code, by name): either may be None."""
     cat = config.catalog
     if not code_text:
@@ -129,7 +129,7 @@ SCALED = {"%": 100, "‰": 1000}  # a fraction in a cell shown as a percentage, 
 
 
 def read_table(
-    grid: Grid, layout: Layout, config: Config, file: str, labels: Labels, shown: dict[str, str] | None = None
+    grid: Grid, layout: Layout, config: FormConfig, file: str, labels: Labels, shown: dict[str, str] | None = None
 ) -> tuple[list[Fact], dict[str, RowRef], list[Issue]]:
     """`shown`: cell -> "percent" | "permille", the cells whose number format shows a fraction so."""
     cols = layout.columns
@@ -172,7 +172,7 @@ def read_table(
             )  # fmt: skip
         unit_text = grid.text(r, cols["unit"]) if "unit" in cols else ""
         if not unit_text:
-            unit_text = unit_in_name(name_text, ind.unit, config)
+            unit_text = unit_in_name(name_text, ind.unit, config.units)
         note = grid.text(r, cols["note"]) if "note" in cols else ""
         row_facts = []
         for column in COLUMNS:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from huizong.catalog import Config
+from huizong.catalog import Config, FormConfig
 from huizong.read.model import Return
 from huizong.read.values import BLANK, NOT_NUMERIC, PLACEHOLDER, UNIT_UNKNOWN
 
@@ -77,7 +77,7 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
     return frame_of("returns", rows, ctx, cols)
 
 
-def facts_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
+def facts_frame(returns: list[Return], config: FormConfig, history: object = None) -> Frame:
     cat = config.catalog
     labels = config.form.column_labels
     rows: list[dict[str, Any]] = []
@@ -122,7 +122,7 @@ def _plausible(number: float | None, maximum: float | None) -> bool | None:
     return maximum is None or abs(number) <= maximum
 
 
-def coverage_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
+def coverage_frame(returns: list[Return], config: FormConfig, history: object = None) -> Frame:
     """One row per (return, required indicator): is the row there, is its value filled in."""
     required = [i for i in config.catalog if i.required]
     rows: list[dict[str, Any]] = []
@@ -149,7 +149,7 @@ def coverage_frame(returns: list[Return], config: Config, history: object = None
     return frame_of("coverage", rows, ctx, ["present", "filled"])
 
 
-def pairs_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
+def pairs_frame(returns: list[Return], config: FormConfig, history: object = None) -> Frame:
     """One row per return, one column per indicator: its 本期累计 in catalog units."""
     codes = [i.code for i in config.catalog]
     rows: list[dict[str, Any]] = []
@@ -173,7 +173,7 @@ SLIPS = {  # catalog unit -> (factor that turns what was written into what was m
 }
 
 
-def ratios_frame(returns: list[Return], config: Config, history: object = None) -> Frame:
+def ratios_frame(returns: list[Return], config: FormConfig, history: object = None) -> Frame:
     """A county-filled ratio against the one recomputed from its own parts."""
     ratios = [i for i in config.catalog if i.is_ratio]
     rows: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from huizong.catalog import Config
+from huizong.catalog import FormConfig
 from huizong.numbers import shown
 from huizong.read.model import Return
 from huizong.read.periods import KINDS, Period
@@ -74,7 +74,7 @@ def _batch_values(returns: list[Return]) -> dict[tuple[str, str, str], list[tupl
     return out
 
 
-def cumulative_frame(returns: list[Return], config: Config, history: History) -> Frame:
+def cumulative_frame(returns: list[Return], config: FormConfig, history: History) -> Frame:
     """Flow indicators within a year: Q1 <= H1 <= Q3 <= FY, against the store and the batch."""
     batch = _batch_values(returns)
     flows = {i.code for i in config.catalog if i.kind == "flow"}
@@ -115,7 +115,7 @@ def cumulative_frame(returns: list[Return], config: Config, history: History) ->
     return frame_of("cumulative", rows, ctx, ["number", "prev_max", "next_min"])
 
 
-def last_year_frame(returns: list[Return], config: Config, history: History) -> Frame:
+def last_year_frame(returns: list[Return], config: FormConfig, history: History) -> Frame:
     """上年同期 as written against what the county reported for that period last year."""
     rules = config.rules.history
     rel, absolute = rules.last_year_relative_tolerance, rules.last_year_absolute_tolerance
@@ -139,7 +139,7 @@ def last_year_frame(returns: list[Return], config: Config, history: History) -> 
     return frame_of("last_year", rows, ctx, ["agrees"])
 
 
-def jumps_frame(returns: list[Return], config: Config, history: History) -> Frame:
+def jumps_frame(returns: list[Return], config: FormConfig, history: History) -> Frame:
     """This period against the same period last year: the return's own 上年同期, else the store's."""
     rules = config.rules.history
     default, hints = rules.jump_factor, rules.jump_hints
@@ -168,7 +168,7 @@ def jumps_frame(returns: list[Return], config: Config, history: History) -> Fram
     return frame_of("jumps", rows, ctx, ["within"])
 
 
-def outliers_frame(returns: list[Return], config: Config, history: History) -> Frame:
+def outliers_frame(returns: list[Return], config: FormConfig, history: History) -> Frame:
     """Robust z of log(1 + value) among the peer counties of the same period (median and MAD): a
     county's peers are the counties of its prefecture (or province, for one directly under it)."""
     rules = config.rules.history
@@ -218,7 +218,7 @@ def outliers_frame(returns: list[Return], config: Config, history: History) -> F
     return frame_of("outliers", rows, ctx, ["robust_z"])
 
 
-def history_for(store: Any, config: Config, region: str, returns: list[Return] | None = None) -> History:
+def history_for(store: Any, config: FormConfig, region: str, returns: list[Return] | None = None) -> History:
     """What the store holds as current (本期累计 of accepted returns) that the rules of this batch
     can ask about, loaded in SQL, not filtered in Python: for each return, its county's periods of
     the same year (cumulative order) and the same period last year (上年同期, jumps), and its peer

@@ -15,12 +15,12 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huizong.catalog import CatalogError, Config
+from huizong.catalog import CatalogError, Config, FormConfig
 from huizong.codes import CODES, make_issue
 from huizong.issues import Issue, Severity
 from huizong.numbers import shown
@@ -29,7 +29,7 @@ from huizong.rules import frames, history, lists
 from huizong.rules.frames import Frame
 from huizong.rules.history import History
 
-BUILDERS = {
+BUILDERS: dict[str, Callable[..., Frame]] = {
     "returns": frames.returns_frame,
     "facts": frames.facts_frame,
     "coverage": frames.coverage_frame,
@@ -189,13 +189,11 @@ class Validator:
             out += [(spec, form.id) for spec in lists.suites_for(form, self.config.forms)]
         return out
 
-    def run(
-        self, returns: list[Return], known: History | None = None, store: Any = None
-    ) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
+    def run(self, returns: list[Return], store: Any = None) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
         """Issues by file (reading issues included) and one result per suite run.
 
-        `known`: what the store holds, for the rules that compare with other periods (of the
-        first form; `store` for the others and for the rules of every form's definition)."""
+        `store`: what the ledger holds, for the rules that compare with other periods (each form's
+        own history) and for the rules of every form's definition that look beyond the batch."""
         readable = [r for r in returns if r.readable]
         by_file: dict[str, list[Issue]] = defaultdict(list)
         for r in returns:
@@ -203,7 +201,6 @@ class Validator:
         for form in self.config.forms:
             lists.measure(readable, form)
         built: dict[tuple[str | None, str], Frame] = {}
-        first = self.config.forms[0].id if self.config.forms else ""
         order = {id(r): n for n, r in enumerate(readable)}  # arrival order: the batch's own
         refused: set[int] = set()
         stores: dict[str, History] = {}
@@ -218,13 +215,11 @@ class Validator:
                 beyond = lists.beyond_for(store, self.config, form, readable)
                 beyond.order, beyond.refused = order, refused
                 if frame_name == "form-answers":
-                    return lists.answers_frame(readable, view, form, beyond, store)
+                    return lists.answers_frame(readable, self.config, form, beyond, store)
                 maker = lists.records_frame if frame_name == "records" else lists.returns_frame
-                return maker(readable, view, form, beyond)
+                return maker(readable, self.config, form, beyond)
             if form_id not in stores:
-                stores[form_id] = (
-                    (known or History()) if form_id == first else history.history_for(store, view, self.region, mine)
-                )
+                stores[form_id] = history.history_for(store, view, self.region, mine)
             hist = stores[form_id]
             hist.order, hist.refused = order, refused
             return BUILDERS[frame_name](mine, view, hist)
@@ -261,14 +256,14 @@ class Validator:
             for entry in r.result.get("unexpected_index_list") or []:
                 if self.frames_of[suite_name] == "form-answers":
                     assert form_id is not None
-                    issue = lists.answer_issue(frame, self.config.form_by_id[form_id], self.config.for_form(form_id),
+                    issue = lists.answer_issue(frame, self.config.form_by_id[form_id], self.config,
                                                cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
                 elif self.frames_of[suite_name] in LIST_FRAMES:
                     assert form_id is not None
                     issue = lists.issue_for(frame, self.config.form_by_id[form_id],
-                                            self.config.for_form(form_id), cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
+                                            self.config, cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
                 else:
-                    view = self.config if form_id is None else self.config.for_form(form_id)
+                    view = None if form_id is None else self.config.for_form(form_id)
                     issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry, view)
                 by_file[issue.file].append(issue)
                 failed += 1
@@ -291,7 +286,7 @@ class Validator:
         return params
 
     def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any],
-               config: Config) -> Issue:  # fmt: skip
+               config: FormConfig | None) -> Issue:  # fmt: skip
         code = meta["code"]
         severity = Severity(meta["severity"]) if meta.get("severity") else None
         ctx = frame.context[int(entry["row_id"])]
@@ -304,6 +299,7 @@ class Validator:
                                   detail=ctx.get("period_zh", ""), severity=severity)  # fmt: skip
             return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cell"], value=ctx["value"], name=ctx["name"],
                               detail=ctx["detail"], region=region.name if region else self.region, severity=severity)  # fmt: skip
+        assert config is not None  # every frame but `returns` is one form's
         if frame.name == "pairs":
             big, small = kwargs["column_A"], kwargs["column_B"]
             cat = config.catalog
@@ -332,7 +328,7 @@ def _value_set_parameters(spec: dict[str, Any]) -> dict[str, set[str]]:
     return dict(found)
 
 
-def _words(config: Config) -> dict[str, str]:
+def _words(config: FormConfig) -> dict[str, str]:
     """The form's own words for messages: its column labels and its name."""
     form = config.form
     labels = form.column_labels
