@@ -75,7 +75,7 @@ def test_a_read_only_ledger_ends_in_one_line(ws, capsys):  # type: ignore[no-unt
         ("catalog/rules.toml", lambda t: t + "\n[[[broken\n", "rules.toml"),
         ("catalog/deadlines.toml", lambda t: t.replace('H1 = "07-10"', 'H1 = "07-40"'), "截止日期配置有误"),
         ("suites/facts.json", lambda t: t.replace('"expectations": [', '"expectations": [,', 1), "facts.json:4"),
-        ("catalog/divisions.csv", lambda t: "id,title\n1,x\n", "divisions.csv:2"),
+        ("catalog/divisions.csv", lambda t: "id,title\n1,x\n", "divisions.csv: 不认识的列 'id'、'title'"),
     ],
     ids=["catalog-row", "limits", "toml", "deadlines", "suite-json", "divisions"],
 )
