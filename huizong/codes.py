@@ -30,14 +30,21 @@ _CODES = [
     Code(
         "file-encrypted",
         E,
-        "文件设有打开密码，请取消密码后重新报送",
-        "The workbook is password-protected",
+        "文件设有打开密码（{detail}），huizong 无法打开。请在 Excel 中“文件 → 信息 → 保护工作簿 → 用密码进行加密”，"
+        "清空密码后保存（WPS：“文件 → 文档加密 → 密码加密”），再重新报送",
+        "The workbook is password-protected ({detail}); remove the password and send it again",
     ),
     Code(
         "not-a-workbook",
         E,
         "不是 Excel 工作簿（{detail}），请报送 .xlsx、.xls 或 .xlsm 文件",
         "Not an Excel workbook ({detail})",
+    ),
+    Code(
+        "format-unsupported",
+        E,
+        "{detail}，无法可靠读取。请{remedy}后重新报送",
+        "{detail}: it cannot be read reliably; {remedy}, then send it again",
     ),
     Code(
         "file-over-limits",
@@ -75,6 +82,12 @@ _CODES = [
         E,
         "未找到“{forms}”表（工作簿中的表：{detail}）",
         "No sheet of any form found ({forms}; sheets: {detail})",
+    ),
+    Code(
+        "form-not-recognised",
+        E,
+        "“{sheet}”表的表头像“{forms}”表，但没有一行能按指标代码或名称认出：这不是“{forms}”表（工作簿中的表：{detail}）",
+        "Sheet {sheet} has a header like {forms}, but no row names one of its indicators: not this form (sheets: {detail})",
     ),
     Code(
         "table-header-missing",
@@ -317,8 +330,8 @@ CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
 # The file could not be read as a workbook at all: nothing opens it again (feedback included).
 FILE_LEVEL = frozenset(
-    {"file-empty", "file-corrupt", "file-encrypted", "not-a-workbook", "file-over-limits", "read-crashed",
-     "file-unreadable"}
+    {"file-empty", "file-corrupt", "file-encrypted", "not-a-workbook", "format-unsupported", "file-over-limits",
+     "read-crashed", "file-unreadable"}
 )  # fmt: skip
 
 
@@ -337,10 +350,23 @@ class _Lenient(string.Formatter):
 _FMT = _Lenient()
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A detail said in both languages: the county's words (`zh`) and the maintainers' (`en`). A
+    message in one language never carries the other's words (`message_en` is clean English)."""
+
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return self.zh
+
+
 def render(code: str, lang: str = "zh", **fields: object) -> str:
     entry = CODES[code]
     template = entry.zh if lang == "zh" else entry.en
-    return _FMT.format(template, **fields)
+    said = {k: (v.zh if lang == "zh" else v.en) for k, v in fields.items() if isinstance(v, Said)}
+    return _FMT.format(template, **{**fields, **said})
 
 
 def make_issue(

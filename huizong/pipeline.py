@@ -142,9 +142,11 @@ def validate(returns: list[Return], config: Config, region: str, store: st.Store
              docs_dir: Path | None = None) -> dict[str, list[Issue]]:  # fmt: skip
     """All issues of the batch by file; `store` lets the rules compare with what it holds;
     `docs_dir` receives the GX Data Docs of the suite runs."""
-    from huizong.rules.suites import validator_for
+    by_file: dict[str, list[Issue]] = {r.file: list(r.issues) for r in returns}
+    if any(r.readable for r in returns):  # GX is loaded only when there is a return to validate
+        from huizong.rules.suites import validator_for
 
-    by_file, _ = validator_for(config, region, docs_dir).run(returns, store)
+        by_file, _ = validator_for(config, region, docs_dir).run(returns, store)
     if store is not None:  # an upload that is another county's; a correction to an approved period
         for file, found in gate(returns, store, config.divisions).items():
             by_file.setdefault(file, []).extend(found)

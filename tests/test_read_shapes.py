@@ -235,11 +235,11 @@ def _garbage_xls(path: Path) -> None:
         (
             "notes.xls",
             lambda p: p.write_text("年度目标,本期累计\n1,2\n", encoding="utf-8"),
-            "not-a-workbook",
-            "未知格式",
+            "format-unsupported",
+            "文件是 CSV 文本（逗号或制表符分隔），无法可靠读取。请在 Excel 或 WPS 中打开，另存为 .xlsx",
         ),
         ("scan.xlsx", lambda p: p.write_bytes(b"%PDF-1.4\n..."), "not-a-workbook", "PDF 文件"),
-        ("page.xls", lambda p: p.write_text("<html><table></table></html>"), "not-a-workbook", None),
+        ("page.xls", lambda p: p.write_text("<html><table></table></html>"), "format-unsupported", "网页"),
         ("broken.xls", _garbage_xls, "file-corrupt", None),
     ],
 )

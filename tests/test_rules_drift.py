@@ -27,6 +27,7 @@ def codes_in_source() -> set[str]:
         found |= set(re.findall(r'make_issue\(\s*"([a-z0-9-]+)"', text))
         found |= set(re.findall(r'^\s*(?:return )?Sniffed\(None, "([a-z0-9-]+)"', text, flags=re.M))
         found |= set(re.findall(r'Refused\("([a-z0-9-]+)"', text))
+        found |= set(re.findall(r'_refuse\(\s*"([a-z0-9-]+)"', text))
         found |= set(re.findall(r'^(?:OVER_LIMITS|CRASHED)(?:, \w+)* = "([a-z0-9-]+)"', text, flags=re.M))
     return found
 

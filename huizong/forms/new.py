@@ -28,6 +28,7 @@ from pathlib import Path
 
 from huizong import clock
 from huizong.catalog import normalize_label
+from huizong.codes import render
 from huizong.forms.expr import FUNCTIONS
 from huizong.forms.load import (
     _ID,
@@ -129,14 +130,6 @@ class NewForm:
 
 # reading ---------------------------------------------------------------------------------------
 
-_PROBLEM_ZH = {
-    "file-empty": "文件是空的（0 字节）",
-    "not-a-workbook": "不是 Excel 工作簿",
-    "file-encrypted": "文件有密码保护：请在 Excel 中去掉密码、另存后再试",
-    "file-corrupt": "文件已损坏，无法读取",
-    "file-over-limits": "文件超过读取上限",
-}
-
 
 def _open(path: Path) -> tuple[list[Grid], str]:
     """The workbook's sheets (screened first, as a county's file is) and its format."""
@@ -148,8 +141,7 @@ def _open(path: Path) -> tuple[list[Grid], str]:
         screened = screen(path, sniffed.format, Limits())
         problem, detail = screened.problem, screened.detail
     if problem is not None:
-        words = _PROBLEM_ZH.get(problem, "无法读取")
-        raise NewFormError(f"{path}: {words}{'（' + detail + '）' if detail else ''}")
+        raise NewFormError(f"{path}: {render(problem, 'zh', detail=detail, remedy=sniffed.remedy)}")
     try:
         grids = load_grids(path)
     except WorkbookUnreadable as e:

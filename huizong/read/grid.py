@@ -12,6 +12,10 @@ from typing import Any
 
 import python_calamine as pc
 
+from huizong.codes import Said
+
+CORRUPT = Said("文件无法识别为 Excel 工作簿，或内容已损坏", "not recognised as an Excel workbook, or damaged")
+
 
 @dataclass(frozen=True, slots=True)
 class Grid:
@@ -61,14 +65,17 @@ class Grid:
 
 
 class WorkbookUnreadable(Exception):
-    """calamine could not open the workbook; `plain` says so in words a county reads, `sheet`
-    names the sheet that failed, the exception's text keeps calamine's own for maintainers"""
+    """calamine could not open the workbook: `code` and `said` are what the county is told (never
+    calamine's own words, which may carry a panic's text and a build path); the exception's text
+    keeps calamine's words for maintainers' logs."""
 
-    def __init__(
-        self, technical: str, plain: str = "文件无法识别为 Excel 工作簿，或内容已损坏", sheet: str = ""
-    ) -> None:
+    def __init__(self, technical: str, said: Said = CORRUPT, sheet: str = "", code: str = "file-corrupt") -> None:
         super().__init__(technical)
-        self.plain, self.sheet = plain, sheet
+        self.said, self.sheet, self.code = said, sheet, code
+
+    @property
+    def plain(self) -> str:
+        return self.said.zh
 
 
 def load_grids(path: Path) -> list[Grid]:
@@ -77,11 +84,13 @@ def load_grids(path: Path) -> list[Grid]:
         with path.open("rb") as fh:
             wb = pc.CalamineWorkbook.from_filelike(fh)
     except pc.PasswordError as e:
-        raise WorkbookUnreadable("encrypted") from e
+        raise WorkbookUnreadable("encrypted", Said("设有打开密码", "password-protected"), code="file-encrypted") from e
     except MemoryError:  # over the worker's memory cap: file-over-limits, not a damaged file
         raise
-    except Exception as e:  # calamine raises several types for damaged files
-        raise WorkbookUnreadable(str(e)) from e
+    except BaseException as e:  # calamine raises several types for damaged files, and a panic as BaseException
+        if isinstance(e, KeyboardInterrupt | SystemExit):
+            raise
+        raise WorkbookUnreadable(f"{type(e).__name__}: {e}") from e
     try:
         grids = []
         for meta in wb.sheets_metadata:
@@ -91,10 +100,11 @@ def load_grids(path: Path) -> list[Grid]:
                 rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
             except MemoryError:
                 raise
-            except Exception as e:
-                raise WorkbookUnreadable(
-                    f"{meta.name}: {e}", f"工作表“{meta.name}”的内容已损坏，无法读取", meta.name
-                ) from e
+            except BaseException as e:
+                if isinstance(e, KeyboardInterrupt | SystemExit):
+                    raise
+                said = Said(f"工作表“{meta.name}”的内容已损坏，无法读取", f"sheet {meta.name!r} is damaged")
+                raise WorkbookUnreadable(f"{meta.name}: {type(e).__name__}: {e}", said, meta.name) from e
             grids.append(Grid(meta.name, list(rows), meta.visible == pc.SheetVisibleEnum.Visible,
                               meta.visible == pc.SheetVisibleEnum.VeryHidden))  # fmt: skip
     finally:

@@ -6,7 +6,6 @@ Reading never raises for bad data: what cannot be read becomes an Issue on the R
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 from huizong.catalog import Config, FormConfig, normalize_label
@@ -19,7 +18,7 @@ from huizong.read.model import Located, Return
 from huizong.read.periods import Period, find_period_in_text, parse_period
 from huizong.read.records import find_list_header, read_records
 from huizong.read.screen import Screened, screen
-from huizong.read.sniff import sniff
+from huizong.read.sniff import BINARY, SAVE_AS_XLSX, sniff
 from huizong.read.table import Layout, find_layout, match_indicator, read_table
 
 
@@ -63,23 +62,25 @@ def recognise(grids: list[Grid], config: Config) -> list[tuple[Form, list[tuple[
             lists = list_sheets(grids, form, config)
             if lists:
                 found.append((form, [(g, None) for g in lists]))
-    # indicator forms share a table's shape: the one whose catalog knows the table's rows is it
-    # (another is dropped when it knows none of them and one does)
+    # indicator forms share a table's shape: the one whose catalog knows the table's rows is it; a
+    # table with rows none of which its catalog knows is not that form, whatever its sheet is called
+    # (a table with no rows at all is kept, for its reader to say what is missing)
     best = max(scores.values(), default=0)
-    found = [f for f in found if best == 0 or scores.get(f[0].id, 1) > 0]
+    found = [f for f in found if scores.get(f[0].id, 1) > 0 or (scores[f[0].id] < 0 and best <= 0)]
     return sorted(found, key=lambda f: -scores.get(f[0].id, 0))
 
 
 def _rows_known(grid: Grid, layout: Layout, config: FormConfig) -> int:
-    """How many rows of the table the form's catalog names (by code or name)."""
+    """How many rows of the table the form's catalog names (by code or name); -1 if it has none."""
     cols = layout.columns
-    n = 0
+    n = seen = 0
     for r in range(layout.first_data_row, min(grid.height, layout.first_data_row + 200)):
         code = grid.text(r, cols["code"]) if "code" in cols else ""
         name = grid.text(r, cols["name"]) if "name" in cols else ""
-        if (code or name) and any(match_indicator(config, code, name)):
-            n += 1
-    return n
+        if code or name:
+            seen += 1
+            n += any(match_indicator(config, code, name))
+    return n if seen else -1
 
 
 def _title_text(grid: Grid, before_row: int) -> str:
@@ -107,21 +108,30 @@ def read_return(path: Path, config: Config, region: str | None = None, display_n
     problem = screened.problem or (sniffed.problem if sniffed else None)
     if problem:
         ret.readable = False
-        detail = screened.detail if screened.problem else (sniffed.detail if sniffed else "")
-        ret.issues.append(make_issue(problem, name, detail=detail))
+        if screened.problem:
+            ret.issues.append(make_issue(problem, name, detail=screened.detail))
+        elif sniffed is not None:
+            ret.issues.append(make_issue(problem, name, detail=sniffed.detail, remedy=sniffed.remedy))
         return ret
     try:
         grids = load_grids(path)
     except WorkbookUnreadable as e:
         ret.readable = False
-        code = "file-encrypted" if str(e) == "encrypted" else "file-corrupt"
-        issue = make_issue(code, name, sheet=e.sheet or None, detail=e.plain)
-        ret.issues.append(replace(issue, message_en=f"{issue.message_en} ({e})"))  # calamine's words, for maintainers
+        if ret.format == "xlsb" and e.code == "file-corrupt":  # a binary workbook its reader does not take
+            ret.issues.append(make_issue("format-unsupported", name, detail=BINARY, remedy=SAVE_AS_XLSX))
+        else:
+            ret.issues.append(make_issue(e.code, name, sheet=e.sheet or None, detail=e.said))
         return ret
     found = recognise(grids, config)
     if not found:
         ret.readable = False
         names = "、".join(g.shown_name for g in grids) or "无"
+        for form in config.forms:  # a table shaped like the form's, none of whose rows is one of its indicators
+            tables = form_sheets(grids, form) if form.indicators is not None else []
+            if tables and _rows_known(*tables[0], config.for_form(form.id)) == 0:
+                ret.issues.append(make_issue("form-not-recognised", name, sheet=tables[0][0].name,
+                                             forms=form.short_name, detail=names))  # fmt: skip
+                return ret
         for form in config.forms:  # the sheet is there by name, but its table is not
             named = [g for g in grids if any(normalize_label(n) in normalize_label(g.name) for n in form.sheet_names)]
             if named and form.indicators is not None:

@@ -24,17 +24,24 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from huizong.codes import Said
 from huizong.limits import MIB, Limits
 
 CHUNK = 256 * 1024
 STORED, DEFLATED = zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED
-_SKIP_PREFIXES = ("xl/media/", "xl/embeddings/", "docProps/thumbnail")
+_SKIP_PREFIXES = ("xl/media/", "xl/embeddings/", "docprops/thumbnail")  # part keys (`part_key`)
 
 _NS = rb"(?:[\w.-]+:)?"
-_ROW = re.compile(rb"<" + _NS + rb"row\s[^>]*?\br=\"(\d{1,12})\"")
 _CELL = re.compile(rb"<" + _NS + rb"c(\s[^>]*?)?(/?)>")
 _REF = re.compile(rb"\br=\"([A-Za-z]{1,8})(\d{1,12})\"")
-_FORMULA_CELL = re.compile(rb"<" + _NS + rb"c\s([^>]*?)>((?:(?!</" + _NS + rb"c>).)*?)</" + _NS + rb"c>", re.S)
+# A cell with content: its opening tag (not self-closed: `(?<!/)>`), then everything up to its own
+# `</c>` without crossing into another cell. Each match attempt stops at the next cell's tag, so the
+# scan costs time in proportion to the bytes (a formula followed by 50,000 styled blanks `<c …/>`
+# used to make every blank scan ahead to the end of the chunk), and a self-closed blank before a
+# formula is never taken for the formula's cell.
+_FORMULA_CELL = re.compile(
+    rb"<" + _NS + rb"c\s([^>]*)(?<!/)>([^<]*(?:<(?!/?" + _NS + rb"c[\s/>])[^<]*)*)</" + _NS + rb"c>"
+)
 _HAS_F = re.compile(rb"<" + _NS + rb"f[\s/>]")
 # a saved result: <v>…</v> with something in it, or inline text; an empty <v></v> is a result only in
 # a cell typed as text (t="str": Excel's formula that yields ""). A program that never calculated
@@ -64,11 +71,11 @@ def _shown_as(code: str) -> str | None:
     return None
 
 
-def _styles(z: zipfile.ZipFile, limits: Limits) -> tuple[frozenset[int], frozenset[int]]:
+def _styles(z: zipfile.ZipFile, member: str | None, limits: Limits) -> tuple[frozenset[int], frozenset[int]]:
     """The cell styles (cellXfs indices) whose number format shows a percentage, and a permille."""
-    if "xl/styles.xml" not in z.namelist():
+    if member is None:
         return frozenset(), frozenset()
-    xml = _read_small(z, "xl/styles.xml", limits)
+    xml = _read_small(z, member, limits)
     custom: dict[int, str] = {}
     for m in _NUMFMT.finditer(xml):
         attrs = dict(_ATTR.findall(m.group(1)))
@@ -98,17 +105,17 @@ FORMULA_CELLS_KEPT = 20  # per sheet, for the message
 
 
 class Refused(Exception):
-    """The file breaks a limit or is malformed: `code` is the issue code, the message the detail."""
+    """The file breaks a limit or is malformed: `code` is the issue code, `detail` says why in both languages."""
 
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code, self.detail = code, detail
+    def __init__(self, code: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.code, self.detail = code, Said(zh, en)
 
 
 @dataclass(frozen=True, slots=True)
 class Screened:
     problem: str | None = None  # issue code: file-over-limits | file-corrupt | file-encrypted
-    detail: str = ""
+    detail: Said | None = None
     formula_cells: dict[str, list[str]] = field(default_factory=dict)  # sheet -> formulas without a value
     formula_counts: dict[str, int] = field(default_factory=dict)  # sheet -> how many
     # sheet -> cells whose number format shows a fraction as a percentage (0.4337 shown as 43.37%) or
@@ -133,12 +140,48 @@ def screen(path: Path, fmt: str | None, limits: Limits) -> Screened:
     try:
         size = path.stat().st_size
         if size > limits.file_bytes:
-            raise Refused("file-over-limits", f"文件大小 {_mb(size)}，超过上限 {_mb(limits.file_bytes)}")
+            raise Refused("file-over-limits", f"文件大小 {_mb(size)}，超过上限 {_mb(limits.file_bytes)}",
+                          f"{_mb(size)}, over the limit of {_mb(limits.file_bytes)}")  # fmt: skip
         if fmt in ("xlsx", "xlsb"):
             return _screen_zip(path, limits)
+        if fmt == "xls":
+            _screen_xls(path, limits)
     except Refused as e:
         return Screened(e.code, e.detail)
     return Screened()
+
+
+def _screen_xls(path: Path, limits: Limits) -> None:
+    """A legacy workbook's sheets, each within the cell limit (the extent of its cells with a value:
+    formatted blanks, however far they reach, do not count; readers do not allocate them)."""
+    import struct
+
+    from huizong.read import biff
+
+    try:
+        book = biff.inspect(biff.workbook_stream(path))
+    except (biff.NotBiff, OSError, ValueError, struct.error):
+        return  # `sniff` has judged the structure; the reader says what it finds
+    for sheet in book.sheets:
+        if sheet.rows is not None and sheet.cols is not None:
+            _within(sheet.name, sheet.rows[0] + 1, sheet.rows[1] + 1, sheet.cols[0] + 1, sheet.cols[1] + 1, limits)
+
+
+def _within(sheet: str, min_row: int, max_row: int, min_col: int, max_col: int, limits: Limits) -> None:
+    if max_row > limits.sheet_rows:
+        raise Refused(
+            "file-over-limits",
+            f"工作表“{sheet}”用到第 {max_row:,} 行，超过上限 {limits.sheet_rows:,} 行",
+            f"sheet {sheet!r} reaches row {max_row:,}, over the limit of {limits.sheet_rows:,}",
+        )
+    area = (max_row - min_row + 1) * (max_col - min_col + 1)
+    if area > limits.sheet_cells:
+        raise Refused(
+            "file-over-limits",
+            f"工作表“{sheet}”的数据跨越 {max_row - min_row + 1:,} 行 × {max_col - min_col + 1:,} 列"
+            f"（{area:,} 个单元格），超过上限 {limits.sheet_cells:,}",
+            f"sheet {sheet!r} spans {area:,} cells, over the limit of {limits.sheet_cells:,}",
+        )
 
 
 def _screen_zip(path: Path, limits: Limits) -> Screened:
@@ -146,18 +189,21 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             _check_directory(infos, limits)
-            sheets = _sheet_members(z, limits)
-            percent_styles, permille_styles = _styles(z, limits)
+            sheets, styles = _sheet_members(z, limits)
+            percent_styles, permille_styles = _styles(z, styles, limits)
             formulas: dict[str, list[str]] = {}
             counts: dict[str, int] = {}
             percent: dict[str, frozenset[str]] = {}
             permille: dict[str, frozenset[str]] = {}
             total = 0
             for info in infos:
-                if info.is_dir() or info.filename.startswith(_SKIP_PREFIXES):
+                if info.is_dir() or part_key(info.filename).startswith(_SKIP_PREFIXES):
                     continue
-                scan = (_SheetScan(sheets[info.filename], limits, percent_styles | permille_styles)
-                        if info.filename in sheets else None)  # fmt: skip
+                scan: _SheetScan | _BinarySheetScan | None = None
+                if info.filename in sheets and part_key(info.filename).endswith(".bin"):
+                    scan = _BinarySheetScan(sheets[info.filename], limits)
+                elif info.filename in sheets:
+                    scan = _SheetScan(sheets[info.filename], limits, percent_styles | permille_styles)
                 total = _stream(z, info, limits, total, scan)
                 if scan is not None and scan.formula_count:
                     formulas[sheets[info.filename]] = scan.formula_cells
@@ -169,17 +215,20 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
     except Refused as e:
         return Screened(e.code, e.detail)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
-        return Screened("file-corrupt", "文件不完整（压缩包已截断或损坏），请重新保存后报送")
+        return Screened(
+            "file-corrupt", Said("文件不完整（压缩包已截断或损坏），请重新保存后报送", "truncated or damaged zip")
+        )
     except RuntimeError as e:  # zipfile: "File ... is encrypted, password required for extraction"
-        return Screened("file-encrypted", str(e))
+        return Screened("file-encrypted", Said("压缩包成员加密", f"encrypted zip members: {e}"))
     except OSError:
-        return Screened("file-corrupt", "文件读取失败，请重新保存后报送")
+        return Screened("file-corrupt", Said("文件读取失败，请重新保存后报送", "the file could not be read"))
     return Screened(formula_cells=formulas, formula_counts=counts, percent_cells=percent, permille_cells=permille)
 
 
 def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     if len(infos) > limits.members:
-        raise Refused("file-over-limits", f"压缩包内有 {len(infos):,} 个成员，超过上限 {limits.members:,}")
+        raise Refused("file-over-limits", f"压缩包内有 {len(infos):,} 个成员，超过上限 {limits.members:,}",
+                      f"{len(infos):,} zip members, over the limit of {limits.members:,}")  # fmt: skip
     seen: set[str] = set()
     for i in infos:  # two members of one name: readers disagree on which one is the sheet
         key = i.filename.replace("\\", "/").lower()
@@ -187,28 +236,38 @@ def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
             raise Refused(
                 "file-corrupt",
                 f"压缩包中有两个同名成员 {i.filename}，无法确定哪一个是报表内容（请在 Excel 中另存后重新报送）",
+                f"two zip members named {i.filename}: readers disagree on which is the sheet",
             )
         seen.add(key)
     declared = 0
     for i in infos:
         if i.flag_bits & 0x1:
-            raise Refused("file-encrypted", f"压缩成员 {i.filename} 已加密")
+            raise Refused("file-encrypted", f"压缩成员 {i.filename} 已加密", f"zip member {i.filename} is encrypted")
         if i.compress_type not in (STORED, DEFLATED):
-            raise Refused("file-corrupt", f"压缩成员 {i.filename} 使用了 Excel 不使用的压缩方式（{i.compress_type}）")
+            raise Refused("file-corrupt", f"压缩成员 {i.filename} 使用了 Excel 不使用的压缩方式（{i.compress_type}）",
+                          f"zip member {i.filename} uses compression method {i.compress_type}")  # fmt: skip
         if i.file_size > limits.member_bytes:
             raise Refused(
                 "file-over-limits",
                 f"压缩成员 {i.filename} 解压后 {_mb(i.file_size)}，超过上限 {_mb(limits.member_bytes)}",
+                f"zip member {i.filename} inflates to {_mb(i.file_size)}, over the limit of {_mb(limits.member_bytes)}",
             )
         if i.file_size > MIB and i.file_size > limits.ratio * max(i.compress_size, 1):
             ratio = i.file_size / max(i.compress_size, 1)
             raise Refused(
                 "file-over-limits",
                 f"压缩成员 {i.filename} 压缩比 {ratio:,.0f}:1，超过上限 {limits.ratio:,.0f}:1（疑似压缩炸弹）",
+                f"zip member {i.filename} has a ratio of {ratio:,.0f}:1, over {limits.ratio:,.0f}:1 (a zip bomb?)",
             )
         declared += i.file_size
     if declared > limits.unpacked_bytes:
-        raise Refused("file-over-limits", f"解压后共 {_mb(declared)}，超过上限 {_mb(limits.unpacked_bytes)}")
+        raise Refused("file-over-limits", f"解压后共 {_mb(declared)}，超过上限 {_mb(limits.unpacked_bytes)}",
+                      f"{_mb(declared)} unpacked, over the limit of {_mb(limits.unpacked_bytes)}")  # fmt: skip
+
+
+def part_key(name: str) -> str:
+    """A part name as readers compare them: `/` separators, no leading `/`, case-insensitive."""
+    return name.replace("\\", "/").lstrip("/").lower()
 
 
 def _read_small(z: zipfile.ZipFile, name: str, limits: Limits) -> bytes:
@@ -222,40 +281,70 @@ def _read_small(z: zipfile.ZipFile, name: str, limits: Limits) -> bytes:
     return data
 
 
-def _sheet_members(z: zipfile.ZipFile, limits: Limits) -> dict[str, str]:
-    """Worksheet member -> the sheet's name as the county sees it (from workbook.xml and its rels)."""
-    names = set(z.namelist())
-    rels: dict[str, str] = {}
-    for m in _REL.finditer(_read_small(z, "xl/_rels/workbook.xml.rels", limits)):
+def _relations(
+    z: zipfile.ZipFile, by_key: dict[str, str], source: str, limits: Limits
+) -> list[tuple[bytes, bytes, str]]:
+    """(Id, Type, target part key) of the relationships of part `source` ("" for the package)."""
+    folder, base = posixpath.split(source)
+    rels = by_key.get(posixpath.join(folder, "_rels", base + ".rels"))
+    out = []
+    for m in _REL.finditer(_read_small(z, rels, limits) if rels else b""):
         attrs = {k.split(b":")[-1]: v for k, v in _ATTR.findall(m.group(1))}
-        target = html.unescape(attrs.get(b"Target", b"").decode("utf-8", "replace"))
-        target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-        rels[attrs.get(b"Id", b"").decode("utf-8", "replace")] = target
-    out: dict[str, str] = {}
-    for m in _SHEET.finditer(_read_small(z, "xl/workbook.xml", limits)):
-        attrs = {k.split(b":")[-1]: v for k, v in _ATTR.findall(m.group(1))}
-        member = rels.get(attrs.get(b"id", b"").decode("utf-8", "replace"))
-        if member in names:
-            out[member] = html.unescape(attrs.get(b"name", b"").decode("utf-8", "replace"))
-    for n in names:  # sheets the workbook does not list still count against the limits
-        if n.startswith("xl/worksheets/") and n.endswith(".xml") and n not in out:
-            out[n] = posixpath.basename(n)
+        target = html.unescape(attrs.get(b"Target", b"").decode("utf-8", "replace")).replace("\\", "/")
+        key = (
+            part_key(target) if target.startswith("/") else part_key(posixpath.normpath(posixpath.join(folder, target)))
+        )
+        out.append((attrs.get(b"Id", b""), attrs.get(b"Type", b""), key))
     return out
+
+
+def _sheet_members(z: zipfile.ZipFile, limits: Limits) -> tuple[dict[str, str], str | None]:
+    """Worksheet member -> the sheet's name as the county sees it, and the styles member: found as
+    readers find them (the package's officeDocument relationship, then the workbook's), part names
+    compared case-insensitively with either separator."""
+    by_key = {part_key(n): n for n in z.namelist()}
+    book = next((k for _, kind, k in _relations(z, by_key, "", limits) if kind.endswith(b"/officeDocument")), None)
+    if book not in by_key:
+        book = "xl/workbook.xml"
+    rels = _relations(z, by_key, book, limits)
+    targets = {rid.decode("utf-8", "replace"): key for rid, _, key in rels}
+    styles = next(
+        (by_key[k] for _, kind, k in rels if kind.endswith(b"/styles") and k in by_key), by_key.get("xl/styles.xml")
+    )
+    out: dict[str, str] = {}
+    for m in _SHEET.finditer(_read_small(z, by_key[book], limits) if book in by_key else b""):
+        attrs = {k.split(b":")[-1]: v for k, v in _ATTR.findall(m.group(1))}
+        member = by_key.get(targets.get(attrs.get(b"id", b"").decode("utf-8", "replace"), ""))
+        if member is not None:
+            out[member] = html.unescape(attrs.get(b"name", b"").decode("utf-8", "replace"))
+    if book.endswith(".bin") and book in by_key:  # an .xlsb: BrtBundleSh records name the sheets
+        for rid, name in _xlsb_sheets(_read_small(z, by_key[book], limits)):
+            member = by_key.get(targets.get(rid, ""))
+            if member is not None:
+                out[member] = name
+    for key, n in by_key.items():  # sheets the workbook does not list still count against the limits
+        sheetlike = "worksheets/" in key or posixpath.basename(key).startswith("sheet")
+        if sheetlike and key.endswith((".xml", ".bin")) and "binaryindex" not in key and n not in out:
+            out[n] = posixpath.basename(key)
+    return out, styles
 
 
 def _check_xml_safe(chunk: bytes, name: str) -> None:
     if any(d in chunk for d in _DANGER):
-        raise Refused("file-corrupt", f"压缩成员 {name} 含有 DOCTYPE 或实体声明（Excel 不会写入，出于安全原因拒收）")
+        raise Refused("file-corrupt", f"压缩成员 {name} 含有 DOCTYPE 或实体声明（Excel 不会写入，出于安全原因拒收）",
+                      f"zip member {name} declares a DOCTYPE or entities")  # fmt: skip
 
 
-def _stream(z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, total: int, scan: _SheetScan | None) -> int:
+def _stream(z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, total: int,
+            scan: _SheetScan | _BinarySheetScan | None) -> int:  # fmt: skip
     """Inflate one member in bounded chunks (zipfile never yields more than the member declares)."""
     tail = b""
     with z.open(info) as fh:
         while chunk := fh.read(CHUNK):
             total += len(chunk)
             if total > limits.unpacked_bytes:
-                raise Refused("file-over-limits", f"解压后超过上限 {_mb(limits.unpacked_bytes)}")
+                raise Refused("file-over-limits", f"解压后超过上限 {_mb(limits.unpacked_bytes)}",
+                              f"over {_mb(limits.unpacked_bytes)} unpacked")  # fmt: skip
             _check_xml_safe(tail[-16:] + chunk, info.filename)
             tail = scan.feed(tail + chunk) if scan is not None else chunk[-16:]
     if scan is not None:
@@ -284,11 +373,11 @@ class _SheetScan:
             cut = ends[-1].end() if ends else buf.rfind(b"<")
             if cut <= 0:
                 if len(buf) > 4 * CHUNK:  # a single tag this long is not a cell
-                    raise Refused("file-corrupt", f"工作表“{self.sheet}”中有异常长的 XML 标记")
+                    raise Refused("file-corrupt", f"工作表“{self.sheet}”中有异常长的 XML 标记",
+                                  f"sheet {self.sheet!r} holds an overlong XML tag")  # fmt: skip
                 return buf
         body, rest = buf[:cut], buf[cut:]
         self._cells(body)
-        self._rows(body)
         if b"f" in body and _HAS_F.search(body):
             self._formulas(body)
         self._check()
@@ -313,13 +402,6 @@ class _SheetScan:
             nums = [column_number(c.decode()) for c in cols]
             self.max_col, self.min_col = max(self.max_col, max(nums)), min(self.min_col, min(nums))
 
-    def _rows(self, body: bytes) -> None:
-        rows = _ROW.findall(body)
-        if rows:
-            top = max(int(r) for r in rows)
-            if top > self.limits.sheet_rows:  # rows of styled blanks only still cost a reader
-                self.max_row = max(self.max_row, top)
-
     def _formulas(self, body: bytes) -> None:
         for m in _FORMULA_CELL.finditer(body):
             content = m.group(2)
@@ -332,18 +414,81 @@ class _SheetScan:
 
     def _check(self) -> None:
         limits = self.limits
-        if self.max_row > limits.sheet_rows:
-            raise Refused(
-                "file-over-limits",
-                f"工作表“{self.sheet}”用到第 {self.max_row:,} 行，超过上限 {limits.sheet_rows:,} 行",
-            )
         if self.max_row:
-            area = (self.max_row - self.min_row + 1) * (self.max_col - self.min_col + 1)
-            if area > limits.sheet_cells:
-                raise Refused(
-                    "file-over-limits",
-                    f"工作表“{self.sheet}”的数据跨越 {self.max_row - self.min_row + 1:,} 行 × "
-                    f"{self.max_col - self.min_col + 1:,} 列（{area:,} 个单元格），超过上限 {limits.sheet_cells:,}",
-                )
+            _within(self.sheet, self.min_row, self.max_row, self.min_col, self.max_col, limits)
         if self.unreferenced > limits.sheet_cells:
-            raise Refused("file-over-limits", f"工作表“{self.sheet}”的单元格超过上限 {limits.sheet_cells:,}")
+            raise Refused("file-over-limits", f"工作表“{self.sheet}”的单元格超过上限 {limits.sheet_cells:,}",
+                          f"sheet {self.sheet!r} has more than {limits.sheet_cells:,} cells")  # fmt: skip
+
+
+# BIFF12 (.xlsb) records: a type and a size, each a little-endian base-128 number
+_XLSB_ROW = 0x0000  # BrtRowHdr: the row (u32) of the cells that follow
+_XLSB_VALUES = frozenset(range(0x0002, 0x000C))  # BrtCellRk … BrtFmlaError: the column (u32) first; 0x0001 is a blank
+
+
+class _BinarySheetScan:
+    """The extent of an .xlsb worksheet's cells with a value, from its records (blanks do not count)."""
+
+    def __init__(self, sheet: str, limits: Limits) -> None:
+        self.sheet, self.limits = sheet, limits
+        self.row = 0
+        self.min_row = self.min_col = 1 << 62
+        self.max_row = self.max_col = 0
+        self.formula_cells: list[str] = []  # an .xlsb saves every formula's value
+        self.formula_count = 0
+        self.styled: dict[str, int] = {}
+
+    def feed(self, buf: bytes, final: bool = False) -> bytes:
+        pos, end = 0, len(buf)
+        while pos < end:
+            start = pos
+            rtype, pos = _varint(buf, pos, 2)
+            size, pos = _varint(buf, pos, 4) if pos >= 0 else (0, -1)
+            if pos < 0 or pos + size > end:
+                if final or end - start > 4 * CHUNK + 8:  # a cut record at the end, or one this long: no sheet
+                    break
+                return buf[start:]
+            if size >= 4 and rtype == _XLSB_ROW:
+                self.row = int.from_bytes(buf[pos : pos + 4], "little") + 1
+            elif size >= 4 and rtype in _XLSB_VALUES:
+                col = int.from_bytes(buf[pos : pos + 4], "little") + 1
+                self.min_row, self.max_row = min(self.min_row, self.row), max(self.max_row, self.row)
+                self.min_col, self.max_col = min(self.min_col, col), max(self.max_col, col)
+            pos += size
+        if self.max_row:
+            _within(self.sheet, self.min_row, self.max_row, self.min_col, self.max_col, self.limits)
+        return b""
+
+
+def _xlsb_sheets(data: bytes) -> list[tuple[str, str]]:
+    """(relationship id, name) of each BrtBundleSh (0x9C) of an .xlsb's workbook.bin."""
+    out, pos = [], 0
+    while 0 <= pos < len(data):
+        rtype, pos = _varint(data, pos, 2)
+        size, pos = _varint(data, pos, 4) if pos >= 0 else (0, -1)
+        if pos < 0 or pos + size > len(data):
+            break
+        if rtype == 0x9C and size >= 16:
+            body, texts, at = data[pos : pos + size], [], 8
+            for _ in range(2):  # strRelID, strName: a u32 count of UTF-16 characters, then the characters
+                n = int.from_bytes(body[at : at + 4], "little")
+                texts.append(body[at + 4 : at + 4 + 2 * n].decode("utf-16-le", "replace"))
+                at += 4 + 2 * n
+            out.append((texts[0], texts[1]))
+        pos += size
+    return out
+
+
+def _varint(buf: bytes, pos: int, most: int) -> tuple[int, int]:
+    """A base-128 number of at most `most` bytes at `pos`, and where it ends (-1 if the buffer ends first)."""
+    value = shift = 0
+    for _ in range(most):
+        if pos >= len(buf):
+            return 0, -1
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            break
+    return value, pos

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import multiprocessing.connection as mpc
 import os
 import resource
@@ -28,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huizong.catalog import Config
-from huizong.codes import make_issue
+from huizong.codes import Said, make_issue
 from huizong.limits import Limits
 from huizong.read.model import Return
 
 OVER_LIMITS, CRASHED = "file-over-limits", "read-crashed"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class ReadJob:
     name: str  # the file's name in every report
 
 
-def refused(job: ReadJob, code: str, detail: str) -> Return:
+def refused(job: ReadJob, code: str, detail: Said) -> Return:
     ret = Return(file=job.name, path=job.path, readable=False)
     ret.issues.append(make_issue(code, job.name, detail=detail))
     return ret
@@ -93,17 +95,20 @@ def _serve(conn_in: mpc.Connection, conn_out: mpc.Connection, stderr_path: str) 
         try:
             ret = read_return(job.path, config, region, display_name=job.name)
         except MemoryError:
-            ret, restart = refused(job, OVER_LIMITS, f"读取所需内存超过上限 {limits.memory_mb:,.0f} MiB"), True
+            ret, restart = refused(job, OVER_LIMITS, _memory(limits)), True
         except RecursionError:
-            ret = refused(job, OVER_LIMITS, "结构嵌套过深")
+            ret = refused(job, OVER_LIMITS, Said("结构嵌套过深", "nested too deeply"))
         except Exception as e:  # a reader's bug must refuse the file, not stop the run
-            ret = refused(job, CRASHED, f"{type(e).__name__}: {e}"[:300])
+            log.warning("reading %s failed: %s: %s", job.name, type(e).__name__, str(e)[:300])
+            ret = refused(job, CRASHED, Said("程序内部错误", f"internal error ({type(e).__name__})"))
         ret.read_seconds = time.perf_counter() - started
         ret.read_peak_kib = _peak_kib()
         try:
             conn_out.send((ret, restart))
         except Exception as e:
-            conn_out.send((refused(job, CRASHED, f"结果无法传回：{type(e).__name__}"), True))
+            conn_out.send(
+                (refused(job, CRASHED, Said("结果无法传回", f"result not sent back ({type(e).__name__})")), True)
+            )
         if restart:
             return
 
@@ -130,26 +135,36 @@ class _Worker:
 PREFETCH = 2  # jobs queued per worker, so that it never waits for the parent between files
 
 
-def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, str]:
+def _memory(limits: Limits) -> Said:
+    return Said(
+        f"读取所需内存超过上限 {limits.memory_mb:,.0f} MiB", f"reading needs more than {limits.memory_mb:,.0f} MiB"
+    )
+
+
+def _why_dead(w: _Worker, limits: Limits, timed_out: bool) -> tuple[str, Said]:
+    """Why a worker died, in words for the county: the signal or exit code, never the reader's own
+    output (a panic's text names source files of the build); that goes to the log for maintainers."""
     if timed_out:
-        return OVER_LIMITS, f"读取超过 {limits.seconds:,.0f} 秒"
+        return OVER_LIMITS, Said(f"读取超过 {limits.seconds:,.0f} 秒", f"reading took over {limits.seconds:,.0f} s")
     code = w.proc.returncode
     try:
         tail = w.stderr.read_bytes()[-4000:].decode("utf-8", "replace")
     except OSError:
         tail = ""
     if "memory allocation" in tail or "MemoryError" in tail or code == -signal.SIGKILL:
-        return OVER_LIMITS, f"读取所需内存超过上限 {limits.memory_mb:,.0f} MiB"
+        return OVER_LIMITS, _memory(limits)
     if code is not None and code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
-            name = f"信号 {-code}"
-        detail = name
+            name = f"signal {-code}"
+        said = Said(f"进程因信号 {name} 退出", f"the reader died of {name}")
     else:
-        detail = f"退出码 {code}"
+        said = Said(f"进程异常退出（退出码 {code}）", f"the reader exited with status {code}")
     last = [line for line in tail.splitlines() if line.strip()]
-    return CRASHED, f"{detail}：{last[0][:200]}" if last else detail
+    if last:
+        log.warning("the reader died on a file: %s", " | ".join(last[-5:])[:1000])
+    return CRASHED, said
 
 
 @dataclass
