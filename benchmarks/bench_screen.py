@@ -40,8 +40,10 @@ def template(path: Path, blanks: int) -> Path:
     rows = blanks // 8
     columns = [bytes([c]) for c in b"ABCDEFGH"]
     cells = b"".join(  # a subtotal formula every 1,000 rows: one in every chunk the screen reads
-        b'<row r="%d">' % r + b"".join(b'<c r="%s%d" s="1"/>' % (c, r) for c in columns)
-        + (b'<c r="I%d"><f>SUM(A1:H1)</f><v>0</v></c>' % r if r % 1000 == 0 else b"") + b"</row>"
+        b'<row r="%d">' % r
+        + b"".join(b'<c r="%s%d" s="1"/>' % (c, r) for c in columns)
+        + (b'<c r="I%d"><f>SUM(A1:H1)</f><v>0</v></c>' % r if r % 1000 == 0 else b"")
+        + b"</row>"
         for r in range(200, 200 + rows)
     )
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
