@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -344,7 +345,8 @@ def cmd_web(args: argparse.Namespace) -> int:
                                  region=args.region, config=args.config)  # fmt: skip
     app = create_app(settings, Config.load(settings.config), open_store(settings))
     print(f"审核台：http://{args.host}:{args.port}/（Ctrl-C 停止）")
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy,
+    proxies = args.proxy or ""  # none by default: forwarded headers believed only from a proxy named here
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
                 log_level="warning", server_header=False)  # fmt: skip
     return 0
 
@@ -390,7 +392,24 @@ def cmd_status(args: argparse.Namespace) -> int:
             table.add_row(c.name, *[f"[{x.status.terminal}]{x.zh}[/]" for x in cells])
         table.add_row("按时/已报/应报", *["/".join(str(n) for n in m.rate(p)) for p in m.periods])
         _console().print(table)
+    _console().print(_growth(store, settings))
     return 0
+
+
+def _growth(store: Any, settings: Settings) -> str:
+    """How the store grows: the originals it keeps, those of the last 7 days, and the disk's room."""
+    import datetime as dt
+
+    from huizong.clock import now
+
+    since = (dt.datetime.fromisoformat(now()) - dt.timedelta(days=7)).isoformat(timespec="seconds")
+    n, size, n7, size7 = store.growth(since)
+    try:
+        free = f"，磁盘剩余 {shutil.disk_usage(settings.store).free / (1 << 30):,.1f} GB"
+    except OSError:
+        free = ""
+    mb = 1 << 20
+    return f"原件库：{n:,} 份，共 {size / mb:,.1f} MB；近 7 天新增 {n7:,} 份、{size7 / mb:,.1f} MB{free}"
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -461,7 +480,7 @@ def _start_desk(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     (neither can take the other down); stopped with it."""
     host, _, port = str(args.web).rpartition(":")
     argv = [sys.executable, "-m", "huizong.cli", "web", "--host", host or "127.0.0.1", "--port", port]
-    for name in ("inputs", "outputs", "store", "db", "region", "config"):
+    for name in ("inputs", "outputs", "store", "db", "region", "config", "proxy"):
         if getattr(args, name, None):
             argv += [f"--{name}", str(getattr(args, name))]
     print(f"审核台：http://{host or '127.0.0.1'}:{port}/", flush=True)
@@ -721,8 +740,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("web", help="the review desk in a browser: uploads judged at once, the board, approval, 上报")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--proxy", default="127.0.0.1",
-                   help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed (default 127.0.0.1)")  # fmt: skip
+    p.add_argument("--proxy", default="",
+                   help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed, comma-separated "
+                        "(default none: behind nginx on this machine, --proxy 127.0.0.1)")  # fmt: skip
     _places(p, "inputs", "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_web)
@@ -755,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--web", metavar="[HOST:]PORT", help="also serve the review desk (huizong web) there, in a child process"
     )
+    p.add_argument("--proxy", default="", help="with --web: the reverse proxy's addresses (default none)")
     _common(p)
     p.set_defaults(func=cmd_serve)
 

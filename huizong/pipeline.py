@@ -24,7 +24,7 @@ from huizong.ledger import inbox
 from huizong.ledger import store as st
 from huizong.ledger.commit import commit, interrupted_runs, recover
 from huizong.ledger.decisions import Decision, Inbound, Plan
-from huizong.ledger.review import gate
+from huizong.ledger.review import bound_county, gate, owner_of
 from huizong.read.model import Return
 from huizong.read.periods import parse_token
 from huizong.read.worker import ReadJob, read_bounded
@@ -103,18 +103,22 @@ def _inbound(found: inbox.Found, sha: str, **extra: Any) -> Inbound:
 def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
     """Sort the batch: entries to record and leave (lock files, links), bytes seen before, files to read."""
     out = Plan()
-    seen_in_batch: set[str] = set()
+    seen_in_batch: set[tuple[str | None, str]] = set()
     for f in inbound:
         if f.kind != inbox.TAKE:  # recorded once, then left alone until it changes
             if not any(r["inbox_path"] == f.rel for r in store.by_sha(f.sha256)):
                 (out.unreadable if f.kind == inbox.Kind.UNREADABLE else out.ignored).append(f)
             continue
-        earlier = [r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED]
-        if earlier or f.sha256 in seen_in_batch:
+        # a desk upload is a copy only of what its own county sent: a byte copy of another county's
+        # file is read like any other, and refused as that county's return (`gate`), naming nothing of it
+        bound = bound_county(f.rel)
+        earlier = [r for r in store.by_sha(f.sha256)
+                   if r["status"] != st.IGNORED and (bound is None or owner_of(r) == bound)]  # fmt: skip
+        if earlier or (bound, f.sha256) in seen_in_batch:
             out.duplicates.append((f, earlier[0] if earlier else None))
         else:
             out.to_read.append(f)
-        seen_in_batch.add(f.sha256)
+        seen_in_batch.add((bound, f.sha256))
     return out
 
 

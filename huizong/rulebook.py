@@ -58,16 +58,29 @@ class FormsRules:
 
 
 @dataclass(frozen=True)
+class DeskRules:
+    """[desk]: what the review desk shows and allows."""
+
+    peers: str = "reviewers"  # who sees other counties' median beside a return: reviewers | everyone
+    uploads_per_day: int = 30  # uploads a county may make in a day (China time)
+    upload_mb_per_day: int = 200  # megabytes a county may upload in a day
+
+
+PEERS = ("reviewers", "everyone")
+
+
+@dataclass(frozen=True)
 class Rules:
     unit_prefixes: dict[str, Decimal] = field(default_factory=dict)
     history: HistoryRules = field(default_factory=HistoryRules)
     limits: Limits = field(default_factory=Limits)
     totals: TotalsRules = field(default_factory=TotalsRules)
     forms: FormsRules = field(default_factory=FormsRules)
+    desk: DeskRules = field(default_factory=DeskRules)
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> Rules:
-        known = {"unit_prefixes", "history", "limits", "totals", "forms"}
+        known = {"unit_prefixes", "history", "limits", "totals", "forms", "desk"}
         moved = sorted({"project_detail", "detail"} & set(data))
         if moved:
             raise RulesError(
@@ -92,7 +105,10 @@ class Rules:
         if totals.upward not in UPWARD:
             raise RulesError(f"[totals] upward 应为 {' 或 '.join(UPWARD)}，而不是 {totals.upward!r}")
         forms = _build(FormsRules, _table(data, "forms"), "forms")
-        return cls(prefixes, history, Limits.from_rules(_table(data, "limits")), totals, forms)
+        desk = _build(DeskRules, _table(data, "desk"), "desk")
+        if desk.peers not in PEERS:
+            raise RulesError(f"[desk] peers 应为 {' 或 '.join(PEERS)}，而不是 {desk.peers!r}")
+        return cls(prefixes, history, Limits.from_rules(_table(data, "limits")), totals, forms, desk)
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:

@@ -98,15 +98,15 @@ def test_every_post_needs_the_sessions_csrf_token(desk):  # type: ignore[no-unty
     assert r.status_code == 403 and COOKIE not in fresh.cookies
 
 
-def test_wrong_passwords_are_throttled_by_name(desk, monkeypatch):  # type: ignore[no-untyped-def]
+def test_wrong_passwords_are_throttled_by_name_and_address_with_backoff(desk, monkeypatch):  # type: ignore[no-untyped-def]
     store, ws = desk
     c = client(store, ws)
     token = csrf_of(c.get("/login").text)
-    for _ in range(ss.MAX_PER_NAME):
+    for _ in range(ss.MAX_PER_PAIR):
         r = c.post("/login", data={"csrf": token, "username": "minle", "password": "wrong-guess-1"})
         assert r.status_code == 200 and "用户名或密码不正确" in r.text
-    r = c.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD})  # right, but too late
-    assert r.status_code == 429 and "尝试次数过多" in r.text and COOKIE not in c.cookies
+    r = c.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD})  # right, but too soon
+    assert r.status_code == 429 and "请 1 分钟后再试" in r.text and COOKIE not in c.cookies
     r = c.post("/login", data={"csrf": token, "username": "nobody", "password": "x"})  # the same answer for no one
     assert r.status_code == 200 and "用户名或密码不正确" in r.text
     monkeypatch.setattr(ss, "WINDOW_MINUTES", 0)  # the window has passed
@@ -219,3 +219,52 @@ def test_a_session_ends_when_idle_too_long_and_after_twelve_hours(desk, monkeypa
         assert c.get("/").status_code == 200, minutes
     at(12 * 60 + 1)
     assert c.get("/").headers["location"] == "/login"
+
+
+def on(store: Store, ws, address: str) -> TestClient:  # type: ignore[no-untyped-def]
+    return TestClient(create_app(ws.settings, CONFIG, store), base_url="https://testserver", follow_redirects=False,
+                      client=(address, 50000))  # fmt: skip
+
+
+def test_a_flood_from_outside_never_locks_a_county_out_of_its_own_office(desk, monkeypatch):  # type: ignore[no-untyped-def]
+    store, ws = desk
+    monkeypatch.setenv("HUIZONG_NOW", "2024-08-01T09:00:00+08:00")
+    office = on(store, ws, "10.0.0.5")
+    sign_in(office, "minle", PASSWORD)  # the county's own office, known from its sign-ins
+    monkeypatch.setenv("HUIZONG_NOW", "2024-08-01T10:00:00+08:00")
+    for n in range(ss.MAX_PER_NAME + 2):  # from many addresses, a few each
+        outsider = on(store, ws, f"203.0.113.{n}")
+        token = csrf_of(outsider.get("/login").text)
+        r = outsider.post("/login", data={"csrf": token, "username": "minle", "password": f"guess-{n}"})
+        assert r.status_code in (200, 429)
+    stranger = on(store, ws, "198.51.100.7")
+    token = csrf_of(stranger.get("/login").text)
+    r = stranger.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD})
+    assert r.status_code == 429 and "常用的办公电脑" in r.text  # a new address waits out the flood
+    assert sign_in(on(store, ws, "10.0.0.5"), "minle", PASSWORD) == "/"  # the office signs in
+    import sqlalchemy as sa
+
+    from huizong.ledger.tables import actions
+
+    with store.engine.connect() as conn:
+        floods = conn.execute(sa.select(actions.c.target).where(actions.c.action == "sign-in-flood")).all()
+    assert [f.target for f in floods] == ["minle"]  # once in the window, for the admin
+
+
+def test_the_old_password_is_throttled_and_counted_like_a_sign_in(desk):  # type: ignore[no-untyped-def]
+    store, ws = desk
+    c = client(store, ws)
+    sign_in(c, "minle", PASSWORD)
+    for n in range(ss.MAX_PER_PAIR):
+        token = csrf_of(c.get("/password").text)
+        r = c.post(
+            "/password", data={"csrf": token, "old": f"guess-{n}", "new": "a new pass 2026", "again": "a new pass 2026"}
+        )
+        assert r.status_code == 200 and "原密码不正确" in r.text
+    token = csrf_of(c.get("/password").text)
+    r = c.post("/password", data={"csrf": token, "old": PASSWORD, "new": "a new pass 2026", "again": "a new pass 2026"})
+    assert r.status_code == 429 and "分钟后再试" in r.text  # the right one, too soon: no oracle
+    assert acc.authenticate(store, "minle", PASSWORD) is not None
+    other = client(store, ws)  # and sign-in from that address waits too: one count
+    token = csrf_of(other.get("/login").text)
+    assert other.post("/login", data={"csrf": token, "username": "minle", "password": PASSWORD}).status_code == 429

@@ -119,6 +119,7 @@ def test_status_command(ws):  # type: ignore[no-untyped-def]
     r = cli("status", "--db", ws.settings.db_url, "--period", "2024H1")
     assert r.returncode == 0, r.stderr
     assert "甘州区" in r.stdout and "按时报送" in r.stdout and "逾期未报" in r.stdout and "1/1/6" in r.stdout
+    assert "原件库：1 份，共 0.0 MB；近 7 天新增 0 份、0.0 MB" in r.stdout  # the store's growth (received 9 July)
 
 
 def test_a_correction_keeps_a_cell_by_cell_diff(ws):  # type: ignore[no-untyped-def]

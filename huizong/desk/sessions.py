@@ -6,9 +6,12 @@ IDLE_MINUTES or open for LONGEST_HOURS, when the password changes, or when the a
 disabled: a cookie reused after any of these is refused. Each session has its own CSRF token,
 which every form carries.
 
-Wrong passwords are counted per username and per address over WINDOW_MINUTES: past
-MAX_PER_NAME (or MAX_PER_ADDRESS) sign-in is refused for that name (or from that address) until
-the window has passed, whether or not the password is right, so guessing costs as much as waiting.
+Wrong passwords (at sign-in, and the old password when changing it) are counted per name and
+address over WINDOW_MINUTES. From one address, a name gets MAX_PER_PAIR tries, then each further
+try waits twice as long as the last (1, 2, 4 … up to WINDOW_MINUTES); an address gets MAX_PER_ADDRESS
+tries in all. A name tried MAX_PER_NAME times from everywhere (a flood) is refused from addresses
+it has not signed in from lately, so an outsider never locks a county out from its own office; the
+flood is written in the journal once per window, for the admin to see.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ import sqlalchemy as sa
 from huizong.clock import now
 from huizong.desk.accounts import User, authenticate, fold_username, record_action, user_of
 from huizong.ledger import store as st
-from huizong.ledger.tables import sessions, sign_in_failures, users
+from huizong.ledger.tables import actions, sessions, sign_in_failures, users
 
 IDLE_MINUTES = 30
 LONGEST_HOURS = 12
 WINDOW_MINUTES = 15
+MAX_PER_PAIR = 5
 MAX_PER_NAME = 10
 MAX_PER_ADDRESS = 50
+KNOWN_DAYS = 30  # an address a user signed in from within this many days is theirs
 
 
 class SignInRefused(Exception):
@@ -56,25 +61,64 @@ def _ago(minutes: float) -> str:
     return (dt.datetime.fromisoformat(now()) - dt.timedelta(minutes=minutes)).isoformat(timespec="seconds")
 
 
-def _throttled(conn: sa.Connection, username: str, address: str) -> bool:
+def _throttled(conn: sa.Connection, username: str, address: str) -> str | None:
+    """Why `username` may not try a password from `address` now (the words to show), or None."""
     since = _ago(WINDOW_MINUTES)
     f = sign_in_failures.c
-    by_name = conn.execute(sa.select(sa.func.count()).where(f.username == username, f.at >= since)).scalar_one()
     by_address = conn.execute(sa.select(sa.func.count()).where(f.address == address, f.at >= since)).scalar_one()
-    return by_name >= MAX_PER_NAME or by_address >= MAX_PER_ADDRESS
+    if by_address >= MAX_PER_ADDRESS:
+        return f"本机尝试次数过多，请 {WINDOW_MINUTES} 分钟后再试"
+    pair = conn.execute(sa.select(sa.func.count(), sa.func.max(f.at))
+                        .where(f.username == username, f.address == address, f.at >= since)).one()  # fmt: skip
+    if pair[0] >= MAX_PER_PAIR:
+        wait = min(2 ** (pair[0] - MAX_PER_PAIR), WINDOW_MINUTES)
+        if pair[1] > _ago(wait):
+            return f"密码错误次数过多，请 {wait} 分钟后再试"
+    by_name = conn.execute(sa.select(sa.func.count()).where(f.username == username, f.at >= since)).scalar_one()
+    if by_name >= MAX_PER_NAME and not _known(conn, username, address):
+        return f"该账号近期尝试次数过多，请在常用的办公电脑上登录，或 {WINDOW_MINUTES} 分钟后再试"
+    return None
+
+
+def _known(conn: sa.Connection, username: str, address: str) -> bool:
+    """Has `username` signed in from `address` lately (its own office)?"""
+    a = actions.c
+    q = sa.select(a.id).where(a.actor == username, a.action == "sign-in", a.address == address,
+                              a.at >= _ago(KNOWN_DAYS * 24 * 60)).limit(1)  # fmt: skip
+    return conn.execute(q).first() is not None
+
+
+def check_throttle(store: st.Store, username: str, address: str) -> None:
+    """Raise Throttled if `username` may not try a password from `address` now."""
+    with store.engine.connect() as conn:
+        why = _throttled(conn, fold_username(username)[:200], address)
+    if why:
+        raise Throttled(why)
+
+
+def count_failure(store: st.Store, username: str, address: str) -> None:
+    """One wrong password for `username` from `address`; a flood on the name goes in the journal once a window."""
+    name = fold_username(username)[:200]
+    with store.begin() as conn:
+        conn.execute(sa.insert(sign_in_failures).values(username=name, address=address, at=now()))
+        f, a = sign_in_failures.c, actions.c
+        since = _ago(WINDOW_MINUTES)
+        by_name = conn.execute(sa.select(sa.func.count()).where(f.username == name, f.at >= since)).scalar_one()
+        told = conn.execute(sa.select(a.id).where(a.action == "sign-in-flood", a.target == name, a.at >= since)
+                            .limit(1)).first()  # fmt: skip
+        if by_name >= MAX_PER_NAME and told is None:
+            record_action(conn, "system", "sign-in-flood", target=name, address=address,
+                          reason=f"{WINDOW_MINUTES} 分钟内 {by_name} 次密码错误")  # fmt: skip
 
 
 def sign_in(store: st.Store, username: str, password: str, address: str) -> tuple[str, Session]:
     """A new session for a right name and password: (the cookie's token, the session). Raises
     SignInRefused with the words to show, the same for an unknown name as for a wrong password."""
     name = fold_username(username)[:200]
-    with store.engine.connect() as conn:
-        if _throttled(conn, name, address):
-            raise Throttled(f"尝试次数过多，请 {WINDOW_MINUTES} 分钟后再试")
+    check_throttle(store, name, address)
     user = authenticate(store, name, password)
     if user is None:
-        with store.begin() as conn:  # kept: raising inside the transaction would roll it back
-            conn.execute(sa.insert(sign_in_failures).values(username=name, address=address, at=now()))
+        count_failure(store, name, address)  # its own transaction: raising inside one would roll it back
         raise SignInRefused("用户名或密码不正确")
     with store.begin() as conn:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

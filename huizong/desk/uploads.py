@@ -20,7 +20,7 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from huizong.ledger.inbox import safe_component
+from huizong.ledger.inbox import PARTIAL_SUFFIXES, SYSTEM_FILES, TAKE, kind_of, safe_component
 from huizong.ledger.review import UPLOADS
 
 FIELD_BYTES = 4 << 10  # a text field of the upload form (the CSRF token)
@@ -146,6 +146,20 @@ async def receive(stream: AsyncIterator[bytes], content_type: str, content_lengt
     return got
 
 
+def stored_name(filename: str | None) -> str:
+    """The name an upload is kept under: portable, and one a run takes, whatever the browser sent
+    (`报表.tmp`, `报表.xlsx.crdownload`, `报表.xlsx#`, `~$报表.xlsx`): every upload gets a verdict; one
+    that is no return is refused with the reason, never left waiting in the inbox."""
+    name = safe_component(filename or "报表.xlsx")
+    if kind_of(name) is TAKE:
+        return name
+    core = name.lstrip("~$.").rstrip("#") or "报表"
+    if core.lower().endswith(PARTIAL_SUFFIXES) or core.lower() in SYSTEM_FILES:
+        core += ".upload"
+    name = safe_component(core)
+    return name if kind_of(name) is TAKE else "报表.upload"
+
+
 def place(got: Received, inbox: Path, county: str, settle: float) -> str:
     """Move the received file into the inbox under `网上报送/<county>/<upload>/<name>`; returns that
     path relative to the inbox (the ledger's inbox_path). The file is whole when it appears (a
@@ -153,7 +167,7 @@ def place(got: Received, inbox: Path, county: str, settle: float) -> str:
     zips cut short that may still be growing (a cut-short upload is refused at once, as corrupt)."""
     assert got.path is not None
     upload = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-    name = safe_component(got.filename or "报表.xlsx")
+    name = stored_name(got.filename)
     target_dir = inbox / UPLOADS / county / upload
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / name

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import logging
 import secrets
 import shutil
+import statistics
 import tempfile
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.background import BackgroundTask
@@ -50,6 +55,8 @@ LOGIN_COOKIE = "huizong_signin"  # the sign-in form's CSRF token, before there i
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 VERDICT_WAIT = 120  # seconds an upload waits for its run before the county is told to look later
 MAX_FORM_BYTES = 16 << 10  # a sign-in or password form: nothing bigger is read
+log = logging.getLogger(__name__)
+MAX_ID = 2**63 - 1  # the largest id a ledger row can have (a signed 64-bit integer)
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -67,6 +74,12 @@ _ENV.filters["shown"] = shown
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def _secured(response: Response) -> Response:
+    for k, v in HEADERS.items():
+        response.headers.setdefault(k, v)
+    return response
 
 
 def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -95,6 +108,36 @@ async def _form(request: Request) -> dict[str, str] | None:
         return None
 
 
+class Flashes:
+    """Messages for a user's next page, kept on the server: a redirect carries only a random key, so
+    no text in a URL is ever printed on a page (a link someone sends cannot put words on the desk)."""
+
+    def __init__(self, ttl: float = 300, most: int = 10_000) -> None:
+        self.ttl, self.most = ttl, most
+        self._held: dict[str, tuple[float, int, str]] = {}
+        self._lock = threading.Lock()
+
+    def put(self, user_id: int, text: str) -> str:
+        key = secrets.token_urlsafe(12)
+        with self._lock:
+            now = time.monotonic()
+            if len(self._held) >= self.most:
+                self._held = {k: v for k, v in self._held.items() if v[0] > now}
+            self._held[key] = (now + self.ttl, user_id, text[:300])
+        return key
+
+    def take(self, key: str | None, user_id: int) -> str:
+        """The message left for `user_id` under `key`, once; '' for any other key or user."""
+        if not key:
+            return ""
+        with self._lock:
+            held = self._held.get(key)
+            if held is None or held[1] != user_id:
+                return ""
+            del self._held[key]
+        return held[2] if held[0] > time.monotonic() else ""
+
+
 def create_app(settings: Settings, config: Config, store: st.Store | None = None) -> FastAPI:
     """The desk over `settings`' inbox, store and outputs; uploads are judged by runs of the
     pipeline in this process, one at a time (`uploads.Runs`)."""
@@ -121,12 +164,25 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     divisions = config.divisions
 
+    @app.exception_handler(RequestValidationError)
+    async def not_found(request: Request, exc: RequestValidationError) -> Response:
+        """A path or query value of the wrong kind (an id that is no number, or too large): not found."""
+        return _secured(_page("error.html", 404, message="没有这个页面"))
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> Response:
+        """An error of the desk itself: one page, with the security headers, and the trace in the log."""
+        log.error("desk: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return _secured(_page("error.html", 500, message="系统出错，请稍后重试；如仍出错，请联系管理员"))
+
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
         for k, v in HEADERS.items():
             response.headers.setdefault(k, v)
         return response
+
+    flashes = Flashes()
 
     def current(request: Request) -> ss.Session | None:
         return ss.resolve(store, request.cookies.get(COOKIE))
@@ -188,11 +244,17 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         form = await _form(request)
         if form is None or not ss.csrf_ok(session, form.get("csrf")):
             return _page("error.html", 403, message="页面已过期或来源不明，请刷新后重试")
-        new = form.get("new", "")
-        try:
+        new, address = form.get("new", ""), _address(request)
+        try:  # the old password is a re-authentication: throttled and counted like a sign-in
+            ss.check_throttle(store, session.user.username, address)
+            if acc.authenticate(store, session.user.username, form.get("old", "")) is None:
+                ss.count_failure(store, session.user.username, address)
+                raise acc.AccountError("原密码不正确")
             if new != form.get("again", ""):
                 raise acc.AccountError("两次输入的新密码不一致")
-            acc.change_own_password(store, session.user.username, form.get("old", ""), new, _address(request))
+            acc.change_own_password(store, session.user.username, form.get("old", ""), new, address)
+        except ss.Throttled as e:
+            return _page("password.html", 429, user=session.user, csrf=session.csrf, error=str(e))
         except acc.AccountError as e:
             return _page("password.html", user=session.user, csrf=session.csrf, error=str(e))
         ss.end_all(store, session.user.id, but=session.token_hash)  # other browsers signed in as them: out
@@ -241,7 +303,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
                     if rv.owner_of(r) == county.code]  # fmt: skip
             reviews = rv.reviews_for(store, [r["id"] for r in rows])
             return _page("county.html", **frame(session, due=due, rows=rows[::-1], reviews=reviews,
-                         max_mb=config.limits.file_bytes >> 20, notice=request.query_params.get("notice", "")[:200]))  # fmt: skip
+                         max_mb=config.limits.file_bytes >> 20, notice=flashes.take(request.query_params.get("notice"), user.id)))  # fmt: skip
         boards = [{"form": f, "periods": bd.periods_open(config, f.id)} for f in config.forms]
         counties = [c.code for c in divisions.counties_of(user.division)]
         rows = store.submissions(counties=counties, newest=100) if counties else []
@@ -282,6 +344,16 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         if user.role is not acc.Role.COUNTY:
             return refused("只有县区用户可以上传报表")
         folder = settings.inputs / rv.UPLOADS / user.division
+        quota = config.rules.desk
+        count, used = rv.uploads_today(store, user.division)
+        declared = request.headers.get("content-length", "")
+        # a body over the file cap is refused for that (413, while streaming); the quota counts what can land
+        extra = min(int(declared), config.limits.file_bytes) if declared.isdigit() and len(declared) < 16 else 0
+        if count >= quota.uploads_per_day or used + extra > quota.upload_mb_per_day << 20:
+            answer = refused(f"今天已上传 {count} 次、{used / (1 << 20):,.1f} MB，已达每日上限（{quota.uploads_per_day} 次、"
+                             f"{quota.upload_mb_per_day} MB），请明天再传；确需更多，请联系市级管理员", 429)  # fmt: skip
+            answer.headers["connection"] = "close"
+            return answer
         try:
             got = await up.receive(request.stream(), request.headers.get("content-type", ""),
                                    request.headers.get("content-length"), folder, config.limits.file_bytes)  # fmt: skip
@@ -302,8 +374,8 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         row = store.by_inbox_path(rel)
         if row is None:
             why = "系统繁忙" if failed == "timeout" else "处理出错"
-            return RedirectResponse("/?notice=" + quote(f"已收到 {got.filename[:80]}，{why}，校验结果稍后在下方列出"),
-                                    status_code=303)  # fmt: skip
+            said = flashes.put(user.id, f"已收到 {got.filename[:80]}，{why}，校验结果稍后在下方列出")
+            return RedirectResponse(f"/?notice={said}", status_code=303)
         return RedirectResponse(f"/returns/{row['id']}", status_code=303)
 
     def visible(
@@ -314,6 +386,8 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         session = known or signed_in(request)
         if not isinstance(session, ss.Session):
             return session
+        if not 0 < sid <= MAX_ID:  # no row has such an id: the same answer as another division's
+            return refused("没有这份报送，或您无权查看", 404)
         try:
             return session, actions.submission(store, config, session.user, sid)
         except actions.Refused as e:
@@ -325,26 +399,37 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         if isinstance(got, Response):
             return got
         session, row = got
-        return _page("return.html", **frame(session, **_return_view(row)))
+        return _page("return.html", **frame(session, **_return_view(row, session.user)))
 
-    def _return_view(row: dict[str, Any]) -> dict[str, Any]:
+    def _return_view(row: dict[str, Any], user: acc.User) -> dict[str, Any]:
+        """What `user` may see of return `row`: its versions, numbers and reviews only as far as they
+        are of the user's division (a county that uploaded another county's return sees its refusal
+        and nothing of that county)."""
         sid = int(row["id"])
         found = store.issues_for([sid])
         explained = rv.explanations_for(store, [sid])
         catalog = config.catalogs.get(row["form"]) if row["form"] else None
         names = {i.code: f"{i.name}（{i.unit}）" if i.unit else i.name for i in catalog} if catalog else {}
         feedback = Layout(settings.outputs).feedback(sid, row["inbox_path"])
-        same = []  # every version of the county's return for the period
+        same = []  # every version of the county's return for the period, as far as the user may see them
         if row["county_code"] and row["period"]:
-            same = store.submissions(counties=[row["county_code"]], periods=[row["period"]], form=row["form"])
+            same = [s for s in store.submissions(counties=[row["county_code"]], periods=[row["period"]], form=row["form"])
+                    if (owner := rv.owner_of(s)) is not None and acc.may_act_on(user, owner, divisions)]  # fmt: skip
+        theirs = bool(row["county_code"]) and acc.may_act_on(user, str(row["county_code"]), divisions)
         reviews = rv.reviews_for(store, [sid, *(s["id"] for s in same)])
         return {"row": row, "issues": found, "explained": explained, "names": names, "review": reviews.get(sid),
                 "feedback": feedback.exists(), "feedback_soon": bool(row["errors"] or row["warnings"]) and bool(row["stored_as"]),
-                "numbers": _numbers(row, names), "same": same, "revisions": store.revisions_for([sid]),
+                "numbers": _numbers(row, names, user) if theirs else [], "same": same,
+                "revisions": store.revisions_for([sid]) if theirs else [], "peers": _peers_shown(user),
                 "reviews": reviews, "held": any(i["code"] == rv.HELD for i in found)}  # fmt: skip
 
-    def _numbers(row: dict[str, Any], names: dict[str, str]) -> list[dict[str, Any]]:
-        """The return's numbers beside last year's and beside the other counties of its city."""
+    def _peers_shown(user: acc.User) -> bool:
+        """Whether `user` sees the median of the other counties (their unpublished figures)."""
+        return config.rules.desk.peers == "everyone" or user.role is not acc.Role.COUNTY
+
+    def _numbers(row: dict[str, Any], names: dict[str, str], user: acc.User) -> list[dict[str, Any]]:
+        """The return's numbers beside last year's, with the county's rank among its city's counties,
+        and (for reviewers, or everyone if `[desk] peers` says so) the median of the others."""
         if not row["county_code"] or not row["period"] or not names:
             return []
         county, period, form = row["county_code"], row["period"], row["form"]
@@ -363,10 +448,10 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         for f in mine:
             code, value = f["indicator"], f["number"]
             last = before.get(code)
-            peer = sorted(others.get(code, []))
+            peer = others.get(code, [])
             out.append({"code": code, "name": names.get(code, code), "value": value, "cell": f["cell"],
                         "last": last, "growth": (value / last - 1) if last else None,
-                        "median": peer[len(peer) // 2] if peer else None,
+                        "median": statistics.median(peer) if peer and _peers_shown(user) else None,
                         "rank": 1 + sum(v > value for v in peer) if peer else None, "of": len(peer) + 1})  # fmt: skip
         return out
 
@@ -400,11 +485,11 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         if isinstance(got, Response):
             return got
         session, form, row = got
-        texts = {int(k[5:]): v for k, v in form.items() if k.startswith("note-") and k[5:].isdigit()}
+        texts = {int(k[5:]): v for k, v in form.items() if k.startswith("note-") and k[5:].isdigit() and len(k) < 20}
         try:
             actions.explain(store, session.user, row, texts, _address(request))
         except actions.Refused as e:
-            return _page("return.html", 400, **frame(session, error=str(e), **_return_view(row)))
+            return _page("return.html", 400, **frame(session, error=str(e), **_return_view(row, session.user)))
         return RedirectResponse(f"/returns/{sid}", status_code=303)
 
     @app.post("/returns/{sid}/review")
@@ -423,7 +508,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             else:
                 raise actions.Refused("未知的操作")
         except actions.Refused as e:
-            return _page("return.html", 409, **frame(session, error=str(e), **_return_view(row)))
+            return _page("return.html", 409, **frame(session, error=str(e), **_return_view(row, session.user)))
         return RedirectResponse(f"/returns/{sid}", status_code=303)
 
     def _board_args(request: Request, form: str, division: str, period: str) -> tuple[Any, ...] | Response:
@@ -461,7 +546,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         b = bd.board(store, config, d, f.id, periods)
         basis = config.rules.totals.basis if d.level in ("province", "nation") else ""
         return _page("board.html", **frame(session, board=b, form=f, division=d, basis=basis, due={p: bd.due_of(config, f.id, p)
-                     for p in periods}, error=request.query_params.get("error", "")[:300]))  # fmt: skip
+                     for p in periods}, error=flashes.take(request.query_params.get("error"), session.user.id)))  # fmt: skip
 
     @app.get("/late")
     def late_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
@@ -476,6 +561,15 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         contacts = acc.contacts(store, [c.part.code for c in cells])
         return _page("late.html", **frame(session, form=f, division=d, period=p, cells=cells, contacts=contacts,
                                           due=bd.due_of(config, f.id, p)))  # fmt: skip
+
+    def _board_shown(user: acc.User, division: str, form_id: str, period: str) -> bool:
+        """Whether the board a refused action sends its user back to is one they can see."""
+        f = config.form_by_id.get(form_id)
+        try:
+            collected = f is not None and f.collects(parse_token(period))
+        except ValueError:
+            collected = False
+        return collected and divisions.get(division) is not None and acc.may_act_on(user, division, divisions)
 
     @app.post("/periods")
     async def period_action(request: Request) -> Response:
@@ -501,7 +595,9 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         except ValueError:
             return refused("请求不正确", 400)
         except actions.Refused as e:
-            return RedirectResponse(where + "&error=" + quote(str(e)), status_code=303)
+            if not _board_shown(session.user, division, f, p):
+                return refused(str(e))  # no board of theirs to show it on
+            return RedirectResponse(where + "&error=" + flashes.put(session.user.id, str(e)), status_code=303)
         return RedirectResponse(where, status_code=303)
 
     return app

@@ -27,6 +27,7 @@ from huizong.issues import Issue
 from huizong.ledger import store as st
 from huizong.ledger.decisions import Decision, Inbound
 from huizong.ledger.inbox import safe_component, still_there
+from huizong.ledger.review import UPLOADS, bound_county
 from huizong.read.model import Return
 from huizong.settings import Settings
 
@@ -210,6 +211,8 @@ def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_
             q = st.sa.select(st.submissions.c.id).where(
                 st.submissions.c.sha256 == f.sha256, st.submissions.c.status != st.IGNORED
             )
+            if (bound := bound_county(f.rel)) is not None:  # a desk upload copies only its own county's files
+                q = q.where(st.submissions.c.inbox_path.like(f"{UPLOADS}/{bound}/%"))
             first_id = conn.execute(q.order_by(st.submissions.c.id).limit(1)).scalar()
             d.duplicate_of = int(first_id) if first_id is not None else None
         row["duplicate_of"] = d.duplicate_of

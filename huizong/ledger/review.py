@@ -48,6 +48,21 @@ def journal(conn: sa.Connection, actor: str, action: str, *, target: str = "", d
         "reason": reason, "address": address, "detail": json.dumps(dict(detail or {}), ensure_ascii=False)})  # fmt: skip
 
 
+def uploads_today(store: st.Store, division: str) -> tuple[int, int]:
+    """(uploads, bytes) a county has made on the desk today, China time, from the journal."""
+    start = now()[:10] + "T00:00:00"
+    q = sa.select(actions.c.detail).where(actions.c.action == "upload", actions.c.division == division,
+                                          actions.c.at >= start)  # fmt: skip
+    count = size = 0
+    for row in store._all(q):
+        count += 1
+        try:
+            size += int(json.loads(row["detail"] or "{}").get("size", 0))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return count, size
+
+
 def bound_county(inbox_path: str | None) -> str | None:
     """The county a desk upload was made for: `网上报送/<code>/<file>` -> code."""
     parts = (inbox_path or "").split("/")

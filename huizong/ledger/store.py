@@ -95,6 +95,15 @@ class Store:
             keys = list(result.keys())
             return [dict(zip(keys, row, strict=True)) for row in result]
 
+    def growth(self, since: str) -> tuple[int, int, int, int]:
+        """What the store keeps: (originals, their bytes) in all, and since `since` (an ISO time)."""
+        s = submissions.c
+        kept = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(s.size), 0)).where(s.stored_as.is_not(None))
+        with self.engine.connect() as conn:
+            every = conn.execute(kept).one()
+            lately = conn.execute(kept.where(s.received_at >= since)).one()
+        return int(every[0]), int(every[1]), int(lately[0]), int(lately[1])
+
     def submissions(self, *, ids: Iterable[int] | None = None, periods: Iterable[str] | None = None,
                     run_ids: Iterable[int] | None = None, unplaced: bool = False,
                     form: str | None = None, counties: Iterable[str] | None = None,
