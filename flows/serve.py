@@ -29,7 +29,10 @@ from prefect.states import Pending
 from prefect.utilities.engine import propose_state_sync
 
 from flows.nightly import flow_for, huizong_run, without_heartbeat
+from huizong.catalog import Config
+from huizong.ledger.store import Store
 from huizong.ledger.watch import watch_inbox
+from huizong.notify.sender import Sender
 from huizong.read.worker import keep_warm
 from huizong.settings import Settings
 
@@ -88,6 +91,11 @@ def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
     keep_warm()
     settings.inputs.mkdir(parents=True, exist_ok=True)
     watcher.start()
+    config = Config.current(settings.config)
+    sender = Sender(Store.open(settings.db_url), lambda: Config.current(settings.config), settings.region)
+    notices, notices_stop = sender.start()  # reminders, 催报, digests and every queued notice, from here
+    if config.notices.enabled:
+        say("通知：已启用（邮件或群机器人），由本进程发送")
     say(f"正在监视 {settings.inputs}（稳定 {settle:g} 秒后运行）；定时 {cron}（{timezone}）")
     try:
         while not stop.is_set():
@@ -98,6 +106,8 @@ def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
         pass
     finally:
         stop.set()
+        notices_stop.set()
         keep_warm(False)
         watcher.join(timeout=10)
+        notices.join(timeout=30)
         say("已停止")

@@ -20,6 +20,7 @@ from typing import Any
 from huizong.forms.load import FormError, check_names, form_folders, load_forms, load_header_labels
 from huizong.forms.model import Form
 from huizong.limits import Limits, LimitsError
+from huizong.notify.config import Notices, NoticesError
 from huizong.rulebook import Rules, RulesError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "expectations"
@@ -383,6 +384,7 @@ class Config:
     forms: tuple[Form, ...] = ()  # every form a bureau collects (forms/<id>/), in their order
     catalogs: dict[str, Catalog] = field(default_factory=dict)  # form id -> its indicators (or measures)
     header_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # forms/header.toml
+    notices: Notices = field(default_factory=Notices)  # catalog/notices.toml: e-mail, robots, texts
     _views: dict[str, FormConfig] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
@@ -418,8 +420,13 @@ class Config:
             check_names(forms, {k: [i.code for i in c] for k, c in catalogs.items()})
         except FormError as e:
             raise CatalogError(str(e)) from e
+        try:
+            notices = Notices.load(cat_dir / "notices.toml")
+        except NoticesError as e:
+            raise CatalogError(str(e)) from e
         return cls(
             root=root,
+            notices=notices,
             divisions=Divisions.load(cat_dir / "divisions.csv"),
             units=Units.load(cat_dir / "units.csv", rules.unit_prefixes),
             rules=rules,

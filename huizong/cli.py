@@ -242,8 +242,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from huizong.catalog import Config
     from huizong.ledger.accept import AcceptError, accept_refused
     from huizong.ledger.runlock import RunLocked, run_lock
-    from huizong.pipeline import open_store
-    from huizong.publish.outputs import publish, publish_reporting
+    from huizong.pipeline import open_store, publish_owed
 
     settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, region=args.region,
                                  config=args.config)  # fmt: skip
@@ -252,8 +251,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
     try:
         with run_lock(store, wait=args.wait):
             row = accept_refused(store, config, settings, args.file, args.reason, args.by or getpass.getuser())
-            publish(store, config, settings, {(row["form"], row["period"])})
-            publish_reporting(store, config, settings)
+        publish_owed(store, config, settings, wait=args.wait)
     except AcceptError as e:
         print(f"huizong: {e}", file=sys.stderr)
         return 2
@@ -343,7 +341,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
                                  region=args.region, config=args.config)  # fmt: skip
-    app = create_app(settings, Config.load(settings.config), open_store(settings))
+    app = create_app(settings, Config.load(settings.config), open_store(settings), notify=not args.no_notices)
     print(f"审核台：http://{args.host}:{args.port}/（Ctrl-C 停止）")
     proxies = args.proxy or ""  # none by default: forwarded headers believed only from a proxy named here
     uvicorn.run(app, host=args.host, port=args.port, proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
@@ -479,12 +477,67 @@ def _start_desk(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     """`serve --web [HOST:]PORT`: the review desk beside the schedule, in a child process of its own
     (neither can take the other down); stopped with it."""
     host, _, port = str(args.web).rpartition(":")
-    argv = [sys.executable, "-m", "huizong.cli", "web", "--host", host or "127.0.0.1", "--port", port]
+    argv = [sys.executable, "-m", "huizong.cli", "web", "--host", host or "127.0.0.1", "--port", port, "--no-notices"]
     for name in ("inputs", "outputs", "store", "db", "region", "config", "proxy"):
         if getattr(args, name, None):
             argv += [f"--{name}", str(getattr(args, name))]
     print(f"审核台：http://{host or '127.0.0.1'}:{port}/", flush=True)
     return subprocess.Popen(argv)
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    """`notify`: the outbox's counts and latest notices; `notify send`: plan and send what is due
+    now; `notify test`: one message to an address or a robot, sent at once, to check the settings."""
+    from huizong.catalog import Config
+    from huizong.formats import when
+    from huizong.notify import outbox
+    from huizong.notify.channels import SendFailed, send_email, send_robot
+    from huizong.notify.plan import SAMPLE_TEST
+    from huizong.notify.sender import Sender
+
+    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
+    config = Config.load(settings.config)
+    n = config.notices
+    if args.action == "test":
+        if not (args.to or args.robot):
+            print("huizong: notify test 需要 --to 邮箱 或 --robot 机器人名称", file=sys.stderr)
+            return 2
+        subject, body = n.render("test", SAMPLE_TEST(config, settings.region))
+        try:
+            if args.to:
+                send_email(n.email, args.to, subject, body, f"<test-{os.getpid()}@huizong>", n.send.timeout)
+                print(f"已发送测试邮件到 {args.to}（经 {n.email.host}:{n.email.port}）")
+            if args.robot:
+                robot = next((r for r in n.robots if r.name == args.robot), None)
+                if robot is None:
+                    print(f"huizong: notices.toml 中没有机器人“{args.robot}”（有：{'、'.join(r.name for r in n.robots) or '无'}）",
+                          file=sys.stderr)  # fmt: skip
+                    return 2
+                send_robot(robot, subject, body, n.send.timeout)
+                print(f"已发送测试消息到机器人“{robot.name}”")
+        except SendFailed as e:
+            print(f"huizong: 发送失败：{e}", file=sys.stderr)
+            return 1
+        return 0
+    store = _existing_store(settings, args.db)
+    if store is None:
+        print("huizong: 还没有账本（尚未运行过 huizong run）", file=sys.stderr)
+        return 2
+    if args.action == "send":
+        made, sent, failed = Sender(store, lambda: config, settings.region).tick(everything=True)
+        print(
+            f"新排队 {made} 条，已发送 {sent} 条，发送失败 {failed} 次"
+            + ("" if n.enabled else "（未设置邮件服务器或群机器人）")
+        )
+        return 0
+    counts = outbox.counts(store)
+    words = {"queued": "待发", "sending": "发送中", "sent": "已发送", "failed": "失败"}
+    print("通知：" + ("，".join(f"{words.get(k, k)} {v}" for k, v in sorted(counts.items())) or "无")
+          + ("" if n.enabled else "（未设置邮件服务器或群机器人，不会发送）"))  # fmt: skip
+    for r in outbox.recent(store, args.limit):
+        print(f"{r['id']:>6}  {when(r['created_at'])}  {words.get(r['state'], r['state']):<4}  "
+              f"{r['kind']:<8}  {r['address']}  {r['subject']}" + (f"  （{r['error']}）" if r["error"] else ""))  # fmt: skip
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -743,9 +796,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proxy", default="",
                    help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed, comma-separated "
                         "(default none: behind nginx on this machine, --proxy 127.0.0.1)")  # fmt: skip
+    p.add_argument("--no-notices", action="store_true", help="leave sending notices to another process (serve)")
     _places(p, "inputs", "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_web)
+
+    p = sub.add_parser("notify", help="notices by e-mail and group robot: the outbox, send what is due, a test")
+    p.add_argument("action", nargs="?", choices=["list", "send", "test"], default="list")
+    p.add_argument("--to", help="test: the e-mail address to send a test message to")
+    p.add_argument("--robot", help="test: the name of a [[robot]] in notices.toml to send a test message to")
+    p.add_argument("--limit", type=int, default=20, help="list: how many of the latest notices (default 20)")
+    _places(p, "store", "db")
+    _common(p)
+    p.set_defaults(func=cmd_notify)
 
     p = sub.add_parser("status", help="reporting rate: each county and period on time, late, missing, refused")
     p.add_argument("--period", help="one period, e.g. 2024H1 or 2024M03 (default: every period in the ledger)")

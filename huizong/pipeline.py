@@ -20,7 +20,7 @@ from huizong.catalog import Config
 from huizong.clock import fault_point, now
 from huizong.codes import FILE_LEVEL, make_issue
 from huizong.issues import Issue, Severity, explain, sort_issues
-from huizong.ledger import inbox
+from huizong.ledger import due, inbox
 from huizong.ledger import store as st
 from huizong.ledger.commit import commit, interrupted_runs, recover
 from huizong.ledger.decisions import Decision, Inbound, Plan
@@ -79,16 +79,33 @@ def see(store: st.Store, settings: Settings) -> Seen:
 TEMPORARIES = ((".huizong.", ".tmp"), (".incoming.", ""))  # what write_atomic and commit.move leave if killed
 
 
-def sweep(settings: Settings) -> list[Path]:
-    """Remove the temporary files a killed run left under outputs/ (`.huizong.*.tmp`) and the store
-    (`.incoming.*`). Only one run at a time holds the lock, so any found at its start are stale."""
+def _writer_alive(name: str) -> bool:
+    """Whether the process that is writing `.huizong.<pid>.*.tmp` still lives (then it is not stale)."""
+    pid = name.split(".")[2] if name.count(".") >= 3 else ""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return int(pid) < 2**31
+    return True
+
+
+def sweep(settings: Settings, where: tuple[str, ...] = ("outputs", "store")) -> list[Path]:
+    """Remove the temporary files a killed run or publisher left under outputs/ (`.huizong.<pid>.*.tmp`,
+    unless that process still lives: the run and the publisher work side by side) and the store
+    (`.incoming.*`: only one run at a time holds the lock, so any found at its start are stale)."""
     gone = []
-    for root in (settings.outputs, settings.store):
+    for root in (getattr(settings, w) for w in where):
         if not root.is_dir():
             continue
         for dirpath, _dirs, files in os.walk(root):
             for name in files:
                 if any(name.startswith(a) and name.endswith(b) for a, b in TEMPORARIES):
+                    if name.startswith(".huizong.") and _writer_alive(name):
+                        continue
                     path = Path(dirpath) / name
                     if path.is_file() and not path.is_symlink():
                         path.unlink(missing_ok=True)
@@ -294,17 +311,41 @@ def start_run(store: st.Store, settings: Settings, n_files: int) -> tuple[int, l
     return run_id, interrupted_runs(store, run_id)
 
 
-def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted: Iterable[int] = ()) -> None:
+def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted: Iterable[int] = (),
+            owed: due.Changed | None = None) -> None:  # fmt: skip
+    """Close the run and queue what its publishing owes (`owed`; None: everything), in one
+    transaction: a run killed before it is interrupted, and the next run republishes everything."""
     counts: dict[str, int] = {}
     for d in decisions:
         counts[d.status] = counts.get(d.status, 0) + 1
-    fault_point("outputs written, run not yet closed")
+    if owed is not None and not owed and decisions:  # no period changed, but submissions.csv lists every file
+        owed = {("", ""): {""}}
+    fault_point("feedback written, run not yet closed")
     with store.begin() as conn:
         for rid in interrupted:  # their work is done now
             conn.execute(st.sa.update(st.runs).where(st.runs.c.id == rid, st.runs.c.finished_at.is_(None))
                          .values(finished_at=now(), summary='{"interrupted": true}'))  # fmt: skip
         conn.execute(st.sa.update(st.runs).where(st.runs.c.id == run_id)
                      .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False)))  # fmt: skip
+        due.queue(conn, owed, run_id)
+
+
+def publish_owed(store: st.Store, config: Config, settings: Settings, wait: float = 600) -> list[Path]:
+    """Write the outputs publishing owes (every run's and review's since the last publishing, as
+    one), and the reporting rate, which depends on today; under the publish lock, so that runs go
+    on committing meanwhile. Clears only what it wrote: rows queued while it wrote stay for the next."""
+    from huizong.ledger.runlock import run_lock
+    from huizong.publish.outputs import publish, publish_reporting
+
+    with run_lock(store, wait=wait, name="publish") as recovered:
+        if recovered:  # a publisher died: its temporary files are stale
+            sweep(settings, ("outputs",))
+        owed = due.owed(store)
+        outputs = [] if owed.empty else publish(store, config, settings, owed.changed)
+        outputs += publish_reporting(store, config, settings)
+        fault_point("outputs published, not yet cleared")
+        due.clear(store, owed.upto)
+    return outputs
 
 
 def submissions_of_runs(store: st.Store, run_ids: Iterable[int]) -> list[int]:
@@ -338,15 +379,15 @@ T = TypeVar("T")
 
 def run(settings: Settings, config: Config | None = None, executor: Executor | None = None, wait: float = 600,
         progress: Progress | None = None, republish: bool = False,
-        on_commit: Callable[[list[Decision]], None] | None = None) -> RunSummary:  # fmt: skip
+        on_commit: Callable[[list[Decision]], None] | None = None, publish: bool = True) -> RunSummary:  # fmt: skip
     """One run, its steps defined once: take → recover → plan → read → validate → decide → commit →
-    feedback → publish. Waits up to `wait` s for another run. `republish`: rewrite every
-    period's outputs (after the catalog or a suite changed). `on_commit` is told the decisions as
-    soon as they are in the ledger, before the outputs are written (the desk shows its verdicts
-    then). Configuration is loaded and the store opened once, here; every executor passes the
-    same fault points."""
+    feedback, under the run lock; then publish, under a lock of its own (`publish_owed`).
+    Waits up to `wait` s for another run. `republish`: rewrite every period's outputs (after the
+    catalog or a suite changed). `on_commit` is told the decisions as soon as they are in the
+    ledger (the desk shows its verdicts then). `publish=False`: leave the outputs to a publisher
+    that runs beside (the desk's), the run ending at its feedback workbooks. Configuration is
+    loaded and the store opened once, here; every executor passes the same fault points."""
     from huizong.ledger.runlock import run_lock
-    from huizong.publish.outputs import publish, publish_reporting
     from huizong.rules.suites import prepare
 
     ex = executor or Executor()
@@ -378,9 +419,9 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         if p.to_read:
             prepare(config, settings.region, docs_dir(settings))
         size = max(1, ex.chunk_size(len(p.to_read)))
-        chunks = [p.to_read[i : i + size] for i in range(0, len(p.to_read), size)]
+        parts = list(st.chunks(p.to_read, size))
         t = time.perf_counter()
-        returns = ex.read(chunks, config, settings.region, progress) if chunks else []
+        returns = ex.read(parts, config, settings.region, progress) if parts else []
         timings["read"] = time.perf_counter() - t
         if progress and returns:
             progress("校验", 0, 1)
@@ -400,22 +441,22 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
             on_commit(decisions)
         ex.log("committed: " + ", ".join(f"{d.inbound.rel} {d.status}" for d in decisions[:50])
                + (f" and {len(decisions) - 50} more" if len(decisions) > 50 else ""))  # fmt: skip
-        if progress:
-            progress("输出", 0, 1)
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
         outputs = timed("feedback", write_feedbacks, store, settings, config,
                           ids + submissions_of_runs(store, interrupted))  # fmt: skip
         everything = republish or bool(interrupted)
-        changed = None if everything else touched(decisions, store)
-        outputs += timed("publish", publish, store, config, settings, changed)
-        outputs += timed("reporting", publish_reporting, store, config, settings)
-        end_run(store, run_id, decisions, interrupted)
+        end_run(store, run_id, decisions, interrupted, None if everything else touched(decisions, store))
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
+    if publish:
+        fault_point("run closed, outputs not yet published")
+        if progress:
+            progress("输出", 0, 1)
+        outputs += timed("publish", publish_owed, store, config, settings, wait)
     return RunSummary(run_id, decisions, outputs, p.deferred, timings)
 
 
 def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
               progress: Progress | None = None, republish: bool = False,
-              on_commit: Callable[[list[Decision]], None] | None = None) -> RunSummary:  # fmt: skip
+              on_commit: Callable[[list[Decision]], None] | None = None, publish: bool = True) -> RunSummary:  # fmt: skip
     """The whole run in this process, without Prefect."""
-    return run(settings, config, Executor(), wait, progress, republish, on_commit)
+    return run(settings, config, Executor(), wait, progress, republish, on_commit, publish)

@@ -136,6 +136,9 @@ def test_the_story_in_a_browser(server, chromium, tmp_path):  # type: ignore[no-
     assert "退回待改" in county.inner_text(".verdict")
     row = county.locator("table.issues tr", has_text="大于省级科技计划项目申报数")
     assert row.locator("td.cell").inner_text() == b02
+    # the feedback workbook's link fills in by itself (htmx), without a reload
+    county.wait_for_selector("#feedback a", timeout=30_000)
+    assert county.inner_text("#feedback") == "下载反馈表（问题已标在单元格上）"
     shot(county, "03-校验未通过")
 
     # fixed, with a warning the county explains, then submits
@@ -195,3 +198,6 @@ def test_the_story_in_a_browser(server, chromium, tmp_path):  # type: ignore[no-
     shot(city, "12-更正待审")
     city.goto(base + "/late?form=key-indicators&division=620700&period=2024H1")
     shot(city, "13-催报")
+    county.goto(base + "/password")
+    assert "不再接收通知" in county.inner_text("body")
+    shot(county, "14-通知设置")

@@ -28,6 +28,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 @pytest.fixture
 def desk(ws, monkeypatch):  # type: ignore[no-untyped-def]
+    return make_desk(ws, monkeypatch)
+
+
+def make_desk(ws, monkeypatch):  # type: ignore[no-untyped-def]
+    """Two counties of 张掖市 and one of 兰州市, their cities' reviewers and 甘肃省's, on a fixed clock."""
     monkeypatch.setenv("HUIZONG_NOW", "2024-08-01T10:00:00+08:00")
     ws.store.mkdir(parents=True, exist_ok=True)
     store = Store.open(ws.settings.db_url)

@@ -13,13 +13,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "huizong"
 # vocabulary every room may use
-SHARED = {"catalog", "forms", "settings", "limits", "issues", "codes", "clock", "numbers", "words", "compact"}
+SHARED = {
+    "catalog",
+    "forms",
+    "settings",
+    "limits",
+    "issues",
+    "codes",
+    "clock",
+    "numbers",
+    "words",
+    "compact",
+    "formats",
+}
 ALLOWED = {
     "read": {"read"},
     "rules": {"read", "rules", "ledger.store"},
     "ledger": {"read", "rules", "ledger"},
     "publish": {"read", "ledger", "publish"},
-    "desk": {"read", "ledger", "publish", "pipeline", "desk"},
+    "desk": {"read", "ledger", "publish", "pipeline", "desk", "notify"},
+    # notices read the ledger, the desk's accounts and the board's deadlines; the desk queues them
+    "notify": {"read", "ledger", "notify", "desk.accounts", "desk.board"},
 }
 
 
@@ -39,11 +53,12 @@ def imports_of(path: Path) -> set[str]:
         elif (
             isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(("huizong", "flows", "prefect"))
         ):
-            found.add(node.module)
             for a in node.names:  # `from huizong.ledger import store`: the module itself
                 candidate = f"{node.module}.{a.name}"
                 if (ROOT.parent / candidate.replace(".", "/")).with_suffix(".py").exists():
                     found.add(candidate)
+                else:  # a name the package itself defines
+                    found.add(node.module)
     return found
 
 

@@ -1,1 +1,1 @@
-"""The review desk: accounts bound to divisions, and (to come) the web pages counties and reviewers use."""
+"""The review desk: accounts bound to divisions, and the web pages counties and reviewers use."""

@@ -67,6 +67,7 @@ class User:
     email: str
     must_change: bool
     disabled: bool
+    notices: bool = True  # whether the user gets notices (they may opt out)
 
 
 def fold_username(name: str) -> str:
@@ -143,7 +144,7 @@ def user_of(row: Any) -> User:
     """A User from a `users` row (a mapping of its columns)."""
     return User(int(row["id"]), str(row["username"]), str(row["display_name"] or ""), Role.of(str(row["role"])),
                 str(row["division"]), str(row["phone"] or ""), str(row["email"] or ""), bool(row["must_change"]),
-                row["disabled_at"] is not None)  # fmt: skip
+                row["disabled_at"] is not None, row.get("notices_off_at") is None)  # fmt: skip
 
 
 record_action = review.journal  # one journal for accounts and reviews
@@ -359,8 +360,16 @@ def contacts(store: st.Store, divisions: Sequence[str]) -> dict[str, list[User]]
     """division -> its active users (with their phone and e-mail): whom to call for a late return."""
     out: dict[str, list[User]] = {}
     codes = list(divisions)
-    for i in range(0, len(codes), 500):
-        q = sa.select(users).where(users.c.division.in_(codes[i : i + 500]), users.c.disabled_at.is_(None))
+    for part in st.chunks(codes):
+        q = sa.select(users).where(users.c.division.in_(part), users.c.disabled_at.is_(None))
         for r in store._all(q.order_by(users.c.username)):
             out.setdefault(r["division"], []).append(user_of(r))
     return out
+
+
+def set_notices(store: st.Store, user: User, on: bool, address: str = "") -> None:
+    """A user's own choice: notices by e-mail, or none."""
+    with store.begin() as conn:
+        conn.execute(sa.update(users).where(users.c.id == user.id).values(notices_off_at=None if on else now()))
+        record_action(conn, user.username, "notices-on" if on else "notices-off", target=user.username,
+                      division=user.division, address=address)  # fmt: skip

@@ -10,10 +10,12 @@ from typing import Any
 from huizong.catalog import Config, Division
 from huizong.desk import accounts as acc
 from huizong.desk import board as bd
+from huizong.formats import when
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.ledger.accept import AcceptError, accept_row
 from huizong.ledger.runlock import run_lock
+from huizong.notify import plan
 from huizong.read.periods import parse_token
 from huizong.settings import Settings
 
@@ -78,12 +80,13 @@ def send_back(store: st.Store, config: Config, user: acc.User, row: Mapping[str,
     if row["status"] not in (st.ACCEPTED, st.REJECTED):
         raise Refused("这份报送已被更新的报表取代，不能退回")
     if row["status"] == st.ACCEPTED and (lock := _locked(store, config, row)) is not None:
-        raise Refused(f"本期已于 {lock.at[:16]} {lock.zh}，请先撤销审核再退回")
+        raise Refused(f"本期已于 {when(lock.at)} {lock.zh}，请先撤销审核再退回")
     try:
         with store.begin() as conn:
             rv.set_review(conn, int(row["id"]), rv.RETURNED, user.username, reason, seen)
             rv.journal(conn, user.username, "return", target=str(row["id"]), division=str(row["county_code"]),
                        reason=reason, address=address, user_id=user.id)  # fmt: skip
+            plan.for_return(conn, config, dict(row), reason, user.display_name or user.username)
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
 
@@ -109,12 +112,11 @@ def accept(store: st.Store, config: Config, settings: Settings, user: acc.User, 
             with store.begin() as conn:
                 record(conn)
             return dict(row)
-        from huizong.publish.outputs import publish, publish_reporting
+        from huizong.pipeline import publish_owed
 
         with run_lock(store, wait=120):
             new = accept_row(store, config, settings, dict(row), reason, user.username, also=record)
-            publish(store, config, settings, {(new["form"], new["period"]): {new["county_code"]}})
-            publish_reporting(store, config, settings)
+        publish_owed(store, config, settings, wait=120)
         return new
     except (rv.ReviewError, AcceptError) as e:
         raise Refused(str(e)) from e
@@ -194,9 +196,29 @@ def _republish(store: st.Store, config: Config, settings: Settings, division: Di
     region = config.divisions.get(settings.region)
     if config.rules.totals.upward != "approved" or region is None or region.level in ("prefecture", "county"):
         return
-    from huizong.publish.outputs import publish, publish_reporting
+    from huizong.ledger import due
+    from huizong.pipeline import publish_owed
 
     counties = {c.code for c in config.divisions.counties_of(division.code)}
-    with run_lock(store, wait=120):
-        publish(store, config, settings, {(form, period): counties})
-        publish_reporting(store, config, settings)
+    with store.begin() as conn:
+        due.queue(conn, {(form, period): counties})
+    publish_owed(store, config, settings, wait=120)
+
+
+def urge(store: st.Store, config: Config, user: acc.User, division: str, form: str, period: str, address: str) -> int:
+    """催报: every county of the division that owes the period's return is sent a notice now."""
+    d = _division_action(user, config, division, form, period)
+    if not config.notices.on("overdue"):
+        raise Refused("未设置通知（邮件或群机器人），无法催报；请联系管理员")
+    cells = bd.late(bd.board(store, config, d, form, [period]), period)
+    made = plan.urge(store, config, cells, form, period, user.username)
+    with store.begin() as conn:
+        rv.journal(conn, user.username, "urge", target=f"{form}/{period}", division=division, address=address,
+                   detail={"counties": [c.part.code for c in cells if c.part.level == "county"], "notices": made},
+                   user_id=user.id)  # fmt: skip
+    return made
+
+
+def notices_setting(store: st.Store, user: acc.User, on: bool, address: str) -> None:
+    """A user turns their own notices on or off."""
+    acc.set_notices(store, user, on, address)

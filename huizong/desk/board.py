@@ -85,9 +85,9 @@ def due_of(config: Config, form_id: str, period: str) -> dt.datetime:
 def held_ids(store: st.Store, ids: Sequence[int]) -> set[int]:
     """Which of these refused returns are corrections held because their period was approved."""
     out: set[int] = set()
-    for i in range(0, len(ids), 500):
+    for part in st.chunks(ids):
         q = sa.select(issues.c.submission_id).where(issues.c.code == rv.HELD,
-                                                    issues.c.submission_id.in_(list(ids[i : i + 500])))  # fmt: skip
+                                                    issues.c.submission_id.in_(list(part)))  # fmt: skip
         with store.engine.connect() as conn:
             out |= {r[0] for r in conn.execute(q)}
     return out
@@ -95,17 +95,21 @@ def held_ids(store: st.Store, ids: Sequence[int]) -> set[int]:
 
 def unexplained(store: st.Store, ids: Sequence[int]) -> dict[int, int]:
     """Per return, its warnings the county has not explained."""
-    if not ids:
-        return {}
-    q = (
-        sa.select(issues.c.submission_id, sa.func.count())
-        .select_from(issues.outerjoin(rv.explanations, rv.explanations.c.issue_id == issues.c.id))
-        .where(issues.c.submission_id.in_(list(ids)), issues.c.severity == "warning",
-               rv.explanations.c.issue_id.is_(None))
-        .group_by(issues.c.submission_id)
-    )  # fmt: skip
+    out: dict[int, int] = {}
     with store.engine.connect() as conn:
-        return {r[0]: r[1] for r in conn.execute(q)}
+        for part in st.chunks(ids):
+            q = (
+                sa.select(issues.c.submission_id, sa.func.count())
+                .select_from(issues.outerjoin(rv.explanations, rv.explanations.c.issue_id == issues.c.id))
+                .where(
+                    issues.c.submission_id.in_(part),
+                    issues.c.severity == "warning",
+                    rv.explanations.c.issue_id.is_(None),
+                )
+                .group_by(issues.c.submission_id)
+            )
+            out.update({r[0]: r[1] for r in conn.execute(q)})
+    return out
 
 
 def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequence[Division],
@@ -113,8 +117,9 @@ def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequen
     """(county, period) -> its cell, from one read of the ledger."""
     today = today or _today()
     codes = [c.code for c in counties]
-    rows = [s for i in range(0, len(codes), 2000)
-            for s in store.submissions(form=form_id, periods=periods, counties=codes[i : i + 2000])]  # fmt: skip
+    rows = [
+        s for part in st.chunks(codes, 2000) for s in store.submissions(form=form_id, periods=periods, counties=part)
+    ]
     by: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for s in rows:
         if s["status"] in (st.ACCEPTED, st.REJECTED) and rv.owner_of(s) == s["county_code"]:

@@ -206,11 +206,13 @@ class Runs:
     """Runs of the pipeline for the desk, one at a time, coalesced: every upload asks for a run
     that starts after it landed, and uploads that arrive together (within `gather` seconds of the
     first, or while a run is busy) are judged by one run. A waiter is released as soon as its run
-    has committed its decisions; the run then goes on to write the outputs."""
+    has committed its decisions. The desk's publishing is a second `Runs` (`name`), asked after
+    each run: it writes the outputs beside the next runs, every run's since it last wrote at once."""
 
-    def __init__(self, run: Callable[[Callable[..., None]], Any], gather: float = 0.25) -> None:
+    def __init__(self, run: Callable[[Callable[..., None]], Any], gather: float = 0.25, name: str = "runs") -> None:
         self._run = run
         self._gather = gather
+        self._name = f"huizong-desk-{name}"
         self._cond = threading.Condition()
         self._asked = 0
         self._done = 0
@@ -221,7 +223,7 @@ class Runs:
     def start(self) -> None:
         with self._cond:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="huizong-desk-runs", daemon=True)
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
 
     def stop(self) -> None:

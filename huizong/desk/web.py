@@ -38,11 +38,12 @@ from huizong.desk import actions
 from huizong.desk import board as bd
 from huizong.desk import sessions as ss
 from huizong.desk import uploads as up
+from huizong.formats import register
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.ledger.inbox import safe_component
-from huizong.numbers import shown
-from huizong.pipeline import run_batch
+from huizong.notify.sender import Sender
+from huizong.pipeline import publish_owed, run_batch
 from huizong.publish.layout import Layout
 from huizong.publish.listtemplate import write_list_template
 from huizong.publish.template import write_template
@@ -65,11 +66,44 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "desk"),
-    autoescape=select_autoescape(default=True),
+STATIC = Path(__file__).resolve().parents[1] / "static"
+HTMX = "htmx-2.0.10.min.js"  # sha256 71ea6718…c0de, from bigskysoftware/htmx v2.0.10 dist/
+_ENV = register(
+    Environment(
+        loader=FileSystemLoader(Path(__file__).resolve().parents[1] / "templates" / "desk"),
+        autoescape=select_autoescape(default=True),
+    )
 )
-_ENV.filters["shown"] = shown
+
+
+class Refusal(Exception):
+    """A request refused, with the words its user reads and the status; raised by the doors
+    (`signed_in`, `visible`, `acting`, `_board_args`) and the pages, rendered by one handler."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status or self.status
+
+
+class Forbidden(Refusal):
+    status = 403
+
+
+class NotFound(Refusal):
+    """Not there, or not the asker's: the same answer, so that no id tells what another division has."""
+
+    status = 404
+
+
+class GoTo(Exception):
+    """The browser must go elsewhere first (sign in, change the password)."""
+
+    def __init__(self, to: str) -> None:
+        super().__init__(to)
+        self.to = to
 
 
 def _address(request: Request) -> str:
@@ -138,15 +172,30 @@ class Flashes:
         return held[2] if held[0] > time.monotonic() else ""
 
 
-def create_app(settings: Settings, config: Config, store: st.Store | None = None) -> FastAPI:
+def create_app(settings: Settings, config: Config, store: st.Store | None = None, notify: bool = True) -> FastAPI:
     """The desk over `settings`' inbox, store and outputs; uploads are judged by runs of the
-    pipeline in this process, one at a time (`uploads.Runs`)."""
+    pipeline in this process, one at a time (`uploads.Runs`); notices are sent from a thread of it
+    (`notify`: False leaves them to another process)."""
     store = store or st.Store.open(settings.db_url)
     # the desk's runs leave the GX Data Docs to the nightly run: a county waits for its verdict, not for them
     quick = dataclasses.replace(settings, docs=False)
 
+    def write_outputs(done: Any) -> None:
+        try:
+            publish_owed(store, config, quick, wait=600)
+        except Exception:  # a full disk: what is owed stays queued, and the next verdict's publishing retries
+            log.exception("desk: writing the outputs failed")
+            raise
+        done()
+
+    # the outputs are written beside the next verdicts, not before them (`pipeline.publish_owed`)
+    publishing = up.Runs(write_outputs, gather=0.5, name="publishing")
+
     def judge(committed: Any) -> None:
-        run_batch(quick, config, wait=600, on_commit=committed)
+        try:
+            run_batch(quick, config, wait=600, on_commit=committed, publish=False)
+        finally:
+            publishing.ask()
         up.tidy(settings.inputs / rv.UPLOADS)
 
     runs = up.Runs(judge)
@@ -155,11 +204,17 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         up.tidy(settings.inputs / rv.UPLOADS)
         keep_warm(True)
+        publishing.ask()  # whatever a publisher that died left unwritten
+        sending = Sender(store, lambda: config, settings.region).start() if notify else None
         try:
             yield
         finally:
             runs.stop()
+            publishing.stop()
             keep_warm(False)
+            if sending is not None:
+                sending[1].set()
+                sending[0].join(timeout=30)
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     divisions = config.divisions
@@ -260,17 +315,27 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         ss.end_all(store, session.user.id, but=session.token_hash)  # other browsers signed in as them: out
         return RedirectResponse("/", status_code=303)
 
-    def signed_in(request: Request) -> ss.Session | Response:
-        """The request's session, or where to send the browser instead (sign-in, password change)."""
+    def signed_in(request: Request) -> ss.Session:
+        """The door of every page: the request's session, or `GoTo` where the browser must go
+        instead (sign-in, password change)."""
         session = current(request)
         if session is None:
-            return to_login()
+            raise GoTo("/login")
         if session.user.must_change:
-            return RedirectResponse("/password", status_code=303)
+            raise GoTo("/password")
         return session
 
     def refused(message: str, status: int = 403) -> HTMLResponse:
         return _page("error.html", status, message=message)
+
+    @app.exception_handler(Refusal)
+    async def refusal(request: Request, exc: Refusal) -> Response:
+        """Every refusal of every page, rendered the one way (the security headers added by the middleware)."""
+        return refused(exc.message, exc.status)
+
+    @app.exception_handler(GoTo)
+    async def go_to(request: Request, exc: GoTo) -> Response:
+        return RedirectResponse(exc.to, status_code=303)
 
     def div_name(code: str | None) -> str:
         d = divisions.get(code)
@@ -287,8 +352,6 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     @app.get("/")
     def home(request: Request) -> Response:
         session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
         user = session.user
         if user.role is acc.Role.COUNTY:
             county = divisions.get(user.division)
@@ -312,20 +375,18 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     @app.get("/template")
     def template(request: Request, form: str = "", period: str = "", county: str = "") -> Response:
         session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
         user = session.user
         code = county or user.division
         div = divisions.get(code)
         f = config.form_by_id.get(form)
         if div is None or div.level != "county" or not acc.may_act_on(user, code, divisions) or f is None:
-            return refused("没有这张报表，或您无权下载", 404)
+            raise NotFound("没有这张报表，或您无权下载")
         try:
             p = parse_token(period)
         except ValueError:
-            return refused("报告期不正确", 404)
+            raise NotFound("报告期不正确") from None
         if not f.collects(p):
-            return refused("报告期不正确", 404)
+            raise NotFound("报告期不正确")
         tmp = Path(tempfile.mkdtemp(prefix="huizong-template-"))
         out = tmp / safe_component(f"{div.name}_{p.token}_{f.short_name}.xlsx")
         if f.indicators is not None:
@@ -338,11 +399,9 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     @app.post("/upload")
     async def upload(request: Request) -> Response:
         session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
         user = session.user
         if user.role is not acc.Role.COUNTY:
-            return refused("只有县区用户可以上传报表")
+            raise Forbidden("只有县区用户可以上传报表")
         folder = settings.inputs / rv.UPLOADS / user.division
         quota = config.rules.desk
         count, used = rv.uploads_today(store, user.division)
@@ -364,7 +423,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         if not ss.csrf_ok(session, got.fields.get("csrf")):
             assert got.path is not None
             got.path.unlink(missing_ok=True)
-            return refused("页面已过期或来源不明，请刷新后重试")
+            raise Forbidden("页面已过期或来源不明，请刷新后重试")
         rel = up.place(got, settings.inputs, user.division, max(settings.quiet, settings.fresh))
         with store.begin() as conn:
             rv.journal(conn, user.username, "upload", target=rel, division=user.division, address=_address(request),
@@ -378,26 +437,20 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             return RedirectResponse(f"/?notice={said}", status_code=303)
         return RedirectResponse(f"/returns/{row['id']}", status_code=303)
 
-    def visible(
-        request: Request, sid: int, known: ss.Session | None = None
-    ) -> tuple[ss.Session, dict[str, Any]] | Response:
+    def visible(request: Request, sid: int, known: ss.Session | None = None) -> tuple[ss.Session, dict[str, Any]]:
         """The signed-in session (`known`, or the request's) and return `sid` if its user may see
-        it; else where to go instead."""
+        it; else NotFound, the same answer whether it does not exist or is another division's."""
         session = known or signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
-        if not 0 < sid <= MAX_ID:  # no row has such an id: the same answer as another division's
-            return refused("没有这份报送，或您无权查看", 404)
+        if not 0 < sid <= MAX_ID:  # no row has such an id
+            raise NotFound("没有这份报送，或您无权查看")
         try:
             return session, actions.submission(store, config, session.user, sid)
         except actions.Refused as e:
-            return refused(str(e), 404)
+            raise NotFound(str(e)) from None
 
     @app.get("/returns/{sid}")
     def a_return(request: Request, sid: int) -> Response:
         got = visible(request, sid)
-        if isinstance(got, Response):
-            return got
         session, row = got
         return _page("return.html", **frame(session, **_return_view(row, session.user)))
 
@@ -455,35 +508,44 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
                         "rank": 1 + sum(v > value for v in peer) if peer else None, "of": len(peer) + 1})  # fmt: skip
         return out
 
+    @app.get("/static/" + HTMX)
+    def htmx() -> Response:
+        """The vendored htmx (pinned, 0BSD): the verdict page and the board update in place with it,
+        and work without it."""
+        return FileResponse(STATIC / HTMX, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/returns/{sid}/feedback-link")
+    def feedback_link(request: Request, sid: int) -> Response:
+        """The verdict page's feedback line, asked again (htmx) until the workbook is ready."""
+        got = visible(request, sid)
+        _, row = got
+        ready = Layout(settings.outputs).feedback(sid, row["inbox_path"]).is_file()
+        soon = bool(row["errors"] or row["warnings"]) and bool(row["stored_as"])
+        return _page("feedback_link.html", row=row, feedback=ready, feedback_soon=soon)
+
     @app.get("/returns/{sid}/feedback")
     def feedback(request: Request, sid: int) -> Response:
         got = visible(request, sid)
-        if isinstance(got, Response):
-            return got
         _, row = got
         path = Layout(settings.outputs).feedback(sid, row["inbox_path"])
         if not path.is_file():
-            return refused("这份报送没有反馈表", 404)
+            raise NotFound("这份报送没有反馈表")
         return FileResponse(path, filename=path.name, media_type=XLSX)
 
-    async def acting(request: Request, sid: int | None = None) -> tuple[ss.Session, dict[str, str], Any] | Response:
-        """A POST's session, its form (CSRF checked) and, with `sid`, the return it acts on."""
+    async def acting(request: Request, sid: int | None = None) -> tuple[ss.Session, dict[str, str], Any]:
+        """The door of every POST: its session, its form (CSRF checked) and, with `sid`, the return
+        it acts on."""
         session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
         form = await _form(request)
         if form is None or not ss.csrf_ok(session, form.get("csrf")):
-            return refused("页面已过期或来源不明，请刷新后重试")
+            raise Forbidden("页面已过期或来源不明，请刷新后重试")
         if sid is None:
             return session, form, None
-        got = visible(request, sid, session)
-        return got if isinstance(got, Response) else (session, form, got[1])
+        return session, form, visible(request, sid, session)[1]
 
     @app.post("/returns/{sid}/explain")
     async def explain(request: Request, sid: int) -> Response:
         got = await acting(request, sid)
-        if isinstance(got, Response):
-            return got
         session, form, row = got
         texts = {int(k[5:]): v for k, v in form.items() if k.startswith("note-") and k[5:].isdigit() and len(k) < 20}
         try:
@@ -495,8 +557,6 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     @app.post("/returns/{sid}/review")
     async def review(request: Request, sid: int) -> Response:
         got = await acting(request, sid)
-        if isinstance(got, Response):
-            return got
         session, form, row = got
         seen = form.get("seen") or None
         try:
@@ -511,19 +571,17 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             return _page("return.html", 409, **frame(session, error=str(e), **_return_view(row, session.user)))
         return RedirectResponse(f"/returns/{sid}", status_code=303)
 
-    def _board_args(request: Request, form: str, division: str, period: str) -> tuple[Any, ...] | Response:
+    def _board_args(request: Request, form: str, division: str, period: str) -> tuple[Any, ...]:
         """A reviewer's session, the division and form of a board they may see, and the period
-        asked for (None if none): else where to go instead."""
+        asked for (None if none): else Forbidden or NotFound."""
         session = signed_in(request)
-        if not isinstance(session, ss.Session):
-            return session
         user = session.user
         if user.role not in actions.REVIEWERS:
-            return refused("只有审核人员可以查看审核表")
+            raise Forbidden("只有审核人员可以查看审核表")
         d = divisions.get(division or user.division)
         f = config.form_by_id.get(form or config.forms[0].id)
         if d is None or d.level == "county" or f is None or not acc.may_act_on(user, d.code, divisions):
-            return refused("没有这个地区或报表，或您无权查看", 404)
+            raise NotFound("没有这个地区或报表，或您无权查看")
         if not period:
             return session, d, f, None
         try:
@@ -531,36 +589,58 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         except ValueError:
             p = None
         if p is None or not f.collects(p):
-            return refused("报告期不正确", 404)
+            raise NotFound("报告期不正确")
         return session, d, f, p.token
 
     @app.get("/board")
     def board_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
         got = _board_args(request, form, division, period)
-        if isinstance(got, Response):
-            return got
         session, d, f, p = got
         periods = bd.periods_open(config, f.id)
         if p is not None and p not in periods:
             periods = [p, *periods][:6]
         b = bd.board(store, config, d, f.id, periods)
         basis = config.rules.totals.basis if d.level in ("province", "nation") else ""
+        here = f"/board?form={quote(f.id)}&division={d.code}" + (f"&period={p}" if p else "")
         return _page("board.html", **frame(session, board=b, form=f, division=d, basis=basis, due={p: bd.due_of(config, f.id, p)
-                     for p in periods}, error=flashes.take(request.query_params.get("error"), session.user.id)))  # fmt: skip
+                     for p in periods}, error=flashes.take(request.query_params.get("error"), session.user.id),
+                     here=here))  # fmt: skip
 
     @app.get("/late")
     def late_page(request: Request, form: str = "", division: str = "", period: str = "") -> Response:
         got = _board_args(request, form, division, period)
-        if isinstance(got, Response):
-            return got
         session, d, f, p = got
         if p is None:
-            return refused("报告期不正确", 404)
+            raise NotFound("报告期不正确")
         b = bd.board(store, config, d, f.id, [p])
         cells = bd.late(b, p)
         contacts = acc.contacts(store, [c.part.code for c in cells])
         return _page("late.html", **frame(session, form=f, division=d, period=p, cells=cells, contacts=contacts,
-                                          due=bd.due_of(config, f.id, p)))  # fmt: skip
+                                          due=bd.due_of(config, f.id, p), notices=config.notices.on("overdue"),
+                                          notice=flashes.take(request.query_params.get("notice"), session.user.id)))  # fmt: skip
+
+    @app.post("/urge")
+    async def urge(request: Request) -> Response:
+        got = await acting(request)
+        session, form, _ = got
+        division, f, p = form.get("division", ""), form.get("form", ""), form.get("period", "")
+        try:
+            made = await run_in_threadpool(actions.urge, store, config, session.user, division, f, p, _address(request))
+        except actions.Refused as e:
+            raise Forbidden(str(e)) from None
+        said = flashes.put(
+            session.user.id,
+            f"已排队发送 {made} 条催报通知" if made else "没有可发的催报（县区未登记邮箱，或今天已催报）",
+        )
+        return RedirectResponse(f"/late?form={quote(f)}&division={quote(division)}&period={quote(p)}&notice={said}",
+                                status_code=303)  # fmt: skip
+
+    @app.post("/notices")
+    async def notices_setting(request: Request) -> Response:
+        got = await acting(request)
+        session, form, _ = got
+        actions.notices_setting(store, session.user, form.get("on") == "1", _address(request))
+        return RedirectResponse("/password", status_code=303)
 
     def _board_shown(user: acc.User, division: str, form_id: str, period: str) -> bool:
         """Whether the board a refused action sends its user back to is one they can see."""
@@ -574,8 +654,6 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     @app.post("/periods")
     async def period_action(request: Request) -> Response:
         got = await acting(request)
-        if isinstance(got, Response):
-            return got
         session, form, _ = got
         division, f, p = form.get("division", ""), form.get("form", ""), form.get("period", "")
         where = f"/board?form={quote(f)}&division={quote(division)}&period={quote(p)}"
@@ -593,10 +671,10 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
             else:
                 raise actions.Refused("未知的操作")
         except ValueError:
-            return refused("请求不正确", 400)
+            raise Refusal("请求不正确", 400) from None
         except actions.Refused as e:
             if not _board_shown(session.user, division, f, p):
-                return refused(str(e))  # no board of theirs to show it on
+                raise Forbidden(str(e)) from None  # no board of theirs to show it on
             return RedirectResponse(where + "&error=" + flashes.put(session.user.id, str(e)), status_code=303)
         return RedirectResponse(where, status_code=303)
 

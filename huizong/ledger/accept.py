@@ -14,6 +14,7 @@ from typing import Any
 
 from huizong.catalog import Config
 from huizong.clock import now
+from huizong.ledger import due
 from huizong.ledger import store as st
 from huizong.ledger.commit import insert_return, supersede
 from huizong.read.worker import ReadJob, read_bounded
@@ -54,7 +55,8 @@ def accept_refused(
 def accept_row(store: st.Store, config: Config, settings: Settings, row: dict[str, Any], reason: str, by: str,
                also: Callable[[Any], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Accept the refused ledger row `row`; `also(conn)` writes more in the same transaction (the
-    desk's review and journal). Returns the row as it now stands."""
+    desk's review and journal). Queues the outputs it changes (`due`); the caller publishes them
+    (`pipeline.publish_owed`) once it has let go of the run lock. Returns the row as it now stands."""
     if not reason.strip():
         raise AcceptError("请说明接收理由")
     if row["status"] != st.REJECTED:
@@ -77,6 +79,7 @@ def accept_row(store: st.Store, config: Config, settings: Settings, row: dict[st
             conn, int(row["id"]), status=st.ACCEPTED, override_by=by, override_reason=reason, override_at=now(),
             reason=f"退回后由{by}接收：{reason}",
         )  # fmt: skip
+        due.queue(conn, {(ret.form, ret.period.token): {ret.county_code}})  # its outputs are owed
         if also is not None:
             also(conn)
     return next(r for r in store.submissions(ids=[int(row["id"])]))

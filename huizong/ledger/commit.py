@@ -136,8 +136,7 @@ def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_i
     up again by the next run (`storage_path` reuses an unnamed copy of the same bytes), and files
     recorded but still in the inbox are finished by `recover`."""
     by_id: dict[int, Decision] = {}
-    for start in range(0, len(decisions), BATCH):
-        group = decisions[start : start + BATCH]
+    for group in st.chunks(decisions, BATCH):
         claimed: set[str] = set()  # kept by this group, not yet named by the ledger
         places: list[str | None] = []
         for d in group:
@@ -172,10 +171,8 @@ def _current_returns(conn: Any, group: list[Decision]) -> set[Key]:
     counties = sorted({k[0] for k in keys})
     s = st.submissions.c
     found: set[Key] = set()
-    for i in range(0, len(counties), 500):
-        q = st.sa.select(s.county_code, s.period, s.form).where(
-            s.status == st.ACCEPTED, s.county_code.in_(counties[i : i + 500])
-        )
+    for part in st.chunks(counties):
+        q = st.sa.select(s.county_code, s.period, s.form).where(s.status == st.ACCEPTED, s.county_code.in_(part))
         found |= {(str(r[0]), str(r[1]), str(r[2])) for r in conn.execute(q.distinct())}
     return found & keys
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from huizong.catalog import Divisions
 from huizong.clock import now
 from huizong.codes import make_issue
+from huizong.formats import when
 from huizong.issues import Issue
 from huizong.ledger import store as st
 from huizong.ledger.tables import actions, approvals, explanations, reviews
@@ -83,8 +84,8 @@ def owner_of(row: Mapping[str, Any]) -> str | None:
 def reviews_for(store: st.Store, submission_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     ids = list(set(submission_ids))
     out: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(ids), 500):
-        for r in store._all(sa.select(reviews).where(reviews.c.submission_id.in_(ids[i : i + 500]))):
+    for part in st.chunks(ids):
+        for r in store._all(sa.select(reviews).where(reviews.c.submission_id.in_(part))):
             out[int(r["submission_id"])] = r
     return out
 
@@ -157,8 +158,8 @@ def approvals_of(store: st.Store, form: str | None, divisions: Sequence[str],
     """(form, division, period) -> its approval, for these divisions (and periods, and form)."""
     out: dict[tuple[str, str, str], Approval] = {}
     divs = list(divisions)
-    for i in range(0, len(divs), 500):
-        q = sa.select(approvals).where(approvals.c.division.in_(divs[i : i + 500]))
+    for part in st.chunks(divs):
+        q = sa.select(approvals).where(approvals.c.division.in_(part))
         if form is not None:
             q = q.where(approvals.c.form == form)
         if periods is not None:
@@ -177,7 +178,7 @@ def _current(conn: sa.Connection, form: str, division: str, period: str) -> Appr
 
 def approve(conn: sa.Connection, form: str, division: str, period: str, actor: str) -> None:
     if (a := _current(conn, form, division, period)) is not None:
-        raise ReviewError(f"本期已由{a.actor}于{a.at[:16]}{a.zh}")
+        raise ReviewError(f"本期已由{a.actor}于{when(a.at)}{a.zh}")
     try:
         conn.execute(sa.insert(approvals).values(form=form, division=division, period=period, state=APPROVED,
                                                  actor=actor, at=now(), version=1))  # fmt: skip

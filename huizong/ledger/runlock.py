@@ -49,8 +49,8 @@ def _stale(row: dict[str, object], lease: float) -> bool:
     return isinstance(beat, dt.datetime) and (_utcnow() - beat).total_seconds() > lease
 
 
-def _try_acquire(store: Store, name: str, owner: str, lease: float) -> dict[str, object] | None:
-    """None if acquired, else the holder's row."""
+def _try_acquire(store: Store, name: str, owner: str, lease: float, took: list[bool]) -> dict[str, object] | None:
+    """None if acquired (`took` gains True if from a holder that died), else the holder's row."""
     me = {"name": name, "owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
           "acquired_at": _utcnow(), "heartbeat_at": _utcnow()}  # fmt: skip
     try:
@@ -65,7 +65,10 @@ def _try_acquire(store: Store, name: str, owner: str, lease: float) -> dict[str,
             taken = conn.execute(
                 sa.update(locks).where(locks.c.name == name, locks.c.owner == held["owner"]).values(**me)
             )
-            return None if taken.rowcount == 1 else held
+            if taken.rowcount == 1:
+                took.append(True)
+                return None
+            return held
     except sa.exc.IntegrityError:  # another process inserted first
         with store.engine.connect() as conn:
             row = conn.execute(sa.select(locks).where(locks.c.name == name)).first()
@@ -80,11 +83,13 @@ def _try_acquire(store: Store, name: str, owner: str, lease: float) -> dict[str,
 
 @contextmanager
 def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LEASE_SECONDS,
-             poll: float = 1.0) -> Iterator[None]:  # fmt: skip
-    """Hold the run lock for the block; wait up to `wait` seconds for it, else raise RunLocked."""
+             poll: float = 1.0) -> Iterator[bool]:  # fmt: skip
+    """Hold the run lock for the block; wait up to `wait` seconds for it, else raise RunLocked.
+    Yields True if the lock was taken over from a holder that died (what it was doing is unfinished)."""
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{time.time_ns()}"
     deadline = time.monotonic() + wait
-    while (holder := _try_acquire(store, name, owner, lease)) is not None:
+    took: list[bool] = []
+    while (holder := _try_acquire(store, name, owner, lease, took)) is not None:
         if time.monotonic() >= deadline:
             since = holder.get("acquired_at")
             raise RunLocked(f"另一个运行正在进行（{holder.get('host')} 进程 {holder.get('pid')}，开始于 {since} UTC），"
@@ -107,7 +112,7 @@ def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LE
     t = threading.Thread(target=beat, name="huizong-lock-heartbeat", daemon=True)
     t.start()
     try:
-        yield
+        yield bool(took)
     finally:
         stop.set()
         t.join(10)

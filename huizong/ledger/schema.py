@@ -103,6 +103,9 @@ AFTER_BASELINE = {
     "reviews",
     "approvals",
     "explanations",
+    "notices",
+    "notice_marks",
+    "publish_due",
     ("submissions", "form"),
     ("facts", "form"),
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -28,8 +28,18 @@ from huizong.ledger.tables import (
 )
 from huizong.words import Worded
 
-__all__ = ["facts", "issues", "locks", "metadata", "records", "revisions", "runs", "sightings",
+__all__ = ["chunks", "facts", "issues", "locks", "metadata", "records", "revisions", "runs", "sightings",
            "submissions"]  # fmt: skip
+
+
+T = TypeVar("T")
+IN_BATCH = 500  # values bound in one `IN (...)`: well under every database's limit
+
+
+def chunks(items: Sequence[T], size: int = IN_BATCH) -> Iterator[list[T]]:
+    """`items` in lists of at most `size`, in order: the batches of a long `IN (...)` or of a commit."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 class Status(Worded):
@@ -239,12 +249,12 @@ class Store:
 
         wanted = sorted(set(periods))
         out: list[dict[str, Any]] = []
-        for i in range(0, len(wanted), 500):
+        for part in chunks(wanted):
             q = (
                 sa.select(records.c.county_code, records.c.period, records.c.row, records.c.sheet,
                           records.c.submission_id, records.c.data, submissions.c.file)
                 .join(submissions, submissions.c.id == records.c.submission_id)
-                .where(records.c.form == form, records.c.period.in_(wanted[i : i + 500]),
+                .where(records.c.form == form, records.c.period.in_(part),
                        submissions.c.status == ACCEPTED)
             )  # fmt: skip
             out += self._all(q)
@@ -257,12 +267,12 @@ class Store:
         what a new return's keys must not repeat (合同登记号 unique across every return)."""
         wanted = sorted(set(keys))
         out: list[dict[str, Any]] = []
-        for i in range(0, len(wanted), 500):
+        for part in chunks(wanted):
             q = (
                 sa.select(records.c.key, records.c.county_code, records.c.period, records.c.row, records.c.sheet,
                           records.c.submission_id, submissions.c.file)
                 .join(submissions, submissions.c.id == records.c.submission_id)
-                .where(records.c.form == form, records.c.key.in_(wanted[i : i + 500]),
+                .where(records.c.form == form, records.c.key.in_(part),
                        submissions.c.status == ACCEPTED)
             )  # fmt: skip
             out += self._all(q)
@@ -300,9 +310,9 @@ class Store:
         with self.begin() as conn:
             paths = sorted({p for p, _, _ in wanted})
             known = set()
-            for i in range(0, len(paths), 500):
+            for part in chunks(paths):
                 q = sa.select(sightings.c.inbox_path, sightings.c.size, sightings.c.mtime_ns).where(
-                    sightings.c.inbox_path.in_(paths[i : i + 500]))  # fmt: skip
+                    sightings.c.inbox_path.in_(part))  # fmt: skip
                 known |= {tuple(r) for r in conn.execute(q)}
             new = [{"inbox_path": p, "size": n, "mtime_ns": m, "seen_at": seen_at} for p, n, m in wanted
                    if (p, n, m) not in known]  # fmt: skip
@@ -315,8 +325,8 @@ class Store:
         paths = sorted({p for p, _, _ in wanted})
         out: dict[tuple[str, int, int], str] = {}
         with self.engine.connect() as conn:
-            for i in range(0, len(paths), 500):
-                q = sa.select(sightings).where(sightings.c.inbox_path.in_(paths[i : i + 500]))
+            for part in chunks(paths):
+                q = sa.select(sightings).where(sightings.c.inbox_path.in_(part))
                 for r in conn.execute(q):
                     key = (r.inbox_path, int(r.size), int(r.mtime_ns))
                     if key in wanted:

@@ -158,6 +158,7 @@ users = sa.Table(  # the review desk's accounts (huizong.desk.accounts)
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("password_changed_at", sa.Text),
     sa.Column("disabled_at", sa.Text),
+    sa.Column("notices_off_at", sa.Text),  # when the user asked for no more notices (none: they get them)
 )
 
 actions = sa.Table(  # the desk's journal: every action on an account or a return, who, what, when, why, whence
@@ -229,4 +230,48 @@ explanations = sa.Table(  # a county's written explanation (说明) of a warning
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
     sa.Column("at", sa.Text, nullable=False),
+)
+
+
+notices = sa.Table(  # the outbox (huizong.notify): each notice to one address, queued with what caused it
+    "notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),  # what it is about and to whom: never queued twice
+    sa.Column("kind", sa.Text, nullable=False),  # returned | judged | waiting | reminder | overdue | digest | test
+    sa.Column("channel", sa.Text, nullable=False),  # email | robot
+    sa.Column("address", sa.Text, nullable=False),  # an e-mail address, or the robot's name in notices.toml
+    sa.Column("division", sa.Text, index=True),  # whose matter it is: the county, or the reviewer's division
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id")),  # the user it goes to (none for a robot)
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False, index=True),  # queued | sending | sent | failed
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("due_at", sa.Text, nullable=False),  # not before: a retry waits its backoff
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("claimed_at", sa.Text),  # a sender took it then: another sender leaves it alone a while
+    sa.Column("claimed_by", sa.Text),  # which sender (host:pid): a restarted one takes back a dead one's
+    sa.Column("sent_at", sa.Text),
+    sa.Column("error", sa.Text),  # the last attempt's failure
+)
+
+notice_marks = sa.Table(  # how far the notice planner has read the ledger (the newest submission it judged)
+    "notice_marks",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+
+publish_due = (
+    sa.Table(  # what publishing owes: (form, period, county) a run or an action changed; form NULL: everything
+        "publish_due",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("form", sa.Text),
+        sa.Column("period", sa.Text),
+        sa.Column("county", sa.Text),
+        sa.Column("run_id", sa.Integer),
+        sa.Column("queued_at", sa.Text, nullable=False),
+    )
 )

@@ -44,7 +44,8 @@ FILE_MODE = 0o666 & ~_umask()  # outputs are read by colleagues on a shared fold
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".huizong.", suffix=".tmp", dir=path.parent)
+    # the writer's pid in the name: a sweep removes only what a dead process left (`pipeline.sweep`)
+    fd, tmp = tempfile.mkstemp(prefix=f".huizong.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))

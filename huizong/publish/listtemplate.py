@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from huizong.catalog import Config, Division
+from huizong.formats import AMOUNT
 from huizong.forms.model import Form, ListField
 from huizong.publish.sheets import BOLD, BORDER, HEAD_FILL, TITLE, print_setup
 from huizong.publish.template import INPUT_FILL
@@ -93,7 +94,7 @@ def write_list_template(path: Path, config: Config, form: Form, county: Division
             elif f.type == "date":
                 body.number_format = "yyyy-mm-dd"
             else:
-                body.number_format = "#,##0.00" if f.type == "number" else "0"
+                body.number_format = AMOUNT if f.type == "number" else "0"
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
     ws.protection.sheet = True
     ws.protection.formatColumns = False

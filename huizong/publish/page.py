@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from huizong.clock import now
+from huizong.formats import register, when
 from huizong.forms.model import Form
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
@@ -21,9 +22,7 @@ from huizong.publish.reporting import Matrix
 from huizong.publish.view import STATUS_ZH, RegionPeriod
 from huizong.read.periods import chronological, parse_token
 
-_ENV = Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"]))
-_ENV.filters["num"] = lambda v: "" if v is None else (f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}")
-_ENV.filters["when"] = lambda iso: (iso or "")[:16].replace("T", " ")  # 2024-07-08T10:15:00+08:00 -> 2024-07-08 10:15
+_ENV = register(Environment(loader=PackageLoader("huizong", "templates"), autoescape=select_autoescape(["html"])))
 
 
 def _state(view: RegionPeriod) -> dict[str, Any]:
@@ -95,7 +94,7 @@ def write_report(view: RegionPeriod, layout: Layout) -> Path:
     workbook = layout.workbook(region, view.region.name, period, form)
     docs = layout.gx_index
     html = _ENV.get_template("report.html").render(
-        title=f"{view.region.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=now()[:16].replace("T", " "),
+        title=f"{view.region.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=when(now()),
         workbook_href=layout.href(workbook, target), workbook_name=workbook.name,
         docs_href=layout.href(docs, target) if docs.exists() else None,
         n_expected=len(view.counties), n_accepted=sum(s.status == "accepted" for s in view.statuses),

@@ -20,6 +20,7 @@ from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from huizong.catalog import FormConfig, Indicator
+from huizong.formats import AMOUNT
 from huizong.publish.reporting import Matrix
 from huizong.publish.style import (
     BORDER_COLOR,
@@ -284,7 +285,7 @@ def _records(book: Book, view: RegionPeriod) -> None:
     rows = [[names.get(r["county_code"], r["county_code"]), r["period"], *(r["data"].get(f.code) for f in fields),
              f"{r['sheet']}!{r['row']}"] for r in view.records or []]  # fmt: skip
     headers = ["县区", "报告期", *(f"{f.name}（{f.unit}）" if f.unit else f.name for f in fields), "来源行"]
-    formats = {n: "#,##0.00" for n, f in enumerate(fields, start=2) if f.type in ("number", "integer")}
+    formats = {n: AMOUNT for n, f in enumerate(fields, start=2) if f.type in ("number", "integer")}
     widths = [12, 9, *(14 if f.type in ("number", "integer", "date") else 24 for f in fields), 14]
     table(book, ws, top, headers, rows, formats, widths)
 
@@ -320,7 +321,7 @@ def _ranking(book: Book, view: RegionPeriod, config: FormConfig) -> None:
             rows.append([ind.name, ind.unit, rank, names.get(county, county), v, completion, yoy])
     w = labels(config)
     headers = ["指标", w["unit"], "名次", "县区", w["value"], "目标完成率(%)", "同比增长(%)"]
-    table(book, ws, top, headers, rows, {5: "#,##0.00", 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
+    table(book, ws, top, headers, rows, {5: AMOUNT, 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
 
 
 def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
