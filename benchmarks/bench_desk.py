@@ -191,7 +191,12 @@ def continuous() -> None:
         p.unlink()
         return p.name, body
 
-    server, port = serve(create_app(settings, CONFIG, store, notify=False))
+    import dataclasses
+
+    # a county re-uploading all day long: no daily quota in the way
+    desk_rules = dataclasses.replace(CONFIG.rules.desk, uploads_per_day=10**6, upload_mb_per_day=10**6)
+    config = dataclasses.replace(CONFIG, rules=dataclasses.replace(CONFIG.rules, desk=desk_rules))
+    server, port = serve(create_app(settings, config, store, notify=False))
     c0, token0, csrf0 = sessions[0]
     upload(port, token0, csrf0, *version(c0, 0))  # warms the validator and the readers
     time.sleep(IDLE)

@@ -312,7 +312,7 @@ def start_run(store: st.Store, settings: Settings, n_files: int) -> tuple[int, l
 
 
 def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted: Iterable[int] = (),
-            owed: due.Changed | None = None) -> None:  # fmt: skip
+            owed: due.Changed | None = None, feedback: Iterable[int] = ()) -> None:  # fmt: skip
     """Close the run and queue what its publishing owes (`owed`; None: everything), in one
     transaction: a run killed before it is interrupted, and the next run republishes everything."""
     counts: dict[str, int] = {}
@@ -327,7 +327,7 @@ def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted
                          .values(finished_at=now(), summary='{"interrupted": true}'))  # fmt: skip
         conn.execute(st.sa.update(st.runs).where(st.runs.c.id == run_id)
                      .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False)))  # fmt: skip
-        due.queue(conn, owed, run_id)
+        due.queue(conn, owed, run_id, feedback)
 
 
 def publish_owed(store: st.Store, config: Config, settings: Settings, wait: float = 600) -> list[Path]:
@@ -341,7 +341,9 @@ def publish_owed(store: st.Store, config: Config, settings: Settings, wait: floa
         if recovered:  # a publisher died: its temporary files are stale
             sweep(settings, ("outputs",))
         owed = due.owed(store)
-        outputs = [] if owed.empty else publish(store, config, settings, owed.changed)
+        outputs = write_feedbacks(store, settings, config, owed.feedback) if owed.feedback else []
+        if owed.changed != {}:
+            outputs += publish(store, config, settings, owed.changed)
         outputs += publish_reporting(store, config, settings)
         fault_point("outputs published, not yet cleared")
         due.clear(store, owed.upto)
@@ -384,8 +386,8 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
     feedback, under the run lock; then publish, under a lock of its own (`publish_owed`).
     Waits up to `wait` s for another run. `republish`: rewrite every period's outputs (after the
     catalog or a suite changed). `on_commit` is told the decisions as soon as they are in the
-    ledger (the desk shows its verdicts then). `publish=False`: leave the outputs to a publisher
-    that runs beside (the desk's), the run ending at its feedback workbooks. Configuration is
+    ledger (the desk shows its verdicts then). `publish=False`: leave the feedback workbooks and
+    the outputs to a publisher that runs beside (the desk's), the run ending at its commit. Configuration is
     loaded and the store opened once, here; every executor passes the same fault points."""
     from huizong.ledger.runlock import run_lock
     from huizong.rules.suites import prepare
@@ -442,10 +444,12 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         ex.log("committed: " + ", ".join(f"{d.inbound.rel} {d.status}" for d in decisions[:50])
                + (f" and {len(decisions) - 50} more" if len(decisions) > 50 else ""))  # fmt: skip
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
-        outputs = timed("feedback", write_feedbacks, store, settings, config,
-                          ids + submissions_of_runs(store, interrupted))  # fmt: skip
+        ids += submissions_of_runs(store, interrupted)
+        # with publishing left to a publisher beside (the desk's), the feedback workbooks too
+        outputs = timed("feedback", write_feedbacks, store, settings, config, ids) if publish else []
         everything = republish or bool(interrupted)
-        end_run(store, run_id, decisions, interrupted, None if everything else touched(decisions, store))
+        end_run(store, run_id, decisions, interrupted, None if everything else touched(decisions, store),
+                [] if publish else ids)  # fmt: skip
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
     if publish:
         fault_point("run closed, outputs not yet published")

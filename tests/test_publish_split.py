@@ -132,7 +132,7 @@ def test_a_verdict_never_waits_for_the_outputs(ws, tmp_path, monkeypatch):  # ty
     acc.add_user(store, CONFIG.divisions, "linze", "county", "620723", password=PASSWORD)
     hold, writing = threading.Event(), threading.Event()
     calls: list[int] = []
-    real = web.publish_owed
+    real = web.publish_outputs
 
     def held(*a, **k):  # type: ignore[no-untyped-def]
         calls.append(due.waiting(store))
@@ -141,7 +141,7 @@ def test_a_verdict_never_waits_for_the_outputs(ws, tmp_path, monkeypatch):  # ty
             assert hold.wait(60)
         return real(*a, **k)
 
-    monkeypatch.setattr(web, "publish_owed", held)
+    monkeypatch.setattr(web, "publish_outputs", held)
     clients = []
     for name in ("minle", "linze"):
         c = TestClient(create_app_for(ws, store), base_url="https://testserver", follow_redirects=False)

@@ -252,10 +252,12 @@ class Runs:
     def _loop(self) -> None:
         while True:
             with self._cond:
+                waiting = self._asked > self._done  # asked while the last run was busy: gathered already
                 self._cond.wait_for(lambda: self._stop or self._asked > self._done)
                 if self._stop:
                     return
-            time.sleep(self._gather)  # uploads sent together share this run
+            if not waiting:
+                time.sleep(self._gather)  # uploads sent together share this run
             with self._cond:
                 target = self._asked
 

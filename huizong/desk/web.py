@@ -38,12 +38,13 @@ from huizong.desk import actions
 from huizong.desk import board as bd
 from huizong.desk import sessions as ss
 from huizong.desk import uploads as up
+from huizong.desk.publisher import Publisher
 from huizong.formats import register
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.ledger.inbox import safe_component
 from huizong.notify.sender import Sender
-from huizong.pipeline import publish_owed, run_batch
+from huizong.pipeline import run_batch
 from huizong.publish.layout import Layout
 from huizong.publish.listtemplate import write_list_template
 from huizong.publish.template import write_template
@@ -74,6 +75,11 @@ _ENV = register(
         autoescape=select_autoescape(default=True),
     )
 )
+
+
+def publish_outputs(publisher: Publisher) -> None:
+    """Write what publishing owes, in the desk's publisher process (a seam for the tests)."""
+    publisher.publish()
 
 
 class Refusal(Exception):
@@ -180,9 +186,11 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
     # the desk's runs leave the GX Data Docs to the nightly run: a county waits for its verdict, not for them
     quick = dataclasses.replace(settings, docs=False)
 
+    publisher = Publisher(quick, config)  # a process of its own: the next verdict keeps this one's core
+
     def write_outputs(done: Any) -> None:
         try:
-            publish_owed(store, config, quick, wait=600)
+            publish_outputs(publisher)
         except Exception:  # a full disk: what is owed stays queued, and the next verdict's publishing retries
             log.exception("desk: writing the outputs failed")
             raise
@@ -211,6 +219,7 @@ def create_app(settings: Settings, config: Config, store: st.Store | None = None
         finally:
             runs.stop()
             publishing.stop()
+            publisher.stop()
             keep_warm(False)
             if sending is not None:
                 sending[1].set()

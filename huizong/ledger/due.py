@@ -1,5 +1,6 @@
-"""What publishing owes: the (form, period, county) a run or a review changed, queued in the
-ledger in the transaction that closes the run, taken and cleared by the publisher.
+"""What publishing owes: the (form, period, county) a run or a review changed, and the feedback
+workbooks the desk's runs leave to it, queued in the ledger in the transaction that closes the
+run, taken and cleared by the publisher.
 
 A run ends at its commit and the feedback workbooks; the outputs are written after it, under a
 lock of their own (`publish_lock`), so the next verdict never waits for them. Whatever the
@@ -8,8 +9,8 @@ next publishing, whoever starts it; many runs' changes are written by one publis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
@@ -20,14 +21,19 @@ from huizong.ledger.tables import publish_due
 Changed = Mapping[tuple[str, str], set[str]]  # (form, period) -> the counties whose returns changed ("" all)
 
 
-def queue(conn: sa.Connection, changed: Changed | None, run_id: int | None = None) -> int:
-    """Queue `changed` (None: every period of every form). Returns the rows queued."""
+def queue(conn: sa.Connection, changed: Changed | None, run_id: int | None = None, feedback: Iterable[int] = ()) -> int:
+    """Queue `changed` (None: every period of every form) and the feedback workbooks of the
+    submissions `feedback`. Returns the rows queued."""
     at = now()
-    rows = (
-        [{"form": None, "period": None, "county": None, "run_id": run_id, "queued_at": at}]
+    rows = [
+        {"form": None, "period": None, "county": None, "submission_id": sid, "run_id": run_id, "queued_at": at}
+        for sid in sorted(set(feedback))
+    ]
+    rows += (
+        [{"form": None, "period": None, "county": None, "submission_id": None, "run_id": run_id, "queued_at": at}]
         if changed is None
         else [
-            {"form": f, "period": p, "county": c, "run_id": run_id, "queued_at": at}
+            {"form": f, "period": p, "county": c, "submission_id": None, "run_id": run_id, "queued_at": at}
             for (f, p), counties in changed.items()
             for c in sorted(counties or {""})
         ]
@@ -39,10 +45,12 @@ def queue(conn: sa.Connection, changed: Changed | None, run_id: int | None = Non
 
 @dataclass
 class Owed:
-    """What the queue holds up to row `upto`: `changed` as `publish` takes it (None: everything)."""
+    """What the queue holds up to row `upto`: `changed` as `publish` takes it (None: everything),
+    and the submissions whose feedback workbooks are owed."""
 
     upto: int
     changed: dict[tuple[str, str], set[str]] | None
+    feedback: list[int] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -55,13 +63,16 @@ def owed(store: Store) -> Owed:
     if not rows:
         return Owed(0, {})
     changed: dict[tuple[str, str], set[str]] | None = {}
+    feedback = sorted({int(r.submission_id) for r in rows if r.submission_id is not None})
     for r in rows:
+        if r.submission_id is not None:
+            continue
         if r.form is None:
             changed = None
             break
         assert changed is not None
         changed.setdefault((r.form, r.period), set()).add(r.county or "")
-    return Owed(max(r.id for r in rows), changed)
+    return Owed(max(r.id for r in rows), changed, feedback)
 
 
 def clear(store: Store, upto: int) -> None:

@@ -263,15 +263,16 @@ notice_marks = sa.Table(  # how far the notice planner has read the ledger (the 
 )
 
 
-publish_due = (
-    sa.Table(  # what publishing owes: (form, period, county) a run or an action changed; form NULL: everything
-        "publish_due",
-        metadata,
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("form", sa.Text),
-        sa.Column("period", sa.Text),
-        sa.Column("county", sa.Text),
-        sa.Column("run_id", sa.Integer),
-        sa.Column("queued_at", sa.Text, nullable=False),
-    )
+# what publishing owes: the (form, period, county) a run or an action changed (form NULL: everything),
+# or the feedback workbook of a submission (submission_id, the rest NULL)
+publish_due = sa.Table(
+    "publish_due",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("form", sa.Text),
+    sa.Column("period", sa.Text),
+    sa.Column("county", sa.Text),
+    sa.Column("submission_id", sa.Integer),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("queued_at", sa.Text, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""publish_due: what publishing owes, queued by the run that committed it
+"""publish_due: what publishing owes (outputs, feedback workbooks), queued by the run that committed it
 
 Revision ID: 0008
 Revises: 0007
@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("form", sa.Text()),
         sa.Column("period", sa.Text()),
         sa.Column("county", sa.Text()),
+        sa.Column("submission_id", sa.Integer()),
         sa.Column("run_id", sa.Integer()),
         sa.Column("queued_at", sa.Text(), nullable=False),
     )
