@@ -81,16 +81,10 @@ TEMPORARIES = ((".huizong.", ".tmp"), (".incoming.", ""))  # what write_atomic a
 
 def _writer_alive(name: str) -> bool:
     """Whether the process that is writing `.huizong.<pid>.*.tmp` still lives (then it is not stale)."""
+    from huizong.ledger.runlock import alive
+
     pid = name.split(".")[2] if name.count(".") >= 3 else ""
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return int(pid) < 2**31
-    return True
+    return pid.isdigit() and alive(int(pid))
 
 
 def sweep(settings: Settings, where: tuple[str, ...] = ("outputs", "store")) -> list[Path]:

@@ -32,10 +32,11 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` of this host lives (a pid too large for the system never does)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True
@@ -43,7 +44,7 @@ def _alive(pid: int) -> bool:
 
 
 def _stale(row: dict[str, object], lease: float) -> bool:
-    if row["host"] == socket.gethostname() and not _alive(int(row["pid"])):  # type: ignore[call-overload]
+    if row["host"] == socket.gethostname() and not alive(int(row["pid"])):  # type: ignore[call-overload]
         return True
     beat = row["heartbeat_at"]
     return isinstance(beat, dt.datetime) and (_utcnow() - beat).total_seconds() > lease

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from huizong.clock import now
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
+from huizong.ledger.runlock import alive
 from huizong.ledger.tables import notice_marks, notices
 
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
@@ -86,16 +87,6 @@ def set_mark(conn: sa.Connection, name: str, value: int) -> None:
         conn.execute(sa.insert(notice_marks).values(name=name, value=value))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def claim(store: st.Store, most: int = 20) -> list[dict[str, Any]]:
     """Take up to `most` notices that are due: queued ones whose wait is over, and those a dead
     sender held. Each is this sender's alone once returned."""
@@ -117,7 +108,7 @@ def claim(store: st.Store, most: int = 20) -> list[dict[str, Any]]:
             if r["state"] == SENDING:
                 by = str(r["claimed_by"] or "")
                 h, _, pid = by.rpartition(":")
-                dead = h == host and pid.isdigit() and by != ME and not _alive(int(pid))
+                dead = h == host and pid.isdigit() and by != ME and not alive(int(pid))
                 if not dead and (r["claimed_at"] or "") > stale:
                     continue
             took = conn.execute(
