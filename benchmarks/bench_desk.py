@@ -94,8 +94,9 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def uploads() -> None:
-    root = Path(tempfile.mkdtemp(prefix="huizong-desk-"))
+def desk_of_counties(prefix: str):  # type: ignore[no-untyped-def]
+    """A fresh inbox, store and outputs for 甘肃省, and a signed-in account for each of N counties."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     settings = Settings.from_env(inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0",
                                  region="620000")  # fmt: skip
     settings.store.mkdir(parents=True)
@@ -106,6 +107,11 @@ def uploads() -> None:
         acc.add_user(store, CONFIG.divisions, f"c{c.code}", "county", c.code, password=PASSWORD)
         token, session = ss.sign_in(store, f"c{c.code}", PASSWORD, "127.0.0.1")
         sessions.append((c, token, session.csrf))
+    return root, settings, store, counties, sessions
+
+
+def uploads() -> None:
+    root, settings, store, counties, sessions = desk_of_counties("huizong-desk-")
     files = {}
     (root / "made").mkdir()
     for c in counties:
@@ -171,17 +177,7 @@ def continuous() -> None:
 
     from huizong.ledger import due
 
-    root = Path(tempfile.mkdtemp(prefix="huizong-load-"))
-    settings = Settings.from_env(inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0",
-                                 region="620000")  # fmt: skip
-    settings.store.mkdir(parents=True)
-    store = st.Store.open(settings.db_url)
-    counties = CONFIG.divisions.counties_of("620000")[:N]
-    sessions = []
-    for c in counties:
-        acc.add_user(store, CONFIG.divisions, f"c{c.code}", "county", c.code, password=PASSWORD)
-        token, session = ss.sign_in(store, f"c{c.code}", PASSWORD, "127.0.0.1")
-        sessions.append((c, token, session.csrf))
+    root, settings, store, _, sessions = desk_of_counties("huizong-load-")
     made = root / "made"
     made.mkdir()
 
