@@ -127,6 +127,19 @@ def claim(store: st.Store, most: int = 20) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(sa.select(notices).where(n.id.in_(out)).order_by(n.id)).mappings()]
 
 
+def _journal(conn: sa.Connection, row: dict[str, Any], action: str, reason: str = "", **detail: Any) -> None:
+    """The journal's row for a notice sent or failed for good."""
+    rv.journal(
+        conn,
+        "notify",
+        action,
+        target=str(row["id"]),
+        division=row["division"] or "",
+        reason=reason,
+        detail={"kind": row["kind"], "channel": row["channel"], "to": row["address"], **detail},
+    )
+
+
 def sent(store: st.Store, row: dict[str, Any]) -> None:
     with store.begin() as conn:
         conn.execute(
@@ -134,14 +147,7 @@ def sent(store: st.Store, row: dict[str, Any]) -> None:
             .where(notices.c.id == row["id"])
             .values(state=SENT, sent_at=now(), attempts=row["attempts"] + 1, error=None)
         )
-        rv.journal(
-            conn,
-            "notify",
-            "notice-sent",
-            target=str(row["id"]),
-            division=row["division"] or "",
-            detail={"kind": row["kind"], "channel": row["channel"], "to": row["address"]},
-        )
+        _journal(conn, row, "notice-sent")
 
 
 def failed(store: st.Store, row: dict[str, Any], error: str, waits: Sequence[float], final: bool = False) -> bool:
@@ -159,15 +165,7 @@ def failed(store: st.Store, row: dict[str, Any], error: str, waits: Sequence[flo
     with store.begin() as conn:
         conn.execute(sa.update(notices).where(notices.c.id == row["id"]).values(**values))
         if done:
-            rv.journal(
-                conn,
-                "notify",
-                "notice-failed",
-                target=str(row["id"]),
-                division=row["division"] or "",
-                reason=error[:500],
-                detail={"kind": row["kind"], "channel": row["channel"], "to": row["address"], "attempts": attempts},
-            )
+            _journal(conn, row, "notice-failed", reason=error[:500], attempts=attempts)
     return done
 
 
