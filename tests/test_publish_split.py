@@ -131,15 +131,20 @@ def test_a_verdict_never_waits_for_the_outputs(ws, tmp_path, monkeypatch):  # ty
     acc.add_user(store, CONFIG.divisions, "minle", "county", "620722", password=PASSWORD)
     acc.add_user(store, CONFIG.divisions, "linze", "county", "620723", password=PASSWORD)
     hold, writing = threading.Event(), threading.Event()
-    calls: list[int] = []
+    uploading = threading.Event()
+    startup: list[str] = []  # each app's catch-up publishing at start, let through: "began", then "ended"
     real = web.publish_outputs
 
     def held(*a, **k):  # type: ignore[no-untyped-def]
-        calls.append(due.waiting(store))
-        if calls[-1]:
+        if uploading.is_set():
             writing.set()
             assert hold.wait(60)
-        return real(*a, **k)
+            return real(*a, **k)
+        startup.append("began")
+        try:
+            return real(*a, **k)
+        finally:
+            startup.append("ended")
 
     monkeypatch.setattr(web, "publish_outputs", held)
     clients = []
@@ -150,6 +155,11 @@ def test_a_verdict_never_waits_for_the_outputs(ws, tmp_path, monkeypatch):  # ty
         assert r.status_code == 303
         clients.append(c)
     minle, linze = clients
+    deadline = time.monotonic() + 60  # both apps' catch-up done: it must not write the first upload's outputs
+    while startup.count("ended") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert startup.count("ended") == 2
+    uploading.set()
     a = write_return(tmp_path / "民乐县.xlsx", "620722", "2024H1")
     b = write_return(tmp_path / "临泽县.xlsx", "620723", "2024H1", {**BASE_VALUES, "A01": 321})
     r = minle.post(
