@@ -203,3 +203,23 @@ def test_a_suite_edited_before_regions_still_names_the_counties_by_their_old_par
     by_file, _ = validator_for(config, CITY).run(rets)
     assert [(i.code, i.cell) for i in by_file.get("外市.xlsx", [])] == [("county-outside-city", "C3")]
     assert by_file.get("民乐县.xlsx", []) == []
+
+
+def test_a_validator_without_docs_keeps_no_result_and_judges_as_the_checkpoint_does(tmp_path):  # type: ignore[no-untyped-def]
+    """The desk validates for weeks in one process: without Data Docs, no suite result is kept in
+    the GX context (a checkpoint stores every one), and the verdicts are the checkpoint's."""
+    bad = write_return(tmp_path / "bad.xlsx", "620723", "2024H1", {**BASE_VALUES, "B02": 99, "A01": -5})
+    rets = [read_return(bad, CONFIG, CITY)]
+    quiet = validator_for(CONFIG, CITY)
+    for _ in range(3):
+        by_file, results = quiet.run(rets)
+    assert quiet.context.validation_results_store.list_keys() == []
+    docs = validator_for(CONFIG, CITY, tmp_path / "gx")
+    by_docs, with_docs = docs.run(rets)
+    assert len(docs.context.validation_results_store.list_keys()) == len([r for r in with_docs if r.gx_result])
+    found = [(i.code, i.sheet, i.cell, i.message) for i in by_file["bad.xlsx"]]
+    assert found == [(i.code, i.sheet, i.cell, i.message) for i in by_docs["bad.xlsx"]]
+    assert {"approved-exceeds-applied"} <= {code for code, *_ in found} and len(found) >= 2
+    assert [(r.suite, r.rows, r.evaluated, r.failed) for r in results] == [
+        (r.suite, r.rows, r.evaluated, r.failed) for r in with_docs
+    ]
