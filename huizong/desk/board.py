@@ -18,28 +18,11 @@ import sqlalchemy as sa
 from huizong.catalog import Config, Division
 from huizong.clock import now
 from huizong.ledger import review as rv
+from huizong.ledger import standing
 from huizong.ledger import store as st
+from huizong.ledger.standing import Review, Timeliness, due_at
 from huizong.ledger.tables import issues
-from huizong.publish.reporting import due_at
 from huizong.read.periods import Period, parse_token
-from huizong.words import Worded
-
-
-class State(Worded):
-    """A part's state on the board: its value, its Chinese word, its CSS class."""
-
-    NOT_IN = "not-in", "未报", "none"
-    PENDING = "pending", "待审", "wait"
-    RETURNED = "returned", "退回", "back"
-    PASSED = "passed", "已通过", "ok"
-    LATE = "late", "逾期", "late"
-    REPORTED = "reported", "已上报", "ok"  # a city's period, on its province's board
-    APPROVED = "approved", "已审核未上报", "wait"
-    OPEN = "open", "市级审核中", "none"  # a city that has not approved the period yet
-
-    __words__ = ("zh", "css")
-    zh: str
-    css: str
 
 
 @dataclass
@@ -48,16 +31,17 @@ class Cell:
 
     part: Division
     period: str
-    state: State
+    state: Review
     at: str | None = None  # when the return came in (or the city reported)
     submission: dict[str, Any] | None = None  # the return the state is about
     note: str = ""  # the reason it was returned, or what waits
     held: list[dict[str, Any]] = field(default_factory=list)  # corrections waiting for review
     unexplained: int = 0  # warnings the county has not explained yet
+    timeliness: Timeliness | None = None  # a county's: in time or not, by the one rule (`standing.timeliness`)
 
     @property
     def done(self) -> bool:
-        return self.state in (State.PASSED, State.REPORTED) and not self.held
+        return self.state in (Review.PASSED, Review.REPORTED) and not self.held
 
 
 def _today() -> dt.datetime:
@@ -120,10 +104,9 @@ def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequen
     rows = [
         s for part in st.chunks(codes, 2000) for s in store.submissions(form=form_id, periods=periods, counties=part)
     ]
-    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for s in rows:
-        if s["status"] in (st.ACCEPTED, st.REJECTED) and rv.owner_of(s) == s["county_code"]:
-            by.setdefault((s["county_code"], s["period"]), []).append(s)
+    mine: dict[tuple[str, str], list[dict[str, Any]]] = {}  # a county's own rows of a period, every status
+    for s in standing.own(rows):
+        mine.setdefault((s["county_code"], s["period"]), []).append(s)
     current_ids = [s["id"] for s in rows if s["status"] == st.ACCEPTED]
     refused_ids = [s["id"] for s in rows if s["status"] == st.REJECTED]
     reviews = rv.reviews_for(store, [*current_ids, *refused_ids])
@@ -133,8 +116,11 @@ def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequen
     for p in periods:
         due = due_of(config, form_id, p)
         for c in counties:
-            subs = sorted(by.get((c.code, p), []), key=lambda s: s["id"])
-            cell = _cell(c, p, subs, reviews, held, due, today)
+            subs = sorted(mine.get((c.code, p), []), key=lambda s: s["id"])
+            cell = _cell(
+                c, p, [s for s in subs if s["status"] in (st.ACCEPTED, st.REJECTED)], reviews, held, due, today
+            )
+            cell.timeliness = standing.timeliness(subs, due, today)[0]
             if cell.submission is not None and cell.submission["status"] == st.ACCEPTED:
                 cell.unexplained = open_warnings.get(cell.submission["id"], 0)
             out[(c.code, p)] = cell
@@ -149,17 +135,19 @@ def _cell(c: Division, p: str, subs: list[dict[str, Any]], reviews: dict[int, di
         refused = [s for s in subs if s["status"] == st.REJECTED and s["id"] not in held]
         if refused:
             last = refused[-1]
-            return Cell(c, p, State.RETURNED, last["received_at"], last, f"校验未通过：{last['reason'] or ''}", waiting)
-        return Cell(c, p, State.LATE if today > due else State.NOT_IN, None, None, "", waiting)
+            return Cell(
+                c, p, Review.RETURNED, last["received_at"], last, f"校验未通过：{last['reason'] or ''}", waiting
+            )
+        return Cell(c, p, Review.LATE if today > due else Review.NOT_IN, None, None, "", waiting)
     review = reviews.get(current["id"])
     if review is not None and review["state"] == rv.RETURNED:
-        return Cell(c, p, State.RETURNED, current["received_at"], current, review["reason"] or "", waiting)
+        return Cell(c, p, Review.RETURNED, current["received_at"], current, review["reason"] or "", waiting)
     if review is not None and review["state"] == rv.ACCEPTED:
         note = f"有 {len(waiting)} 份更正待审" if waiting else ""
-        return Cell(c, p, State.PENDING if waiting else State.PASSED, current["received_at"], current, note, waiting)
+        return Cell(c, p, Review.PENDING if waiting else Review.PASSED, current["received_at"], current, note, waiting)
     later = [s for s in subs if s["id"] > current["id"] and s["status"] == st.REJECTED and s["id"] not in held]
     note = "最近一次上传未通过校验" if later else ""
-    return Cell(c, p, State.PENDING, current["received_at"], current, note, waiting)
+    return Cell(c, p, Review.PENDING, current["received_at"], current, note, waiting)
 
 
 def region_cells(store: st.Store, form_id: str, regions: Sequence[Division],
@@ -171,11 +159,11 @@ def region_cells(store: st.Store, form_id: str, regions: Sequence[Division],
         for r in regions:
             a = found.get((form_id, r.code, p))
             if a is None:
-                out[(r.code, p)] = Cell(r, p, State.OPEN, None, None, "尚未审核通过")
+                out[(r.code, p)] = Cell(r, p, Review.OPEN, None, None, "尚未审核通过")
             elif a.state == rv.REPORTED:
-                out[(r.code, p)] = Cell(r, p, State.REPORTED, a.reported_at, None, f"{a.actor} 上报")
+                out[(r.code, p)] = Cell(r, p, Review.REPORTED, a.reported_at, None, f"{a.actor} 上报")
             else:
-                out[(r.code, p)] = Cell(r, p, State.APPROVED, a.at, None, f"{a.actor} 审核通过，未上报")
+                out[(r.code, p)] = Cell(r, p, Review.APPROVED, a.at, None, f"{a.actor} 审核通过，未上报")
     return out
 
 
@@ -222,5 +210,5 @@ def board(store: st.Store, config: Config, division: Division, form_id: str, per
 
 def late(board_: Board, period: str) -> list[Cell]:
     """The counties that have not sent an acceptable return, the cities that have not reported: for 催报."""
-    waiting = (State.LATE, State.NOT_IN, State.RETURNED, State.OPEN, State.APPROVED)
+    waiting = (Review.LATE, Review.NOT_IN, Review.RETURNED, Review.OPEN, Review.APPROVED)
     return [c for p in board_.parts if (c := board_.cells[(p.code, period)]).state in waiting]

@@ -28,13 +28,14 @@ from huizong.desk import accounts as acc
 from huizong.formats import when
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
+from huizong.ledger.standing import Review
 from huizong.ledger.tables import submissions, users
 from huizong.notify.outbox import Notice, mark, queue, set_mark
 from huizong.read.periods import parse_token
 
 REVIEWER_ROLES = (acc.Role.CITY.value, acc.Role.PROVINCE.value)
 MARK = "verdicts"
-WAITING_STATES = ("not-in", "late", "returned")  # board.State values of a county still owing its return
+WAITING_STATES = ("not-in", "late", "returned")  # standing.Review values of a county still owing its return
 
 
 def _people(conn: sa.Connection, divisions: Iterable[str], roles: Sequence[str]) -> list[acc.User]:
@@ -295,8 +296,8 @@ def digests(store: st.Store, config: Config, region: Division, today: dt.datetim
             b = bd.board(store, config, division, form.id, periods, today)
             p = periods[0]
             cells = [b.cells[(part.code, p)] for part in b.parts]
-            waiting = [c.part.name for c in cells if c.state is bd.State.PENDING]
-            late = [c.part.name for c in cells if c.state in (bd.State.NOT_IN, bd.State.LATE)]
+            waiting = [c.part.name for c in cells if c.state is Review.PENDING]
+            late = [c.part.name for c in cells if c.state in (Review.NOT_IN, Review.LATE)]
             if waiting or late:
                 counts = "、".join(f"{k} {v}" for k, v in b.counts(p).items())
                 rows.append(

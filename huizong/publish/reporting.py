@@ -1,8 +1,6 @@
 """Reporting rate (报送情况): for each county and period, on time, late, missing, refused
-awaiting a fix, or not yet due, against the deadlines in `catalog/deadlines.toml`.
-
-On time means the first acceptable version (accepted, or accepted then superseded by a
-correction) arrived by the end of the due day; a later correction does not make it late.
+awaiting a fix, or not yet due, against the deadlines in `catalog/deadlines.toml`: the timeliness
+side of a county's standing (`ledger.standing`), whose rule of lateness is the one every page uses.
 """
 
 from __future__ import annotations
@@ -12,29 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from huizong.catalog import Division, FormConfig
-from huizong.clock import TZ, now
+from huizong.clock import now
+from huizong.ledger import standing
 from huizong.ledger import store as st
-from huizong.read.periods import Period, parse_token
-from huizong.words import Worded
+from huizong.ledger.standing import Timeliness, due_at
+from huizong.read.periods import parse_token
 
-
-class Reporting(Worded):
-    """A county's reporting state for a period: its value (in reporting.csv), its Chinese label,
-    its fill in the workbooks and its colour on the terminal, in one place."""
-
-    ON_TIME = "on-time", "按时报送", "C6EFCE", "green"
-    LATE = "late", "逾期报送", "FFEB9C", "yellow"
-    MISSING = "missing", "逾期未报", "FFC7CE", "red"
-    REFUSED = "refused", "退回待改", "FFC7CE", "red"
-    NOT_DUE = "not-due", "未到期", "EDEDED", "dim"
-
-    __words__ = ("zh", "fill", "terminal")
-    zh: str
-    fill: str
-    terminal: str
-
-
-ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = Reporting
+__all__ = ["Cell", "Matrix", "due_at", "load_deadlines", "matrix", "status_of"]
+ON_TIME, LATE, MISSING, REFUSED, NOT_DUE = Timeliness
 
 
 def load_deadlines(config: FormConfig) -> dict[str, Any]:
@@ -42,22 +25,9 @@ def load_deadlines(config: FormConfig) -> dict[str, Any]:
     return config.deadlines
 
 
-def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:
-    """The last moment the return for `period` is on time: a monthly, quarterly or half-yearly
-    form's `month` = (months after the period's last, day); else the kind's "MM-DD", in the year
-    after for the kinds of `next_year`."""
-    if "month" in deadlines:  # a month, quarter or half year: months after it ends
-        after, day = deadlines["month"]
-        m = period.months[-1] - 1 + int(after)
-        return dt.datetime(period.year + m // 12, m % 12 + 1, int(day), 23, 59, 59, tzinfo=TZ)
-    month, day = (int(x) for x in str(deadlines[period.kind]).split("-"))
-    year = period.year + (1 if period.kind in deadlines.get("next_year", []) else 0)
-    return dt.datetime(year, month, day, 23, 59, 59, tzinfo=TZ)
-
-
 @dataclass(frozen=True, slots=True)
 class Cell:
-    status: Reporting
+    status: Timeliness
     received_at: str | None  # of the first acceptable version, or of the latest refused one
     due: dt.datetime
 
@@ -67,14 +37,7 @@ class Cell:
 
 
 def status_of(subs: list[dict[str, Any]], due: dt.datetime, today: dt.datetime) -> Cell:
-    ok = sorted(s["received_at"] for s in subs if s["status"] in (st.ACCEPTED, st.SUPERSEDED))
-    if any(s["status"] == st.ACCEPTED for s in subs) and ok:
-        first = dt.datetime.fromisoformat(ok[0])
-        return Cell(ON_TIME if first <= due else LATE, ok[0], due)
-    refused = sorted(s["received_at"] for s in subs if s["status"] == st.REJECTED)
-    if refused:
-        return Cell(REFUSED, refused[-1], due)
-    return Cell(MISSING if today > due else NOT_DUE, None, due)
+    return Cell(*standing.timeliness(subs, due, today), due)
 
 
 @dataclass
@@ -101,7 +64,9 @@ def matrix(store: st.Store, config: FormConfig, region: str, periods: list[str] 
     today = today or dt.datetime.fromisoformat(now())
     every = store.submissions(form=config.form_id) if submissions is None else submissions
     inside = set(codes)
-    subs = [s for s in every if s["county_code"] in inside and s["period"] and s["form"] == config.form_id]
+    subs = [
+        s for s in standing.own(every) if s["county_code"] in inside and s["period"] and s["form"] == config.form_id
+    ]
     form = config.form
     wanted = sorted(p for p in (periods if periods is not None else {s["period"] for s in subs})
                     if form.collects(parse_token(p)))  # a refused file's period the form does not collect is no column  # fmt: skip
