@@ -13,15 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
 from huizong.catalog import Config, Division
 from huizong.clock import now
 from huizong.ledger import review as rv
 from huizong.ledger import standing
 from huizong.ledger import store as st
 from huizong.ledger.standing import Review, Timeliness, due_at
-from huizong.ledger.tables import issues
 from huizong.read.periods import Period, parse_token
 
 
@@ -66,36 +63,6 @@ def due_of(config: Config, form_id: str, period: str) -> dt.datetime:
     return due_at(parse_token(period), dict(form.due or config.deadlines))
 
 
-def held_ids(store: st.Store, ids: Sequence[int]) -> set[int]:
-    """Which of these refused returns are corrections held because their period was approved."""
-    out: set[int] = set()
-    for part in st.chunks(ids):
-        q = sa.select(issues.c.submission_id).where(issues.c.code == rv.HELD,
-                                                    issues.c.submission_id.in_(list(part)))  # fmt: skip
-        with store.engine.connect() as conn:
-            out |= {r[0] for r in conn.execute(q)}
-    return out
-
-
-def unexplained(store: st.Store, ids: Sequence[int]) -> dict[int, int]:
-    """Per return, its warnings the county has not explained."""
-    out: dict[int, int] = {}
-    with store.engine.connect() as conn:
-        for part in st.chunks(ids):
-            q = (
-                sa.select(issues.c.submission_id, sa.func.count())
-                .select_from(issues.outerjoin(rv.explanations, rv.explanations.c.issue_id == issues.c.id))
-                .where(
-                    issues.c.submission_id.in_(part),
-                    issues.c.severity == "warning",
-                    rv.explanations.c.issue_id.is_(None),
-                )
-                .group_by(issues.c.submission_id)
-            )
-            out.update({r[0]: r[1] for r in conn.execute(q)})
-    return out
-
-
 def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequence[Division],
                  periods: Sequence[str], today: dt.datetime | None = None) -> dict[tuple[str, str], Cell]:  # fmt: skip
     """(county, period) -> its cell, from one read of the ledger."""
@@ -110,8 +77,8 @@ def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequen
     current_ids = [s["id"] for s in rows if s["status"] == st.ACCEPTED]
     refused_ids = [s["id"] for s in rows if s["status"] == st.REJECTED]
     reviews = rv.reviews_for(store, [*current_ids, *refused_ids])
-    held = held_ids(store, refused_ids)
-    open_warnings = unexplained(store, current_ids)
+    held = rv.held_ids(store, refused_ids)
+    open_warnings = rv.unexplained(store, current_ids)
     out: dict[tuple[str, str], Cell] = {}
     for p in periods:
         due = due_of(config, form_id, p)

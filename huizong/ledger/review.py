@@ -26,7 +26,7 @@ from huizong.codes import make_issue
 from huizong.formats import when
 from huizong.issues import Issue
 from huizong.ledger import store as st
-from huizong.ledger.tables import actions, approvals, explanations, reviews
+from huizong.ledger.tables import actions, approvals, explanations, issues, reviews
 from huizong.read.model import Return
 
 UPLOADS = "网上报送"  # the inbox folder the desk writes uploads into, one folder per county code
@@ -76,6 +76,36 @@ def owner_of(row: Mapping[str, Any]) -> str | None:
     """The county a ledger row belongs to: the one that uploaded it on the desk, else the one read from
     the file (a county that uploads another's return sees its refusal; the other never does)."""
     return bound_county(row.get("inbox_path")) or row.get("county_code")
+
+
+def held_ids(store: st.Store, ids: Sequence[int]) -> set[int]:
+    """Which of these refused returns are corrections held because their period was approved."""
+    out: set[int] = set()
+    for part in st.chunks(ids):
+        q = sa.select(issues.c.submission_id).where(issues.c.code == HELD,
+                                                    issues.c.submission_id.in_(list(part)))  # fmt: skip
+        with store.engine.connect() as conn:
+            out |= {r[0] for r in conn.execute(q)}
+    return out
+
+
+def unexplained(store: st.Store, ids: Sequence[int]) -> dict[int, int]:
+    """Per return, its warnings the county has not explained."""
+    out: dict[int, int] = {}
+    with store.engine.connect() as conn:
+        for part in st.chunks(ids):
+            q = (
+                sa.select(issues.c.submission_id, sa.func.count())
+                .select_from(issues.outerjoin(explanations, explanations.c.issue_id == issues.c.id))
+                .where(
+                    issues.c.submission_id.in_(part),
+                    issues.c.severity == "warning",
+                    explanations.c.issue_id.is_(None),
+                )
+                .group_by(issues.c.submission_id)
+            )
+            out.update({r[0]: r[1] for r in conn.execute(q)})
+    return out
 
 
 # -- reviews of returns ------------------------------------------------------------------------

@@ -3,8 +3,8 @@ same way by every page and output that shows it: the reviewers' board and a coun
 (`desk.board`), the reporting workbook and reporting.csv (`publish.reporting`), `huizong status`
 and the notices.
 
-It has two sides, each an enumeration whose members carry their Chinese word, their CSS class on
-the desk, their fill in the workbooks and their colour on the terminal:
+It has three sides, each an enumeration whose members carry their Chinese word (and where shown in
+colour, their CSS class on the desk, their fill in the workbooks and their colour on the terminal):
 
 - `Timeliness` (报送情况): reported in time, late, not at all, refused awaiting a fix, or not yet
   due. One rule of lateness (`timeliness`): the first acceptable version (accepted, or accepted
@@ -12,6 +12,8 @@ the desk, their fill in the workbooks and their colour on the terminal:
   make it late.
 - `Review` (审核): where the return is in the reviewers' hands (未报, 待审, 退回, 已通过, 逾期), and on
   a province's board where a city's period is (市级审核中, 已审核未上报, 已上报).
+- `Counted` (the 报送情况 of a region's period workbook): whether the county's return is in the
+  region's totals (accepted), refused, missing, or not counted above its city until approved.
 
 Only a county's own rows count for it (`own`): a file another county uploaded with its code is
 that other county's refusal, and never a standing of this one.
@@ -63,6 +65,18 @@ class Review(Worded):
     css: str
     fill: str
     terminal: str
+
+
+class Counted(Worded):
+    """Whether a county's return is in a region's totals for a period (the period workbook's 报送情况)."""
+
+    ACCEPTED = st.ACCEPTED.value, st.ACCEPTED.zh
+    REJECTED = st.REJECTED.value, st.REJECTED.zh
+    MISSING = "missing", "未报送"
+    UNAPPROVED = "unapproved", "未经审核（不计入）"  # above a city, when [totals] upward = "approved"
+
+    __words__ = ("zh",)
+    zh: str
 
 
 def due_at(period: Period, deadlines: dict[str, Any]) -> dt.datetime:

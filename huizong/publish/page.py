@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from huizong.clock import now
 from huizong.formats import register, when
 from huizong.forms.model import Form
+from huizong.ledger.standing import Counted
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.reporting import Matrix
@@ -97,14 +98,14 @@ def write_report(view: RegionPeriod, layout: Layout) -> Path:
         title=f"{view.region.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=when(now()),
         workbook_href=layout.href(workbook, target), workbook_name=workbook.name,
         docs_href=layout.href(docs, target) if docs.exists() else None,
-        n_expected=len(view.counties), n_accepted=sum(s.status == "accepted" for s in view.statuses),
-        n_rejected=sum(s.status == "rejected" for s in view.statuses),
-        n_missing=sum(s.status == "missing" for s in view.statuses),
+        n_expected=len(view.counties), n_accepted=sum(s.status == Counted.ACCEPTED for s in view.statuses),
+        n_rejected=sum(s.status == Counted.REJECTED for s in view.statuses),
+        n_missing=sum(s.status == Counted.MISSING for s in view.statuses),
         n_errors=sum(i["severity"] == "error" for i in issues), n_warnings=sum(i["severity"] == "warning" for i in issues),
         changes=changes_since(previous, view), counties=counties, issues=issues,
         index_href=layout.href(layout.validation_index, target),
         revisions=revisions, basis=view.basis,
-        n_unapproved=sum(s.status == "unapproved" for s in view.statuses),
+        n_unapproved=sum(s.status == Counted.UNAPPROVED for s in view.statuses),
     )  # fmt: skip
     write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     state = json.dumps(_state(view), ensure_ascii=False, indent=1)

@@ -9,6 +9,7 @@ from huizong.catalog import Division, FormConfig
 from huizong.forms.model import Form
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
+from huizong.ledger.standing import Counted
 from huizong.publish.rollup import Total, index_facts, rollup, total_for
 from huizong.read.periods import parse_token
 
@@ -16,14 +17,14 @@ from huizong.read.periods import parse_token
 @dataclass
 class CountyStatus:
     county: Division
-    status: str  # accepted | rejected | missing
+    status: Counted
     submission: dict[str, Any] | None
     history: list[dict[str, Any]]  # every submission of the county for the period
 
 
 # a county with no return yet: 未报送; one whose city has not approved the period, above a city when
 # [totals] upward = "approved": 未经审核
-STATUS_ZH = {str(s): s.zh for s in st.Status} | {"missing": "未报送", "unapproved": "未经审核（不计入）"}
+STATUS_ZH = {str(s): s.zh for s in st.Status} | {str(c): c.zh for c in Counted}
 
 
 @dataclass
@@ -58,7 +59,7 @@ class RegionPeriod:
 
     @property
     def n_reported(self) -> int:
-        return sum(s.status == "accepted" for s in self.statuses)
+        return sum(s.status == Counted.ACCEPTED for s in self.statuses)
 
 
 def months_of(form: Form, period: str) -> tuple[str, ...]:
@@ -92,18 +93,18 @@ def gather(store: st.Store, config: FormConfig, region_code: str, period: str,
         mine = by_county.get(c.code, [])
         current = [s for s in mine if s["status"] == st.ACCEPTED]
         if current and counted is not None and c.code not in counted:
-            statuses.append(CountyStatus(c, "unapproved", current[-1], mine))
+            statuses.append(CountyStatus(c, Counted.UNAPPROVED, current[-1], mine))
         elif current:
-            statuses.append(CountyStatus(c, "accepted", current[-1], mine))
+            statuses.append(CountyStatus(c, Counted.ACCEPTED, current[-1], mine))
         elif any(s["status"] == st.REJECTED for s in mine):
             last = [s for s in mine if s["status"] == st.REJECTED][-1]
-            statuses.append(CountyStatus(c, "rejected", last, mine))
+            statuses.append(CountyStatus(c, Counted.REJECTED, last, mine))
         else:
-            statuses.append(CountyStatus(c, "missing", None, mine))
+            statuses.append(CountyStatus(c, Counted.MISSING, None, mine))
     with_issues = [s for s in subs if s["status"] in (st.ACCEPTED, st.REJECTED, st.SUPERSEDED)]
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
-    accepted_ids = [s.submission["id"] for s in statuses if s.status == "accepted" and s.submission]
+    accepted_ids = [s.submission["id"] for s in statuses if s.status == Counted.ACCEPTED and s.submission]
     revisions = store.revisions_for([s["id"] for s in subs])
     records = store.records_for(accepted_ids) if form.list is not None and local else None
     return RegionPeriod(region, period, counties, rollup(config, region_code, facts), facts, statuses, issues,
@@ -130,15 +131,15 @@ def _gather_months(store: st.Store, config: FormConfig, region: Division, period
         mine = by_county.get(c.code, [])
         current = {s["period"]: s for s in mine if s["status"] == st.ACCEPTED}
         if set(current) == wanted and counted is not None and c.code not in counted:
-            statuses.append(CountyStatus(c, "unapproved", current[months[-1]], mine))
+            statuses.append(CountyStatus(c, Counted.UNAPPROVED, current[months[-1]], mine))
         elif set(current) == wanted:
             complete.add(c.code)
-            statuses.append(CountyStatus(c, "accepted", current[months[-1]], mine))
+            statuses.append(CountyStatus(c, Counted.ACCEPTED, current[months[-1]], mine))
         elif any(s["status"] == st.REJECTED and s["period"] not in current for s in mine):
             last = [s for s in mine if s["status"] == st.REJECTED and s["period"] not in current][-1]
-            statuses.append(CountyStatus(c, "rejected", last, mine))
+            statuses.append(CountyStatus(c, Counted.REJECTED, last, mine))
         else:
-            statuses.append(CountyStatus(c, "missing", None, mine))
+            statuses.append(CountyStatus(c, Counted.MISSING, None, mine))
     lean = not local
     summed: dict[tuple[str, str, str], float] = {}
     for f in store.accepted_facts(sorted(complete), None, lean=True, form=form.id, periods=list(months)):
@@ -202,7 +203,7 @@ def parts_of(config: FormConfig, region: Division, statuses: list[CountyStatus],
     if region.level in ("prefecture", "county"):
         return None
     vals = index_facts(facts)
-    accepted = {s.county.code for s in statuses if s.status == "accepted"}
+    accepted = {s.county.code for s in statuses if s.status == Counted.ACCEPTED}
     out = []
     for d in config.divisions.parts_of(region.code):
         counties = [d] if d.level == "county" else config.divisions.counties_of(d.code)

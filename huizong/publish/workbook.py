@@ -21,6 +21,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from huizong.catalog import FormConfig, Indicator
 from huizong.formats import AMOUNT
+from huizong.ledger.standing import Counted
 from huizong.publish.reporting import Matrix
 from huizong.publish.style import (
     BORDER_COLOR,
@@ -146,7 +147,7 @@ def write_consolidated(view: RegionPeriod, config: FormConfig, path: Path) -> No
     book = Book(path)
     period = parse_token(view.period)
     head = f"{view.region.name}{period.zh}{view.form.title if view.form else '汇总表'}"
-    missing = [s.county.name for s in view.statuses if s.status != "accepted"]
+    missing = [s.county.name for s in view.statuses if s.status != Counted.ACCEPTED]
     if len(missing) > 30:  # a province or the nation: the names are in 报送情况
         left = f"；未纳入 {len(missing):,} 个县区（见“报送情况”，汇总数为部分数）"
     else:
