@@ -132,3 +132,12 @@ def test_project_rows_of_an_older_ledger_become_records_of_the_key_form_and_come
         assert [tuple(b[1:]) for b in back] == [r[1:] for r in rows]
         assert conn.execute(sa.text("select count(*) from records")).scalar() == 0
     engine.dispose()
+
+
+def test_the_typed_submission_row_has_a_key_for_each_column():  # type: ignore[no-untyped-def]
+    """`SubmissionRow` (what the desk reads) cannot drift from the table."""
+    from huizong.ledger.store import SubmissionRow
+    from huizong.ledger.tables import submissions
+
+    assert list(SubmissionRow.__annotations__) == [c.name for c in submissions.columns]
+    assert SubmissionRow.__required_keys__ == frozenset(c.name for c in submissions.columns)

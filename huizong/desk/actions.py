@@ -27,14 +27,14 @@ class Refused(Exception):
     "This user may not do this, or it cannot be done now"
 
 
-def submission(store: st.Store, config: Config, user: acc.User, sid: int) -> dict[str, Any]:
+def submission(store: st.Store, config: Config, user: acc.User, sid: int) -> st.SubmissionRow:
     """The ledger row `sid` if `user` may see it (its county is theirs or inside their division);
     the same refusal whether it does not exist or is another division's."""
-    rows = store.submissions(ids=[sid])
-    owner = rv.owner_of(rows[0]) if rows else None
-    if not rows or owner is None or not acc.may_act_on(user, owner, config.divisions):
+    row = store.submission(sid)
+    owner = rv.owner_of(row) if row is not None else None
+    if row is None or owner is None or not acc.may_act_on(user, owner, config.divisions):
         raise Refused("没有这份报送，或您无权查看")
-    return rows[0]
+    return row
 
 
 def _reason(text: str, needed: bool) -> str:

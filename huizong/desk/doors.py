@@ -226,7 +226,7 @@ ReturnId = Annotated[int, PathParam(gt=0, le=MAX_ID)]
 @dataclass(frozen=True)
 class Seen:
     session: ss.Session
-    row: dict[str, Any]  # the return, one its user may see
+    row: st.SubmissionRow  # the return, one its user may see
 
 
 def seen_return(sid: ReturnId, session: SignedIn, desk: TheDesk) -> Seen:
@@ -262,7 +262,7 @@ Posted = Annotated[Post, Depends(posted)]
 class Act:
     session: ss.Session
     form: dict[str, str]
-    row: dict[str, Any]  # the return acted on, one its user may see
+    row: st.SubmissionRow  # the return acted on, one its user may see
 
 
 async def acted_return(post: Posted, sid: ReturnId, desk: TheDesk) -> Act:

@@ -14,6 +14,7 @@ from huizong.desk import accounts as acc
 from huizong.desk import board as bd
 from huizong.desk.doors import Desk
 from huizong.ledger import review as rv
+from huizong.ledger.store import SubmissionRow
 from huizong.publish.layout import Layout
 from huizong.read.periods import parse_token
 
@@ -44,13 +45,13 @@ def reviewer_home(desk: Desk, user: acc.User) -> dict[str, Any]:
     return {"boards": boards, "rows": rows[::-1]}
 
 
-def feedback_ready(desk: Desk, row: dict[str, Any]) -> tuple[bool, bool]:
+def feedback_ready(desk: Desk, row: SubmissionRow) -> tuple[bool, bool]:
     """(the feedback workbook is written, one will be): a return with issues that was stored gets one."""
     ready = Layout(desk.settings.outputs).feedback(int(row["id"]), row["inbox_path"]).is_file()
     return ready, bool(row["errors"] or row["warnings"]) and bool(row["stored_as"])
 
 
-def return_view(desk: Desk, row: dict[str, Any], user: acc.User) -> dict[str, Any]:
+def return_view(desk: Desk, row: SubmissionRow, user: acc.User) -> dict[str, Any]:
     """What `user` may see of return `row`: its versions, numbers and reviews only as far as they
     are of the user's division (a county that uploaded another county's return sees its refusal
     and nothing of that county)."""
@@ -78,7 +79,7 @@ def peers_shown(desk: Desk, user: acc.User) -> bool:
     return desk.config.rules.desk.peers == "everyone" or user.role is not acc.Role.COUNTY
 
 
-def numbers(desk: Desk, row: dict[str, Any], names: dict[str, str], user: acc.User) -> list[dict[str, Any]]:
+def numbers(desk: Desk, row: SubmissionRow, names: dict[str, str], user: acc.User) -> list[dict[str, Any]]:
     """The return's numbers beside last year's, with the county's rank among its city's counties,
     and (for reviewers, or everyone if `[desk] peers` says so) the median of the others."""
     if not row["county_code"] or not row["period"] or not names:

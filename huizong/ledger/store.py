@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -57,6 +57,38 @@ class Status(Worded):
 
 ACCEPTED, REJECTED, DUPLICATE, SUPERSEDED, IGNORED = Status
 STATUSES = tuple(Status)
+
+
+class SubmissionRow(TypedDict):
+    """A row of `submissions`, typed for the code that reads one (the desk): a key for each column."""
+
+    id: int
+    run_id: int | None
+    file: str
+    name_bytes: bytes | None
+    inbox_path: str
+    sha256: str
+    size: int
+    received_at: str
+    format: str | None
+    county_code: str | None
+    period: str | None
+    form: str | None
+    status: str
+    errors: int
+    warnings: int
+    reason: str | None
+    stored_as: str | None
+    duplicate_of: int | None
+    superseded_by: int | None
+    sheet: str | None
+    office: str | None
+    filled_by: str | None
+    phone: str | None
+    fill_date: str | None
+    override_by: str | None
+    override_reason: str | None
+    override_at: str | None
 
 
 def _text(value: Any) -> Any:
@@ -153,11 +185,16 @@ class Store:
         )  # fmt: skip
         return self._all(q)
 
-    def by_inbox_path(self, rel: str) -> dict[str, Any] | None:
+    def submission(self, sid: int) -> SubmissionRow | None:
+        """Submission `sid`, if there is one."""
+        rows = self._all(sa.select(submissions).where(submissions.c.id == sid))
+        return cast(SubmissionRow, rows[0]) if rows else None
+
+    def by_inbox_path(self, rel: str) -> SubmissionRow | None:
         """The latest row of the file that was at `rel` in the inbox."""
         q = sa.select(submissions).where(submissions.c.inbox_path == rel).order_by(submissions.c.id.desc()).limit(1)
         rows = self._all(q)
-        return rows[0] if rows else None
+        return cast(SubmissionRow, rows[0]) if rows else None
 
     def facts_of(self, submission_id: int) -> list[dict[str, Any]]:
         return self._all(sa.select(facts).where(facts.c.submission_id == submission_id).order_by(facts.c.id))
