@@ -3,11 +3,12 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+DEV    := $(VENV)/.dev-$(shell cat requirements.lock requirements-dev.lock pyproject.toml | sha256sum | cut -c1-12)
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup browser postgres run demo test lint format bench docs clean
+.PHONY: setup dev browser postgres run demo test lint format bench docs clean
 
 setup: $(STAMP)
 
@@ -17,6 +18,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The development tools (pytest, ruff, mypy, Playwright, hypothesis…): for `make test` and `make lint`.
+dev: $(DEV)
+
+$(DEV): $(STAMP) requirements-dev.lock
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	rm -f $(VENV)/.dev-* && touch $@
 
 # First run on a machine: write the demo returns for 张掖市 into inputs/, then run the flow.
 # Later runs process whatever has arrived in inputs/.
@@ -41,15 +49,15 @@ postgres:
 		&& echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf \
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
-test: setup browser postgres
+test: dev browser postgres
 	$(BIN)/pytest -q
 
-lint: setup
+lint: dev
 	$(BIN)/ruff check huizong flows tests benchmarks
 	$(BIN)/ruff format --check huizong flows tests benchmarks
 	$(BIN)/mypy
 
-format: setup
+format: dev
 	$(BIN)/ruff format huizong flows tests benchmarks
 	$(BIN)/ruff check --fix huizong flows tests benchmarks
 
@@ -64,7 +72,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_desk.py
 
 # The user manual's screenshots (docs/images/desk/), taken by the browser test of the desk's story.
-docs: setup browser
+docs: dev browser
 	HUIZONG_SCREENSHOTS=$(CURDIR)/docs/images/desk $(BIN)/pytest -q tests/test_desk_browser.py
 
 clean:

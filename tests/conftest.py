@@ -21,6 +21,60 @@ from huizong.catalog import Config, FormConfig
 from huizong.pipeline import RunSummary, run_batch
 from huizong.settings import Settings
 
+# The repository's own inbox, outputs and store are the user's (`make run` fills them): no test
+# reads or writes them. Every file this process opens, lists, moves or removes there (a Python audit
+# hook) and any change a subprocess makes to them (their listing before and after) fails the test.
+REPO = Path(__file__).resolve().parents[1]
+GUARDED = tuple(str(REPO / name) for name in ("inputs", "outputs", "store"))
+_WATCHED = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", "os.rmdir", "os.remove", "os.rename",
+                      "os.truncate", "os.chmod", "os.utime", "os.symlink", "os.link", "shutil.rmtree",
+                      "shutil.copyfile", "shutil.move", "sqlite3.connect"})  # fmt: skip
+_touched: list[str] = []
+
+
+def _guarded(path: object) -> str | None:
+    if not isinstance(path, str | bytes | os.PathLike):
+        return None
+    try:
+        p = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return None
+    return p if any(p == g or p.startswith(g + os.sep) for g in GUARDED) else None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event in _WATCHED:
+        for a in args[:2]:
+            if (p := _guarded(a)) is not None:
+                _touched.append(f"{event} {p}")
+
+
+sys.addaudithook(_audit)
+
+
+def _listing() -> list[tuple[str, int, int]]:
+    out = []
+    for top in GUARDED:
+        for folder, _dirs, files in os.walk(top):
+            for name in files:
+                st = os.lstat(os.path.join(folder, name))
+                out.append((os.path.join(folder, name), st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+@pytest.fixture(autouse=True)
+def _repository_untouched():  # type: ignore[no-untyped-def]
+    """Fails the test that touched the repository's inputs/, outputs/ or store/."""
+    before = _listing()
+    _touched.clear()
+    yield
+    touched = list(dict.fromkeys(_touched))
+    _touched.clear()
+    if touched or _listing() != before:
+        changed = touched or sorted(set(_listing()) ^ set(before))
+        pytest.fail(f"this test touched the repository's own inputs/outputs/store: {changed[:5]}")
+
+
 CITY = "620700"
 
 
@@ -125,17 +179,23 @@ class Ran:
 
 def cli(*args: str, cwd: Path | None = None) -> Ran:
     """`huizong ARGS` in this process (GX and the workers' start-up paid once per session), with
-    its exit status and output; use a subprocess only where a separate process is the point."""
+    its exit status and output; use a subprocess only where a separate process is the point. Run in
+    `cwd`, else in an empty folder of its own: never in the repository, whose inputs/, outputs/ and
+    store/ are the user's."""
     import contextlib
     import io
+    import shutil
+    import tempfile
 
     from huizong import cli as entry
 
     out, err = io.StringIO(), io.StringIO()
     old = Path.cwd()
+    scratch = None
+    if cwd is None:
+        cwd = scratch = Path(tempfile.mkdtemp(prefix="huizong-cli-"))
     try:
-        if cwd is not None:
-            os.chdir(cwd)
+        os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 entry.main(list(args))
@@ -144,4 +204,6 @@ def cli(*args: str, cwd: Path | None = None) -> Ran:
                 code = int(e.code or 0) if not isinstance(e.code, str) else 1
     finally:
         os.chdir(old)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     return Ran(code, out.getvalue(), err.getvalue())
