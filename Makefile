@@ -40,14 +40,15 @@ demo: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null; } \
-		|| echo "warning: could not install chromium; the screenshot test will be skipped"
+		|| echo "warning: could not install chromium (apt needs root); the browser tests will be skipped"
 
 # Debian's PostgreSQL server binaries, for the tests that run the store on PostgreSQL too. No
 # cluster of Debian's is created or started: the tests start a throw-away one on a free port.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && mkdir -p /etc/postgresql-common \
 		&& echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; } \
+		|| echo "warning: could not install postgresql (apt needs root); its tests will be skipped outside CI"
 
 test: dev browser postgres
 	$(BIN)/pytest -q
