@@ -25,7 +25,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_local_server(log_file: Path, timeout: float = 180) -> subprocess.Popen[bytes]:
+def server_log() -> Path:
+    """Where the local Prefect server's output goes: with Prefect's own files (PREFECT_HOME, its
+    database and logs), not in huizong's store."""
+    from prefect.settings import get_current_settings
+
+    return Path(get_current_settings().home) / "logs" / "server.log"
+
+
+def start_local_server(log_file: Path | None = None, timeout: float = 180) -> subprocess.Popen[bytes]:
+    log_file = log_file or server_log()
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     # the UI is on, and told where its API is (on any port but 4200 it would look at 4200 otherwise)

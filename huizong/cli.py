@@ -147,6 +147,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     store = _existing_store(settings, args.db)
     by_file = validate(returns, config, settings.region, store)
     console = _console()
+    words = _VALIDATE_WORDS[args.lang]
     reports = []
     for ret in returns:
         found = by_file.get(ret.file, [])
@@ -159,14 +160,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             who = " ".join(x for x in (div.name if div else None, ret.period.zh if ret.period else None) if x)
             fmt = ret.format if can_mark_up(path, found) else None
             write_feedback(path, fmt, Path(ret.file).name, who, found, target)
-            console.print(f"反馈表：{target}")
+            console.print(words["feedback"].format(target=target))
         if args.json:
             continue
         who = f"{ret.county_code or '?'} {ret.period.token if ret.period else '?'}"
-        verdict = "[green]可接收[/]" if report.valid else "[red]退回[/]"
-        console.print(f"{ret.file}  {who}  {verdict}  错误 {len(report.errors)}，警告 {len(report.warnings)}")
+        verdict = words["valid"] if report.valid else words["refused"]
+        counts = words["counts"].format(errors=len(report.errors), warnings=len(report.warnings))
+        console.print(f"{ret.file}  {who}  {verdict}  {counts}")
         for i in found:
-            sev = "[red]错误[/]" if i.severity == "error" else "[yellow]警告[/]"
+            sev = words["error"] if i.severity == "error" else words["warning"]
             text = (i.message_en or i.message) if args.lang == "en" else i.message
             console.print(f"  {sev} {escape(i.where or '-')}  {escape(text)}  [dim]({i.code})[/]")
     if args.json:
@@ -175,6 +177,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
         rows = [dict(zip(FLAT_COLUMNS, row, strict=True)) for r in reports for row in r.flatten()]
         print(json.dumps({"valid": all(r.valid for r in reports), "issues": rows}, ensure_ascii=False, default=str))
     return 0 if all(r.valid for r in reports) else 1
+
+
+_VALIDATE_WORDS = {  # what `validate` prints around the issues' messages, in the language asked for
+    "zh": {"valid": "[green]可接收[/]", "refused": "[red]退回[/]", "counts": "错误 {errors}，警告 {warnings}",
+           "error": "[red]错误[/]", "warning": "[yellow]警告[/]", "feedback": "反馈表：{target}"},
+    "en": {"valid": "[green]acceptable[/]", "refused": "[red]refused[/]", "counts": "errors {errors}, warnings {warnings}",
+           "error": "[red]error[/]", "warning": "[yellow]warning[/]", "feedback": "feedback workbook: {target}"},
+}  # fmt: skip
 
 
 def shown(path: Path) -> str:
@@ -206,7 +216,8 @@ def cmd_template(args: argparse.Namespace) -> int:
     from huizong.publish.template import write_template
     from huizong.read.periods import parse_token
 
-    settings = Settings.from_env(store=args.store, db_url=args.db, region=args.region, config=args.config)
+    settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, region=args.region,
+                                 config=args.config)  # fmt: skip
     config = Config.load(settings.config)
     div = config.divisions.get(args.county)
     if div is None or div.level != "county":
@@ -225,7 +236,10 @@ def cmd_template(args: argparse.Namespace) -> int:
         print(f"huizong: {period.token}（{period.zh}）不是“{form.short_name}”的报告期（应为 {form.periods_zh}）",
               file=sys.stderr)  # fmt: skip
         return 2
-    out = Path(args.output or f"{div.name}_{period.token}_{form.short_name}.xlsx")
+    from huizong.publish.layout import Layout
+
+    out = Path(args.output) if args.output else Layout(settings.outputs).template(div.name, period.token, form)
+    out.parent.mkdir(parents=True, exist_ok=True)
     if form.indicators is not None:
         write_template(out, config.for_form(form.id), div, period, _existing_store(settings, args.db))
     else:
@@ -415,6 +429,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     from rich.table import Table
 
+    from huizong.ledger import store as st
+
     settings = Settings.from_env(store=args.store, db_url=args.db)
     store = _existing_store(settings, args.db)
     if store is None:
@@ -425,13 +441,18 @@ def cmd_history(args: argparse.Namespace) -> int:
         table.add_column(col)
     for r in store.runs()[-args.limit :]:
         summary = json.loads(r["summary"]) if r["summary"] else {}
+        # what was left where it lay (an Excel/WPS lock file, a link, a hidden file) is no file sent
+        ignored = int(summary.get(st.IGNORED, 0)) if isinstance(summary.get(st.IGNORED, 0), int) else 0
         if summary.get("interrupted"):
             result = "[red]中断（已由后续运行补完）[/]"
         elif r["finished_at"] is None:
             result = "[yellow]进行中或已中断[/]"
         else:
-            result = "，".join(f"{k} {v}" for k, v in summary.items()) or "没有新文件"
-        table.add_row(str(r["id"]), r["started_at"], r["finished_at"] or "", str(r["n_files"] or 0), result)
+            result = "，".join(f"{k} {v}" for k, v in summary.items() if k != st.IGNORED) or "没有新文件"
+            if ignored:
+                result += f"（另忽略 {ignored} 个临时或非报表文件）"
+        table.add_row(str(r["id"]), r["started_at"], r["finished_at"] or "", str(max(0, (r["n_files"] or 0) - ignored)),
+                      result)  # fmt: skip
     _console().print(table)
     return 0
 
@@ -451,7 +472,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         print("启动本地 Prefect 服务…", flush=True)
         try:
-            server = start_local_server(settings.store / "prefect-server.log")
+            server = start_local_server()
         except ServerFailed as e:
             print(f"huizong: {e}", file=sys.stderr)
             return 2
@@ -481,8 +502,7 @@ def _start_desk(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     for name in ("inputs", "outputs", "store", "db", "region", "config", "proxy"):
         if getattr(args, name, None):
             argv += [f"--{name}", str(getattr(args, name))]
-    print(f"审核台：http://{host or '127.0.0.1'}:{port}/", flush=True)
-    return subprocess.Popen(argv)
+    return subprocess.Popen(argv)  # which says its address
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
@@ -573,13 +593,14 @@ def cmd_forms(args: argparse.Namespace) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
         try:
-            form = _check_form(Path(args.dir), settings.config)
+            form, catalog = _check_form(Path(args.dir), settings.config)
         except (FormError, CatalogError) as e:
             print(f"huizong: {e}", file=sys.stderr)
             return 2
         parts = [p for p, on in (("指标表", form.indicators), ("明细表", form.list)) if on]
+        counted = "个指标" if form.indicators else "个汇总数"  # what `huizong forms` lists as 指标/汇总数
         print(
-            f"{form.id}: {form.name} 定义正确（{'、'.join(parts)}；{len(form.measures)} 个汇总数，{len(form.rules)} 条规则）"
+            f"{form.id}: {form.name} 定义正确（{'、'.join(parts)}；{len(catalog)} {counted}，{len(form.rules)} 条规则）"
         )
         return 0
     config = Config.load(settings.config)
@@ -608,9 +629,10 @@ def cmd_forms(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_form(folder: Path, config_root: Path) -> Any:
-    """`forms check`: one definition read and its names checked against the other forms; raises
-    FormError or CatalogError with the one line to print."""
+def _check_form(folder: Path, config_root: Path) -> tuple[Any, Any]:
+    """`forms check`: one definition read and its names checked against the other forms, with its
+    catalog (indicators, or the measures of a list); raises FormError or CatalogError with the one
+    line to print."""
     from huizong.catalog import Catalog, Config
     from huizong.forms.load import check_names, read_form
 
@@ -620,7 +642,7 @@ def _check_form(folder: Path, config_root: Path) -> Any:
     catalog = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
     codes = {f.id: [i.code for i in config.catalogs[f.id]] for f in others} | {form.id: [i.code for i in catalog]}
     check_names([*others, form], codes)
-    return form
+    return form, catalog
 
 
 _TYPE_ZH = {"seq": "序号", "text": "文字", "id": "编号", "number": "数值", "integer": "整数", "date": "日期",
@@ -653,7 +675,7 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
         print(f"huizong: {e}", file=sys.stderr)
         return 2
     try:
-        form = _check_form(made.folder, made.check_root)
+        form, _ = _check_form(made.folder, made.check_root)
     except (FormError, CatalogError) as e:
         print(f"huizong: 已写出 {made.folder}，但检查未通过：{e}", file=sys.stderr)
         print("huizong: 请按提示修改后运行 huizong forms check；或删去该文件夹重新生成", file=sys.stderr)
@@ -759,8 +781,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--county", required=True, help="six-digit county code")
     p.add_argument("--period", required=True, help="period token, e.g. 2024H1 (a month for a monthly form: 2024M03)")
     p.add_argument("--form", help="the form's id (default: the first form, the key-indicator return)")
-    p.add_argument("-o", "--output", help="file to write (default <county>_<period>_<form>.xlsx)")
-    _places(p, "store", "db")
+    p.add_argument("-o", "--output", help="file to write (default outputs/templates/<county>_<period>_<form>.xlsx)")
+    _places(p, "outputs", "store", "db")
     _common(p)
     p.set_defaults(func=cmd_template)
 

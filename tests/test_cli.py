@@ -160,3 +160,43 @@ def test_a_bad_setting_in_the_environment_ends_in_one_line(tmp_path, monkeypatch
 def test_version() -> None:
     r = cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("huizong ")
+
+
+def test_template_without_output_writes_under_outputs(tmp_path):  # type: ignore[no-untyped-def]
+    r = huizong("template", "--county", "620722", "--period", "2024H1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    made = tmp_path / "outputs" / "templates" / "民乐县_2024H1_主要指标.xlsx"
+    assert r.stdout.strip() == str(Path("outputs") / "templates" / made.name)
+    assert made.is_file() and [p.name for p in tmp_path.iterdir()] == ["outputs"]  # nothing in the folder it ran in
+    assert openpyxl.load_workbook(made).sheetnames[0] == "主要指标"
+
+
+def test_forms_check_counts_what_forms_lists():  # type: ignore[no-untyped-def]
+    listed = huizong("forms", "--config", str(ROOT / "expectations"))
+    for form in CONFIG.forms:
+        r = huizong("forms", "check", str(ROOT / "expectations" / "forms" / form.id))
+        assert r.returncode == 0, r.stderr
+        n = int(re.search(r"；(\d+) 个(?:指标|汇总数)", r.stdout).group(1))  # type: ignore[union-attr]
+        assert n == len(CONFIG.catalogs[form.id]) > 0, (form.id, r.stdout)
+        assert re.search(rf"{form.id}\s.*?│\s+{n}\s+│", listed.stdout), (form.id, listed.stdout)
+
+
+def test_validate_in_english_words_its_verdicts_and_severities_too(tmp_path):  # type: ignore[no-untyped-def]
+    bad = write_return(tmp_path / "bad.xlsx", "620722", "2024H1", {**BASE_VALUES, "B02": 40, "A05": "*"})
+    r = huizong("validate", "--lang", "en", str(bad), cwd=tmp_path)
+    assert r.returncode == 1
+    head, *lines = r.stdout.strip().splitlines()
+    assert "refused" in head and "errors 2, warnings 0" in head, r.stdout
+    assert [line.split()[0] for line in lines] == ["error", "error"], r.stdout
+    assert not re.search(r"[错误警告退回可接收反馈表]", r.stdout.replace("省级科技计划项目申报数", "")), r.stdout
+
+
+def test_history_does_not_count_a_lock_file_as_a_file(tmp_path):  # type: ignore[no-untyped-def]
+    (tmp_path / "inputs").mkdir()
+    write_return(tmp_path / "inputs" / "民乐县.xlsx", "620722", "2024H1")
+    (tmp_path / "inputs" / "~$民乐县.xlsx").write_bytes(b"\x00" * 165)  # Excel's lock file of an open workbook
+    assert huizong("run", "--no-prefect", cwd=tmp_path).returncode == 0
+    r = huizong("history", cwd=tmp_path)
+    row = next(line for line in r.stdout.splitlines() if line.startswith("│ 1 "))
+    cells = [c.strip() for c in row.strip("│").split("│")]
+    assert cells[3] == "1" and cells[4].startswith("accepted 1") and "另忽略 1 个" in cells[4], r.stdout

@@ -126,6 +126,9 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
         assert ran_in == [str(proc.pid)] * 2, text[-3000:]  # both runs in the serving process: it stays warm
         ui = re.search(r"Prefect 界面：(\S+)", text)
         assert ui, text[-2000:]
+        assert text.count("审核台：") == 1, text[-3000:]  # the desk's address, said once (by the desk)
+        assert (tmp_path / "prefect" / "logs" / "server.log").is_file()  # with Prefect's own files,
+        assert not list(store.glob("*.log"))  # not in the store
         with urllib.request.urlopen(ui.group(1), timeout=10) as r:
             assert r.status == 200 and b"<html" in r.read().lower()  # the UI is served
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/login", timeout=10) as r:

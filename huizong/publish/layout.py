@@ -23,6 +23,10 @@ class Layout:
 
     outputs: Path
 
+    def template(self, county_name: str, period: str, form: Form) -> Path:
+        """A blank template for a county (`huizong template` without `-o`)."""
+        return self.outputs / "templates" / safe_component(f"{county_name}_{period}_{form.short_name}.xlsx")
+
     # the contract files
     @property
     def submissions_csv(self) -> Path:
