@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace, settings: Settings, console):
             console.print(f"读取在 Dask 集群上进行：{settings.dask}", markup=False)
         api = os.environ.get("PREFECT_API_URL")
         console.print(
-            f"Prefect 服务：{api}" if api else "未设置 PREFECT_API_URL：为本次运行启动临时 Prefect 服务（10–15 秒）"
+            f"Prefect 服务：{api}" if api else "未设置 PREFECT_API_URL：为本次运行启动临时 Prefect 服务（约 20 秒）"
         )
         with console.status("运行中（Prefect）…"), without_heartbeat():
             result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
