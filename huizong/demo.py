@@ -224,6 +224,8 @@ CONTRACT_TITLES = ["马铃薯种薯脱毒快繁技术服务", "节水灌溉智�
 CONTRACT_CATEGORIES = ["技术开发（委托）", "技术服务", "技术转让", "技术咨询", "技术开发（合作）", "技术许可"]
 CONTRACT_DOMAINS = ["现代农业", "先进制造", "生物医药", "资源与环境", "新能源与节能", "电子信息"]
 BUYER_PLACES = ["甘肃省张掖市", "甘肃省兰州市", "甘肃省酒泉市", "北京市", "陕西省西安市", "甘肃省张掖市"]
+CONTRACT_COUNTIES = {"620702": "甘州区", "620721": "肃南县", "620722": "民乐县", "620723": "临泽县",
+                     "620724": "高台县", "620725": "山丹县"}  # fmt: skip
 # 高台县's contract lists do not add up to the E03/E04 of its key-indicator return: a warning there
 CONTRACT_SHORTFALL = "620724"
 
@@ -330,8 +332,7 @@ def write_contract_demo(inbox: Path, config: Config | None = None, start: int = 
     folder = inbox / "技术合同"
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    names = {"620702": "甘州区", "620721": "肃南县", "620722": "民乐县", "620723": "临泽县", "620724": "高台县",
-             "620725": "山丹县"}  # fmt: skip
+    names = CONTRACT_COUNTIES
     first_ganzhou: list[object] = []
     for county, name in names.items():
         plan = contract_plan(config, county)
@@ -363,3 +364,50 @@ def write_contract_demo(inbox: Path, config: Config | None = None, start: int = 
     for n, p in enumerate(written):
         os.utime(p, (start + n * 60, start + n * 60))
     return written
+
+
+# The demo's half year as a bureau lives it ------------------------------------------------------
+
+# When each demo file reached the city (Asia/Shanghai), the demo's own clock: the monthly contract
+# lists a few days into the next month (the 5th is their deadline), 临泽县's April list late; the
+# key returns around the 10 July deadline: most on time, 山丹县 refused and corrected the same day,
+# 肃南县 a day late (and twice).
+KEY_ARRIVALS = {
+    "甘州区_2024年上半年_科技创新主要指标.xlsx": "2024-07-03T09:12:00",
+    "~$甘州区_2024年上半年_科技创新主要指标.xlsx": "2024-07-03T09:13:00",
+    "民乐县科技局-2024年1-6月主要指标.xls": "2024-07-05T16:40:00",
+    "临泽县上半年报表.xlsx": "2024-07-08T10:05:00",
+    "临泽县_项目表.xlsx": "2024-07-08T10:07:00",
+    "工作总结.xlsx": "2024-07-08T11:30:00",
+    "高台县_2024H1.xlsx": "2024-07-09T11:20:00",
+    "山丹县_2024H1.xlsm": "2024-07-09T17:45:00",
+    "高台县_2024H1_更正.xlsx": "2024-07-10T15:30:00",
+    "山丹县_2024H1_修改.xlsx": "2024-07-10T20:10:00",
+    "肃南县科技局_2024年上半年.xlsx": "2024-07-11T08:30:00",
+    "肃南县科技局_2024年上半年(1).xlsx": "2024-07-11T08:31:00",
+}
+LATE_CONTRACTS = {("620723", 4): 7}  # 临泽县's April list came on 7 May
+
+
+def write_half_year(inbox: Path, config: Config | None = None) -> dict[Path, str]:
+    """`huizong demo`: the demo batches (`write_contract_demo`, `write_demo`) and 山丹县's
+    corrected return, with when each arrived (ISO 8601, +08:00). The caller records those times as
+    the runs' first sightings (`Store.sight`), so that the run that reads them receives each file
+    when the story says, and the board and the reporting status look like a real July."""
+    config = config or Config.load()
+    key = config.for_form(KEY_FORM)
+    contracts = write_contract_demo(inbox, config)
+    files = write_demo(inbox, config)
+    sd = county_values(key, "620725")
+    fixed = inbox / "山丹县_2024H1_修改.xlsx"
+    _fill_template(fixed, key, "620725", sd, projects("620725", sd), filled_by="王芳")
+    files.append(fixed)
+    when: dict[Path, str] = {}
+    names = {p.name: p for p in files}
+    for name, at in KEY_ARRIVALS.items():
+        when[names[name]] = f"{at}+08:00"
+    for n, p in enumerate(contracts):
+        county, month = list(CONTRACT_COUNTIES)[n // 6], n % 6 + 1
+        day = LATE_CONTRACTS.get((county, month), 2 + n // 6 % 3)
+        when[p] = f"2024-{month + 1:02d}-{day:02d}T{9 + n // 6:02d}:{(n * 7) % 60:02d}:00+08:00"
+    return dict(sorted(when.items(), key=lambda kv: kv[1]))

@@ -126,8 +126,8 @@ def test_demo_then_run_without_prefect(tmp_path):  # type: ignore[no-untyped-def
     assert huizong("demo", "--inputs", "inputs", cwd=tmp_path).returncode == 0
     r = huizong("run", "--no-prefect", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    # the key-indicator batch (5 accepted, 3 refused, …) and 36 monthly contract lists (one refused)
-    assert "accepted: 40  rejected: 4  duplicate: 1  superseded: 1  ignored: 1" in r.stdout
+    # the key-indicator batch (6 accepted, 3 refused, …) and 36 monthly contract lists (one refused)
+    assert "accepted: 41  rejected: 4  duplicate: 1  superseded: 1  ignored: 1" in r.stdout
     assert (tmp_path / "outputs" / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx").is_file()
     half = tmp_path / "outputs" / "620700" / "tech-contracts" / "2024H1"
     assert (half / "技术合同汇总_张掖市_2024H1.xlsx").is_file()
@@ -200,3 +200,35 @@ def test_history_does_not_count_a_lock_file_as_a_file(tmp_path):  # type: ignore
     row = next(line for line in r.stdout.splitlines() if line.startswith("│ 1 "))
     cells = [c.strip() for c in row.strip("│").split("│")]
     assert cells[3] == "1" and cells[4].startswith("accepted 1") and "另忽略 1 个" in cells[4], r.stdout
+
+
+def test_the_demo_looks_like_a_bureaus_july(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Received around the deadline by the demo's own clock: most counties on time, 肃南县 late,
+    山丹县 refused and corrected; on the board, in the reporting status and in the monthly lists."""
+    import datetime as dt
+
+    from huizong.desk import board as bd
+    from huizong.ledger.standing import Review
+    from huizong.ledger.store import Store
+
+    assert huizong("demo", "--inputs", "inputs", cwd=tmp_path).returncode == 0
+    assert huizong("run", "--no-prefect", cwd=tmp_path).returncode == 0
+    reporting = {(r["county_code"], r["period"]): (r["status"], r["received_at"][:10])
+                 for r in csv.DictReader((tmp_path / "outputs/620700/key-indicators/reporting.csv").open(encoding="utf-8-sig"))}  # fmt: skip
+    assert reporting == {("620702", "2024H1"): ("on-time", "2024-07-03"), ("620721", "2024H1"): ("late", "2024-07-11"),
+                         ("620722", "2024H1"): ("on-time", "2024-07-05"), ("620723", "2024H1"): ("on-time", "2024-07-08"),
+                         ("620724", "2024H1"): ("on-time", "2024-07-09"), ("620725", "2024H1"): ("on-time", "2024-07-10")}  # fmt: skip
+    monthly = [(r["county_code"], r["period"], r["status"])
+               for r in csv.DictReader((tmp_path / "outputs/620700/tech-contracts/reporting.csv").open(encoding="utf-8-sig"))
+               if r["status"] != "on-time"]  # fmt: skip
+    assert monthly == [("620723", "2024M04", "late"), ("620725", "2024M02", "refused")]
+    store = Store.open(f"sqlite:///{tmp_path / 'store' / 'huizong.db'}")
+    shandan = [(s["status"], s["received_at"][:16]) for s in store.submissions(counties=["620725"], periods=["2024H1"])]
+    assert shandan == [("rejected", "2024-07-09T17:45"), ("accepted", "2024-07-10T20:10")]  # refused, then corrected
+    today = dt.datetime.fromisoformat("2024-07-15T09:00:00+08:00")
+    counties = CONFIG.divisions.counties_of("620700")
+    cells = bd.county_cells(store, CONFIG, "key-indicators", counties, ["2024H1"], today)
+    timeliness = {c.code: str(cells[(c.code, "2024H1")].timeliness) for c in counties}
+    assert timeliness == {c: s for (c, _), (s, _) in reporting.items()}  # the board says what the reporting status says
+    assert {cells[(c.code, "2024H1")].state for c in counties} == {Review.PENDING}  # each waits for its reviewer
+    store.engine.dispose()
