@@ -8,7 +8,7 @@ DEV    := $(VENV)/.dev-$(shell cat requirements.lock requirements-dev.lock pypro
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: setup dev browser postgres run demo test lint format bench docs clean
+.PHONY: setup dev browser postgres run demo test lint format bench docs screenshots clean
 
 setup: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The development tools (pytest, ruff, mypy, Playwright, hypothesis…): for `make test` and `make lint`.
+# The development tools (pytest, ruff, mypy, Playwright, hypothesis, mkdocs…): for `make test`, `make lint`, `make docs`.
 dev: $(DEV)
 
 $(DEV): $(STAMP) requirements-dev.lock
@@ -72,9 +72,13 @@ bench: setup
 	$(BIN)/python benchmarks/bench_loop.py
 	$(BIN)/python benchmarks/bench_desk.py
 
+# The docs site (mkdocs.yml, docs/) built into site/; any warning fails it.
+docs: dev
+	$(BIN)/mkdocs build --strict --site-dir site
+
 # The user manual's screenshots (docs/images/desk/), taken by the browser test of the desk's story.
-docs: dev browser
+screenshots: dev browser
 	HUIZONG_SCREENSHOTS=$(CURDIR)/docs/images/desk $(BIN)/pytest -q tests/test_desk_browser.py
 
 clean:
-	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .prefect .pytest_cache .mypy_cache .ruff_cache site
