@@ -177,7 +177,9 @@ def test_huizong_web_serves_on_a_free_port(tmp_path):  # type: ignore[no-untyped
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "huizong.cli", "web", "--port", str(port), "--store",
-                             str(tmp_path / "store")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+                             str(tmp_path / "store"), "--inputs", str(tmp_path / "inputs"), "--outputs",
+                             str(tmp_path / "outputs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while True:
