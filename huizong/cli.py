@@ -616,8 +616,12 @@ def cmd_forms(args: argparse.Namespace) -> int:
             return 2
         parts = [p for p, on in (("指标表", form.indicators), ("明细表", form.list)) if on]
         counted = "个指标" if form.indicators else "个汇总数"  # what `huizong forms` lists as 指标/汇总数
+        from huizong.publish.report import templates
+
+        drafts = f"，{len(templates(form.root))} 个报告稿模板" if templates(form.root) else ""
         print(
-            f"{form.id}: {form.name} 定义正确（{'、'.join(parts)}；{len(catalog)} {counted}，{len(form.rules)} 条规则）"
+            f"{form.id}: {form.name} 定义正确（{'、'.join(parts)}；{len(catalog)} {counted}，{len(form.rules)} 条规则"
+            f"{drafts}）"
         )
         return 0
     config = Config.load(settings.config)
@@ -651,7 +655,7 @@ def _check_form(folder: Path, config_root: Path) -> tuple[Any, Any]:
     catalog (indicators, or the measures of a list); raises FormError or CatalogError with the one
     line to print."""
     from huizong.catalog import Catalog, Config
-    from huizong.forms.load import check_names, read_form
+    from huizong.forms.load import FormError, check_names, read_form
 
     config = Config.load(config_root)
     form = read_form(folder, config_root if not (folder.parent.parent / "catalog").is_dir() else folder.parent.parent)
@@ -659,6 +663,13 @@ def _check_form(folder: Path, config_root: Path) -> tuple[Any, Any]:
     catalog = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
     codes = {f.id: [i.code for i in config.catalogs[f.id]] for f in others} | {form.id: [i.code for i in catalog]}
     check_names([*others, form], codes)
+    from huizong.catalog import FormConfig
+    from huizong.publish import report
+
+    view = FormConfig(config, form, catalog, dict(form.due) if form.due else config.deadlines)
+    wrong = [line for tpl in report.templates(folder) for line in report.check(tpl, view)]
+    if wrong:  # a report template (报告稿*.docx) that cannot be filled: each named with its place
+        raise FormError("\n".join(f"{folder / line}" for line in wrong))
     return form, catalog
 
 

@@ -183,3 +183,28 @@ def valid_uscc(body17: str) -> str:
     from huizong.read.uscc import uscc_check_char
 
     return body17 + uscc_check_char(body17)
+
+
+def write_docx_template(path: Path, title: str, paragraphs: Sequence[str]) -> Path:
+    """A Word document as a bureau would type a report template: a title and body paragraphs (each
+    one run, so that the Jinja tags in it stay whole), 仿宋 三号 for the body, 黑体 for the title."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    def font(run, name: str, size: int, bold: bool = False) -> None:  # type: ignore[no-untyped-def]
+        run.font.name, run.font.size, run.font.bold = name, Pt(size), bold
+        run._element.rPr.rFonts.set(qn("w:eastAsia"), name)
+
+    doc = Document()
+    head = doc.add_paragraph()
+    head.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    font(head.add_run(title), "黑体", 22, bold=True)
+    for text in paragraphs:
+        p = doc.add_paragraph()
+        p.paragraph_format.first_line_indent = Pt(32)
+        p.paragraph_format.line_spacing = Pt(28)
+        font(p.add_run(text), "仿宋_GB2312", 16)
+    doc.save(str(path))
+    return path

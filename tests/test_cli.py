@@ -214,7 +214,9 @@ def test_the_demo_looks_like_a_bureaus_july(tmp_path, monkeypatch):  # type: ign
     from huizong.ledger.store import Store
 
     assert huizong("demo", "--inputs", "inputs", cwd=tmp_path).returncode == 0
-    assert huizong("run", "--no-prefect", cwd=tmp_path).returncode == 0
+    ran = huizong("run", "--no-prefect", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "key-indicators/reporting.csv" in ran.stdout, (ran.stdout[:6000], ran.stderr)
     reporting = {(r["county_code"], r["period"]): (r["status"], r["received_at"][:10])
                  for r in csv.DictReader((tmp_path / "outputs/620700/key-indicators/reporting.csv").open(encoding="utf-8-sig"))}  # fmt: skip
     assert reporting == {("620702", "2024H1"): ("on-time", "2024-07-03"), ("620721", "2024H1"): ("late", "2024-07-11"),

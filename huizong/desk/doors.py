@@ -162,6 +162,10 @@ class Urls:
         return f"/board?form={quote(form)}&division={quote(division)}" + (f"&period={quote(period)}" if period else "")
 
     @staticmethod
+    def report_draft(form: str, division: str, period: str, name: str) -> str:
+        return f"/report?form={quote(form)}&division={quote(division)}&period={quote(period)}&name={quote(name)}"
+
+    @staticmethod
     def late(form: str, division: str, period: str) -> str:
         return f"/late?form={quote(form)}&division={quote(division)}&period={quote(period)}"
 

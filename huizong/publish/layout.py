@@ -57,6 +57,10 @@ class Layout:
         return self.period_dir(region, period, form) / form.workbook_name(safe_component(region_name, 60), period)
 
     # refreshed by every run: they depend on today's date
+    def report_draft(self, region: str, region_name: str, period: str, form: Form, template: Path) -> Path:
+        """A report template filled for a region's period (`publish.report`), beside its workbook."""
+        return self.period_dir(region, period, form) / safe_component(f"{template.stem}_{region_name}_{period}.docx")
+
     def reporting_workbook(self, region: str, region_name: str, form: Form) -> Path:
         name = f"报送情况_{form.short_name}_{region_name}"
         return self.form_dir(region, form) / f"{safe_component(name, 80)}.xlsx"

@@ -9,6 +9,7 @@ from typing import Any
 
 from huizong.catalog import Config, FormConfig
 from huizong.ledger import store as st
+from huizong.publish import report
 from huizong.publish.csvs import write_counties, write_issues, write_records, write_totals
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
@@ -32,7 +33,18 @@ def publish_region(store: st.Store, config: FormConfig, layout: Layout, region: 
     ]
     if view.records is not None and form.list is not None:
         out.append(write_records(layout.records_csv(region, period, form), view, form))
-    return [*out, write_atomic(target, partial(write_consolidated, view, config)), write_report(view, layout)]
+    out += [write_atomic(target, partial(write_consolidated, view, config)), write_report(view, layout)]
+    drafts = report.templates(form.root)
+    if drafts:  # the 报告稿: each template filled once, with what this region's totals say
+        ctx = report.context(view, config)
+        for tpl in drafts:
+            try:
+                body = report.render(tpl, ctx)
+            except report.TemplateError:  # `forms check` names it; the totals are published all the same
+                continue
+            out.append(write_atomic(layout.report_draft(region, view.region.name, period, form, tpl),
+                                    partial(Path.write_bytes, data=body)))  # fmt: skip
+    return out
 
 
 def publish_regions(store: st.Store, config: Config, layout: Layout,

@@ -4,7 +4,7 @@ approval, report upward and un-approval."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from huizong.desk import accounts as acc
@@ -22,7 +22,10 @@ from huizong.desk.doors import (
     collected_period,
     page,
 )
+from huizong.publish import report
+from huizong.publish.layout import Layout
 
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 router = APIRouter()
 
 
@@ -36,8 +39,22 @@ def board_page(request: Request, desk: TheDesk, scope: Scope) -> Response:
     basis = config.rules.totals.basis if d.level in ("province", "nation") else ""
     error = desk.flashes.take(request.query_params.get("error"), scope.session.user.id)
     due = {p: bd.due_of(config, f.id, p) for p in periods}
+    layout, templates = Layout(desk.settings.outputs), report.templates(f.root)
+    drafts = {p: [(t.stem, Urls.report_draft(f.id, d.code, p, t.stem)) for t in templates
+                  if layout.report_draft(d.code, d.name, p, f, t).is_file()] for p in periods}  # fmt: skip
     return page("board.html", **desk.frame(scope.session, board=b, form=f, division=d, basis=basis, due=due,
-                                           error=error, here=Urls.board(f.id, d.code, p)))  # fmt: skip
+                                           error=error, here=Urls.board(f.id, d.code, p), drafts=drafts))  # fmt: skip
+
+
+@router.get("/report")
+def report_draft(desk: TheDesk, scope: Scope, name: str = "报告稿") -> Response:
+    """A region's 报告稿 of a period, as published beside its workbook, for its reviewers."""
+    d, f, p = scope.division, scope.form, scope.period
+    template = next((t for t in report.templates(f.root) if t.stem == name), None)
+    path = Layout(desk.settings.outputs).report_draft(d.code, d.name, p, f, template) if template and p else None
+    if path is None or not path.is_file():
+        raise NotFound("这一期还没有报告稿")
+    return FileResponse(path, filename=path.name, media_type=DOCX)
 
 
 @router.get("/late")
