@@ -230,6 +230,17 @@ def render(template: Path, ctx: dict[str, Any]) -> bytes:
         doc.save(out)
     except Exception as e:  # docxtpl and Jinja raise many kinds: one line naming the file and the place
         raise TemplateError(_where(template, e)) from None
+    return _stable(out.getvalue())
+
+
+def _stable(body: bytes) -> bytes:
+    """The same .docx with every entry dated alike: the same totals always make the same bytes (a
+    rerun after a crash, or a republish, writes what an uninterrupted run wrote)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(body)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), zin.read(info),
+                          compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
     return out.getvalue()
 
 
