@@ -27,10 +27,12 @@ def _free_port() -> int:
 
 def server_log() -> Path:
     """Where the local Prefect server's output goes: with Prefect's own files (PREFECT_HOME, its
-    database and logs), not in huizong's store."""
-    from prefect.settings import get_current_settings
+    database and logs), not in huizong's store.
 
-    return Path(get_current_settings().home) / "logs" / "server.log"
+    Read from the environment, not from `prefect.settings`: importing Prefect fixes its settings
+    for the process, and this runs before the server's PREFECT_API_URL is set; a Prefect imported
+    now would run every flow on a temporary server of its own instead of this one."""
+    return Path(os.environ.get("PREFECT_HOME") or "~/.prefect").expanduser() / "logs" / "server.log"
 
 
 def start_local_server(log_file: Path | None = None, timeout: float = 180) -> subprocess.Popen[bytes]:

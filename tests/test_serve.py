@@ -172,3 +172,13 @@ def test_flow_runs_go_without_prefects_heartbeat_unless_the_operator_sets_it(mon
     monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
     with without_heartbeat():
         assert get_current_settings().flows.heartbeat_frequency == before
+
+
+def test_the_server_log_is_placed_without_importing_prefect(tmp_path):  # type: ignore[no-untyped-def]
+    # importing Prefect before the local server's PREFECT_API_URL is set fixes its settings without
+    # it: every flow run would then go to a temporary server of its own and be cancelled
+    code = "import sys, flows.server as s; print(s.server_log()); print('prefect' in sys.modules)"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "ph")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout.split()  # fmt: skip
+    assert out == [str(tmp_path / "ph" / "logs" / "server.log"), "False"]
