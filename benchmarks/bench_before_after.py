@@ -90,11 +90,22 @@ def cold_run(code: Path, inbox: Path, work: Path, region: str) -> dict[str, Any]
     work.mkdir(parents=True)
     try:
         shutil.copytree(inbox, work / "inputs")
-        args = {"inputs": str(work / "inputs"), "outputs": str(work / "outputs"), "store": str(work / "store"),
-                "region": region, "docs": "0", "quiet": "0"}  # fmt: skip
+        args = {
+            "inputs": str(work / "inputs"),
+            "outputs": str(work / "outputs"),
+            "store": str(work / "store"),
+            "region": region,
+            "docs": "0",
+            "quiet": "0",
+        }
         t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], env=child_env(code), cwd=work,
-                              capture_output=True, text=True)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, json.dumps(args)],
+            env=child_env(code),
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
         process = time.perf_counter() - t
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
@@ -155,8 +166,11 @@ def report(title: str, runs: list[tuple[str, dict[str, Any]]]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--before", default=os.environ.get("HUIZONG_BENCH_BEFORE") or DEFAULT_BEFORE,
-                        help=f"the baseline git ref (default {DEFAULT_BEFORE}, or env HUIZONG_BENCH_BEFORE)")  # fmt: skip
+    parser.add_argument(
+        "--before",
+        default=os.environ.get("HUIZONG_BENCH_BEFORE") or DEFAULT_BEFORE,
+        help=f"the baseline git ref (default {DEFAULT_BEFORE}, or env HUIZONG_BENCH_BEFORE)",
+    )
     parser.add_argument("--national", type=int, default=600, help="counties in the national case (default 600)")
     parser.add_argument("--contracts", type=int, default=30, help="甘肃 counties in the contracts case (default 30)")
     parser.add_argument("--months", type=int, default=6, help="months of contracts per county (default 6)")
@@ -181,8 +195,11 @@ def main() -> None:
     worktree = tmp / "before"
     added = False
     try:
-        add = subprocess.run(["git", "-C", str(Path(top.stdout.strip())), "worktree", "add", "--detach",
-                              str(worktree), before_sha], capture_output=True, text=True)  # fmt: skip
+        add = subprocess.run(
+            ["git", "-C", str(Path(top.stdout.strip())), "worktree", "add", "--detach", str(worktree), before_sha],
+            capture_output=True,
+            text=True,
+        )
         if add.returncode != 0:
             print(f"before/after comparison skipped: git worktree add failed ({add.stderr.strip()})")
             return
@@ -190,8 +207,10 @@ def main() -> None:
         versions = {"before": worktree, "after": ROOT}
         print(f"before: {opts.before} ({before_sha[:9]}), a worktree in {worktree}")
         print(f"after:  this tree, HEAD {head}" + (" with uncommitted changes" if dirty else ""))
-        print(f"each run cold, in a process of its own; order before, after, before, after; {os.cpu_count()} cores, "
-              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start (other jobs may be running)")  # fmt: skip
+        print(
+            f"each run cold, in a process of its own; order before, after, before, after; {os.cpu_count()} cores, "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the start (other jobs may be running)"
+        )
 
         cases = []
         # The national key-form case: one key-indicator return per county, 2024H1.
@@ -201,8 +220,15 @@ def main() -> None:
         counties = CONFIG.divisions.county_codes[: opts.national]
         paths = [make_return(inbox, c) for c in counties]
         size = sum(p.stat().st_size for p in paths) / 1e6
-        cases.append(("national key form", "000000", inbox, paths,
-                      f"{len(paths)} returns ({size:.1f} MB), built in {time.perf_counter() - t:.1f} s"))  # fmt: skip
+        cases.append(
+            (
+                "national key form",
+                "000000",
+                inbox,
+                paths,
+                f"{len(paths)} returns ({size:.1f} MB), built in {time.perf_counter() - t:.1f} s",
+            )
+        )
         # The contracts case: a county's months, as bench_contracts.main writes them.
         inbox = tmp / "contracts-inputs"
         inbox.mkdir()
@@ -215,9 +241,16 @@ def main() -> None:
                 paths.append(p)
             n_contracts += serial
         size = sum(p.stat().st_size for p in paths) / 1e6
-        cases.append(("monthly contracts", "620000", inbox, paths,
-                      f"{opts.contracts} counties x {opts.months} months: {len(paths)} returns, {n_contracts:,} "
-                      f"contracts ({size:.1f} MB), built in {time.perf_counter() - t:.1f} s"))  # fmt: skip
+        cases.append(
+            (
+                "monthly contracts",
+                "620000",
+                inbox,
+                paths,
+                f"{opts.contracts} counties x {opts.months} months: {len(paths)} returns, {n_contracts:,} "
+                f"contracts ({size:.1f} MB), built in {time.perf_counter() - t:.1f} s",
+            )
+        )
 
         verdicts = []
         for title, region, inbox, paths, built in cases:
@@ -235,8 +268,9 @@ def main() -> None:
             print(f"  {title:<20} after / before = {total:.2f} (the target is ≤ {TARGET:.2f})")
     finally:
         if added:
-            gone = subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
-                                  capture_output=True, text=True)  # fmt: skip
+            gone = subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True, text=True
+            )
             if gone.returncode != 0:
                 print(f"warning: could not remove the worktree {worktree}: {gone.stderr.strip()}")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -32,8 +32,21 @@ from huizong.pipeline import run_batch
 from huizong.settings import Settings
 
 FORM = CONFIG.form_by_id["tech-contracts"]
-HEADERS = ["序号", "合同登记号", "项目名称", "合同类别", "卖方名称", "卖方统一社会信用代码", "买方名称", "买方所在地",
-           "成交金额（万元）", "技术交易额（万元）", "签订日期", "登记日期", "技术领域"]  # fmt: skip
+HEADERS = [
+    "序号",
+    "合同登记号",
+    "项目名称",
+    "合同类别",
+    "卖方名称",
+    "卖方统一社会信用代码",
+    "买方名称",
+    "买方所在地",
+    "成交金额（万元）",
+    "技术交易额（万元）",
+    "签订日期",
+    "登记日期",
+    "技术领域",
+]
 CATEGORIES = ["技术开发（委托）", "技术开发（合作）", "技术转让", "技术许可", "技术咨询", "技术服务"]
 DOMAINS = ["电子信息", "先进制造", "新材料", "新能源与节能", "生物医药", "现代农业", "资源与环境"]
 PLACES = ["甘肃省兰州市", "甘肃省张掖市", "北京市", "陕西省西安市", "甘肃省酒泉市"]
@@ -60,9 +73,18 @@ def write_month(
         serial += 1
         amount = round(rnd.uniform(5, 500), 2)
         day = rnd.randint(2, 28)
-        row: list[object] = [k + 1, f"{county}2024{serial:04d}", f"技术合同{serial}", CATEGORIES[serial % 6],
-                             f"卖方{serial % 97}公司", valid_uscc(f"91{county}{serial:09d}"[:17]), f"买方{serial % 89}公司",
-                             PLACES[serial % 5], amount, round(amount * 0.7, 2)]  # fmt: skip
+        row: list[object] = [
+            k + 1,
+            f"{county}2024{serial:04d}",
+            f"技术合同{serial}",
+            CATEGORIES[serial % 6],
+            f"卖方{serial % 97}公司",
+            valid_uscc(f"91{county}{serial:09d}"[:17]),
+            f"买方{serial % 89}公司",
+            PLACES[serial % 5],
+            amount,
+            round(amount * 0.7, 2),
+        ]
         if bad and k == 0:
             row[9] = amount + 10  # technology part above the turnover
         for c, v in enumerate(row):
@@ -125,16 +147,21 @@ def main() -> None:
             paths.append(p)
         serials[c] = serial
     n_contracts = sum(serials.values())
-    print(f"{len(counties)} counties x {months} months: {len(paths)} returns, {n_contracts:,} contracts, built in "
-          f"{time.perf_counter() - t:.1f} s ({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)")  # fmt: skip
+    print(
+        f"{len(counties)} counties x {months} months: {len(paths)} returns, {n_contracts:,} contracts, built in "
+        f"{time.perf_counter() - t:.1f} s ({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)"
+    )
     floor_s = floor(paths)
     print(f"  {'floor: python-calamine reads every sheet':<40} {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
     sample = paths[:: max(1, len(paths) // 40)]
     naive = naive_per_file(sample)
-    print(f"  {'naive script (sample), per file':<40} {naive:7.3f} s  ->  {naive * len(paths):7.2f} s for all "
-          f"(read and group only: no validation, no ledger, no workbook)")  # fmt: skip
-    settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="620000",
-                                 docs="0", quiet="0")  # fmt: skip
+    print(
+        f"  {'naive script (sample), per file':<40} {naive:7.3f} s  ->  {naive * len(paths):7.2f} s for all "
+        f"(read and group only: no validation, no ledger, no workbook)"
+    )
+    settings = Settings.from_env(
+        inputs=inbox, outputs=root / "outputs", store=root / "store", region="620000", docs="0", quiet="0"
+    )
     cold = run("huizong cold (every level, every period)", settings)
     print(
         f"  ratios: cold / floor {cold / floor_s:.1f}x;  naive (read+group only) / cold {naive * len(paths) / cold:.2f}x"

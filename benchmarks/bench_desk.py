@@ -73,13 +73,23 @@ def serve(app):  # type: ignore[no-untyped-def]
 
 def upload(port: int, token: str, csrf: str, name: str, body: bytes) -> float:
     boundary = secrets.token_hex(12)
-    payload = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{csrf}\r\n--{boundary}\r\n'
-               f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
-               "Content-Type: application/octet-stream\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()  # fmt: skip
+    payload = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{csrf}\r\n--{boundary}\r\n'
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + body
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     t = time.perf_counter()
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    c.request("POST", "/upload", body=payload, headers={"content-type": f"multipart/form-data; boundary={boundary}",
-                                                        "cookie": f"huizong_session={token}"})  # fmt: skip
+    c.request(
+        "POST",
+        "/upload",
+        body=payload,
+        headers={"content-type": f"multipart/form-data; boundary={boundary}", "cookie": f"huizong_session={token}"},
+    )
     r = c.getresponse()
     r.read()
     elapsed = time.perf_counter() - t
@@ -112,8 +122,9 @@ def with_a01(body: bytes, old: int, new: int) -> bytes:
 def desk_of_counties(prefix: str):  # type: ignore[no-untyped-def]
     """A fresh inbox, store and outputs for 甘肃省, and a signed-in account for each of N counties."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
-    settings = Settings.from_env(inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0",
-                                 region="620000")  # fmt: skip
+    settings = Settings.from_env(
+        inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0", region="620000"
+    )
     settings.store.mkdir(parents=True)
     store = st.Store.open(settings.db_url)
     counties = CONFIG.divisions.counties_of("620000")[:N]
@@ -146,8 +157,11 @@ def uploads() -> None:
             wb.get_sheet_by_name(name).to_python()
         floors.append(time.perf_counter() - t)
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "huizong.cli", "validate", str(one)], capture_output=True,
-                   env={**os.environ, "HUIZONG_REGION": "620000"})  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "huizong.cli", "validate", str(one)],
+        capture_output=True,
+        env={**os.environ, "HUIZONG_REGION": "620000"},
+    )
     naive = time.perf_counter() - t
 
     c0, token0, csrf0 = sessions[0]
@@ -179,10 +193,14 @@ def uploads() -> None:
     print(f"  without the desk: huizong validate, fresh process {naive:8.2f} s")
     print(f"  first upload (warms validator and readers)     {first:8.2f} s")
     print(f"  one upload on an idle server, median of 3      {statistics.median(single):8.2f} s")
-    print(f"  {N} counties at once, 3 rounds ({len(together)} uploads): p50 {pct(together, 50):.2f} s, "
-          f"p95 {pct(together, 95):.2f} s, max {max(together):.2f} s (target p95 ≤ 2 s)")  # fmt: skip
-    print(f"  p95 / one upload alone: {pct(together, 95) / statistics.median(single):.1f}×; "
-          f"p95 / fresh-process validate: {pct(together, 95) / naive:.2f}×")  # fmt: skip
+    print(
+        f"  {N} counties at once, 3 rounds ({len(together)} uploads): p50 {pct(together, 50):.2f} s, "
+        f"p95 {pct(together, 95):.2f} s, max {max(together):.2f} s (target p95 ≤ 2 s)"
+    )
+    print(
+        f"  p95 / one upload alone: {pct(together, 95) / statistics.median(single):.1f}×; "
+        f"p95 / fresh-process validate: {pct(together, 95) / naive:.2f}×"
+    )
 
 
 def continuous() -> None:
@@ -251,16 +269,20 @@ def continuous() -> None:
     in_ledger = len(store.submissions())
     server.should_exit = True
     print(f"Continuous load: {N} counties uploading for {LOAD_SECONDS:.0f} s (甘肃省), {len(times)} verdicts:")
-    print(f"  verdict p50 {pct(times, 50):.2f} s, p95 {pct(times, 95):.2f} s, max {max(times):.2f} s "
-          "(target p95 ≤ 2 s)")  # fmt: skip
-    print(f"  outputs current {lag:.1f} s after the last verdict (target ≤ 10 s); submissions.csv lists "
-          f"{listed} of {in_ledger} submissions")  # fmt: skip
+    print(
+        f"  verdict p50 {pct(times, 50):.2f} s, p95 {pct(times, 95):.2f} s, max {max(times):.2f} s (target p95 ≤ 2 s)"
+    )
+    print(
+        f"  outputs current {lag:.1f} s after the last verdict (target ≤ 10 s); submissions.csv lists "
+        f"{listed} of {in_ledger} submissions"
+    )
 
 
 def nation_board() -> None:
     root = Path(tempfile.mkdtemp(prefix="huizong-board-"))
-    settings = Settings.from_env(inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0",
-                                 region=NATION.code)  # fmt: skip
+    settings = Settings.from_env(
+        inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0", region=NATION.code
+    )
     settings.store.mkdir(parents=True)
     store = st.Store.open(settings.db_url)
     counties = CONFIG.divisions.counties_of(NATION.code)
@@ -269,10 +291,21 @@ def nation_board() -> None:
     for p in periods:
         for n, c in enumerate(counties):
             status = st.REJECTED if n % 17 == 0 else st.ACCEPTED
-            rows.append({"file": f"{c.code}_{p}.xlsx", "inbox_path": f"{c.code}_{p}.xlsx", "sha256": f"{c.code}{p}",
-                         "size": 1, "received_at": "2024-07-05T10:00:00+08:00", "status": status,
-                         "county_code": c.code, "period": p, "form": "key-indicators", "errors": 0,
-                         "warnings": 0})  # fmt: skip
+            rows.append(
+                {
+                    "file": f"{c.code}_{p}.xlsx",
+                    "inbox_path": f"{c.code}_{p}.xlsx",
+                    "sha256": f"{c.code}{p}",
+                    "size": 1,
+                    "received_at": "2024-07-05T10:00:00+08:00",
+                    "status": status,
+                    "county_code": c.code,
+                    "period": p,
+                    "form": "key-indicators",
+                    "errors": 0,
+                    "warnings": 0,
+                }
+            )
     with store.begin() as conn:
         st.Store.insert_many(conn, st.submissions, rows)
     acc.add_user(store, CONFIG.divisions, "admin", "admin", NATION.code, password=PASSWORD)
@@ -288,8 +321,11 @@ def nation_board() -> None:
     for _ in range(3):
         t = time.perf_counter()
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        c.request("GET", "/board?form=key-indicators&division=000000&period=2024H1",
-                  headers={"cookie": f"huizong_session={token}"})  # fmt: skip
+        c.request(
+            "GET",
+            "/board?form=key-indicators&division=000000&period=2024H1",
+            headers={"cookie": f"huizong_session={token}"},
+        )
         r = c.getresponse()
         size = len(r.read())
         served.append(time.perf_counter() - t)

@@ -79,8 +79,10 @@ def main() -> None:
             t = time.perf_counter()
             read_bounded([ReadJob(p, p.name) for p in files], CONFIG, CITY)
             bounded = time.perf_counter() - t
-            print(f"  {label:<28} in-process {inproc:6.2f} s   bounded workers {bounded:6.2f} s   "
-                  f"ratio {bounded / inproc:4.2f}")  # fmt: skip
+            print(
+                f"  {label:<28} in-process {inproc:6.2f} s   bounded workers {bounded:6.2f} s   "
+                f"ratio {bounded / inproc:4.2f}"
+            )
 
         print("\nwhole runs (bounded reading, no Prefect):")
         for label, files in (("demo batch", None), (f"{n} clean returns", clean_files)):
@@ -91,8 +93,9 @@ def main() -> None:
                 inbox.mkdir()
                 for p in files:
                     shutil.copy(p, inbox / p.name)
-            settings = Settings.from_env(inputs=inbox, outputs=root / f"out-{label}", store=root / f"store-{label}",
-                                         region=CITY)  # fmt: skip
+            settings = Settings.from_env(
+                inputs=inbox, outputs=root / f"out-{label}", store=root / f"store-{label}", region=CITY
+            )
             t = time.perf_counter()
             s = run_batch(settings, CONFIG)
             wall = time.perf_counter() - t

@@ -34,12 +34,19 @@ from huizong.settings import Settings
 
 def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="huizong-loop-"))
-    settings = Settings.from_env(inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0",
-                                 quiet="0")  # fmt: skip
+    settings = Settings.from_env(
+        inputs=root / "inputs", outputs=root / "outputs", store=root / "store", docs="0", quiet="0"
+    )
     write_demo(settings.inputs, CONFIG)
     run_batch(settings, CONFIG)
-    env = {**os.environ, "HUIZONG_INPUTS": str(settings.inputs), "HUIZONG_OUTPUTS": str(settings.outputs),
-           "HUIZONG_STORE": str(settings.store), "HUIZONG_DOCS": "0", "HUIZONG_QUIET": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUIZONG_INPUTS": str(settings.inputs),
+        "HUIZONG_OUTPUTS": str(settings.outputs),
+        "HUIZONG_STORE": str(settings.store),
+        "HUIZONG_DOCS": "0",
+        "HUIZONG_QUIET": "0",
+    }
     fresh, cold_readers, warm, floor = [], [], [], []
     stages = ""
 
@@ -56,8 +63,9 @@ def main() -> None:
             wb.get_sheet_by_name(name).to_python()
         floor.append(time.perf_counter() - t)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "huizong.cli", "run", "--no-prefect"], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "huizong.cli", "run", "--no-prefect"], env=env, check=True, capture_output=True
+        )
         fresh.append(time.perf_counter() - t)
         drop(f"民乐县_再更正{n}.xlsx", 5100 + n)
         t = time.perf_counter()
@@ -79,8 +87,10 @@ def main() -> None:
     )
     print(f"  one new return, warm process and readers{min(warm):7.2f} s   (best of 3; target 1 s)   {stages}")
     if through:
-        print(f"  the same as the Prefect flow (server up){min(through):7.2f} s   (best of 3; "
-              f"+{min(through) - min(warm):.2f} s, target +1 s)")  # fmt: skip
+        print(
+            f"  the same as the Prefect flow (server up){min(through):7.2f} s   (best of 3; "
+            f"+{min(through) - min(warm):.2f} s, target +1 s)"
+        )
     keep_warm(False)
     shutil.rmtree(root, ignore_errors=True)
 

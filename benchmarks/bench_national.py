@@ -66,9 +66,17 @@ def detail(code: str, vals: dict[str, object], rnd: random.Random) -> list[list[
         is_central = n >= applied
         status = "申报" if is_central or n >= approved else rnd.choice(["立项", "结题"])
         body = f"91{code}{n:09d}"[:17]
-        rows.append(project_row(n + 1, f"项目{n + 1}", f"某公司{n + 1}", valid_uscc(body),
-                                "中央引导地方科技发展资金" if is_central else rnd.choice(PROVINCIAL), status,
-                                each if is_central or status != "申报" else None))  # fmt: skip
+        rows.append(
+            project_row(
+                n + 1,
+                f"项目{n + 1}",
+                f"某公司{n + 1}",
+                valid_uscc(body),
+                "中央引导地方科技发展资金" if is_central else rnd.choice(PROVINCIAL),
+                status,
+                each if is_central or status != "申报" else None,
+            )
+        )
     return rows
 
 
@@ -147,13 +155,18 @@ def seed_history(db: Path, years: int) -> None:
         for kind in ("Q1", "H1", "Q3", "FY"):
             period = f"{y}{kind}"
             for c in counties:
-                cur.execute("insert into submissions (file, inbox_path, sha256, size, received_at, county_code, period,"
-                            " form, status, errors, warnings) values (?, ?, ?, 0, '2020-01-01T00:00:00+08:00', ?, ?,"
-                            " 'key-indicators', 'accepted', 0, 0)", (f"{c}_{period}.xlsx", f"{c}_{period}.xlsx", f"h{c}{period}", c, period))  # fmt: skip
+                cur.execute(
+                    "insert into submissions (file, inbox_path, sha256, size, received_at, county_code, period,"
+                    " form, status, errors, warnings) values (?, ?, ?, 0, '2020-01-01T00:00:00+08:00', ?, ?,"
+                    " 'key-indicators', 'accepted', 0, 0)",
+                    (f"{c}_{period}.xlsx", f"{c}_{period}.xlsx", f"h{c}{period}", c, period),
+                )
                 sid = cur.lastrowid
-                cur.executemany("insert into facts (submission_id, county_code, period, form, indicator, \"column\", number,"
-                                " status, raw, sheet, cell) values (?, ?, ?, 'key-indicators', ?, 'value', ?, 'ok', '', '主要指标', 'F1')",
-                                [(sid, c, period, i, 100.0) for i in inds])  # fmt: skip
+                cur.executemany(
+                    'insert into facts (submission_id, county_code, period, form, indicator, "column", number,'
+                    " status, raw, sheet, cell) values (?, ?, ?, 'key-indicators', ?, 'value', ?, 'ok', '', '主要指标', 'F1')",
+                    [(sid, c, period, i, 100.0) for i in inds],
+                )
     con.commit()
     con.close()
 
@@ -180,8 +193,9 @@ def prefect_cold(root: Path, inbox: Path) -> float:
         from flows.nightly import huizong_run
 
         t = time.perf_counter()
-        result = huizong_run(inputs=str(inbox), outputs=str(root / "outputs-prefect"), store=str(root / "store-prefect"),
-                             region="000000")  # fmt: skip
+        result = huizong_run(
+            inputs=str(inbox), outputs=str(root / "outputs-prefect"), store=str(root / "store-prefect"), region="000000"
+        )
         wall = time.perf_counter() - t
         n = sum(result["counts"].values())
         stages = "  ".join(f"{k} {v:.2f}" for k, v in result.get("timings", {}).items() if v >= 0.01)
@@ -226,18 +240,23 @@ def cold_runs(root: Path, counties: list[str], sample: int, no_prefect: bool) ->
     inbox.mkdir()
     t = time.perf_counter()
     paths = [make_return(inbox, c) for c in counties]
-    print(f"built {len(paths)} returns in {time.perf_counter() - t:.1f} s "
-          f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)")  # fmt: skip
+    print(
+        f"built {len(paths)} returns in {time.perf_counter() - t:.1f} s "
+        f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)"
+    )
     shutil.copytree(inbox, root / "inputs-prefect")
     floor_s = floor(paths)
     print(f"  floor: python-calamine reads every sheet       {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
     naive_dir = root / "naive"
     naive_dir.mkdir()
     naive = naive_per_file(paths[:sample], naive_dir)
-    print(f"  naive validated pipeline (sample of {sample}), per file {naive:7.3f} s  "
-          f"-> {naive * len(paths):7.1f} s for all")  # fmt: skip
-    settings = Settings.from_env(inputs=inbox, outputs=root / "outputs", store=root / "store", region="000000",
-                                 docs="0", quiet=0)  # fmt: skip
+    print(
+        f"  naive validated pipeline (sample of {sample}), per file {naive:7.3f} s  "
+        f"-> {naive * len(paths):7.1f} s for all"
+    )
+    settings = Settings.from_env(
+        inputs=inbox, outputs=root / "outputs", store=root / "store", region="000000", docs="0", quiet=0
+    )
     t = time.perf_counter()
     run("huizong cold (every level published)", settings)
     cold = time.perf_counter() - t
@@ -267,8 +286,14 @@ def main() -> None:
             cold_runs(root, counties, sample, opts.no_prefect)
         for years in (1, 5, 10):
             store = root / f"store-{years}y"
-            hist = Settings.from_env(inputs=root / f"in-{years}", outputs=root / f"out-{years}", store=store,
-                                     region="000000", docs="0", quiet=0)  # fmt: skip
+            hist = Settings.from_env(
+                inputs=root / f"in-{years}",
+                outputs=root / f"out-{years}",
+                store=store,
+                region="000000",
+                docs="0",
+                quiet=0,
+            )
             (root / f"in-{years}").mkdir()
             run_batch(hist, CONFIG)  # creates the ledger
             seed_history(store / "huizong.db", years)
@@ -278,8 +303,15 @@ def main() -> None:
                     done.parent.mkdir(parents=True, exist_ok=True)
                     done.touch()
             make_return(root / f"in-{years}", counties[0])
-            run_fresh(f"one new return, {years} years of national history", inputs=root / f"in-{years}",
-                      outputs=root / f"out-{years}", store=store, region="000000", docs="0", quiet="0")  # fmt: skip
+            run_fresh(
+                f"one new return, {years} years of national history",
+                inputs=root / f"in-{years}",
+                outputs=root / f"out-{years}",
+                store=store,
+                region="000000",
+                docs="0",
+                quiet="0",
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -85,20 +85,26 @@ def main() -> None:
             seconds = best(lambda p=path: screen(p, "xlsx", limits))
             per = seconds / (BASE_CELLS * k) * 1e6
             first = first or per
-            print(f"  {k:>2}× ({BASE_CELLS * k:>7,} blank cells)  {seconds * 1000:8.1f} ms   {per:6.3f} µs a cell   "
-                  f"ratio to 1×: {per / first:4.2f}")  # fmt: skip
+            print(
+                f"  {k:>2}× ({BASE_CELLS * k:>7,} blank cells)  {seconds * 1000:8.1f} ms   {per:6.3f} µs a cell   "
+                f"ratio to 1×: {per / first:4.2f}"
+            )
         big = template(folder / "big.xlsx", 50_000)
         seconds = best(lambda: read_return(big, CONFIG, "620700"), 3)
         ret = read_return(big, CONFIG, "620700")
-        print(f"read_return of a return with 50,000 formatted blanks after its formula: {seconds:.3f} s "
-              f"({', '.join(i.code + '@' + (i.cell or '') for i in ret.issues)})")  # fmt: skip
+        print(
+            f"read_return of a return with 50,000 formatted blanks after its formula: {seconds:.3f} s "
+            f"({', '.join(i.code + '@' + (i.cell or '') for i in ret.issues)})"
+        )
         refused = folder / "notes.xls"
         refused.write_text("指标名称,本期累计\n研发经费,5100\n", encoding="utf-8")
         floor = fresh(["-c", "pass"])
         imports = fresh(["-c", "import huizong.cli"])
         validate = fresh(["-m", "huizong.cli", "validate", str(refused)])
-        print(f"fresh process, median of 5: python -c pass {floor:.2f} s; import huizong.cli {imports:.2f} s; "
-              f"huizong validate of one refused file {validate:.2f} s")  # fmt: skip
+        print(
+            f"fresh process, median of 5: python -c pass {floor:.2f} s; import huizong.cli {imports:.2f} s; "
+            f"huizong validate of one refused file {validate:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -88,16 +88,31 @@ def summary_markdown(summary: pipeline.RunSummary) -> str:
 
 
 @flow(name="huizong-run", log_prints=False)
-def huizong_run(inputs: str = "", outputs: str = "", store: str = "", db_url: str = "", region: str = "",
-                config: str = "", wait: float = 600, republish: bool = False, city: str = "") -> dict[str, Any]:  # fmt: skip
+def huizong_run(
+    inputs: str = "",
+    outputs: str = "",
+    store: str = "",
+    db_url: str = "",
+    region: str = "",
+    config: str = "",
+    wait: float = 600,
+    republish: bool = False,
+    city: str = "",
+) -> dict[str, Any]:
     """`city`: what `region` was called before regions above a city; deployments made then still pass it."""
-    settings = Settings.from_env(inputs=inputs, outputs=outputs, store=store, db_url=db_url, region=region or city,
-                                 config=config)  # fmt: skip
+    settings = Settings.from_env(
+        inputs=inputs, outputs=outputs, store=store, db_url=db_url, region=region or city, config=config
+    )
     summary = pipeline.run(settings, None, PrefectExecutor(settings), wait=wait, republish=republish)
     create_markdown_artifact(markdown=summary_markdown(summary), key="huizong-run", description="huizong 运行结果")
-    return {"run_id": summary.run_id, "counts": summary.counts, "outputs": [str(p) for p in summary.outputs],
-            "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in summary.decisions],
-            "deferred": summary.deferred, "timings": summary.timings}  # fmt: skip
+    return {
+        "run_id": summary.run_id,
+        "counts": summary.counts,
+        "outputs": [str(p) for p in summary.outputs],
+        "decisions": [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in summary.decisions],
+        "deferred": summary.deferred,
+        "timings": summary.timings,
+    }
 
 
 HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")

@@ -54,21 +54,35 @@ def run_due(flow: Any, deployment_id: Any, say: Callable[[str], None] = print) -
                 log.info("flow run %s not claimed: %s", flow_run.id, e)
                 continue
             with without_heartbeat():
-                state = run_flow(flow, flow_run=FlowRun.model_validate(flow_run.model_dump()),
-                                 parameters=flow_run.parameters, return_type="state")  # fmt: skip
+                state = run_flow(
+                    flow,
+                    flow_run=FlowRun.model_validate(flow_run.model_dump()),
+                    parameters=flow_run.parameters,
+                    return_type="state",
+                )
             say(f"流程运行 {flow_run.name}：{getattr(state, 'name', state)}（进程 {os.getpid()}）")
             ran += 1
     return ran
 
 
-def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
-                  say: Callable[[str], None] = print) -> None:  # fmt: skip
-    params = {"inputs": str(settings.inputs.resolve()), "outputs": str(settings.outputs.resolve()),
-              "store": str(settings.store.resolve()), "db_url": settings.db_url, "region": settings.region,
-              "config": str(Path(settings.config).resolve())}  # fmt: skip
-    deployment = flow_for(settings.dask).to_deployment(name=DEPLOYMENT, schedules=[Cron(cron, timezone=timezone)], parameters=params,
-                                           description="汇总：夜间定时运行，收件箱有新文件时也运行",
-                                           concurrency_limit=1)  # fmt: skip
+def serve_forever(
+    settings: Settings, cron: str, timezone: str, settle: float, say: Callable[[str], None] = print
+) -> None:
+    params = {
+        "inputs": str(settings.inputs.resolve()),
+        "outputs": str(settings.outputs.resolve()),
+        "store": str(settings.store.resolve()),
+        "db_url": settings.db_url,
+        "region": settings.region,
+        "config": str(Path(settings.config).resolve()),
+    }
+    deployment = flow_for(settings.dask).to_deployment(
+        name=DEPLOYMENT,
+        schedules=[Cron(cron, timezone=timezone)],
+        parameters=params,
+        description="汇总：夜间定时运行，收件箱有新文件时也运行",
+        concurrency_limit=1,
+    )
     assert isinstance(deployment, RunnerDeployment)  # to_deployment is sync outside an event loop
     stop = threading.Event()
 
@@ -79,8 +93,9 @@ def serve_forever(settings: Settings, cron: str, timezone: str, settle: float,
         except Exception as e:
             say(f"无法启动运行：{e}")
 
-    watcher = threading.Thread(target=watch_inbox, args=(settings.inputs, settle, trigger, stop), daemon=True,
-                               name="huizong-inbox-watcher")  # fmt: skip
+    watcher = threading.Thread(
+        target=watch_inbox, args=(settings.inputs, settle, trigger, stop), daemon=True, name="huizong-inbox-watcher"
+    )
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -71,8 +71,25 @@ class Indicator:
         return self.aggregate == "ratio"
 
 
-INDICATOR_COLUMNS = ("code", "group", "name_zh", "name_en", "unit", "kind", "aggregate", "numerator", "denominator",
-                     "multiplier", "integer", "required", "aliases", "key", "tolerance", "jump_factor", "max")  # fmt: skip
+INDICATOR_COLUMNS = (
+    "code",
+    "group",
+    "name_zh",
+    "name_en",
+    "unit",
+    "kind",
+    "aggregate",
+    "numerator",
+    "denominator",
+    "multiplier",
+    "integer",
+    "required",
+    "aliases",
+    "key",
+    "tolerance",
+    "jump_factor",
+    "max",
+)
 DIVISION_COLUMNS = ("code", "name", "level", "parent")
 UNIT_COLUMNS = ("catalog_unit", "written", "factor", "note")
 
@@ -150,13 +167,27 @@ class Catalog:
     @classmethod
     def of_measures(cls, form: Form) -> Catalog:
         """A list form's indicators: the numbers summed from its list for each return."""
-        return cls(tuple(
-            Indicator(code=m.code, group=m.group, name=m.name, name_en="", unit=m.unit,
-                      kind="ratio" if m.kind == "ratio" else "flow", aggregate="ratio" if m.kind == "ratio" else "sum",
-                      numerator=m.numerator, denominator=m.denominator, multiplier=m.multiplier, integer=m.integer,
-                      required=False, aliases=(), key=m.key)
-            for m in form.measures
-        ))  # fmt: skip
+        return cls(
+            tuple(
+                Indicator(
+                    code=m.code,
+                    group=m.group,
+                    name=m.name,
+                    name_en="",
+                    unit=m.unit,
+                    kind="ratio" if m.kind == "ratio" else "flow",
+                    aggregate="ratio" if m.kind == "ratio" else "sum",
+                    numerator=m.numerator,
+                    denominator=m.denominator,
+                    multiplier=m.multiplier,
+                    integer=m.integer,
+                    required=False,
+                    aliases=(),
+                    key=m.key,
+                )
+                for m in form.measures
+            )
+        )
 
     def _check(self) -> None:
         codes = [i.code for i in self.indicators]

@@ -40,16 +40,27 @@ def _places(p: argparse.ArgumentParser, *which: str) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--region", "--city", dest="region",
-                   help="region: a prefecture (the city), a province, or 000000 for the nation; "
-                        "default 620700 or $HUIZONG_REGION ($HUIZONG_CITY)")  # fmt: skip
+    p.add_argument(
+        "--region",
+        "--city",
+        dest="region",
+        help="region: a prefecture (the city), a province, or 000000 for the nation; "
+        "default 620700 or $HUIZONG_REGION ($HUIZONG_CITY)",
+    )
     p.add_argument("--config", help="configuration folder (catalog, suites); default: the repo's expectations/")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 region=args.region, config=args.config, docs="0" if args.no_docs else None,
-                                 dask=args.dask)  # fmt: skip
+    settings = Settings.from_env(
+        inputs=args.inputs,
+        outputs=args.outputs,
+        store=args.store,
+        db_url=args.db,
+        region=args.region,
+        config=args.config,
+        docs="0" if args.no_docs else None,
+        dask=args.dask,
+    )
     if settings.dask and args.no_prefect:
         print("huizong: --dask 需要 Prefect 流程运行，不能与 --no-prefect 同用", file=sys.stderr)
         return 2
@@ -98,9 +109,16 @@ def _run(args: argparse.Namespace, settings: Settings, console):
             f"Prefect 服务：{api}" if api else "未设置 PREFECT_API_URL：为本次运行启动临时 Prefect 服务（约 20 秒）"
         )
         with console.status("运行中（Prefect）…"), without_heartbeat():
-            result = huizong_run(inputs=str(settings.inputs), outputs=str(settings.outputs), store=str(settings.store),
-                                 db_url=settings.db_url, region=settings.region, config=str(settings.config),
-                                 wait=args.wait, republish=args.republish)  # fmt: skip
+            result = huizong_run(
+                inputs=str(settings.inputs),
+                outputs=str(settings.outputs),
+                store=str(settings.store),
+                db_url=settings.db_url,
+                region=settings.region,
+                config=str(settings.config),
+                wait=args.wait,
+                republish=args.republish,
+            )
         rows, counts, outputs = result["decisions"], result["counts"], result["outputs"]
         deferred = result.get("deferred", [])
     return rows, counts, outputs, deferred
@@ -114,8 +132,13 @@ def _print_run(console, rows, counts, outputs, deferred=()) -> None:
     for col in ("文件", "状态", "错误", "警告", "说明"):
         table.add_column(col)
     for rel, status, errors, warnings, reason in rows:
-        table.add_row(escape(rel), f"[{STATUS_STYLE.get(status, '')}]{status}[/]", str(errors), str(warnings),
-                      escape(reason or ""))  # fmt: skip
+        table.add_row(
+            escape(rel),
+            f"[{STATUS_STYLE.get(status, '')}]{status}[/]",
+            str(errors),
+            str(warnings),
+            escape(reason or ""),
+        )
     if rows:
         console.print(table)
     else:
@@ -180,11 +203,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 _VALIDATE_WORDS = {  # what `validate` prints around the issues' messages, in the language asked for
-    "zh": {"valid": "[green]可接收[/]", "refused": "[red]退回[/]", "counts": "错误 {errors}，警告 {warnings}",
-           "error": "[red]错误[/]", "warning": "[yellow]警告[/]", "feedback": "反馈表：{target}"},
-    "en": {"valid": "[green]acceptable[/]", "refused": "[red]refused[/]", "counts": "errors {errors}, warnings {warnings}",
-           "error": "[red]error[/]", "warning": "[yellow]warning[/]", "feedback": "feedback workbook: {target}"},
-}  # fmt: skip
+    "zh": {
+        "valid": "[green]可接收[/]",
+        "refused": "[red]退回[/]",
+        "counts": "错误 {errors}，警告 {warnings}",
+        "error": "[red]错误[/]",
+        "warning": "[yellow]警告[/]",
+        "feedback": "反馈表：{target}",
+    },
+    "en": {
+        "valid": "[green]acceptable[/]",
+        "refused": "[red]refused[/]",
+        "counts": "errors {errors}, warnings {warnings}",
+        "error": "[red]error[/]",
+        "warning": "[yellow]warning[/]",
+        "feedback": "feedback workbook: {target}",
+    },
+}
 
 
 def shown(path: Path) -> str:
@@ -216,8 +251,9 @@ def cmd_template(args: argparse.Namespace) -> int:
     from huizong.publish.template import write_template
     from huizong.read.periods import parse_token
 
-    settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, region=args.region,
-                                 config=args.config)  # fmt: skip
+    settings = Settings.from_env(
+        outputs=args.outputs, store=args.store, db_url=args.db, region=args.region, config=args.config
+    )
     config = Config.load(settings.config)
     div = config.divisions.get(args.county)
     if div is None or div.level != "county":
@@ -233,8 +269,10 @@ def cmd_template(args: argparse.Namespace) -> int:
         print(f"huizong: 没有报表 {args.form}（有：{'、'.join(f.id for f in config.forms)}）", file=sys.stderr)
         return 2
     if not form.collects(period):
-        print(f"huizong: {period.token}（{period.zh}）不是“{form.short_name}”的报告期（应为 {form.periods_zh}）",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"huizong: {period.token}（{period.zh}）不是“{form.short_name}”的报告期（应为 {form.periods_zh}）",
+            file=sys.stderr,
+        )
         return 2
     from huizong.publish.layout import Layout
 
@@ -258,8 +296,9 @@ def cmd_accept(args: argparse.Namespace) -> int:
     from huizong.ledger.runlock import RunLocked, run_lock
     from huizong.pipeline import open_store, publish_owed
 
-    settings = Settings.from_env(outputs=args.outputs, store=args.store, db_url=args.db, region=args.region,
-                                 config=args.config)  # fmt: skip
+    settings = Settings.from_env(
+        outputs=args.outputs, store=args.store, db_url=args.db, region=args.region, config=args.config
+    )
     config = Config.load(settings.config)
     store = open_store(settings)
     try:
@@ -291,9 +330,18 @@ def cmd_users(args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
             password = _password_from(args) if args.password_stdin else None
-            user, made = acc.add_user(store, config.divisions, args.name, args.role or "", args.division or "",
-                                      password=password, display_name=args.display_name or "",
-                                      phone=args.phone or "", email=args.email or "", actor=actor)  # fmt: skip
+            user, made = acc.add_user(
+                store,
+                config.divisions,
+                args.name,
+                args.role or "",
+                args.division or "",
+                password=password,
+                display_name=args.display_name or "",
+                phone=args.phone or "",
+                email=args.email or "",
+                actor=actor,
+            )
             print(f"已创建账号 {user.username}（{user.role.zh}，{_division_name(config, user.division)}）")
             if made:
                 print(f"初始密码：{made}（请当面或以安全方式交给本人；首次登录后须修改）")
@@ -313,10 +361,18 @@ def cmd_users(args: argparse.Namespace) -> int:
             user = acc.disable(store, args.name, args.reason or "", actor=actor)
             print(f"已停用账号 {user.username}")
         elif args.action == "password":
-            made = acc.set_password(store, args.name, _password_from(args) if args.password_stdin else None,
-                                    actor=actor, reason=args.reason or "")  # fmt: skip
-            print(f"已重置 {acc.fold_username(args.name)} 的密码：{made}（首次登录后须修改）" if made
-                  else f"已设置 {acc.fold_username(args.name)} 的密码")  # fmt: skip
+            made = acc.set_password(
+                store,
+                args.name,
+                _password_from(args) if args.password_stdin else None,
+                actor=actor,
+                reason=args.reason or "",
+            )
+            print(
+                f"已重置 {acc.fold_username(args.name)} 的密码：{made}（首次登录后须修改）"
+                if made
+                else f"已设置 {acc.fold_username(args.name)} 的密码"
+            )
     except acc.AccountError as e:
         print(f"huizong: {e}", file=sys.stderr)
         return 2
@@ -353,13 +409,26 @@ def cmd_web(args: argparse.Namespace) -> int:
     from huizong.desk.web import create_app
     from huizong.pipeline import open_store
 
-    settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 region=args.region, config=args.config)  # fmt: skip
+    settings = Settings.from_env(
+        inputs=args.inputs,
+        outputs=args.outputs,
+        store=args.store,
+        db_url=args.db,
+        region=args.region,
+        config=args.config,
+    )
     app = create_app(settings, Config.load(settings.config), open_store(settings), notify=not args.no_notices)
     print(f"审核台：http://{args.host}:{args.port}/（Ctrl-C 停止）")
     proxies = args.proxy or ""  # none by default: forwarded headers believed only from a proxy named here
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None,
-                log_level="warning", server_header=False)  # fmt: skip
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        log_level="warning",
+        server_header=False,
+    )
     return 0
 
 
@@ -451,8 +520,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             result = "，".join(f"{k} {v}" for k, v in summary.items() if k != st.IGNORED) or "没有新文件"
             if ignored:
                 result += f"（另忽略 {ignored} 个临时或非报表文件）"
-        table.add_row(str(r["id"]), r["started_at"], r["finished_at"] or "", str(max(0, (r["n_files"] or 0) - ignored)),
-                      result)  # fmt: skip
+        table.add_row(
+            str(r["id"]), r["started_at"], r["finished_at"] or "", str(max(0, (r["n_files"] or 0) - ignored)), result
+        )
     _console().print(table)
     return 0
 
@@ -460,10 +530,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from huizong.settings import seconds
 
-    settings = Settings.from_env(inputs=args.inputs, outputs=args.outputs, store=args.store, db_url=args.db,
-                                 region=args.region, config=args.config, dask=args.dask)  # fmt: skip
-    settle = seconds(args.settle if args.settle is not None else os.environ.get("HUIZONG_SETTLE", "30"),
-                     "--settle" if args.settle is not None else "HUIZONG_SETTLE")  # fmt: skip
+    settings = Settings.from_env(
+        inputs=args.inputs,
+        outputs=args.outputs,
+        store=args.store,
+        db_url=args.db,
+        region=args.region,
+        config=args.config,
+        dask=args.dask,
+    )
+    settle = seconds(
+        args.settle if args.settle is not None else os.environ.get("HUIZONG_SETTLE", "30"),
+        "--settle" if args.settle is not None else "HUIZONG_SETTLE",
+    )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "2")
     server = None
@@ -530,8 +609,10 @@ def cmd_notify(args: argparse.Namespace) -> int:
             if args.robot:
                 robot = next((r for r in n.robots if r.name == args.robot), None)
                 if robot is None:
-                    print(f"huizong: notices.toml 中没有机器人“{args.robot}”（有：{'、'.join(r.name for r in n.robots) or '无'}）",
-                          file=sys.stderr)  # fmt: skip
+                    print(
+                        f"huizong: notices.toml 中没有机器人“{args.robot}”（有：{'、'.join(r.name for r in n.robots) or '无'}）",
+                        file=sys.stderr,
+                    )
                     return 2
                 send_robot(robot, subject, body, n.send.timeout)
                 print(f"已发送测试消息到机器人“{robot.name}”")
@@ -552,11 +633,16 @@ def cmd_notify(args: argparse.Namespace) -> int:
         return 0
     counts = outbox.counts(store)
     words = {"queued": "待发", "sending": "发送中", "sent": "已发送", "failed": "失败"}
-    print("通知：" + ("，".join(f"{words.get(k, k)} {v}" for k, v in sorted(counts.items())) or "无")
-          + ("" if n.enabled else "（未设置邮件服务器或群机器人，不会发送）"))  # fmt: skip
+    print(
+        "通知："
+        + ("，".join(f"{words.get(k, k)} {v}" for k, v in sorted(counts.items())) or "无")
+        + ("" if n.enabled else "（未设置邮件服务器或群机器人，不会发送）")
+    )
     for r in outbox.recent(store, args.limit):
-        print(f"{r['id']:>6}  {when(r['created_at'])}  {words.get(r['state'], r['state']):<4}  "
-              f"{r['kind']:<8}  {r['address']}  {r['subject']}" + (f"  （{r['error']}）" if r["error"] else ""))  # fmt: skip
+        print(
+            f"{r['id']:>6}  {when(r['created_at'])}  {words.get(r['state'], r['state']):<4}  "
+            f"{r['kind']:<8}  {r['address']}  {r['subject']}" + (f"  （{r['error']}）" if r["error"] else "")
+        )
     return 0
 
 
@@ -606,8 +692,10 @@ def cmd_forms(args: argparse.Namespace) -> int:
         return _forms_new(args, settings)
     if args.action == "check":
         if not args.dir:
-            print("huizong: forms check 需要报表定义文件夹，如 huizong forms check expectations/forms/tech-contracts",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "huizong: forms check 需要报表定义文件夹，如 huizong forms check expectations/forms/tech-contracts",
+                file=sys.stderr,
+            )
             return 2
         try:
             form, catalog = _check_form(Path(args.dir), settings.config)
@@ -644,8 +732,17 @@ def cmd_forms(args: argparse.Namespace) -> int:
             for p, on in (("指标表", form.indicators), (f"明细表（{form.list.title}）" if form.list else "", form.list))
             if on
         )
-        table.add_row(form.id, form.name, form.table_no, _FREQUENCY_ZH[form.frequency] + f"（{'、'.join(KIND_ZH[k] for k in form.periods) if form.frequency != 'month' else '1–12月'}）",
-                      made_of, str(len(config.catalogs[form.id])), str(len(form.rules)), due_text)  # fmt: skip
+        table.add_row(
+            form.id,
+            form.name,
+            form.table_no,
+            _FREQUENCY_ZH[form.frequency]
+            + f"（{'、'.join(KIND_ZH[k] for k in form.periods) if form.frequency != 'month' else '1–12月'}）",
+            made_of,
+            str(len(config.catalogs[form.id])),
+            str(len(form.rules)),
+            due_text,
+        )
     _console().print(table)
     return 0
 
@@ -673,10 +770,26 @@ def _check_form(folder: Path, config_root: Path) -> tuple[Any, Any]:
     return form, catalog
 
 
-_TYPE_ZH = {"seq": "序号", "text": "文字", "id": "编号", "number": "数值", "integer": "整数", "date": "日期",
-            "choice": "选项", "uscc": "信用代码"}  # fmt: skip
-_ROLE_ZH = {"seq": "序号", "code": "指标代码", "name": "指标名称", "unit": "计量单位", "target": "年度目标",
-            "value": "本期值", "last_year": "上年同期", "note": "备注"}  # fmt: skip
+_TYPE_ZH = {
+    "seq": "序号",
+    "text": "文字",
+    "id": "编号",
+    "number": "数值",
+    "integer": "整数",
+    "date": "日期",
+    "choice": "选项",
+    "uscc": "信用代码",
+}
+_ROLE_ZH = {
+    "seq": "序号",
+    "code": "指标代码",
+    "name": "指标名称",
+    "unit": "计量单位",
+    "target": "年度目标",
+    "value": "本期值",
+    "last_year": "上年同期",
+    "note": "备注",
+}
 
 
 def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
@@ -713,19 +826,30 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
     kind = "明细表（每行一条记录）" if made.kind == "list" else "指标表（每行一个指标）"
     say = console.print
     say(f"已生成报表定义：{escape(str(made.folder))}/")
-    say(f"  来源：{escape(made.source.name)} 的工作表“{escape(made.sheet)}”，表头在第 {made.header_row} 行；"
-        f"{'空表' if not made.data_rows else f'表中已有 {made.data_rows} 行数据（用来猜类型）'}")  # fmt: skip
+    say(
+        f"  来源：{escape(made.source.name)} 的工作表“{escape(made.sheet)}”，表头在第 {made.header_row} 行；"
+        f"{'空表' if not made.data_rows else f'表中已有 {made.data_rows} 行数据（用来猜类型）'}"
+    )
     say(f"  报表：{escape(form.name)}（简称 {escape(form.short_name)}，代码 {made.form_id}），{kind}")
-    say(f"  报送：{made.frequency}（{'、'.join(KIND_ZH[k] for k in made.periods) if made.frequency != 'month' else '每月'}）"
-        f"——{escape(made.frequency_why)}")  # fmt: skip
+    say(
+        f"  报送：{made.frequency}（{'、'.join(KIND_ZH[k] for k in made.periods) if made.frequency != 'month' else '每月'}）"
+        f"——{escape(made.frequency_why)}"
+    )
     if made.kind == "list":
         table = Table(title=f"字段 {len(made.fields)} 个（fields.csv）", show_lines=False)
         for col in ("列", "表头", "代码", "类型", "单位", "必填", "依据"):
             table.add_column(col)
         for f in made.fields:
             kind_text = f.type + f"（{_TYPE_ZH[f.type]}）" + (f"：{'|'.join(f.choices)}" if f.choices else "")
-            table.add_row(f.column, escape(f.header), f.code, escape(kind_text), escape(f.unit), "是" if f.required else "",
-                          escape(f.why))  # fmt: skip
+            table.add_row(
+                f.column,
+                escape(f.header),
+                f.code,
+                escape(kind_text),
+                escape(f.unit),
+                "是" if f.required else "",
+                escape(f.why),
+            )
         say(table)
         listed = "、".join(f"{m.code} {m.name}" + (f"（{m.group}分项）" if m.by else "") for m in made.measures)
         say(f"  汇总数 {len(made.measures)} 个（measures.csv）：{escape(listed)}")
@@ -746,10 +870,14 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
         say(f"  ! {escape(p)}")
     say(f"  用时 {time.perf_counter() - started:.1f} 秒")
     say("请核对：")
-    steps = [*made.notes, "form.toml：报表名称、简称、报送频率和截止日期（due）、表号",
-             "fields.csv：每列的类型、单位和必填；数值列可加 min/max，选项列核对 choices" if made.kind == "list"
-             else "indicators.csv：每个指标的单位、是否整数、是否必填；比率类指标改为 ratio 并写分子分母",
-             f"改完运行 huizong forms check {made.folder}，再用 huizong template --form {made.form_id} 生成下发的模板"]  # fmt: skip
+    steps = [
+        *made.notes,
+        "form.toml：报表名称、简称、报送频率和截止日期（due）、表号",
+        "fields.csv：每列的类型、单位和必填；数值列可加 min/max，选项列核对 choices"
+        if made.kind == "list"
+        else "indicators.csv：每个指标的单位、是否整数、是否必填；比率类指标改为 ratio 并写分子分母",
+        f"改完运行 huizong forms check {made.folder}，再用 huizong template --form {made.form_id} 生成下发的模板",
+    ]
     for n, step in enumerate(steps, start=1):
         say(f"  {n}. {escape(step)}")
     return 0
@@ -825,16 +953,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("users", help="the review desk's accounts: add, import a CSV, list, disable, password")
     p.add_argument("action", choices=["add", "import", "list", "disable", "password"])
-    p.add_argument("name", nargs="?", default="", metavar="NAME",
-                   help="the username (add, disable, password) or the CSV to import (用户名,姓名,角色,区划代码,电话,邮箱)")  # fmt: skip
+    p.add_argument(
+        "name",
+        nargs="?",
+        default="",
+        metavar="NAME",
+        help="the username (add, disable, password) or the CSV to import (用户名,姓名,角色,区划代码,电话,邮箱)",
+    )
     p.add_argument("--role", help="county (县区填报), city (市级审核), province (省级审核) or admin (管理员)")
     p.add_argument("--division", help="the division code the account is bound to (list: only accounts inside it)")
     p.add_argument("--display-name", help="the person's name")
     p.add_argument("--phone")
     p.add_argument("--email")
     p.add_argument("--reason", help="why (disable: required; kept in the journal)")
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from standard input (else a first password is made and shown once)")  # fmt: skip
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else a first password is made and shown once)",
+    )
     p.add_argument("--passwords-out", help="import: the CSV (readable by you only) the first passwords go to")
     _places(p, "store", "db")
     _common(p)
@@ -843,9 +979,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("web", help="the review desk in a browser: uploads judged at once, the board, approval, 上报")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--proxy", default="",
-                   help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed, comma-separated "
-                        "(default none: behind nginx on this machine, --proxy 127.0.0.1)")  # fmt: skip
+    p.add_argument(
+        "--proxy",
+        default="",
+        help="addresses of the reverse proxy whose X-Forwarded-For/-Proto are believed, comma-separated "
+        "(default none: behind nginx on this machine, --proxy 127.0.0.1)",
+    )
     p.add_argument("--no-notices", action="store_true", help="leave sending notices to another process (serve)")
     _places(p, "inputs", "outputs", "store", "db")
     _common(p)
@@ -892,17 +1031,27 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", help="write realistic demo returns for 张掖市 (620700) into the inbox, "
-                                    "with the times they arrived in the story (recorded in the ledger)")  # fmt: skip
+    p = sub.add_parser(
+        "demo",
+        help="write realistic demo returns for 张掖市 (620700) into the inbox, "
+        "with the times they arrived in the story (recorded in the ledger)",
+    )
     _places(p, "inputs", "store", "db")
     p.add_argument("--form", choices=["key-indicators", "tech-contracts"], help="only this form's demo (default: both)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("forms", help="the forms a bureau collects; `forms check DIR` checks one definition; "
-                                     "`forms new FILE.xlsx` writes one from the blank form")  # fmt: skip
+    p = sub.add_parser(
+        "forms",
+        help="the forms a bureau collects; `forms check DIR` checks one definition; "
+        "`forms new FILE.xlsx` writes one from the blank form",
+    )
     p.add_argument("action", nargs="?", choices=["list", "check", "new"], default="list")
-    p.add_argument("dir", nargs="?", metavar="DIR|FILE",
-                   help="check: a form's folder (with form.toml); new: the blank form (.xlsx or .xls)")  # fmt: skip
+    p.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR|FILE",
+        help="check: a form's folder (with form.toml); new: the blank form (.xlsx or .xls)",
+    )
     p.add_argument("--id", dest="form_id", help="new: the form's id, its folder's name (default: from the file name)")
     p.add_argument(
         "-o", "--output", metavar="DIR", help="new: write the definition to DIR instead of <config>/forms/<id>/"

@@ -330,9 +330,17 @@ CODES: dict[str, Code] = {c.code: c for c in _CODES}
 
 # The file could not be read as a workbook at all: nothing opens it again (feedback included).
 FILE_LEVEL = frozenset(
-    {"file-empty", "file-corrupt", "file-encrypted", "not-a-workbook", "format-unsupported", "file-over-limits",
-     "read-crashed", "file-unreadable"}
-)  # fmt: skip
+    {
+        "file-empty",
+        "file-corrupt",
+        "file-encrypted",
+        "not-a-workbook",
+        "format-unsupported",
+        "file-over-limits",
+        "read-crashed",
+        "file-unreadable",
+    }
+)
 
 
 class _Lenient(string.Formatter):

@@ -26,12 +26,44 @@ PERIOD = Period(2024, "H1")
 
 # 本期累计 for each county (catalog units), then target and last year as factors of it.
 MINLE = {
-    "Z01": 58.3, "Z02": 16.9, "Z03": 32, "A01": 5100, "A02": 0.87, "A03": 14, "A04": 43.75, "A05": 620,
-    "B01": 36, "B02": 6, "B03": 230, "B04": 2, "C01": 15, "C02": 2, "C03": 22, "C04": 6, "C05": 4,
-    "D01": 2, "D02": 3, "D03": 1, "D04": 2, "D05": 4, "E01": 9, "E02": 21, "E03": 35, "E04": 41500,
-    "E05": 31, "E06": 1.83, "E07": 6, "F01": 96, "F02": 55, "F03": 2, "F04": 2, "F05": 38, "F06": 10000,
-    "G01": 227, "G02": 12,
-}  # fmt: skip
+    "Z01": 58.3,
+    "Z02": 16.9,
+    "Z03": 32,
+    "A01": 5100,
+    "A02": 0.87,
+    "A03": 14,
+    "A04": 43.75,
+    "A05": 620,
+    "B01": 36,
+    "B02": 6,
+    "B03": 230,
+    "B04": 2,
+    "C01": 15,
+    "C02": 2,
+    "C03": 22,
+    "C04": 6,
+    "C05": 4,
+    "D01": 2,
+    "D02": 3,
+    "D03": 1,
+    "D04": 2,
+    "D05": 4,
+    "E01": 9,
+    "E02": 21,
+    "E03": 35,
+    "E04": 41500,
+    "E05": 31,
+    "E06": 1.83,
+    "E07": 6,
+    "F01": 96,
+    "F02": 55,
+    "F03": 2,
+    "F04": 2,
+    "F05": 38,
+    "F06": 10000,
+    "G01": 227,
+    "G02": 12,
+}
 SCALE = {"620702": 2.6, "620721": 0.35, "620722": 1.0, "620723": 0.8, "620724": 0.9, "620725": 0.7}
 KEY_FORM = "key-indicators"  # the demo fills the two shipped forms
 TARGET_FACTOR, LAST_YEAR_FACTOR = 1.8, 0.88
@@ -66,10 +98,26 @@ def uscc(body: str) -> str:
     return body + uscc_check_char(body)
 
 
-TOPICS = ["马铃薯脱毒种薯繁育关键技术研究", "节水灌溉管材智能制造示范", "道地中药材种植技术集成", "肉牛秸秆颗粒饲料研发与示范",
-          "马铃薯加工废水资源化利用", "寒旱农业智能温室栽培示范", "特色林果提质增效技术", "精细化工绿色合成工艺"]  # fmt: skip
-ORGS = ["甘肃鼎丰马铃薯种业有限公司", "甘肃青龙管业有限责任公司", "民乐县诚泰药业有限公司", "张掖市希诺农牧业有限公司",
-        "甘肃丰源薯业有限公司", "甘肃海升农业科技有限公司", "张掖市集华农业有限公司", "甘肃锦世化工有限责任公司"]  # fmt: skip
+TOPICS = [
+    "马铃薯脱毒种薯繁育关键技术研究",
+    "节水灌溉管材智能制造示范",
+    "道地中药材种植技术集成",
+    "肉牛秸秆颗粒饲料研发与示范",
+    "马铃薯加工废水资源化利用",
+    "寒旱农业智能温室栽培示范",
+    "特色林果提质增效技术",
+    "精细化工绿色合成工艺",
+]
+ORGS = [
+    "甘肃鼎丰马铃薯种业有限公司",
+    "甘肃青龙管业有限责任公司",
+    "民乐县诚泰药业有限公司",
+    "张掖市希诺农牧业有限公司",
+    "甘肃丰源薯业有限公司",
+    "甘肃海升农业科技有限公司",
+    "张掖市集华农业有限公司",
+    "甘肃锦世化工有限责任公司",
+]
 CATEGORIES = ["省级重点研发计划", "省级科技重大专项", "省级科技计划其他"]
 
 
@@ -82,14 +130,29 @@ def projects(county: str, values: dict[str, dict[str, float]]) -> list[list[obje
         is_central = n >= applied
         status = "申报" if is_central or n >= approved else ("结题" if n % 3 == 2 else "立项")
         body = f"91{county}MA{n:03d}{'ABCDEFGHJ'[n % 9]}{'KLMNP'[n % 5]}{n % 10}Q"[:17]
-        rows.append([n + 1, f"{TOPICS[n % len(TOPICS)]}（{n + 1}）", ORGS[n % len(ORGS)], uscc(body),
-                     "中央引导地方科技发展资金" if is_central else CATEGORIES[n % 3], status,
-                     funds_each if status != "申报" or is_central else None, None])  # fmt: skip
+        rows.append(
+            [
+                n + 1,
+                f"{TOPICS[n % len(TOPICS)]}（{n + 1}）",
+                ORGS[n % len(ORGS)],
+                uscc(body),
+                "中央引导地方科技发展资金" if is_central else CATEGORIES[n % 3],
+                status,
+                funds_each if status != "申报" or is_central else None,
+                None,
+            ]
+        )
     return rows
 
 
-def _fill_template(path: Path, config: FormConfig, county: str, values: dict[str, dict[str, float]],
-                   project_rows: Sequence[Sequence[object]] = (), filled_by: str = "李明") -> None:  # fmt: skip
+def _fill_template(
+    path: Path,
+    config: FormConfig,
+    county: str,
+    values: dict[str, dict[str, float]],
+    project_rows: Sequence[Sequence[object]] = (),
+    filled_by: str = "李明",
+) -> None:
     div = config.divisions.get(county)
     assert div is not None
     write_template(path, config, div, PERIOD)
@@ -109,9 +172,14 @@ def _fill_template(path: Path, config: FormConfig, county: str, values: dict[str
 
 def _messy_grid(config: FormConfig, values: dict[str, dict[str, float]]) -> list[list[object]]:
     """临泽县's way: title, header in one cell each, table shifted and reordered, units changed."""
-    grid: list[list[object]] = [[], [None, "临泽县2024年上半年科技创新主要指标完成情况表"], [],
-                                [None, "填报单位：临泽县科学技术局", None, None, "行政区划代码：", "620723"],
-                                [None, "报 告 期：2024年1-6月"], []]  # fmt: skip
+    grid: list[list[object]] = [
+        [],
+        [None, "临泽县2024年上半年科技创新主要指标完成情况表"],
+        [],
+        [None, "填报单位：临泽县科学技术局", None, None, "行政区划代码：", "620723"],
+        [None, "报 告 期：2024年1-6月"],
+        [],
+    ]
     grid.append([None, "序号", "指标名称", "计量单位", "本期累计", "上年同期", "年度目标", "备注"])
     for n, ind in enumerate(config.catalog, start=1):
         v = values[ind.code]
@@ -149,8 +217,16 @@ def _write_xlsx_grid(path: Path, grid: list[list[object]], sheet: str, hidden: S
 
 def _write_xls_minle(path: Path, config: FormConfig) -> None:
     """民乐县: legacy .xls, no code column, county known by office name only, text with units."""
-    text = {"A01": "0.51亿元", "B03": "230万元", "E04": "4.15亿元", "F06": "1万人次", "F02": "55名",
-            "E05": "31件", "G01": "227万元", "G02": "10多"}  # fmt: skip
+    text = {
+        "A01": "0.51亿元",
+        "B03": "230万元",
+        "E04": "4.15亿元",
+        "F06": "1万人次",
+        "F02": "55名",
+        "E05": "31件",
+        "G01": "227万元",
+        "G02": "10多",
+    }
     values = county_values(config, "620722")
     wb = xlwt.Workbook(encoding="utf-8")
     ws = wb.add_sheet("主要指标")
@@ -218,14 +294,27 @@ def write_demo(inbox: Path, config: Config | None = None) -> list[Path]:
 # The technology-contract return (forms/tech-contracts/), monthly, 2024 January to June -----------
 
 CONTRACT_FORM = "tech-contracts"
-CONTRACT_TITLES = ["马铃薯种薯脱毒快繁技术服务", "节水灌溉智能控制系统开发", "中药材有效成分提取工艺转让",
-                   "肉牛养殖粪污资源化技术咨询", "光伏治沙一体化技术服务", "农产品冷链物流信息平台开发",
-                   "玉米制种精量播种技术许可", "高原夏菜病虫害绿色防控技术服务"]  # fmt: skip
+CONTRACT_TITLES = [
+    "马铃薯种薯脱毒快繁技术服务",
+    "节水灌溉智能控制系统开发",
+    "中药材有效成分提取工艺转让",
+    "肉牛养殖粪污资源化技术咨询",
+    "光伏治沙一体化技术服务",
+    "农产品冷链物流信息平台开发",
+    "玉米制种精量播种技术许可",
+    "高原夏菜病虫害绿色防控技术服务",
+]
 CONTRACT_CATEGORIES = ["技术开发（委托）", "技术服务", "技术转让", "技术咨询", "技术开发（合作）", "技术许可"]
 CONTRACT_DOMAINS = ["现代农业", "先进制造", "生物医药", "资源与环境", "新能源与节能", "电子信息"]
 BUYER_PLACES = ["甘肃省张掖市", "甘肃省兰州市", "甘肃省酒泉市", "北京市", "陕西省西安市", "甘肃省张掖市"]
-CONTRACT_COUNTIES = {"620702": "甘州区", "620721": "肃南县", "620722": "民乐县", "620723": "临泽县",
-                     "620724": "高台县", "620725": "山丹县"}  # fmt: skip
+CONTRACT_COUNTIES = {
+    "620702": "甘州区",
+    "620721": "肃南县",
+    "620722": "民乐县",
+    "620723": "临泽县",
+    "620724": "高台县",
+    "620725": "山丹县",
+}
 # 高台县's contract lists do not add up to the E03/E04 of its key-indicator return: a warning there
 CONTRACT_SHORTFALL = "620724"
 
@@ -250,9 +339,20 @@ def _contract_row(county: str, year: int, month: int, serial: int, k: int, amoun
 
     body = f"91{county}MA{serial:04d}C{'ABCDEFGHJ'[serial % 9]}{serial % 10}"[:17]
     day = 2 + (serial % 25)
-    return [f"{county}{year}{serial:04d}", CONTRACT_TITLES[k % len(CONTRACT_TITLES)], CONTRACT_CATEGORIES[k % 6],
-            ORGS[k % len(ORGS)], uscc(body), f"{TOPICS[k % len(TOPICS)][:4]}科技有限公司", BUYER_PLACES[k % 6], amount,
-            tech, dt.datetime(year, month, max(day - 1, 1)), dt.datetime(year, month, day), CONTRACT_DOMAINS[k % 6]]  # fmt: skip
+    return [
+        f"{county}{year}{serial:04d}",
+        CONTRACT_TITLES[k % len(CONTRACT_TITLES)],
+        CONTRACT_CATEGORIES[k % 6],
+        ORGS[k % len(ORGS)],
+        uscc(body),
+        f"{TOPICS[k % len(TOPICS)][:4]}科技有限公司",
+        BUYER_PLACES[k % 6],
+        amount,
+        tech,
+        dt.datetime(year, month, max(day - 1, 1)),
+        dt.datetime(year, month, day),
+        CONTRACT_DOMAINS[k % 6],
+    ]
 
 
 def _fill_contracts(path: Path, config: Config, county: str, month: int, rows: list[list[object]]) -> None:
@@ -284,15 +384,40 @@ def _messy_contracts_xls(path: Path, county: str, rows: list[list[Any]]) -> None
     ws.write(2, 0, "填报单位：民乐县技术市场管理办公室")
     ws.write(2, 5, "登记月份：")
     ws.write(2, 6, "2024年03月")
-    heads = ["序号", "合同登记号", "合同名称", "合同类型", "卖方（技术输出方）", "卖方信用代码", "买方（技术吸纳方）",
-             "买方所在地", "成交金额（万元）", "技术交易额（万元）", "签订日期", "登记日期", "技术领域"]  # fmt: skip
+    heads = [
+        "序号",
+        "合同登记号",
+        "合同名称",
+        "合同类型",
+        "卖方（技术输出方）",
+        "卖方信用代码",
+        "买方（技术吸纳方）",
+        "买方所在地",
+        "成交金额（万元）",
+        "技术交易额（万元）",
+        "签订日期",
+        "登记日期",
+        "技术领域",
+    ]
     for c, h in enumerate(heads):
         ws.write(4, c, h)
     for n, row in enumerate(rows, start=1):
         regno, title, cat, seller, code, buyer, place, amount, tech, signed, registered, domain = row
-        cells = [n, int(str(regno)), title, str(cat).replace("（", "(").replace("）", ")"), seller, code, buyer,
-                 place, f"{amount}万元" if n % 2 else f"{float(amount) / 10000:.6f}亿元", tech,
-                 f"{signed:%Y年%-m月%-d日}", f"{registered:%Y.%-m.%-d}", domain]  # fmt: skip
+        cells = [
+            n,
+            int(str(regno)),
+            title,
+            str(cat).replace("（", "(").replace("）", ")"),
+            seller,
+            code,
+            buyer,
+            place,
+            f"{amount}万元" if n % 2 else f"{float(amount) / 10000:.6f}亿元",
+            tech,
+            f"{signed:%Y年%-m月%-d日}",
+            f"{registered:%Y.%-m.%-d}",
+            domain,
+        ]
         for c, v in enumerate(cells):
             ws.write(4 + n, c, v)
     ws.write(5 + len(rows), 1, "合计")
@@ -307,15 +432,28 @@ def _shifted_contracts(path: Path, rows: list[list[Any]]) -> None:
     ws.title = "4月登记"
     ws["C2"] = "临泽县技术合同登记情况（2024年4月）"
     ws["C4"], ws["F4"] = "填报单位：临泽县科学技术局", "行政区划代码：620723"
-    heads = ["登记号", "技术领域", "项目名称", "合同类别", "卖方名称", "卖方统一社会信用代码", "买方名称", "买方所在地",
-             "成交金额(万元)", "技术交易额(万元)", "签订日期", "登记日期"]  # fmt: skip
+    heads = [
+        "登记号",
+        "技术领域",
+        "项目名称",
+        "合同类别",
+        "卖方名称",
+        "卖方统一社会信用代码",
+        "买方名称",
+        "买方所在地",
+        "成交金额(万元)",
+        "技术交易额(万元)",
+        "签订日期",
+        "登记日期",
+    ]
     for c, h in enumerate(heads, start=3):
         ws.cell(row=6, column=c, value=h)
     r = 7
     for row in rows:
         regno, title, cat, seller, code, buyer, place, amount, tech, signed, registered, domain = row
-        for c, v in enumerate([regno, domain, title, cat, seller, code, buyer, place, amount, tech, signed, registered],
-                              start=3):  # fmt: skip
+        for c, v in enumerate(
+            [regno, domain, title, cat, seller, code, buyer, place, amount, tech, signed, registered], start=3
+        ):
             ws.cell(row=r, column=c, value=v)
         r += 2 if r == 8 else 1
     wb.save(path)

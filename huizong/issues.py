@@ -59,8 +59,18 @@ class Answer:
     issue: Issue | None
 
 
-FLAT_COLUMNS = ("file", "sheet", "cell", "indicator", "code", "severity", "message", "value", "explanation",
-                "message_en")  # fmt: skip
+FLAT_COLUMNS = (
+    "file",
+    "sheet",
+    "cell",
+    "indicator",
+    "code",
+    "severity",
+    "message",
+    "value",
+    "explanation",
+    "message_en",
+)
 
 
 @dataclass(slots=True)

@@ -123,8 +123,9 @@ def plan(inbound: list[Inbound], store: st.Store, settings: Settings) -> Plan:
         # a desk upload is a copy only of what its own county sent: a byte copy of another county's
         # file is read like any other, and refused as that county's return (`gate`), naming nothing of it
         bound = bound_county(f.rel)
-        earlier = [r for r in store.by_sha(f.sha256)
-                   if r["status"] != st.IGNORED and (bound is None or owner_of(r) == bound)]  # fmt: skip
+        earlier = [
+            r for r in store.by_sha(f.sha256) if r["status"] != st.IGNORED and (bound is None or owner_of(r) == bound)
+        ]
         if earlier or (bound, f.sha256) in seen_in_batch:
             out.duplicates.append((f, earlier[0] if earlier else None))
         else:
@@ -153,8 +154,9 @@ def read_files(files: Iterable[Inbound], config: Config, region: str, progress: 
     return out
 
 
-def validate(returns: list[Return], config: Config, region: str, store: st.Store | None = None,
-             docs_dir: Path | None = None) -> dict[str, list[Issue]]:  # fmt: skip
+def validate(
+    returns: list[Return], config: Config, region: str, store: st.Store | None = None, docs_dir: Path | None = None
+) -> dict[str, list[Issue]]:
     """All issues of the batch by file; `store` lets the rules compare with what it holds;
     `docs_dir` receives the GX Data Docs of the suite runs."""
     by_file: dict[str, list[Issue]] = {r.file: list(r.issues) for r in returns}
@@ -241,9 +243,19 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
     rows = [s for s in store.submissions(ids=wanted) if s["stored_as"] and s["errors"] + s["warnings"]]
     issues_by: dict[int, list[Issue]] = {}
     for i in store.issues_for([s["id"] for s in rows]):
-        issues_by.setdefault(i["submission_id"], []).append(Issue(
-            code=i["code"], severity=Severity(i["severity"]), message=i["message"], file=i["submission_id"],
-            sheet=i["sheet"], cell=i["cell"], indicator=i["indicator"], value=i["value"], explanation=i["explanation"]))  # fmt: skip
+        issues_by.setdefault(i["submission_id"], []).append(
+            Issue(
+                code=i["code"],
+                severity=Severity(i["severity"]),
+                message=i["message"],
+                file=i["submission_id"],
+                sheet=i["sheet"],
+                cell=i["cell"],
+                indicator=i["indicator"],
+                value=i["value"],
+                explanation=i["explanation"],
+            )
+        )
     written = []
     for s in rows:
         div = config.divisions.get(s["county_code"])
@@ -305,8 +317,14 @@ def start_run(store: st.Store, settings: Settings, n_files: int) -> tuple[int, l
     return run_id, interrupted_runs(store, run_id)
 
 
-def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted: Iterable[int] = (),
-            owed: due.Changed | None = None, feedback: Iterable[int] = ()) -> None:  # fmt: skip
+def end_run(
+    store: st.Store,
+    run_id: int,
+    decisions: list[Decision],
+    interrupted: Iterable[int] = (),
+    owed: due.Changed | None = None,
+    feedback: Iterable[int] = (),
+) -> None:
     """Close the run and queue what its publishing owes (`owed`; None: everything), in one
     transaction: a run killed before it is interrupted, and the next run republishes everything."""
     counts: dict[str, int] = {}
@@ -317,10 +335,16 @@ def end_run(store: st.Store, run_id: int, decisions: list[Decision], interrupted
     fault_point("feedback written, run not yet closed")
     with store.begin() as conn:
         for rid in interrupted:  # their work is done now
-            conn.execute(st.sa.update(st.runs).where(st.runs.c.id == rid, st.runs.c.finished_at.is_(None))
-                         .values(finished_at=now(), summary='{"interrupted": true}'))  # fmt: skip
-        conn.execute(st.sa.update(st.runs).where(st.runs.c.id == run_id)
-                     .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False)))  # fmt: skip
+            conn.execute(
+                st.sa.update(st.runs)
+                .where(st.runs.c.id == rid, st.runs.c.finished_at.is_(None))
+                .values(finished_at=now(), summary='{"interrupted": true}')
+            )
+        conn.execute(
+            st.sa.update(st.runs)
+            .where(st.runs.c.id == run_id)
+            .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False))
+        )
         due.queue(conn, owed, run_id, feedback)
 
 
@@ -373,9 +397,16 @@ class Executor:
 T = TypeVar("T")
 
 
-def run(settings: Settings, config: Config | None = None, executor: Executor | None = None, wait: float = 600,
-        progress: Progress | None = None, republish: bool = False,
-        on_commit: Callable[[list[Decision]], None] | None = None, publish: bool = True) -> RunSummary:  # fmt: skip
+def run(
+    settings: Settings,
+    config: Config | None = None,
+    executor: Executor | None = None,
+    wait: float = 600,
+    progress: Progress | None = None,
+    republish: bool = False,
+    on_commit: Callable[[list[Decision]], None] | None = None,
+    publish: bool = True,
+) -> RunSummary:
     """One run, its steps defined once: take → recover → plan → read → validate → decide → commit →
     feedback, under the run lock; then publish, under a lock of its own (`publish_owed`).
     Waits up to `wait` s for another run. `republish`: rewrite every period's outputs (after the
@@ -435,15 +466,24 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
         timed("commit", commit, decisions, store, settings, run_id, on_each)
         if on_commit is not None:
             on_commit(decisions)
-        ex.log("committed: " + ", ".join(f"{d.inbound.rel} {d.status}" for d in decisions[:50])
-               + (f" and {len(decisions) - 50} more" if len(decisions) > 50 else ""))  # fmt: skip
+        ex.log(
+            "committed: "
+            + ", ".join(f"{d.inbound.rel} {d.status}" for d in decisions[:50])
+            + (f" and {len(decisions) - 50} more" if len(decisions) > 50 else "")
+        )
         ids = [d.submission_id for d in decisions if d.submission_id is not None]
         ids += submissions_of_runs(store, interrupted)
         # with publishing left to a publisher beside (the desk's), the feedback workbooks too
         outputs = timed("feedback", write_feedbacks, store, settings, config, ids) if publish else []
         everything = republish or bool(interrupted)
-        end_run(store, run_id, decisions, interrupted, None if everything else touched(decisions, store),
-                [] if publish else ids)  # fmt: skip
+        end_run(
+            store,
+            run_id,
+            decisions,
+            interrupted,
+            None if everything else touched(decisions, store),
+            [] if publish else ids,
+        )
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
     if publish:
         fault_point("run closed, outputs not yet published")
@@ -453,8 +493,14 @@ def run(settings: Settings, config: Config | None = None, executor: Executor | N
     return RunSummary(run_id, decisions, outputs, p.deferred, timings)
 
 
-def run_batch(settings: Settings, config: Config | None = None, wait: float = 600,
-              progress: Progress | None = None, republish: bool = False,
-              on_commit: Callable[[list[Decision]], None] | None = None, publish: bool = True) -> RunSummary:  # fmt: skip
+def run_batch(
+    settings: Settings,
+    config: Config | None = None,
+    wait: float = 600,
+    progress: Progress | None = None,
+    republish: bool = False,
+    on_commit: Callable[[list[Decision]], None] | None = None,
+    publish: bool = True,
+) -> RunSummary:
     """The whole run in this process, without Prefect."""
     return run(settings, config, Executor(), wait, progress, republish, on_commit, publish)

@@ -17,8 +17,15 @@ def _entry(
     name: str, kind: int, child: int = NOSTREAM, right: int = NOSTREAM, start: int = END, size: int = 0
 ) -> bytes:
     raw = name.encode("utf-16-le") + b"\0\0"
-    return (raw.ljust(64, b"\0") + struct.pack("<HBB", len(raw), kind, 1) + struct.pack("<III", NOSTREAM, right, child)
-            + b"\0" * 16 + struct.pack("<I", 0) + b"\0" * 16 + struct.pack("<IQ", start, size))  # fmt: skip
+    return (
+        raw.ljust(64, b"\0")
+        + struct.pack("<HBB", len(raw), kind, 1)
+        + struct.pack("<III", NOSTREAM, right, child)
+        + b"\0" * 16
+        + struct.pack("<I", 0)
+        + b"\0" * 16
+        + struct.pack("<IQ", start, size)
+    )
 
 
 def write(path: Path, tree: Tree) -> Path:
@@ -66,9 +73,14 @@ def write(path: Path, tree: Tree) -> Path:
         entries += _entry(name, kind, child, right, starts.get(n, END), len(d) if d is not None else 0)
     entries = entries.ljust(dir_sectors * SECTOR, b"\0")
     difat = [*range(fat_sectors), *[FREE] * (109 - fat_sectors)]
-    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
-              + struct.pack("<IIIIIIIII", 0, fat_sectors, first_dir, 0, 4096, END, 0, END, 0)
-              + struct.pack("<109I", *difat))  # fmt: skip
+    header = (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+        + b"\0" * 16
+        + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+        + b"\0" * 6
+        + struct.pack("<IIIIIIIII", 0, fat_sectors, first_dir, 0, 4096, END, 0, END, 0)
+        + struct.pack("<109I", *difat)
+    )
     path.write_bytes(header + struct.pack(f"<{len(fat)}I", *fat) + entries + body)
     return path
 

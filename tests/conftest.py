@@ -26,9 +26,26 @@ from huizong.settings import Settings
 # hook) and any change a subprocess makes to them (their listing before and after) fails the test.
 REPO = Path(__file__).resolve().parents[1]
 GUARDED = tuple(str(REPO / name) for name in ("inputs", "outputs", "store"))
-_WATCHED = frozenset({"open", "os.listdir", "os.scandir", "os.mkdir", "os.rmdir", "os.remove", "os.rename",
-                      "os.truncate", "os.chmod", "os.utime", "os.symlink", "os.link", "shutil.rmtree",
-                      "shutil.copyfile", "shutil.move", "sqlite3.connect"})  # fmt: skip
+_WATCHED = frozenset(
+    {
+        "open",
+        "os.listdir",
+        "os.scandir",
+        "os.mkdir",
+        "os.rmdir",
+        "os.remove",
+        "os.rename",
+        "os.truncate",
+        "os.chmod",
+        "os.utime",
+        "os.symlink",
+        "os.link",
+        "shutil.rmtree",
+        "shutil.copyfile",
+        "shutil.move",
+        "sqlite3.connect",
+    }
+)
 _touched: list[str] = []
 
 
@@ -103,8 +120,9 @@ class Workspace:
 
     @property
     def settings(self) -> Settings:
-        return Settings.from_env(inputs=self.inputs, outputs=self.outputs, store=self.store, region=CITY,
-                                 db_url=self.db_url)  # fmt: skip
+        return Settings.from_env(
+            inputs=self.inputs, outputs=self.outputs, store=self.store, region=CITY, db_url=self.db_url
+        )
 
     def sql(self, query: str, **params: object) -> list[tuple]:
         """Rows of a query on the ledger, whichever database holds it."""

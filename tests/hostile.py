@@ -13,8 +13,13 @@ from pathlib import Path
 from builders import write_return
 
 
-def rewrite_zip(src: Path, dst: Path, change: Callable[[str, bytes], bytes | None], extra: dict[str, bytes] | None = None,
-                level: int = 6) -> Path:  # fmt: skip
+def rewrite_zip(
+    src: Path,
+    dst: Path,
+    change: Callable[[str, bytes], bytes | None],
+    extra: dict[str, bytes] | None = None,
+    level: int = 6,
+) -> Path:
     """Copy a zip member by member, `change(name, data)` deciding each member's new bytes."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zout:
         for info in zin.infolist():

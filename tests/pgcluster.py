@@ -58,21 +58,36 @@ class Cluster:
         self._as_user = as_user
         self._pg_ctl = str(bin_dir / "pg_ctl")
         self.data = data
-        run = [*as_user, str(bin_dir / "initdb"), "-D", str(data), "-U", "huizong", "--auth=trust", "-E", "UTF8",
-               "--no-locale", "--no-sync"]  # fmt: skip
+        run = [
+            *as_user,
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "huizong",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        ]
         subprocess.run(run, check=True, capture_output=True)
         port = free_port()
         opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        subprocess.run([*as_user, self._pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.root / "log"), "-w", "start"],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*as_user, self._pg_ctl, "-D", str(data), "-o", opts, "-l", str(self.root / "log"), "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
         self.url = f"postgresql+psycopg://huizong@127.0.0.1:{port}/postgres"
         return self
 
     def stop(self) -> None:
         if self.root is None:
             return
-        subprocess.run([*self._as_user, self._pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*self._as_user, self._pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"], capture_output=True
+        )
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
 

@@ -25,7 +25,12 @@ def store(ws):  # type: ignore[no-untyped-def]
 def test_a_county_account_with_a_first_password(store):  # type: ignore[no-untyped-def]
     user, made = acc.add_user(store, D, " MinLe_01 ", "county", "620722", display_name="王芳", phone="0936-1234567")
     assert (user.username, user.role, user.division, user.must_change, user.disabled) == (
-        "minle_01", acc.Role.COUNTY, "620722", True, False)  # fmt: skip
+        "minle_01",
+        acc.Role.COUNTY,
+        "620722",
+        True,
+        False,
+    )
     assert made is not None and len(made) == 12
     with store.engine.connect() as conn:
         [stored] = conn.exec_driver_sql("select password_hash from users").fetchall()
@@ -64,8 +69,11 @@ def test_a_role_binds_to_its_level_of_division(store, role, division, message): 
 
 
 def test_chosen_passwords_are_checked_and_names_are_unique(store):  # type: ignore[no-untyped-def]
-    for password, message in [("short1", "密码至少 10 个字符"), ("onlyletters", "密码须包含字母、数字、符号中的至少两类"),
-                              ("Reviewer-620700", "密码不能与用户名相同")]:  # fmt: skip
+    for password, message in [
+        ("short1", "密码至少 10 个字符"),
+        ("onlyletters", "密码须包含字母、数字、符号中的至少两类"),
+        ("Reviewer-620700", "密码不能与用户名相同"),
+    ]:
         with pytest.raises(acc.AccountError, match=message):
             acc.add_user(store, D, "reviewer-620700", "市级审核", "620700", password=password)
     user, made = acc.add_user(store, D, "reviewer-620700", "市级审核", "620700", password="张掖 review 2026")
@@ -99,24 +107,36 @@ def test_a_disabled_account_cannot_sign_in_and_the_journal_says_why(store):  # t
     reset = acc.set_password(store, "minle", actor="cli:admin", reason="忘记密码")
     assert reset is not None and acc.authenticate(store, "minle", reset) is None  # still disabled
     assert [(j["action"], j["actor"], j["reason"]) for j in acc.journal(store, "minle")] == [
-        ("user-add", "cli", ""), ("user-disable", "cli:admin", "调离岗位"), ("password-reset", "cli:admin", "忘记密码")]  # fmt: skip
+        ("user-add", "cli", ""),
+        ("user-disable", "cli:admin", "调离岗位"),
+        ("password-reset", "cli:admin", "忘记密码"),
+    ]
 
 
 def test_an_import_is_all_or_nothing_with_every_problem_by_row(store, tmp_path):  # type: ignore[no-untyped-def]
     bad = tmp_path / "账号.csv"
-    bad.write_bytes("用户名,姓名,角色,区划代码,电话\nminle,王芳,县区填报,620722,0936-1\nganzhou,李明,县区填报,620700,\n"
-                    "minle,张三,县区填报,620723,\n,赵四,市级审核,620700,\n".encode("gb18030"))  # fmt: skip
+    bad.write_bytes(
+        "用户名,姓名,角色,区划代码,电话\nminle,王芳,县区填报,620722,0936-1\nganzhou,李明,县区填报,620700,\n"
+        "minle,张三,县区填报,620723,\n,赵四,市级审核,620700,\n".encode("gb18030")
+    )
     with pytest.raises(acc.AccountError) as e:
         acc.add_users(store, D, acc.read_import(bad))
-    assert str(e.value) == ("第 2 行：县区填报账号须绑定到县级区划，而 620700（张掖市）是地市级区划；第 3 行：用户名“minle”重复；"
-                            "第 4 行：用户名“”不合规：2–64 个字母、数字、汉字或 _ . @ -")  # fmt: skip
+    assert str(e.value) == (
+        "第 2 行：县区填报账号须绑定到县级区划，而 620700（张掖市）是地市级区划；第 3 行：用户名“minle”重复；"
+        "第 4 行：用户名“”不合规：2–64 个字母、数字、汉字或 _ . @ -"
+    )
     assert acc.all_users(store) == [] and acc.journal(store) == []
     good = tmp_path / "accounts.csv"
-    good.write_text("\ufeffusername,name,role,division,phone,email\nminle,王芳,county,620722,0936-1,a@b.cn\n"
-                    "zhangye,李明,city,620700,,\n,,,,,\n", encoding="utf-8")  # fmt: skip
+    good.write_text(
+        "\ufeffusername,name,role,division,phone,email\nminle,王芳,county,620722,0936-1,a@b.cn\n"
+        "zhangye,李明,city,620700,,\n,,,,,\n",
+        encoding="utf-8",
+    )
     made = acc.add_users(store, D, acc.read_import(good))
     assert [(u.username, u.display_name, u.phone, u.email, p is not None) for u, p in made] == [
-        ("minle", "王芳", "0936-1", "a@b.cn", True), ("zhangye", "李明", "", "", True)]  # fmt: skip
+        ("minle", "王芳", "0936-1", "a@b.cn", True),
+        ("zhangye", "李明", "", "", True),
+    ]
     missing = tmp_path / "missing.csv"
     missing.write_text("用户名,姓名\nminle,王芳\n", encoding="utf-8")
     with pytest.raises(acc.AccountError, match=r"missing\.csv 缺少列：角色、区划代码"):

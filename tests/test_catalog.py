@@ -29,9 +29,15 @@ def test_divisions_and_demo_city(config):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     "text, code",
-    [("民乐县科学技术局", "620722"), ("肃南县科技局", "620721"), ("肃南裕固族自治县科学技术局", "620721"),
-     ("甘州区科技局", "620702"), ("山丹科技局", "620725"), ("某某单位", None)],
-)  # fmt: skip
+    [
+        ("民乐县科学技术局", "620722"),
+        ("肃南县科技局", "620721"),
+        ("肃南裕固族自治县科学技术局", "620721"),
+        ("甘州区科技局", "620702"),
+        ("山丹科技局", "620725"),
+        ("某某单位", None),
+    ],
+)
 def test_county_from_office_name(config, text, code):  # type: ignore[no-untyped-def]
     found = config.divisions.find_county_in_text(text, "620700")
     assert (found.code if found else None) == code

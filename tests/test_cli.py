@@ -56,9 +56,20 @@ def test_validate_json_is_the_flat_issue_table(tmp_path):  # type: ignore[no-unt
     out = json.loads(r.stdout)
     assert out["valid"] is False
     assert [(i["code"], i["cell"], i["indicator"], i["severity"]) for i in out["issues"]] == [
-        ("approved-exceeds-applied", "F19", "B02", "error")]  # fmt: skip
-    assert set(out["issues"][0]) == {"file", "sheet", "cell", "indicator", "code", "severity", "message", "value",
-                                     "explanation", "message_en"}  # fmt: skip
+        ("approved-exceeds-applied", "F19", "B02", "error")
+    ]
+    assert set(out["issues"][0]) == {
+        "file",
+        "sheet",
+        "cell",
+        "indicator",
+        "code",
+        "severity",
+        "message",
+        "value",
+        "explanation",
+        "message_en",
+    }
     assert out["issues"][0]["message_en"] == "B02 40 exceeds 省级科技计划项目申报数（B01）36"
 
 
@@ -102,8 +113,9 @@ def test_template_round_trip_with_last_year_prefilled(ws):  # type: ignore[no-un
     assert ("whole", rows["B01"][4].coordinate) in kinds or any(
         dv.type == "whole" and rows["B01"][5].coordinate in dv.sqref for dv in sheet.data_validations.dataValidation
     )
-    assert any(dv.type == "decimal" and rows["A01"][5].coordinate in dv.sqref
-               for dv in sheet.data_validations.dataValidation)  # fmt: skip
+    assert any(
+        dv.type == "decimal" and rows["A01"][5].coordinate in dv.sqref for dv in sheet.data_validations.dataValidation
+    )
     lists = [dv.formula1 for dv in wb["项目明细"].data_validations.dataValidation if dv.type == "list"]
     assert '"申报,立项,结题"' in lists
     # the county fills it in and the city reads it back exactly, without a single issue
@@ -113,7 +125,8 @@ def test_template_round_trip_with_last_year_prefilled(ws):  # type: ignore[no-un
     ret = read_return(out, CONFIG, "620700")
     assert (ret.county_code, ret.period, ret.issues) == ("620722", Period(2024, "H1"), [])
     assert {f.indicator: f.number for f in ret.facts if f.column == "value"} == {
-        k: float(v) for k, v in BASE_VALUES.items()}  # type: ignore[arg-type]  # fmt: skip
+        k: float(v) for k, v in BASE_VALUES.items()
+    }  # type: ignore[arg-type]
     assert ret.number("A01", "last_year") == 4321.5
 
 
@@ -147,10 +160,13 @@ def test_every_command_is_in_the_docs():
     assert "make run" in readme and "make test" in readme
 
 
-@pytest.mark.parametrize(("env", "args", "named"), [
-    ({"HUIZONG_SETTLE": "abc"}, ["serve"], "HUIZONG_SETTLE = 'abc'"),
-    ({"HUIZONG_QUIET": "-1"}, ["run", "--no-prefect"], "HUIZONG_QUIET = '-1'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("env", "args", "named"),
+    [
+        ({"HUIZONG_SETTLE": "abc"}, ["serve"], "HUIZONG_SETTLE = 'abc'"),
+        ({"HUIZONG_QUIET": "-1"}, ["run", "--no-prefect"], "HUIZONG_QUIET = '-1'"),
+    ],
+)
 def test_a_bad_setting_in_the_environment_ends_in_one_line(tmp_path, monkeypatch, env, args, named):  # type: ignore[no-untyped-def]
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -217,14 +233,23 @@ def test_the_demo_looks_like_a_bureaus_july(tmp_path, monkeypatch):  # type: ign
     ran = huizong("run", "--no-prefect", cwd=tmp_path)
     assert ran.returncode == 0, ran.stderr
     assert "key-indicators/reporting.csv" in ran.stdout, (ran.stdout[:6000], ran.stderr)
-    reporting = {(r["county_code"], r["period"]): (r["status"], r["received_at"][:10])
-                 for r in csv.DictReader((tmp_path / "outputs/620700/key-indicators/reporting.csv").open(encoding="utf-8-sig"))}  # fmt: skip
-    assert reporting == {("620702", "2024H1"): ("on-time", "2024-07-03"), ("620721", "2024H1"): ("late", "2024-07-11"),
-                         ("620722", "2024H1"): ("on-time", "2024-07-05"), ("620723", "2024H1"): ("on-time", "2024-07-08"),
-                         ("620724", "2024H1"): ("on-time", "2024-07-09"), ("620725", "2024H1"): ("on-time", "2024-07-10")}  # fmt: skip
-    monthly = [(r["county_code"], r["period"], r["status"])
-               for r in csv.DictReader((tmp_path / "outputs/620700/tech-contracts/reporting.csv").open(encoding="utf-8-sig"))
-               if r["status"] != "on-time"]  # fmt: skip
+    reporting = {
+        (r["county_code"], r["period"]): (r["status"], r["received_at"][:10])
+        for r in csv.DictReader((tmp_path / "outputs/620700/key-indicators/reporting.csv").open(encoding="utf-8-sig"))
+    }
+    assert reporting == {
+        ("620702", "2024H1"): ("on-time", "2024-07-03"),
+        ("620721", "2024H1"): ("late", "2024-07-11"),
+        ("620722", "2024H1"): ("on-time", "2024-07-05"),
+        ("620723", "2024H1"): ("on-time", "2024-07-08"),
+        ("620724", "2024H1"): ("on-time", "2024-07-09"),
+        ("620725", "2024H1"): ("on-time", "2024-07-10"),
+    }
+    monthly = [
+        (r["county_code"], r["period"], r["status"])
+        for r in csv.DictReader((tmp_path / "outputs/620700/tech-contracts/reporting.csv").open(encoding="utf-8-sig"))
+        if r["status"] != "on-time"
+    ]
     assert monthly == [("620723", "2024M04", "late"), ("620725", "2024M02", "refused")]
     store = Store.open(f"sqlite:///{tmp_path / 'store' / 'huizong.db'}")
     shandan = [(s["status"], s["received_at"][:16]) for s in store.submissions(counties=["620725"], periods=["2024H1"])]

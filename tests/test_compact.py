@@ -17,8 +17,9 @@ from huizong.read.returns import read_return
 
 def test_a_return_read_from_a_real_file_comes_back_equal(tmp_path):  # type: ignore[no-untyped-def]
     projects = [project_row(1, "项目1", "某公司", valid_uscc("91620722000000001"), "省级重点研发计划", "立项", 12.5)]
-    path = write_return(tmp_path / "民乐县.xlsx", "620722", "2024H1", {"A01": 5100, "B01": 36, "B02": 40},
-                        Shape(projects=projects))  # fmt: skip
+    path = write_return(
+        tmp_path / "民乐县.xlsx", "620722", "2024H1", {"A01": 5100, "B01": 36, "B02": 40}, Shape(projects=projects)
+    )
     ret = read_return(path, CONFIG, "620700")
     assert ret.facts and ret.records and ret.header and ret.rows and ret.period == Period(2024, "H1")
     ret.issues.append(Issue("value-negative", "error", "不能为负数", ret.file, "主要指标", "F12", "A01", -1))  # type: ignore[arg-type]
@@ -47,5 +48,15 @@ def test_frozen_stays_frozen_and_one_field_works():  # type: ignore[no-untyped-d
         one.x = 4  # type: ignore[misc]
     issue = Issue("value-negative", "error", "不能为负数", "a.xlsx", "主要指标", "F12", "A01", -1)  # type: ignore[arg-type]
     assert pickle.loads(pickle.dumps(issue)) == issue
-    assert issue.__getstate__() == ("value-negative", "error", "不能为负数", "a.xlsx", "主要指标", "F12", "A01", -1,
-                                    None, None)  # fmt: skip
+    assert issue.__getstate__() == (
+        "value-negative",
+        "error",
+        "不能为负数",
+        "a.xlsx",
+        "主要指标",
+        "F12",
+        "A01",
+        -1,
+        None,
+        None,
+    )

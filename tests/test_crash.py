@@ -66,8 +66,13 @@ def snapshot(root: Path) -> dict[str, object]:
     out: dict[str, object] = {}
     db = sqlite3.connect(root / "store" / "huizong.db")
     try:
-        for table, drop in [("submissions", {"run_id"}), ("facts", {"id"}), ("issues", {"id"}), ("records", {"id"}),
-                            ("revisions", {"id"})]:  # fmt: skip
+        for table, drop in [
+            ("submissions", {"run_id"}),
+            ("facts", {"id"}),
+            ("issues", {"id"}),
+            ("records", {"id"}),
+            ("revisions", {"id"}),
+        ]:
             cur = db.execute(f"select * from {table} order by 1")
             cols = [c[0] for c in cur.description]
             out[table] = [tuple(v for c, v in zip(cols, row, strict=True) if c not in drop) for row in cur]
@@ -78,8 +83,11 @@ def snapshot(root: Path) -> dict[str, object]:
     out["inbox"] = sorted(
         (p.relative_to(root).as_posix(), _sha(p)) for p in (root / "inputs").rglob("*") if p.is_file()
     )
-    out["store"] = sorted((p.relative_to(root).as_posix(), _sha(p)) for p in (root / "store").rglob("*")
-                          if p.is_file() and not p.name.startswith("huizong.db"))  # fmt: skip
+    out["store"] = sorted(
+        (p.relative_to(root).as_posix(), _sha(p))
+        for p in (root / "store").rglob("*")
+        if p.is_file() and not p.name.startswith("huizong.db")
+    )
     for p in sorted((root / "outputs").rglob("*")):
         rel = p.relative_to(root).as_posix()
         if not p.is_file() or "/gx/" in rel:
@@ -179,8 +187,13 @@ def test_a_file_whose_night_was_killed_is_received_that_night(tmp_path):  # type
         assert p.exitcode == (-9 if kill else 0)
     [row] = [r for r in csv.DictReader((tmp_path / "outputs" / "submissions.csv").open(encoding="utf-8-sig"))]
     assert row["received_at"] == "2024-07-10T23:00:00+08:00"
-    [status] = [r["status"] for r in csv.DictReader((tmp_path / "outputs" / "620700" / "key-indicators" / "reporting.csv").open(encoding="utf-8-sig"))
-                if r["county_code"] == "620722"]  # fmt: skip
+    [status] = [
+        r["status"]
+        for r in csv.DictReader(
+            (tmp_path / "outputs" / "620700" / "key-indicators" / "reporting.csv").open(encoding="utf-8-sig")
+        )
+        if r["county_code"] == "620722"
+    ]
     assert status == "on-time"
 
 

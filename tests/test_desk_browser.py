@@ -43,15 +43,45 @@ def server(ws, monkeypatch):  # type: ignore[no-untyped-def]
         write_return(ws.drop(f"{code}.xlsx"), code, "2024H1")
     ws.run()
     store = Store.open(ws.settings.db_url)
-    for name, role, division, display in [("minle", "county", "620722", "王芳"), ("zhangye", "city", "620700", "李明"),
-                                          ("gansu", "province", "620000", "赵强")]:  # fmt: skip
-        acc.add_user(store, CONFIG.divisions, name, role, division, password=PASSWORD, display_name=display,
-                     phone="0936-5551234", email=f"{name}@example.cn")  # fmt: skip
+    for name, role, division, display in [
+        ("minle", "county", "620722", "王芳"),
+        ("zhangye", "city", "620700", "李明"),
+        ("gansu", "province", "620000", "赵强"),
+    ]:
+        acc.add_user(
+            store,
+            CONFIG.divisions,
+            name,
+            role,
+            division,
+            password=PASSWORD,
+            display_name=display,
+            phone="0936-5551234",
+            email=f"{name}@example.cn",
+        )
     port = _free_port()
     env = {**os.environ, "HUIZONG_NOW": NOW}
-    proc = subprocess.Popen([sys.executable, "-m", "huizong.cli", "web", "--port", str(port), "--inputs", str(ws.inputs),
-                             "--outputs", str(ws.outputs), "--store", str(ws.store), "--region", "620700"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "huizong.cli",
+            "web",
+            "--port",
+            str(port),
+            "--inputs",
+            str(ws.inputs),
+            "--outputs",
+            str(ws.outputs),
+            "--store",
+            str(ws.store),
+            "--region",
+            "620700",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -74,9 +104,18 @@ def chromium():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])  # fmt: skip
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -142,8 +181,11 @@ def test_the_story_in_a_browser(server, chromium, tmp_path):  # type: ignore[no-
     shot(county, "03-校验未通过")
 
     # fixed, with a warning the county explains, then submits
-    upload(county, base, write_return(tmp_path / "民乐县2024上半年（改）.xlsx", "620722", "2024H1",
-                                {**BASE_VALUES, "G01": "227多"}))  # fmt: skip
+    upload(
+        county,
+        base,
+        write_return(tmp_path / "民乐县2024上半年（改）.xlsx", "620722", "2024H1", {**BASE_VALUES, "G01": "227多"}),
+    )
     assert "已报送" in county.inner_text(".verdict")
     county.fill("table.issues textarea >> nth=0", "技术市场统计口径为约数，实为 227 家")
     shot(county, "04-填写警告说明")

@@ -67,9 +67,19 @@ def test_every_route_passes_its_door(ws):  # type: ignore[no-untyped-def]
     assert {("GET", "/returns/{sid}"), ("POST", "/returns/{sid}/review"), ("POST", "/periods"), ("GET", "/")} <= seen
 
 
-@pytest.mark.parametrize("path", ["/returns/0", "/returns/-1", "/returns/abc", "/returns/9223372036854775808",
-                                  "/returns/1/feedback", "/board?form=key-indicators&period=2024Q9",
-                                  "/board?division=620702", "/late?form=key-indicators"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/returns/0",
+        "/returns/-1",
+        "/returns/abc",
+        "/returns/9223372036854775808",
+        "/returns/1/feedback",
+        "/board?form=key-indicators&period=2024Q9",
+        "/board?division=620702",
+        "/late?form=key-indicators",
+    ],
+)
 def test_what_a_path_names_is_found_or_refused_the_same_way(ws, monkeypatch, tmp_path, path):  # type: ignore[no-untyped-def]
     store, ws = make_desk(ws, monkeypatch)
     minle = browser(store, ws, "minle")

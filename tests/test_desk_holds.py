@@ -22,8 +22,11 @@ def desk(ws, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HUIZONG_NOW", "2024-08-01T10:00:00+08:00")
     ws.store.mkdir(parents=True, exist_ok=True)
     store = Store.open(ws.settings.db_url)
-    for name, role, division in [("minle", "county", "620722"), ("linze", "county", "620723"),
-                                 ("zhangye", "city", "620700")]:  # fmt: skip
+    for name, role, division in [
+        ("minle", "county", "620722"),
+        ("linze", "county", "620723"),
+        ("zhangye", "city", "620700"),
+    ]:
         acc.add_user(store, CONFIG.divisions, name, role, division, password=PASSWORD)
     return store, ws
 
@@ -87,8 +90,9 @@ def test_peers_shown_to_everyone_when_the_bureau_says_so(desk, tmp_path, monkeyp
     store, ws = desk
     from huizong.desk import web
 
-    config = dataclasses.replace(CONFIG, rules=dataclasses.replace(
-        CONFIG.rules, desk=dataclasses.replace(CONFIG.rules.desk, peers="everyone")))  # fmt: skip
+    config = dataclasses.replace(
+        CONFIG, rules=dataclasses.replace(CONFIG.rules, desk=dataclasses.replace(CONFIG.rules.desk, peers="everyone"))
+    )
     real = web.create_app
     monkeypatch.setattr("test_desk_review.create_app", lambda s, _c, st: real(s, config, st))
     linze_uploads(store, ws, tmp_path)
@@ -97,8 +101,17 @@ def test_peers_shown_to_everyone_when_the_bureau_says_so(desk, tmp_path, monkeyp
     assert "本市其他县区中位数" in page and "7777.25" in page
 
 
-@pytest.mark.parametrize("path", ["/returns/9223372036854775808", "/returns/99999999999999999999999",
-                                  "/returns/0", "/returns/-1", "/returns/abc", "/returns/9223372036854775808/feedback"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/returns/9223372036854775808",
+        "/returns/99999999999999999999999",
+        "/returns/0",
+        "/returns/-1",
+        "/returns/abc",
+        "/returns/9223372036854775808/feedback",
+    ],
+)
 def test_ids_of_any_size_are_not_found_with_the_security_headers(desk, path):  # type: ignore[no-untyped-def]
     store, ws = desk
     c = browser(store, ws, "minle")
@@ -146,8 +159,16 @@ def test_an_error_on_the_board_is_shown_once_to_its_user(desk):  # type: ignore[
     store, ws = desk
     reviewer = browser(store, ws, "zhangye")
     board = "/board?form=key-indicators&division=620700&period=2024H1"
-    r = reviewer.post("/periods", data={"csrf": csrf_of(reviewer.get(board).text), "action": "approve",
-                                        "division": "620700", "form": "key-indicators", "period": "2024H1"})  # fmt: skip
+    r = reviewer.post(
+        "/periods",
+        data={
+            "csrf": csrf_of(reviewer.get(board).text),
+            "action": "approve",
+            "division": "620700",
+            "form": "key-indicators",
+            "period": "2024H1",
+        },
+    )
     assert r.status_code == 303
     first = reviewer.get(r.headers["location"]).text
     said = re.search(r'<p class="error" role="alert">([^<]+)</p>', first)
@@ -163,8 +184,9 @@ def test_uploads_per_county_and_day_are_capped(desk, tmp_path, monkeypatch):  # 
     from huizong.desk import web
 
     store, ws = desk
-    config = dataclasses.replace(CONFIG, rules=dataclasses.replace(
-        CONFIG.rules, desk=dataclasses.replace(CONFIG.rules.desk, uploads_per_day=2)))  # fmt: skip
+    config = dataclasses.replace(
+        CONFIG, rules=dataclasses.replace(CONFIG.rules, desk=dataclasses.replace(CONFIG.rules.desk, uploads_per_day=2))
+    )
     real = web.create_app
     monkeypatch.setattr("test_desk_review.create_app", lambda s, _c, st: real(s, config, st))
     c = browser(store, ws, "minle")
@@ -187,8 +209,10 @@ def test_forwarded_headers_are_believed_from_no_one_by_default(monkeypatch):  # 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
     monkeypatch.setattr("huizong.desk.web.create_app", lambda *a, **k: object())
     monkeypatch.setattr("huizong.pipeline.open_store", lambda s: None)
-    for argv, believed, allowed in [(["web", "--port", "8123"], False, None),
-                                    (["web", "--port", "8123", "--proxy", "127.0.0.1"], True, "127.0.0.1")]:  # fmt: skip
+    for argv, believed, allowed in [
+        (["web", "--port", "8123"], False, None),
+        (["web", "--port", "8123", "--proxy", "127.0.0.1"], True, "127.0.0.1"),
+    ]:
         with pytest.raises(SystemExit) as done:
             cli.main(argv)
         assert done.value.code in (0, None)

@@ -36,8 +36,13 @@ def make_desk(ws, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HUIZONG_NOW", "2024-08-01T10:00:00+08:00")
     ws.store.mkdir(parents=True, exist_ok=True)
     store = Store.open(ws.settings.db_url)
-    users = [("minle", "county", "620722"), ("linze", "county", "620723"), ("zhangye", "city", "620700"),
-             ("lanzhou", "city", "620100"), ("gansu", "province", "620000")]  # fmt: skip
+    users = [
+        ("minle", "county", "620722"),
+        ("linze", "county", "620723"),
+        ("zhangye", "city", "620700"),
+        ("lanzhou", "city", "620100"),
+        ("gansu", "province", "620000"),
+    ]
     for name, role, division in users:
         acc.add_user(store, CONFIG.divisions, name, role, division, password=PASSWORD, phone="0936-1234567")
     return store, ws
@@ -152,8 +157,15 @@ def test_the_whole_story(desk, tmp_path):  # type: ignore[no-untyped-def]
     )
     assert 'class="verdict status-accepted"' in page and state_of(city, "620722") == "pending"
     assert "本市排名" in city.get(f"/returns/{sid3}").text
-    r = post(city, "/periods", "/board?form=key-indicators&period=2024H1", action="approve", form="key-indicators", division="620700",
-             period="2024H1")  # fmt: skip
+    r = post(
+        city,
+        "/periods",
+        "/board?form=key-indicators&period=2024H1",
+        action="approve",
+        form="key-indicators",
+        division="620700",
+        period="2024H1",
+    )
     assert "还有 6 个地区未报或未审核通过" in _error(city, r)
     for row in store.submissions(periods=["2024H1"]):
         if row["status"] == "accepted":
@@ -161,12 +173,27 @@ def test_the_whole_story(desk, tmp_path):  # type: ignore[no-untyped-def]
                 post(city, f"/returns/{row['id']}/review", f"/returns/{row['id']}", action="accept").status_code == 303
             )
     assert {state_of(city, c) for c in [*OTHERS, "620722"]} == {"passed"}
-    r = post(city, "/periods", "/board?form=key-indicators&period=2024H1", action="approve", form="key-indicators", division="620700",
-             period="2024H1")  # fmt: skip
+    r = post(
+        city,
+        "/periods",
+        "/board?form=key-indicators&period=2024H1",
+        action="approve",
+        form="key-indicators",
+        division="620700",
+        period="2024H1",
+    )
     assert r.status_code == 303 and "error=" not in r.headers["location"]
     (a,) = rv.approvals_of(store, "key-indicators", ["620700"], ["2024H1"]).values()
-    r = post(city, "/periods", "/board?form=key-indicators&period=2024H1", action="report", form="key-indicators", division="620700",
-             period="2024H1", version=str(a.version))  # fmt: skip
+    r = post(
+        city,
+        "/periods",
+        "/board?form=key-indicators&period=2024H1",
+        action="report",
+        form="key-indicators",
+        division="620700",
+        period="2024H1",
+        version=str(a.version),
+    )
     assert r.status_code == 303 and "error=" not in r.headers["location"]
 
     # the province sees the city reported
@@ -187,8 +214,17 @@ def test_the_whole_story(desk, tmp_path):  # type: ignore[no-untyped-def]
     assert store.submissions(ids=[sid3])[0]["status"] == "superseded"
 
     # un-approving needs a reason; the journal holds every action with its address
-    r = post(city, "/periods", "/board?form=key-indicators&period=2024H1", action="unapprove", form="key-indicators", division="620700",
-             period="2024H1", version=str(a.version + 1), reason="")  # fmt: skip
+    r = post(
+        city,
+        "/periods",
+        "/board?form=key-indicators&period=2024H1",
+        action="unapprove",
+        form="key-indicators",
+        division="620700",
+        period="2024H1",
+        version=str(a.version + 1),
+        reason="",
+    )
     assert "请填写理由" in _error(city, r)
     done = [(j["actor"], j["action"]) for j in acc.journal(store) if j["action"] not in ("user-add", "sign-in")]
     assert ("minle", "upload") in done and ("minle", "explain") in done and ("zhangye", "return") in done
@@ -233,8 +269,12 @@ def test_no_one_reaches_another_divisions_returns(desk, tmp_path):  # type: igno
     assert minle.get("/board?form=key-indicators&division=620700").status_code == 403
     r = post(lanzhou, "/periods", "/", action="approve", form="key-indicators", division="620700", period="2024H1")
     assert "您无权审核" in _error(lanzhou, r)
-    for form, period in (("nope", "2024H1"), ("key-indicators", "2024M03"), ("key-indicators", "'; drop"),
-                         ("tech-contracts", "2024H1")):  # fmt: skip
+    for form, period in (
+        ("nope", "2024H1"),
+        ("key-indicators", "2024M03"),
+        ("key-indicators", "'; drop"),
+        ("tech-contracts", "2024H1"),
+    ):
         r = post(lanzhou, "/periods", "/", action="approve", form=form, division="620100", period=period)
         assert r.status_code in (303, 400, 403) and (
             r.status_code == 400 or "没有这张报表或这个报告期" in _error(lanzhou, r)
@@ -259,8 +299,16 @@ def test_forged_and_missing_csrf_tokens_change_nothing(desk, tmp_path):  # type:
     for token in ("", "forged", "x" * 43):
         r = city.post(f"/returns/{sid}/review", data={"csrf": token, "action": "return", "reason": "x"})
         assert r.status_code == 403
-        r = city.post("/periods", data={"csrf": token, "action": "approve", "form": "key-indicators", "division": "620700",
-                                        "period": "2024H1"})  # fmt: skip
+        r = city.post(
+            "/periods",
+            data={
+                "csrf": token,
+                "action": "approve",
+                "form": "key-indicators",
+                "division": "620700",
+                "period": "2024H1",
+            },
+        )
         assert r.status_code == 403
         r = minle.post("/upload", data={"csrf": token}, files={"file": ("a.xlsx", b"PK\x03\x04", XLSX)})
         assert r.status_code == 403
@@ -287,8 +335,9 @@ def test_huge_uploads_are_refused_while_streaming(desk):  # type: ignore[no-unty
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(ws.settings, CONFIG, store), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ws.settings, CONFIG, store), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -296,8 +345,10 @@ def test_huge_uploads_are_refused_while_streaming(desk):  # type: ignore[no-unty
         assert time.monotonic() < deadline
         time.sleep(0.05)
     boundary = "huizongboundary"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{session.csrf}\r\n--{boundary}\r\n'
-            'Content-Disposition: form-data; name="file"; filename="big.xlsx"\r\n\r\n').encode()  # fmt: skip
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{session.csrf}\r\n--{boundary}\r\n'
+        'Content-Disposition: form-data; name="file"; filename="big.xlsx"\r\n\r\n'
+    ).encode()
     headers = {"content-type": f"multipart/form-data; boundary={boundary}", "cookie": f"huizong_session={token}"}
     try:
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -439,8 +490,9 @@ def test_an_upload_whose_run_fails_is_kept_for_the_next_run(desk, tmp_path, monk
     monkeypatch.setattr(web, "run_batch", disk_full)
     minle = browser(store, ws, "minle")
     path = write_return(tmp_path / "民乐县.xlsx", "620722", "2024H1")
-    r = minle.post("/upload", data={"csrf": csrf_of(minle.get("/").text)},
-                   files={"file": (path.name, path.read_bytes(), XLSX)})  # fmt: skip
+    r = minle.post(
+        "/upload", data={"csrf": csrf_of(minle.get("/").text)}, files={"file": (path.name, path.read_bytes(), XLSX)}
+    )
     assert r.status_code == 303 and r.headers["location"].startswith("/?notice=")
     assert "处理出错" not in unquote(r.headers["location"])  # the words stay on the server
     assert "已收到 民乐县.xlsx，处理出错，校验结果稍后在下方列出" in minle.get(r.headers["location"]).text

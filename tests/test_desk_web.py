@@ -21,8 +21,7 @@ PASSWORD = "民乐 county 2026"
 def desk(ws):  # type: ignore[no-untyped-def]
     ws.store.mkdir(parents=True, exist_ok=True)
     store = Store.open(ws.settings.db_url)
-    acc.add_user(store, CONFIG.divisions, "minle", "county", "620722", password=PASSWORD,
-                 display_name="<b>王芳</b>")  # fmt: skip
+    acc.add_user(store, CONFIG.divisions, "minle", "county", "620722", password=PASSWORD, display_name="<b>王芳</b>")
     acc.add_user(store, CONFIG.divisions, "zhangye", "city", "620700", password="张掖 review 2026")
     return store, ws
 
@@ -59,8 +58,11 @@ def test_a_county_signs_in_sees_only_its_returns_and_signs_out(desk):  # type: i
     assert "&lt;b&gt;王芳&lt;/b&gt;（县区填报，民乐县）" in page.text and "<b>王芳</b>" not in page.text
     assert "民乐县.xlsx" in page.text and "临泽县.xlsx" not in page.text
     assert "2024年上半年" in page.text and "已报送" in page.text
-    for name, value in {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-                        "Cache-Control": "no-store"}.items():  # fmt: skip
+    for name, value in {
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }.items():
         assert page.headers[name] == value
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     r = c.post("/logout", data={"csrf": csrf_of(page.text)})
@@ -158,8 +160,11 @@ def test_forms_too_big_or_not_forms_are_not_read(desk):  # type: ignore[no-untyp
     store, ws = desk
     c = client(store, ws)
     token = csrf_of(c.get("/login").text)
-    r = c.post("/login", content=b"csrf=" + token.encode() + b"&username=minle&password=" + b"x" * (1 << 20),
-               headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    r = c.post(
+        "/login",
+        content=b"csrf=" + token.encode() + b"&username=minle&password=" + b"x" * (1 << 20),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 403
     r = c.post("/login", json={"csrf": token, "username": "minle", "password": PASSWORD})
     assert r.status_code == 403 and COOKIE not in c.cookies
@@ -176,10 +181,25 @@ def test_huizong_web_serves_on_a_free_port(tmp_path):  # type: ignore[no-untyped
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "huizong.cli", "web", "--port", str(port), "--store",
-                             str(tmp_path / "store"), "--inputs", str(tmp_path / "inputs"), "--outputs",
-                             str(tmp_path / "outputs")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=tmp_path)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "huizong.cli",
+            "web",
+            "--port",
+            str(port),
+            "--store",
+            str(tmp_path / "store"),
+            "--inputs",
+            str(tmp_path / "inputs"),
+            "--outputs",
+            str(tmp_path / "outputs"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -224,8 +244,12 @@ def test_a_session_ends_when_idle_too_long_and_after_twelve_hours(desk, monkeypa
 
 
 def on(store: Store, ws, address: str) -> TestClient:  # type: ignore[no-untyped-def]
-    return TestClient(create_app(ws.settings, CONFIG, store), base_url="https://testserver", follow_redirects=False,
-                      client=(address, 50000))  # fmt: skip
+    return TestClient(
+        create_app(ws.settings, CONFIG, store),
+        base_url="https://testserver",
+        follow_redirects=False,
+        client=(address, 50000),
+    )
 
 
 def test_a_flood_from_outside_never_locks_a_county_out_of_its_own_office(desk, monkeypatch):  # type: ignore[no-untyped-def]

@@ -73,8 +73,7 @@ def config_with(tmp_path: Path, *, fields: str = FIELDS, measures: str = MEASURE
     shutil.copytree(ROOT / "expectations", root)
     folder = root / "forms" / "rd-firms"
     folder.mkdir()
-    for name, text in (("form.toml", FORM), ("fields.csv", fields), ("measures.csv", measures),
-                       ("rules.csv", rules)):  # fmt: skip
+    for name, text in (("form.toml", FORM), ("fields.csv", fields), ("measures.csv", measures), ("rules.csv", rules)):
         (folder / name).write_text(text, encoding="utf-8")
     return root
 
@@ -101,14 +100,19 @@ def run(tmp_path: Path, root: Path) -> Workspace:
 def test_a_ratio_exactly_at_its_threshold_is_at_it_on_both_sides(tmp_path: Path) -> None:
     root = config_with(tmp_path)
     ws = run(tmp_path, root)
-    write_firms(ws.drop("民乐县.xlsx"), "620722", "2024年上半年", [
-        ["甲", None, 1001, 50.05],   # exactly 5 %: no warning (floats say 4.999…)
-        ["乙", None, 1001, 50.04],   # below: warned
-        ["丙", None, 1001, "50.06"],  # above, typed as text
-        ["丁", None, 20.02, 1.001],   # exactly 5 % again, three decimals
-        ["戊", None, 1001, 59.99],   # revenue exactly at the band's upper edge: still 小
-        ["己", None, 1001.01, 59.99],  # above the edge: 大, and under 60
-    ])  # fmt: skip
+    write_firms(
+        ws.drop("民乐县.xlsx"),
+        "620722",
+        "2024年上半年",
+        [
+            ["甲", None, 1001, 50.05],  # exactly 5 %: no warning (floats say 4.999…)
+            ["乙", None, 1001, 50.04],  # below: warned
+            ["丙", None, 1001, "50.06"],  # above, typed as text
+            ["丁", None, 20.02, 1.001],  # exactly 5 % again, three decimals
+            ["戊", None, 1001, 59.99],  # revenue exactly at the band's upper edge: still 小
+            ["己", None, 1001.01, 59.99],  # above the edge: 大, and under 60
+        ],
+    )
     summary = run_batch(dataclasses.replace(ws.settings, config=root), Config.load(root))
     assert [(d.status, d.errors, d.warnings) for d in summary.decisions] == [("accepted", 0, 2)]
     issues = {(i["code"], i["cell"]) for i in ws.csv("620700/rd-firms/2024H1/issues.csv")}
@@ -128,13 +132,20 @@ def test_a_ratio_of_two_sums_is_recomputed_at_county_city_and_province(tmp_path:
     city = {r["indicator_code"]: r["value"] for r in ws.csv("620700/rd-firms/2024H1/totals.csv")}
     # 民乐: 100 × 100.10 / 1000 = 10.01; 甘州: 100 × 5.05 / 3000; the city: 100 × 105.15 / 4000, not their sum
     assert (city["RD"], city["REV"], city["RDI"], city["RDI_N"], city["RDI_D"]) == (
-        "105.15", "4000", "2.62875", "105.15", "4000")  # fmt: skip
+        "105.15",
+        "4000",
+        "2.62875",
+        "105.15",
+        "4000",
+    )
     province = {r["indicator_code"]: r["value"] for r in ws.csv("620000/rd-firms/2024H1/totals.csv")}
     # 0.1 + 0.2 more: 105.35 / 4000.1, exactly as decimals
     assert (province["RD"], province["REV"]) == ("105.35", "4000.1")
     assert province["RDI"] == str(round(100 * 105.35 / 4000.1, 6))
-    rows = ws.sql("select f.indicator, f.number, f.raw from facts f join submissions s on s.id = f.submission_id "
-                  "where s.county_code = '620722' order by f.indicator")  # fmt: skip
+    rows = ws.sql(
+        "select f.indicator, f.number, f.raw from facts f join submissions s on s.id = f.submission_id "
+        "where s.county_code = '620722' order by f.indicator"
+    )
     by = {r[0]: (r[1], r[2]) for r in rows}
     assert by["RDI"][0] == pytest.approx(10.01) and by["RDI"][1] == "10.01"
     assert by["RD"] == (100.1, "100.1") and by["REV"] == (1000.0, "1000")
@@ -181,8 +192,10 @@ def test_a_rule_mixing_text_and_numbers_is_refused_at_load(tmp_path: Path, expre
 
 
 def test_conversions_make_a_mixed_rule_valid(tmp_path: Path) -> None:
-    rules = ("code,scope,severity,expression,field,message\n"
-             'digits,row,error,"left(text(revenue), 1) != ""9"" and number(""2.6E+02"") == 260",revenue,错\n')  # fmt: skip
+    rules = (
+        "code,scope,severity,expression,field,message\n"
+        'digits,row,error,"left(text(revenue), 1) != ""9"" and number(""2.6E+02"") == 260",revenue,错\n'
+    )
     root = config_with(tmp_path, rules=rules)
     out = cli("forms", "check", str(root / "forms" / "rd-firms"), "--config", str(root))
     assert out.returncode == 0, out.stdout + out.stderr

@@ -52,8 +52,10 @@ def test_feedback_workbook_marks_cells_and_lists_issues(ws):  # type: ignore[no-
     summary = wb["问题说明"]
     assert summary["A2"].value == "文件：民乐县.xlsx　民乐县 2024年上半年　结论：退回，请修改后重新报送"
     rows = [[c.value for c in r] for r in summary.iter_rows(min_row=6) if r[0].value]
-    assert [(r[1], r[2], r[3], r[8]) for r in rows] == [("错误", "主要指标", b02, "approved-exceeds-applied"),
-                                                       ("警告", "主要指标", g01, "value-approximate")]  # fmt: skip
+    assert [(r[1], r[2], r[3], r[8]) for r in rows] == [
+        ("错误", "主要指标", b02, "approved-exceeds-applied"),
+        ("警告", "主要指标", g01, "value-approximate"),
+    ]
     assert (
         summary["D6"].hyperlink.location == f"'主要指标'!{b02}"
         or summary["D6"].hyperlink.target == f"#'主要指标'!{b02}"
@@ -158,12 +160,26 @@ def test_validation_page_renders_in_headless_chromium(ws, tmp_path):  # type: ig
     page = ws.outputs / "validation" / "620700" / "key-indicators" / "2024H1.html"
     shot = tmp_path / "report.png"
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1400,1200",
-         f"--screenshot={shot}", page.as_uri()],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1400,1200",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     colours = png_colours(shot.read_bytes())
     # the page was rendered with its styles: the green badge of an accepted county, the red of a
     # refused one and of an error's text are on screen (a blank or unstyled page has none of them)

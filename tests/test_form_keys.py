@@ -124,8 +124,10 @@ def test_next_years_list_may_repeat_its_certificates_another_countys_may_not(tmp
 
 
 def test_a_scope_of_years_reaches_back_that_far_and_no_further(tmp_path: Path) -> None:
-    rules = ("code,scope,severity,expression,field,message\n"
-             'cert-3y,row,error,"unique(cert, ""近2年"")",cert,证书 {cert} 近两年已列于{other}\n')  # fmt: skip
+    rules = (
+        "code,scope,severity,expression,field,message\n"
+        'cert-3y,row,error,"unique(cert, ""近2年"")",cert,证书 {cert} 近两年已列于{other}\n'
+    )
     root = configured(tmp_path, rules)
     config = Config.load(root)
     (tmp_path / "run").mkdir()
@@ -178,9 +180,16 @@ def test_a_cross_form_rule_fires_whichever_return_arrives_last(tmp_path: Path) -
 
     def months(ws: Workspace, county: str, count: int, last: int = 6, tag: str = "") -> None:
         for m in range(1, last + 1):
-            rows = [contract(f"{county}2024{m:02d}{n:02d}", amount=41500 / 6 / count, tech=1,
-                             registered=dt.datetime(2024, m, 9), signed=dt.datetime(2024, m, 1))
-                    for n in range(1, count + 1)]  # fmt: skip
+            rows = [
+                contract(
+                    f"{county}2024{m:02d}{n:02d}",
+                    amount=41500 / 6 / count,
+                    tech=1,
+                    registered=dt.datetime(2024, m, 9),
+                    signed=dt.datetime(2024, m, 1),
+                )
+                for n in range(1, count + 1)
+            ]
             write_contracts(ws.drop(f"{county}_{m}月{tag}.xlsx"), county, f"2024-{m:02d}", rows)
 
     ws = Workspace(tmp_path)
@@ -195,11 +204,15 @@ def test_a_cross_form_rule_fires_whichever_return_arrives_last(tmp_path: Path) -
     assert june.message.startswith(
         "与主要指标“民乐县.xlsx”（2024H1）核对：技术合同认定登记数（E03）40 项与技术合同登记表各月合计 30 项"
     )
-    kept = ws.sql("select s.file, i.code, i.cell, i.severity, i.message from issues i join submissions s "
-                  "on s.id = i.submission_id where i.code = 'contracts-count-differs'")  # fmt: skip
+    kept = ws.sql(
+        "select s.file, i.code, i.cell, i.severity, i.message from issues i join submissions s "
+        "on s.id = i.submission_id where i.code = 'contracts-count-differs'"
+    )
     cells = sorted((f, c, cell, sev) for f, c, cell, sev, _ in kept)
-    assert cells == [("620722_6月.xlsx", "contracts-count-differs", None, "warning"),
-                     ("民乐县.xlsx", "contracts-count-differs", E03_CELL, "warning")]  # fmt: skip
+    assert cells == [
+        ("620722_6月.xlsx", "contracts-count-differs", None, "warning"),
+        ("民乐县.xlsx", "contracts-count-differs", E03_CELL, "warning"),
+    ]
     key_issue = next(m for f, *_, m in kept if f == "民乐县.xlsx")
     assert key_issue.endswith("（技术合同“620722_6月.xlsx”报来后核对）")
     assert ws.sql("select warnings from submissions where file = '民乐县.xlsx'") == [(1,)]
@@ -207,14 +220,23 @@ def test_a_cross_form_rule_fires_whichever_return_arrives_last(tmp_path: Path) -
     assert city["民乐县.xlsx"]["code"] == "contracts-count-differs"  # the key form's outputs show it
 
     # a corrected June brings the months to 40: the key return's issue goes
-    rows = [contract(f"620722202406{n:02d}", amount=41500 / 6 / 15, tech=1, registered=dt.datetime(2024, 6, 9),
-                     signed=dt.datetime(2024, 6, 1)) for n in range(1, 16)]  # fmt: skip
+    rows = [
+        contract(
+            f"620722202406{n:02d}",
+            amount=41500 / 6 / 15,
+            tech=1,
+            registered=dt.datetime(2024, 6, 9),
+            signed=dt.datetime(2024, 6, 1),
+        )
+        for n in range(1, 16)
+    ]
     write_contracts(ws.drop("620722_6月_更正.xlsx"), "620722", "2024-06", rows)
     third = ws.run()
     assert [(d.status, d.warnings) for d in third.decisions] == [("accepted", 0)]
     assert ws.sql("select warnings from submissions where file = '民乐县.xlsx'") == [(0,)]
-    assert ws.sql("select count(*) from issues i join submissions s on s.id = i.submission_id "
-                  "where s.file = '民乐县.xlsx'") == [(0,)]  # fmt: skip
+    assert ws.sql(
+        "select count(*) from issues i join submissions s on s.id = i.submission_id where s.file = '民乐县.xlsx'"
+    ) == [(0,)]
 
     # the other way: another county's months first, its key return after
     months(ws, "620723", 5)
@@ -237,8 +259,10 @@ def test_the_guides_third_example_installs_and_checks_both_ways(tmp_path: Path) 
     root = tmp_path / "config"
     shutil.copytree(ROOT / "expectations", root)
     rules = root / "catalog" / "rules.toml"
-    rules.write_text(rules.read_text(encoding="utf-8").replace("dirs = []", f'dirs = ["{ROOT / "docs" / "examples"}"]'),
-                     encoding="utf-8")  # fmt: skip
+    rules.write_text(
+        rules.read_text(encoding="utf-8").replace("dirs = []", f'dirs = ["{ROOT / "docs" / "examples"}"]'),
+        encoding="utf-8",
+    )
     example = ROOT / "docs" / "examples" / "hightech-firms"
     assert cli("forms", "check", str(example), "--config", str(root)).returncode == 0
     config = Config.load(root)
@@ -250,9 +274,11 @@ def test_the_guides_third_example_installs_and_checks_both_ways(tmp_path: Path) 
     sheet.title = "高企"
     sheet["A1"], sheet["A2"], sheet["A3"] = "高新技术企业名单", "行政区划代码：620722", "报告期：2024年度"
     head = ["序号", "证书编号", "统一社会信用代码", "企业名称", "营业收入（万元）", "研发费用（万元）", "科技人员"]
-    rows = [["GR202462000001", A, "甲", 5000, 250, 12],  # exactly 5 % at 5,000 (upper bound included): fine
-            ["GR202462000002", B, "乙", 5000.01, 200.0004, 8],  # 4 % band: exactly 4 %: fine
-            ["GR202462000003", C, "丙", 20000, 599.99, 30]]  # 4 % band, below: warned  # fmt: skip
+    rows = [
+        ["GR202462000001", A, "甲", 5000, 250, 12],  # exactly 5 % at 5,000 (upper bound included): fine
+        ["GR202462000002", B, "乙", 5000.01, 200.0004, 8],  # 4 % band: exactly 4 %: fine
+        ["GR202462000003", C, "丙", 20000, 599.99, 30],
+    ]  # 4 % band, below: warned
     for c, h in enumerate(head, start=1):
         sheet.cell(row=5, column=c, value=h)
     for r, row in enumerate(rows, start=6):
@@ -261,17 +287,29 @@ def test_the_guides_third_example_installs_and_checks_both_ways(tmp_path: Path) 
     book.save(ws.drop("民乐县高企名单.xlsx"))
     first = run_batch(settings, config)
     assert [(d.status, [(i.code, i.cell) for i in d.issues]) for d in first.decisions] == [
-        ("accepted", [("rd-share", "F8")])]  # fmt: skip
+        ("accepted", [("rd-share", "F8")])
+    ]
     totals = {r["indicator_code"]: r["value"] for r in ws.csv("620700/hightech-firms/2024FY/totals.csv")}
     assert (totals["ENT"], totals["REV"], totals["RD"], totals["RDI_N"], totals["RDI_D"]) == (
-        "3", "30000.01", "1049.9904", "1049.9904", "30000.01")  # fmt: skip
+        "3",
+        "30000.01",
+        "1049.9904",
+        "1049.9904",
+        "30000.01",
+    )
     assert totals["RDI"] == str(round(100 * 1049.9904 / 30000.01, 6))
 
     write_return(ws.drop("民乐县2024年报.xlsx"), "620722", "2024年", {**BASE_VALUES, "C01": 2, "C02": 1})
     second = run_batch(settings, config)
     said = [(i.code, i.indicator) for d in second.decisions for i in d.issues if i.code == "count-vs-c01"]
     assert said == [("count-vs-c01", "C01")]  # the key return, arriving last, shows it at C01
-    kept = ws.sql("select s.file, i.message from issues i join submissions s on s.id = i.submission_id "
-                  "where i.code = 'count-vs-c01' and s.file = '民乐县高企名单.xlsx'")  # fmt: skip
-    assert kept == [("民乐县高企名单.xlsx",
-                     "名单中的高新技术企业 3 家与主要指标表的高新技术企业数（C01）2 家不一致（主要指标“民乐县2024年报.xlsx”报来后核对）")]  # fmt: skip
+    kept = ws.sql(
+        "select s.file, i.message from issues i join submissions s on s.id = i.submission_id "
+        "where i.code = 'count-vs-c01' and s.file = '民乐县高企名单.xlsx'"
+    )
+    assert kept == [
+        (
+            "民乐县高企名单.xlsx",
+            "名单中的高新技术企业 3 家与主要指标表的高新技术企业数（C01）2 家不一致（主要指标“民乐县2024年报.xlsx”报来后核对）",
+        )
+    ]

@@ -108,8 +108,11 @@ def test_quarters_add_up_to_the_half_year_and_only_what_can_be_filled_is_publish
     write_firms(ws.drop("临泽县.xlsx"), "620723", "2024年上半年", [["丁", None, 500, 5]])  # not a quarter
     summary = run_batch(dataclasses.replace(ws.settings, config=root), Config.load(root))
     assert {d.inbound.rel: d.status for d in summary.decisions} == {
-        "民乐县一季度.xlsx": "accepted", "民乐县二季度.xlsx": "accepted", "甘州区二季度.xlsx": "accepted",
-        "临泽县.xlsx": "rejected"}  # fmt: skip
+        "民乐县一季度.xlsx": "accepted",
+        "民乐县二季度.xlsx": "accepted",
+        "甘州区二季度.xlsx": "accepted",
+        "临泽县.xlsx": "rejected",
+    }
     made = sorted(p.name for p in (ws.outputs / "620700" / "rd-firms").iterdir() if p.is_dir())
     assert made == ["2024H1", "2024K1", "2024K2"]  # no 前三季度 or 全年: nothing after June came in
     half = {r["indicator_code"]: r for r in ws.csv("620700/rd-firms/2024H1/totals.csv")}
@@ -123,9 +126,20 @@ def test_quarters_add_up_to_the_half_year_and_only_what_can_be_filled_is_publish
 def test_the_monthly_contracts_publish_no_empty_longer_periods(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
     for m in (1, 2, 3):
-        write_contracts(ws.drop(f"民乐县{m}月.xlsx"), "620722", f"2024-{m:02d}", [
-            contract(f"6207222024000{m}", amount=10.0, tech=1, registered=dt.datetime(2024, m, 9),
-                     signed=dt.datetime(2024, m, 1))])  # fmt: skip
+        write_contracts(
+            ws.drop(f"民乐县{m}月.xlsx"),
+            "620722",
+            f"2024-{m:02d}",
+            [
+                contract(
+                    f"6207222024000{m}",
+                    amount=10.0,
+                    tech=1,
+                    registered=dt.datetime(2024, m, 9),
+                    signed=dt.datetime(2024, m, 1),
+                )
+            ],
+        )
     summary = ws.run()
     assert summary.counts["accepted"] == 3
     made = sorted(p.name for p in (ws.outputs / "620700" / "tech-contracts").iterdir() if p.is_dir())
@@ -159,6 +173,14 @@ def test_each_grain_reads_its_periods(text: str, grain: str, token: str) -> None
 def test_periods_sort_shorter_first_and_know_their_months() -> None:
     tokens = ["2024FY", "2024H2", "2024K4", "2024M12", "2024K2", "2024H1", "2024M06", "2024Q3"]
     assert sorted(tokens, key=chronological) == [
-        "2024M06", "2024K2", "2024H1", "2024Q3", "2024M12", "2024K4", "2024H2", "2024FY"]  # fmt: skip
+        "2024M06",
+        "2024K2",
+        "2024H1",
+        "2024Q3",
+        "2024M12",
+        "2024K4",
+        "2024H2",
+        "2024FY",
+    ]
     assert Period(2024, "K3").months == (7, 8, 9) and Period(2024, "H2").start == dt.date(2024, 7, 1)
     assert Period(2024, "K4").end == dt.date(2024, 12, 31) and Period(2024, "K1").zh == "2024年第一季度"

@@ -23,8 +23,21 @@ from huizong.rules.evaluate import Tables, holds
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMS = ROOT / "expectations" / "forms"
-HEAD = ["序号", "合同登记号", "项目名称", "合同类别", "卖方名称", "卖方统一社会信用代码", "买方名称", "买方所在地",
-        "成交金额（万元）", "技术交易额（万元）", "签订日期", "登记日期", "技术领域"]  # fmt: skip
+HEAD = [
+    "序号",
+    "合同登记号",
+    "项目名称",
+    "合同类别",
+    "卖方名称",
+    "卖方统一社会信用代码",
+    "买方名称",
+    "买方所在地",
+    "成交金额（万元）",
+    "技术交易额（万元）",
+    "签订日期",
+    "登记日期",
+    "技术领域",
+]
 USCC_OK = "91620722MA0001CB1Q"  # check character computed below in `uscc`
 
 
@@ -34,17 +47,38 @@ def uscc(body17: str) -> str:
     return body17 + uscc_check_char(body17)
 
 
-def contract(regno: str, amount: object = 100.0, tech: object = 80.0, signed: object = None,
-             registered: object = None, category: str = "技术服务", domain: str = "现代农业",
-             seller_code: str | None = None, place: str = "甘肃省张掖市") -> list[object]:  # fmt: skip
+def contract(
+    regno: str,
+    amount: object = 100.0,
+    tech: object = 80.0,
+    signed: object = None,
+    registered: object = None,
+    category: str = "技术服务",
+    domain: str = "现代农业",
+    seller_code: str | None = None,
+    place: str = "甘肃省张掖市",
+) -> list[object]:
     registered = registered or dt.datetime(2024, 3, 15)
     signed = signed or dt.datetime(2024, 3, 1)
-    return [regno, "马铃薯种薯技术服务", category, "甘肃某科技有限公司", seller_code or uscc("91620722MA0001CB1"),
-            "张掖某农业有限公司", place, amount, tech, signed, registered, domain]  # fmt: skip
+    return [
+        regno,
+        "马铃薯种薯技术服务",
+        category,
+        "甘肃某科技有限公司",
+        seller_code or uscc("91620722MA0001CB1"),
+        "张掖某农业有限公司",
+        place,
+        amount,
+        tech,
+        signed,
+        registered,
+        domain,
+    ]
 
 
-def write_contracts(path: Path, county: str, month: str, rows: list[list[object]], *, office: str = "",
-                    top: int = 6, left: int = 1) -> Path:  # fmt: skip
+def write_contracts(
+    path: Path, county: str, month: str, rows: list[list[object]], *, office: str = "", top: int = 6, left: int = 1
+) -> Path:
     """A county's contract list as its own program writes it: header block, then the table."""
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -76,33 +110,65 @@ def copy_config(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("file", "edit", "expected"),
     [
-        ("tech-contracts/rules.csv", lambda t: t.replace("tech_amount <= amount", "tech_amout <= amount"),
-         "rules.csv:4: contract-tech-exceeds: tech_amout 不是本表的字段"),
-        ("tech-contracts/rules.csv", lambda t: t.replace("tech_amount <= amount", "tech_amount <= = amount"),
-         "rules.csv:4: contract-tech-exceeds: expression: 表达式无法解析"),
-        ("tech-contracts/rules.csv", lambda t: t.replace("unique(regno)", "__import__('os').system('id')"),
-         "rules.csv:2: contract-duplicate: expression: 不认识的函数 __import__"),
-        ("tech-contracts/rules.csv", lambda t: t.replace("unique(regno)", "regno.upper()"),
-         "rules.csv:2: contract-duplicate: expression: 不认识的函数 regno.upper"),
-        ("tech-contracts/fields.csv", lambda t: t.replace("title,项目名称,", "regno,项目名称,"),
-         "fields.csv:4: code 'regno' 重复（第 3 行已有）"),
-        ("tech-contracts/fields.csv", lambda t: t.replace(",choice,,y,,,技术开发", ",option,,y,,,技术开发"),
-         "fields.csv:5: category: type 'option' 应为"),
-        ("key-indicators/form.toml", lambda t: t.replace("note = {", "remark = {"),
-         "[indicators.columns] remark：不认识的栏目角色"),
-        ("key-indicators/rules.csv", lambda t: t.replace('form(""tech-contracts"", ""N"")', 'form(""contracts"", ""N"")', 1),
-         "rules.csv:2: contracts-count-differs: form('contracts', …)：没有这张报表"),
-        ("tech-contracts/measures.csv", lambda t: t.replace("sum(amount),,y,n", "sum(amont),,y,n"),
-         "measures.csv:3: AMT: expression 中的 amont 不是明细表的字段"),
-        ("tech-contracts/form.toml", lambda t: t.replace('key = "regno"', 'key = "reg_no"'),
-         "[list] key 中的 'reg_no' 不是 fields 中的字段代码"),
+        (
+            "tech-contracts/rules.csv",
+            lambda t: t.replace("tech_amount <= amount", "tech_amout <= amount"),
+            "rules.csv:4: contract-tech-exceeds: tech_amout 不是本表的字段",
+        ),
+        (
+            "tech-contracts/rules.csv",
+            lambda t: t.replace("tech_amount <= amount", "tech_amount <= = amount"),
+            "rules.csv:4: contract-tech-exceeds: expression: 表达式无法解析",
+        ),
+        (
+            "tech-contracts/rules.csv",
+            lambda t: t.replace("unique(regno)", "__import__('os').system('id')"),
+            "rules.csv:2: contract-duplicate: expression: 不认识的函数 __import__",
+        ),
+        (
+            "tech-contracts/rules.csv",
+            lambda t: t.replace("unique(regno)", "regno.upper()"),
+            "rules.csv:2: contract-duplicate: expression: 不认识的函数 regno.upper",
+        ),
+        (
+            "tech-contracts/fields.csv",
+            lambda t: t.replace("title,项目名称,", "regno,项目名称,"),
+            "fields.csv:4: code 'regno' 重复（第 3 行已有）",
+        ),
+        (
+            "tech-contracts/fields.csv",
+            lambda t: t.replace(",choice,,y,,,技术开发", ",option,,y,,,技术开发"),
+            "fields.csv:5: category: type 'option' 应为",
+        ),
+        (
+            "key-indicators/form.toml",
+            lambda t: t.replace("note = {", "remark = {"),
+            "[indicators.columns] remark：不认识的栏目角色",
+        ),
+        (
+            "key-indicators/rules.csv",
+            lambda t: t.replace('form(""tech-contracts"", ""N"")', 'form(""contracts"", ""N"")', 1),
+            "rules.csv:2: contracts-count-differs: form('contracts', …)：没有这张报表",
+        ),
+        (
+            "tech-contracts/measures.csv",
+            lambda t: t.replace("sum(amount),,y,n", "sum(amont),,y,n"),
+            "measures.csv:3: AMT: expression 中的 amont 不是明细表的字段",
+        ),
+        (
+            "tech-contracts/form.toml",
+            lambda t: t.replace('key = "regno"', 'key = "reg_no"'),
+            "[list] key 中的 'reg_no' 不是 fields 中的字段代码",
+        ),
         # the project detail's own section of old, in a deployment's form.toml: told where it went
-        ("key-indicators/form.toml", lambda t: t + '\n[projects]\nsheet = ["项目"]\n',
-         "[projects] 已改为 [list]"),
-        ("key-indicators/rules.csv", lambda t: t.replace("sum(funds) <= B03", "sum(fund) <= B03"),
-         "rules.csv:7: detail-funds-exceed: count()/sum() 中的 fund 不是明细表的字段"),
+        ("key-indicators/form.toml", lambda t: t + '\n[projects]\nsheet = ["项目"]\n', "[projects] 已改为 [list]"),
+        (
+            "key-indicators/rules.csv",
+            lambda t: t.replace("sum(funds) <= B03", "sum(fund) <= B03"),
+            "rules.csv:7: detail-funds-exceed: count()/sum() 中的 fund 不是明细表的字段",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_wrong_definition_is_refused_in_one_line_naming_file_row_and_field(tmp_path, file, edit, expected):  # type: ignore[no-untyped-def]
     root = copy_config(tmp_path)
     path = root / "forms" / file
@@ -130,8 +196,14 @@ def test_the_shipped_forms_check_and_list(tmp_path):  # type: ignore[no-untyped-
 def test_expressions_are_evaluated_as_data_never_run() -> None:
     import pandas as pd
 
-    df = pd.DataFrame({"amount": [10.0, 5.0, None], "tech": [12.0, 5.0, 3.0], "cat": ["技术开发（委托）", "技术服务", None],
-                       "d": pd.to_datetime(["2024-03-02", "2024-04-01", None])})  # fmt: skip
+    df = pd.DataFrame(
+        {
+            "amount": [10.0, 5.0, None],
+            "tech": [12.0, 5.0, 3.0],
+            "cat": ["技术开发（委托）", "技术服务", None],
+            "d": pd.to_datetime(["2024-03-02", "2024-04-01", None]),
+        }
+    )
     assert list(holds(parse("tech <= amount"), Tables(df))) == [False, True, True]  # a blank amount: not applicable
     assert list(holds(parse("cat == “技术开发（委托）”"), Tables(df))) == [True, False, True]
     assert list(holds(parse("month(d) == 3"), Tables(df))) == [True, False, True]
@@ -154,12 +226,24 @@ def test_any_text_parses_to_an_expression_or_a_clean_refusal(text: str) -> None:
 
 def test_a_contract_list_is_read_however_the_county_wrote_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
     rows = [
-        contract("62072220240001", amount="85万元", tech=50, signed="2024年3月2日", registered="2024.3.5",
-                 category="技术开发(委托)"),
-        contract(62072220240002, amount="0.12亿元", tech="1,000", signed="2024-03-03", registered=20240306,
-                 domain="电子信息技术"),
+        contract(
+            "62072220240001",
+            amount="85万元",
+            tech=50,
+            signed="2024年3月2日",
+            registered="2024.3.5",
+            category="技术开发(委托)",
+        ),
+        contract(
+            62072220240002,
+            amount="0.12亿元",
+            tech="1,000",
+            signed="2024-03-03",
+            registered=20240306,
+            domain="电子信息技术",
+        ),
         ["合计", None, None, None, None, None, None, 1285],
-    ]  # fmt: skip
+    ]
     path = write_contracts(tmp_path / "民乐县三月.xlsx", "620722", "2024年03月", rows, top=9, left=3)
     ret = read_return(path, CONFIG, "620700")
     assert (ret.form, ret.county_code, ret.period.token if ret.period else None) == (
@@ -207,8 +291,19 @@ def test_an_xls_and_an_empty_month_are_returns(tmp_path) -> None:  # type: ignor
 
 def test_contracts_validated_against_the_store_summed_and_cross_checked(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace(tmp_path)
-    months = {m: [contract(f"620722202400{m}{k}", amount=100.0, tech=80.0, signed=dt.datetime(2024, m, 1),
-                           registered=dt.datetime(2024, m, 10)) for k in range(2)] for m in range(1, 7)}  # fmt: skip
+    months = {
+        m: [
+            contract(
+                f"620722202400{m}{k}",
+                amount=100.0,
+                tech=80.0,
+                signed=dt.datetime(2024, m, 1),
+                registered=dt.datetime(2024, m, 10),
+            )
+            for k in range(2)
+        ]
+        for m in range(1, 7)
+    }
     for m, rows in months.items():
         write_contracts(ws.drop(f"民乐县_2024年{m}月.xlsx"), "620722", f"2024年{m}月", rows)
     # E03 12 and E04 1200 万元 agree with the six lists; 甘州区 says 20 and has no lists (no check)
@@ -269,8 +364,12 @@ def test_contracts_validated_against_the_store_summed_and_cross_checked(tmp_path
 def test_a_province_sums_the_months_of_its_counties(tmp_path) -> None:  # type: ignore[no-untyped-def]
     ws = Workspace(tmp_path)
     write_contracts(ws.drop("民乐县.xlsx"), "620722", "2024-03", [contract("62072220240001", amount=100.0, tech=1)])
-    write_contracts(ws.drop("七里河区.xlsx"), "620103", "202403", [
-        contract("62010320240001", amount=7.5, tech=1, registered=dt.datetime(2024, 3, 9), place="北京市")])  # fmt: skip
+    write_contracts(
+        ws.drop("七里河区.xlsx"),
+        "620103",
+        "202403",
+        [contract("62010320240001", amount=7.5, tech=1, registered=dt.datetime(2024, 3, 9), place="北京市")],
+    )
     import dataclasses
 
     from huizong.pipeline import run_batch
@@ -335,8 +434,12 @@ def hightech_config(tmp_path: Path) -> Path:
     root = copy_config(tmp_path)
     folder = root / "forms" / "hightech-pool"
     folder.mkdir()
-    for name, text in (("form.toml", HIGHTECH_TOML), ("fields.csv", HIGHTECH_FIELDS),
-                       ("measures.csv", HIGHTECH_MEASURES), ("rules.csv", HIGHTECH_RULES)):  # fmt: skip
+    for name, text in (
+        ("form.toml", HIGHTECH_TOML),
+        ("fields.csv", HIGHTECH_FIELDS),
+        ("measures.csv", HIGHTECH_MEASURES),
+        ("rules.csv", HIGHTECH_RULES),
+    ):
         (folder / name).write_text(text, encoding="utf-8")
     return root
 
@@ -346,8 +449,9 @@ def write_pool(path: Path, county: str, period: str, rows: list[list[object]]) -
     ws = wb.active
     ws.title = "入库名单"
     ws["A1"], ws["A2"], ws["A3"] = "高新技术企业培育库入库名单", f"行政区划代码：{county}", f"报告期：{period}"
-    for c, h in enumerate(["序号", "企业名称", "统一社会信用代码", "上年营业收入（亿元）", "研发费用（万元）", "技术领域"],
-                          start=1):  # fmt: skip
+    for c, h in enumerate(
+        ["序号", "企业名称", "统一社会信用代码", "上年营业收入（亿元）", "研发费用（万元）", "技术领域"], start=1
+    ):
         ws.cell(row=5, column=c, value=h)
     for r, row in enumerate(rows, start=6):
         for c, v in enumerate([r - 5, *row], start=1):
@@ -367,9 +471,15 @@ def test_a_third_form_from_the_guide_alone_runs_without_code(tmp_path) -> None: 
     (tmp_path / "run").mkdir()
     ws = Workspace(tmp_path / "run")
     a, b, c = uscc("91620722MA0001AB1"), uscc("91620702MA0002AB2"), uscc("91620723MA0003AB3")
-    write_pool(ws.drop("民乐县.xlsx"), "620722", "2024年上半年", [
-        ["民乐甲公司", a, 1.2, 600, "新材料"],  # 1.2 亿元 = 12000 万元, 600 >= 4 % of it
-        ["民乐乙公司", c, 0.3, 200, "电子信息"]])  # fmt: skip
+    write_pool(
+        ws.drop("民乐县.xlsx"),
+        "620722",
+        "2024年上半年",
+        [
+            ["民乐甲公司", a, 1.2, 600, "新材料"],  # 1.2 亿元 = 12000 万元, 600 >= 4 % of it
+            ["民乐乙公司", c, 0.3, 200, "电子信息"],
+        ],
+    )
     write_pool(
         ws.drop("甘州区.xlsx"), "620702", "2024H1", [["甘州甲公司", b, 0.5, 100, "区块链"]]
     )  # 100 < 5 %: warning
@@ -385,11 +495,18 @@ def test_a_third_form_from_the_guide_alone_runs_without_code(tmp_path) -> None: 
     }
     totals = {r["indicator_code"]: r for r in ws.csv("620700/hightech-pool/2024H1/totals.csv")}
     assert {k: totals[k]["value"] for k in ("ENT", "REV", "RD", "BIG")} == {
-        "ENT": "3", "REV": "20000", "RD": "900", "BIG": "1"}  # fmt: skip
+        "ENT": "3",
+        "REV": "20000",
+        "RD": "900",
+        "BIG": "1",
+    }
     assert (totals["ENT"]["n_reported"], totals["ENT"]["n_expected"]) == ("2", "6")
     issues = {(i["file"], i["code"], i["cell"]) for i in ws.csv("620700/hightech-pool/2024H1/issues.csv")}
-    assert issues == {("甘州区.xlsx", "rd-share", "E6"), ("甘州区.xlsx", "record-choice-unknown", "F6"),
-                      ("临泽县.xlsx", "ent-unique", "C6")}  # fmt: skip
+    assert issues == {
+        ("甘州区.xlsx", "rd-share", "E6"),
+        ("甘州区.xlsx", "record-choice-unknown", "F6"),
+        ("临泽县.xlsx", "ent-unique", "C6"),
+    }
     assert (ws.outputs / "620700" / "hightech-pool" / "2024H1" / "培育库汇总_张掖市_2024H1.xlsx").is_file()
     reporting = ws.csv("620700/hightech-pool/reporting.csv")
     assert {r["due"] for r in reporting} == {"2024-07-15"}
@@ -452,8 +569,9 @@ def write_rd(path: Path, county: str, r01: object, r02: object, r03: object = No
     ws["A1"], ws["A2"] = f"行政区划代码：{county}", "报告期：2024年1-6月"
     for c, h in enumerate(["序号", "指标名称", "计量单位", "本期", "上年同期"], start=1):
         ws.cell(row=4, column=c, value=h)
-    for r, (name, unit, v) in enumerate((("研发人员", "人", r01), ("研发经费", "亿元", r02),
-                                          ("人均研发经费", "万元/人", r03)), start=5):  # fmt: skip
+    for r, (name, unit, v) in enumerate(
+        (("研发人员", "人", r01), ("研发经费", "亿元", r02), ("人均研发经费", "万元/人", r03)), start=5
+    ):
         for c, x in enumerate([r - 4, name, unit, v], start=1):
             ws.cell(row=r, column=c, value=x)
     wb.save(path)
@@ -468,8 +586,12 @@ def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:
     root = copy_config(tmp_path)
     folder = root / "forms" / "rd-stats"
     folder.mkdir()
-    for name, text in (("form.toml", RD_TOML), ("indicators.csv", RD_CATALOG), ("rules.csv", RD_RULES),
-                       ("staff.csv", RD_STAFF)):  # fmt: skip
+    for name, text in (
+        ("form.toml", RD_TOML),
+        ("indicators.csv", RD_CATALOG),
+        ("rules.csv", RD_RULES),
+        ("staff.csv", RD_STAFF),
+    ):
         (folder / name).write_text(text, encoding="utf-8")
     config = Config.load(root)
     (tmp_path / "run").mkdir()
@@ -481,13 +603,21 @@ def test_a_third_indicator_form_sums_and_recomputes_its_ratio(tmp_path) -> None:
     write_rd(ws.drop("临泽县研发.xlsx"), "620723", "约百人", 1)  # not a number: refused
     summary = run_batch(dataclasses.replace(ws.settings, config=root), config)
     status = {d.inbound.rel: (d.status, d.ret.form if d.ret else None) for d in summary.decisions}
-    assert status == {"民乐县研发.xlsx": ("accepted", "rd-stats"), "甘州区研发.xlsx": ("accepted", "rd-stats"),
-                      "临泽县研发.xlsx": ("rejected", "rd-stats"), "民乐县主要指标.xlsx": ("accepted", "key-indicators")}  # fmt: skip
+    assert status == {
+        "民乐县研发.xlsx": ("accepted", "rd-stats"),
+        "甘州区研发.xlsx": ("accepted", "rd-stats"),
+        "临泽县研发.xlsx": ("rejected", "rd-stats"),
+        "民乐县主要指标.xlsx": ("accepted", "key-indicators"),
+    }
     totals = {r["indicator_code"]: r for r in ws.csv("620700/rd-stats/2024H1/totals.csv")}
     assert (totals["R01"]["value"], totals["R02"]["value"], totals["R03"]["value"]) == ("400", "20000", "50")
     codes = {(i["file"], i["code"]) for i in ws.csv("620700/rd-stats/2024H1/issues.csv")}
-    assert codes == {("甘州区研发.xlsx", "ratio-mismatch"), ("临泽县研发.xlsx", "value-not-numeric"),
-                     ("民乐县研发.xlsx", "rd-above-total"), ("民乐县研发.xlsx", "rd-staff-listed")}  # fmt: skip
+    assert codes == {
+        ("甘州区研发.xlsx", "ratio-mismatch"),
+        ("临泽县研发.xlsx", "value-not-numeric"),
+        ("民乐县研发.xlsx", "rd-above-total"),
+        ("民乐县研发.xlsx", "rd-staff-listed"),
+    }
     # 甘州区 sent no list: nothing to count, no warning; 民乐县's 99 names are kept with their key
     assert ws.sql("select count(*) from records where form = 'rd-stats'") == [(99,)]
 
@@ -534,9 +664,21 @@ def test_the_project_detail_is_the_key_forms_list_read_like_any_other(tmp_path) 
     ret: Return = read_return(path, CONFIG, "620700")
     assert ret.readable and ret.list_sheet == "科技项目"
     assert [r.values for r in ret.records] == [
-        {"name": "节水灌溉（一期）", "category": "省级重点研发计划", "org": "甲公司", "uscc": good, "status": "立项",
-         "funds": 12.5},
-        {"name": "马铃薯", "category": "中央引导地方科技发展资金", "org": "乙公司", "uscc": good, "status": "申报",
-         "funds": None},
-    ]  # fmt: skip
+        {
+            "name": "节水灌溉（一期）",
+            "category": "省级重点研发计划",
+            "org": "甲公司",
+            "uscc": good,
+            "status": "立项",
+            "funds": 12.5,
+        },
+        {
+            "name": "马铃薯",
+            "category": "中央引导地方科技发展资金",
+            "org": "乙公司",
+            "uscc": good,
+            "status": "申报",
+            "funds": None,
+        },
+    ]
     assert ret.records[0].cells["funds"] == "G3"

@@ -113,42 +113,68 @@ def test_a_blank_list_form_becomes_a_definition_that_reads_the_filled_returns(tm
     ]
     toml = tomllib.loads((folder / "form.toml").read_text(encoding="utf-8"))
     assert (toml["name"], toml["short_name"], toml["frequency"], toml["order"]) == (
-        "高新技术企业统计表", "高新技术企业", "year", 3)  # fmt: skip
+        "高新技术企业统计表",
+        "高新技术企业",
+        "year",
+        3,
+    )
     assert toml["due"] == {"FY": "01-31", "next_year": ["FY"]}
     assert toml["sheet"] == {"names": ["高企名单"]}
-    assert toml["list"] == {"fields": "fields.csv", "header": ["企业名称", "统一社会信用代码"], "key": "uscc",
-                            "min_fields": 4, "title": "高新技术企业明细"}  # fmt: skip
+    assert toml["list"] == {
+        "fields": "fields.csv",
+        "header": ["企业名称", "统一社会信用代码"],
+        "key": "uscc",
+        "min_fields": 4,
+        "title": "高新技术企业明细",
+    }
 
     # the examples in rules.csv are comments; without their # they are rules that check
     rules = folder / "rules.csv"
     assert cli("forms", "check", str(folder), "--config", str(root)).stdout.endswith("0 条规则）\n")
     text = rules.read_text(encoding="utf-8-sig")
-    rules.write_text("\n".join(ln[1:] if ln.startswith("#") and "," in ln[:40] else ln for ln in text.splitlines()),
-                     encoding="utf-8")  # fmt: skip
+    rules.write_text(
+        "\n".join(ln[1:] if ln.startswith("#") and "," in ln[:40] else ln for ln in text.splitlines()), encoding="utf-8"
+    )
     checked = cli("forms", "check", str(folder), "--config", str(root))
     assert checked.returncode == 0 and "5 条规则" in checked.stdout, checked.stderr
 
     a, b, c = uscc("91620722MA0001AB1"), uscc("91620722MA0002AB2"), uscc("91620702MA0003AB3")
-    ws, status = run(tmp_path, root, {
-        "民乐县.xlsx": lambda p: write_list(p, "民乐县科学技术局", "2024年", [
-            ["民乐甲公司", a, 1200.5, 60.25, 35, dt.datetime(2024, 5, 6)],
-            ["民乐乙公司", b, "800", 90, 12, "2024-07-01"]]),  # a number written as text is read
-        "甘州区.xlsx": lambda p: write_list(p, "甘州区科学技术局", "2024年度", [
-            ["甘州甲公司", c, 50, 70.1, 8, "2024年3月2日"]]),  # rd 70.1 > revenue 50: rd-exceeds, a warning
-    })  # fmt: skip
+    ws, status = run(
+        tmp_path,
+        root,
+        {
+            "民乐县.xlsx": lambda p: write_list(
+                p,
+                "民乐县科学技术局",
+                "2024年",
+                [
+                    ["民乐甲公司", a, 1200.5, 60.25, 35, dt.datetime(2024, 5, 6)],
+                    ["民乐乙公司", b, "800", 90, 12, "2024-07-01"],
+                ],
+            ),  # a number written as text is read
+            "甘州区.xlsx": lambda p: write_list(
+                p, "甘州区科学技术局", "2024年度", [["甘州甲公司", c, 50, 70.1, 8, "2024年3月2日"]]
+            ),  # rd 70.1 > revenue 50: rd-exceeds, a warning
+        },
+    )
     assert status == {"民乐县.xlsx": ("accepted", 0, 0), "甘州区.xlsx": ("accepted", 0, 1)}
-    assert totals(ws, root, "hightech-list", "2024FY") == {
-        "N": "3", "REVENUE": "2050.5", "RD": "220.35", "STAFF": "55"}  # fmt: skip
+    assert totals(ws, root, "hightech-list", "2024FY") == {"N": "3", "REVENUE": "2050.5", "RD": "220.35", "STAFF": "55"}
 
 
 # an indicator table: one indicator a row --------------------------------------------------------------
 
-INDICATORS = [("研发经费支出", "R01", "万元"), ("其中：企业研发经费", "R02", "万元"), ("研发人员", "R03", "人"),
-              ("发明专利授权量", "R04", "件"), ("新型研发机构数", "R05", "个")]  # fmt: skip
+INDICATORS = [
+    ("研发经费支出", "R01", "万元"),
+    ("其中：企业研发经费", "R02", "万元"),
+    ("研发人员", "R03", "人"),
+    ("发明专利授权量", "R04", "件"),
+    ("新型研发机构数", "R05", "个"),
+]
 
 
-def write_table(path: Path, office: str = "", period: str = "      年第    季度",
-                values: list[object] | None = None) -> Path:  # fmt: skip
+def write_table(
+    path: Path, office: str = "", period: str = "      年第    季度", values: list[object] | None = None
+) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "研发投入"
@@ -171,8 +197,10 @@ def test_a_blank_indicator_table_becomes_a_catalog_and_its_returns_are_summed(tm
     folder = root / "forms" / "rd-input"
     assert sorted(p.name for p in folder.iterdir()) == ["form.toml", "indicators.csv", "rules.csv"]
     assert cli("forms", "check", str(folder), "--config", str(root)).returncode == 0
-    catalog = [(i["code"], i["name_zh"], i["unit"], i["kind"], i["aggregate"], i["integer"], i["required"])
-               for i in rows_of(folder / "indicators.csv")]  # fmt: skip
+    catalog = [
+        (i["code"], i["name_zh"], i["unit"], i["kind"], i["aggregate"], i["integer"], i["required"])
+        for i in rows_of(folder / "indicators.csv")
+    ]
     assert catalog == [
         ("R01", "研发经费支出", "万元", "flow", "sum", "n", "y"),
         ("R02", "企业研发经费", "万元", "flow", "sum", "n", "y"),
@@ -187,13 +215,22 @@ def test_a_blank_indicator_table_becomes_a_catalog_and_its_returns_are_summed(tm
     labels = {role: cues.get("label") for role, cues in toml["indicators"]["columns"].items()}
     assert (labels["value"], labels["last_year"], labels["name"]) == ("本期数", "上年同期", "指标名称")
 
-    ws, status = run(tmp_path, root, {
-        "民乐县研发.xlsx": lambda p: write_table(p, "民乐县科学技术局", "2024年第二季度", [1200.5, 800, 35, 4, 1]),
-        "甘州区研发.xlsx": lambda p: write_table(p, "甘州区科学技术局", "2024年4-6月", ["0.3亿元", 2000, 60, 7, 2]),
-    })  # fmt: skip
+    ws, status = run(
+        tmp_path,
+        root,
+        {
+            "民乐县研发.xlsx": lambda p: write_table(p, "民乐县科学技术局", "2024年第二季度", [1200.5, 800, 35, 4, 1]),
+            "甘州区研发.xlsx": lambda p: write_table(p, "甘州区科学技术局", "2024年4-6月", ["0.3亿元", 2000, 60, 7, 2]),
+        },
+    )
     assert status == {"民乐县研发.xlsx": ("accepted", 0, 0), "甘州区研发.xlsx": ("accepted", 0, 0)}
     assert totals(ws, root, "rd-input", "2024K2") == {
-        "R01": "4200.5", "R02": "2800", "R03": "95", "R04": "11", "R05": "3"}  # fmt: skip
+        "R01": "4200.5",
+        "R02": "2800",
+        "R03": "95",
+        "R04": "11",
+        "R05": "3",
+    }
 
 
 # drop-down lists become choices -------------------------------------------------------------------------
@@ -241,10 +278,18 @@ def test_drop_down_lists_become_choices_and_a_value_outside_them_is_refused(tmp_
     assert by == [("N_DOMAIN", "domain"), ("N_SIZE", "size")]
 
     a, b = uscc("91620722MA0001AB1"), uscc("91620702MA0003AB3")
-    ws, status = run(tmp_path, root, {
-        "民乐县.xlsx": lambda p: write_pool(p, "民乐县科学技术局", "2024年3月", [["民乐甲公司", a, "新材料", "小型", 30]]),
-        "甘州区.xlsx": lambda p: write_pool(p, "甘州区科学技术局", "2024年3月", [["甘州甲公司", b, "区块链", "微型", 12]]),
-    })  # fmt: skip
+    ws, status = run(
+        tmp_path,
+        root,
+        {
+            "民乐县.xlsx": lambda p: write_pool(
+                p, "民乐县科学技术局", "2024年3月", [["民乐甲公司", a, "新材料", "小型", 30]]
+            ),
+            "甘州区.xlsx": lambda p: write_pool(
+                p, "甘州区科学技术局", "2024年3月", [["甘州甲公司", b, "区块链", "微型", 12]]
+            ),
+        },
+    )
     assert status == {"民乐县.xlsx": ("accepted", 0, 0), "甘州区.xlsx": ("rejected", 1, 0)}
     form = Config.load(root).form_by_id["pool"]
     issues = rows_of(Layout(ws.outputs).issues_csv(CITY, "2024M03", form))
@@ -266,8 +311,15 @@ def test_a_filled_form_guesses_types_from_its_values_and_writes_where_told(tmp_p
     out = tmp_path / "review" / "sci-envoys"
     made = new_form(path, None, out, root)
     assert made.folder == out and made.kind == "list" and made.data_rows == 2
-    assert [(f.code, f.type) for f in made.fields] == [("seq", "seq"), ("person", "text"), ("f03", "text"),
-        ("f04", "integer"), ("f05", "number"), ("date", "date"), ("note", "text")]  # fmt: skip
+    assert [(f.code, f.type) for f in made.fields] == [
+        ("seq", "seq"),
+        ("person", "text"),
+        ("f03", "text"),
+        ("f04", "integer"),
+        ("f05", "number"),
+        ("date", "date"),
+        ("note", "text"),
+    ]
     assert (made.frequency, made.periods) == ("cumulative", ("H1", "FY"))
     r = cli("forms", "check", str(out), "--config", str(root))
     assert r.returncode == 0, r.stderr
@@ -280,8 +332,10 @@ def test_a_form_too_like_a_configured_one_and_layouts_the_reader_misreads_are_sa
     r = cli("forms", "new", str(contracts), "--id", "contracts-again", "--config", str(root))
     assert r.returncode == 0, r.stderr
     assert "原表会被当作“技术合同认定登记明细表”（tech-contracts）读入" in r.stdout
-    assert tomllib.loads((root / "forms" / "contracts-again" / "form.toml").read_text(encoding="utf-8"))["list"][
-        "key"] == "regno"  # fmt: skip
+    assert (
+        tomllib.loads((root / "forms" / "contracts-again" / "form.toml").read_text(encoding="utf-8"))["list"]["key"]
+        == "regno"
+    )
 
     two_rows = tmp_path / "two-rows.xlsx"
     wb = openpyxl.Workbook()
@@ -293,8 +347,12 @@ def test_a_form_too_like_a_configured_one_and_layouts_the_reader_misreads_are_sa
     wb.save(two_rows)
     made = new_form(two_rows, "two-rows", None, root)
     assert [f.column for f in made.fields] == ["A", "B", "C", "D", "F"]
-    assert said(made.notes, "工作表名“Sheet”没有特点", "表头有两行（第 2、3 行）：huizong 按一行表头读明细表，E 列不会读入",
-                "表头下的第 4 行是栏次行")  # fmt: skip
+    assert said(
+        made.notes,
+        "工作表名“Sheet”没有特点",
+        "表头有两行（第 2、3 行）：huizong 按一行表头读明细表，E 列不会读入",
+        "表头下的第 4 行是栏次行",
+    )
 
     merged = tmp_path / "merged.xlsx"
     wb = openpyxl.Workbook()
@@ -308,10 +366,17 @@ def test_a_form_too_like_a_configured_one_and_layouts_the_reader_misreads_are_sa
     wb.save(merged)
     made = new_form(merged, "merged", None, root)
     assert [(i.code, i.name, i.unit, i.group) for i in made.indicators] == [
-        ("I01", "研发经费投入", "万元", "科技投入"), ("I02", "财政科技支出", "万元", "科技投入"),
-        ("I03", "研发投入强度", "%", "科技投入")]  # fmt: skip
-    assert said(made.notes, "C2“2024年1-6月”跨在第 3 行的几栏之上", "指标表的 F“增长率” 栏不读", "指标 I03“研发投入强度”像比率",
-                "这些行没有单位和代码，当作分组标题（不读）：第 4 行“一、科技投入”")  # fmt: skip
+        ("I01", "研发经费投入", "万元", "科技投入"),
+        ("I02", "财政科技支出", "万元", "科技投入"),
+        ("I03", "研发投入强度", "%", "科技投入"),
+    ]
+    assert said(
+        made.notes,
+        "C2“2024年1-6月”跨在第 3 行的几栏之上",
+        "指标表的 F“增长率” 栏不读",
+        "指标 I03“研发投入强度”像比率",
+        "这些行没有单位和代码，当作分组标题（不读）：第 4 行“一、科技投入”",
+    )
     assert cli("forms", "check", str(made.folder), "--config", str(root)).returncode == 0
 
 

@@ -52,9 +52,23 @@ def mutate_member(data: bytes, member_index: int, at: int, insert: bytes, cut: i
 
 
 xml_bits = st.sampled_from(
-    [b"<", b">", b"</c>", b'<c r="XFD1048576"><v>1</v></c>', b"<!DOCTYPE x>", b"&amp;", b"\x00", b"\xff\xfe",
-     b'<row r="999999999">', b"<f>1+1</f>", b'<c r="A1" t="s"><v>99999</v></c>', b"]]>", b"<![CDATA[", b"\xe4\xb8"]
-)  # fmt: skip
+    [
+        b"<",
+        b">",
+        b"</c>",
+        b'<c r="XFD1048576"><v>1</v></c>',
+        b"<!DOCTYPE x>",
+        b"&amp;",
+        b"\x00",
+        b"\xff\xfe",
+        b'<row r="999999999">',
+        b"<f>1+1</f>",
+        b'<c r="A1" t="s"><v>99999</v></c>',
+        b"]]>",
+        b"<![CDATA[",
+        b"\xe4\xb8",
+    ]
+)
 
 mutations = st.one_of(
     st.tuples(
@@ -129,6 +143,10 @@ def test_reading_many_mutated_returns(tmp_path_factory, batch):  # type: ignore[
 
 
 def test_the_hostile_corpus_reads_in_one_batch(tmp_path):  # type: ignore[no-untyped-def]
-    files = [hostile.far_cells(tmp_path / "a.xlsx"), hostile.deflate_bomb(tmp_path / "b.xlsx", 50),
-             hostile.entities(tmp_path / "c.xlsx"), hostile.good(tmp_path / "d.xlsx")]  # fmt: skip
+    files = [
+        hostile.far_cells(tmp_path / "a.xlsx"),
+        hostile.deflate_bomb(tmp_path / "b.xlsx", 50),
+        hostile.entities(tmp_path / "c.xlsx"),
+        hostile.good(tmp_path / "d.xlsx"),
+    ]
     check(files)

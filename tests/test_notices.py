@@ -166,11 +166,16 @@ def notices_config(root: Path, port: int, robots: bool = True, **extra: str) -> 
     """The shipped configuration with its notices pointed at the test's servers."""
     shutil.copytree(DEFAULT_CONFIG, root, dirs_exist_ok=True)
     text = (DEFAULT_CONFIG / "catalog" / "notices.toml").read_text(encoding="utf-8")
-    for old, new in {'host = ""': 'host = "127.0.0.1"', "port = 465": f"port = {port}",
-                     'security = "tls"': 'security = "none"', 'user = ""': f'user = "{SMTP_USER}"',
-                     'sender = ""': 'sender = "张掖市科技局 <huizong@kjj.example>"',
-                     'desk_url = ""': 'desk_url = "https://huizong.kjj.example/"',
-                     "retry_minutes = [1, 5, 15, 60, 180, 720]": "retry_minutes = [1, 5]", **extra}.items():  # fmt: skip
+    for old, new in {
+        'host = ""': 'host = "127.0.0.1"',
+        "port = 465": f"port = {port}",
+        'security = "tls"': 'security = "none"',
+        'user = ""': f'user = "{SMTP_USER}"',
+        'sender = ""': 'sender = "张掖市科技局 <huizong@kjj.example>"',
+        'desk_url = ""': 'desk_url = "https://huizong.kjj.example/"',
+        "retry_minutes = [1, 5, 15, 60, 180, 720]": "retry_minutes = [1, 5]",
+        **extra,
+    }.items():
         assert old in text, old
         text = text.replace(old, new, 1)
     (root / "catalog" / "notices.toml").write_text(text + (ROBOTS if robots else ""), encoding="utf-8")
@@ -184,9 +189,11 @@ def people(ws, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HUIZONG_NOW", "2024-08-01T10:00:00+08:00")
     ws.store.mkdir(parents=True, exist_ok=True)
     store = Store.open(ws.settings.db_url)
-    for name, role, division, mail in [("minle", "county", "620722", "minle@county.example"),
-                                       ("linze", "county", "620723", "linze@county.example"),
-                                       ("zhangye", "city", "620700", "review@kjj.example")]:  # fmt: skip
+    for name, role, division, mail in [
+        ("minle", "county", "620722", "minle@county.example"),
+        ("linze", "county", "620723", "linze@county.example"),
+        ("zhangye", "city", "620700", "review@kjj.example"),
+    ]:
         acc.add_user(store, Config.load().divisions, name, role, division, password=PASSWORD, email=mail)
     return store
 
@@ -196,8 +203,9 @@ def desk_client(ws, config: Config, store: Store, username: str, notify: bool = 
 
     from huizong.desk.web import create_app
 
-    c = TestClient(create_app(ws.settings, config, store, notify=notify), base_url="https://testserver",
-                   follow_redirects=False)  # fmt: skip
+    c = TestClient(
+        create_app(ws.settings, config, store, notify=notify), base_url="https://testserver", follow_redirects=False
+    )
     c.__enter__()
     r = c.post("/login", data={"csrf": csrf_of(c.get("/login").text), "username": username, "password": PASSWORD})
     assert r.status_code == 303, r.text
@@ -423,11 +431,23 @@ def test_a_user_who_opts_out_gets_no_mail_and_urge_queues_for_the_late(ws, peopl
     city = desk_client(ws, config, store, "zhangye")
     late = city.get("/late?form=key-indicators&period=2024H1").text
     assert "发送催报通知" in late
-    r = post(city, "/urge", "/late?form=key-indicators&period=2024H1", form="key-indicators", division="620700",
-             period="2024H1")  # fmt: skip
+    r = post(
+        city,
+        "/urge",
+        "/late?form=key-indicators&period=2024H1",
+        form="key-indicators",
+        division="620700",
+        period="2024H1",
+    )
     assert r.status_code == 303 and "已排队发送 1 条催报通知" in city.get(r.headers["location"]).text
-    r = post(city, "/urge", "/late?form=key-indicators&period=2024H1", form="key-indicators", division="620700",
-             period="2024H1")  # fmt: skip
+    r = post(
+        city,
+        "/urge",
+        "/late?form=key-indicators&period=2024H1",
+        form="key-indicators",
+        division="620700",
+        period="2024H1",
+    )
     assert "今天已催报" in city.get(r.headers["location"]).text  # a second click the same day sends nothing more
     Sender(store, lambda: config, "620700").send()
     assert box.to("minle@county.example") == []  # opted out
@@ -443,8 +463,18 @@ def test_a_user_who_opts_out_gets_no_mail_and_urge_queues_for_the_late(ws, peopl
 def test_notify_test_sends_one_message_and_says_why_not(ws, people, smtp, robots, tmp_path):  # type: ignore[no-untyped-def]
     port, box = smtp
     notices_config(tmp_path / "config", port)
-    ran = cli("notify", "test", "--to", "me@kjj.example", "--robot", "民乐县工作群", "--config", str(tmp_path / "config"),
-              "--store", str(ws.store))  # fmt: skip
+    ran = cli(
+        "notify",
+        "test",
+        "--to",
+        "me@kjj.example",
+        "--robot",
+        "民乐县工作群",
+        "--config",
+        str(tmp_path / "config"),
+        "--store",
+        str(ws.store),
+    )
     assert ran.returncode == 0, ran.stderr
     [mail] = box.to("me@kjj.example")
     assert mail["Subject"] == "【测试】汇总通知设置" and "张掖市科技局" in mail.get_content()

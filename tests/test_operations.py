@@ -50,8 +50,14 @@ def test_reporting_rate_on_time_late_missing_refused(ws, config):  # type: ignor
     ws.run()
     m = matrix(open_store(ws.settings), config.for_form("key-indicators"), "620700")
     got = {c.code: m.cells[(c.code, "2024H1")].status for c in m.counties}
-    assert got == {"620702": "on-time", "620721": "missing", "620722": "late", "620723": "missing",
-                   "620724": "missing", "620725": "refused"}  # fmt: skip
+    assert got == {
+        "620702": "on-time",
+        "620721": "missing",
+        "620722": "late",
+        "620723": "missing",
+        "620724": "missing",
+        "620725": "refused",
+    }
     assert m.rate("2024H1") == (1, 2, 6)
     book = openpyxl.load_workbook(ws.outputs / "620700" / "key-indicators" / "报送情况_主要指标_张掖市.xlsx")
     rows = {r[0].value: r[1].value for r in book["报送率"].iter_rows(min_row=5) if r[0].value}
@@ -130,8 +136,11 @@ def test_a_correction_keeps_a_cell_by_cell_diff(ws):  # type: ignore[no-untyped-
     ws.run()
     rows = ws.sql('select submission_id, previous_id, indicator, "column", old, new, cell from revisions order by id')
     a01, b01, f06 = (10 + list(values()).index(c) for c in ("A01", "B01", "F06"))
-    assert rows == [(2, 1, "A01", "value", 51000.0, 5100.0, f"F{a01}"), (2, 1, "B01", "value", 36.0, 38.0, f"F{b01}"),
-                    (2, 1, "F06", "value", 10000.0, None, f"F{f06}")]  # fmt: skip
+    assert rows == [
+        (2, 1, "A01", "value", 51000.0, 5100.0, f"F{a01}"),
+        (2, 1, "B01", "value", 36.0, 38.0, f"F{b01}"),
+        (2, 1, "F06", "value", 10000.0, None, f"F{f06}"),
+    ]
     book = openpyxl.load_workbook(
         ws.outputs / "620700" / "key-indicators" / "2024H1" / "主要指标汇总_张掖市_2024H1.xlsx"
     )
@@ -164,8 +173,16 @@ def test_the_lock_refuses_a_second_holder_and_frees_a_dead_ones(ws):  # type: ig
     from huizong.ledger.store import locks
 
     with store.begin() as conn:
-        conn.execute(sa.insert(locks).values(name="run", owner="ghost", host=socket.gethostname(),
-                                             pid=int(dead.stdout), acquired_at=None, heartbeat_at=None))  # fmt: skip
+        conn.execute(
+            sa.insert(locks).values(
+                name="run",
+                owner="ghost",
+                host=socket.gethostname(),
+                pid=int(dead.stdout),
+                acquired_at=None,
+                heartbeat_at=None,
+            )
+        )
     with run_lock(store, wait=0):
         pass
 
@@ -173,8 +190,13 @@ def test_the_lock_refuses_a_second_holder_and_frees_a_dead_ones(ws):  # type: ig
 def test_two_runs_started_together_equal_a_single_run(ws):  # type: ignore[no-untyped-def]
     for n, county in enumerate(["620702", "620721", "620722"]):
         write_return(ws.drop(f"r{n}.xlsx"), county, "2024H1", values())
-    env = {**os.environ, "HUIZONG_INPUTS": str(ws.inputs), "HUIZONG_OUTPUTS": str(ws.outputs),
-           "HUIZONG_STORE": str(ws.store), "HUIZONG_DB": ws.settings.db_url}  # fmt: skip
+    env = {
+        **os.environ,
+        "HUIZONG_INPUTS": str(ws.inputs),
+        "HUIZONG_OUTPUTS": str(ws.outputs),
+        "HUIZONG_STORE": str(ws.store),
+        "HUIZONG_DB": ws.settings.db_url,
+    }
     cmd = [sys.executable, "-m", "huizong.cli", "run", "--no-prefect"]
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
@@ -200,9 +222,28 @@ def test_a_second_run_can_refuse_to_wait(ws):  # type: ignore[no-untyped-def]
     t.start()
     time.sleep(0.5)
     try:
-        r = subprocess.run([sys.executable, "-m", "huizong.cli", "run", "--no-prefect", "--wait", "0", "--store",
-                            str(ws.store), "--db", ws.settings.db_url, "--inputs", str(ws.inputs), "--outputs", str(ws.outputs)],
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "huizong.cli",
+                "run",
+                "--no-prefect",
+                "--wait",
+                "0",
+                "--store",
+                str(ws.store),
+                "--db",
+                ws.settings.db_url,
+                "--inputs",
+                str(ws.inputs),
+                "--outputs",
+                str(ws.outputs),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         release.set()
         t.join()

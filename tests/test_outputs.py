@@ -86,23 +86,47 @@ def test_workbook_sheets_and_summary(demo_run, config):  # type: ignore[no-untyp
 def test_county_sheet_status_issues_ranking_provenance(demo_run, config):  # type: ignore[no-untyped-def]
     _, _, book = demo_run
     by_county = book["分县区"]
-    assert [c.value for c in by_county[4]] == ["指标代码", "指标名称", "计量单位", "甘州区", "肃南裕固族自治县", "民乐县",
-                                              "临泽县", "高台县", "山丹县", "张掖市合计"]  # fmt: skip
+    assert [c.value for c in by_county[4]] == [
+        "指标代码",
+        "指标名称",
+        "计量单位",
+        "甘州区",
+        "肃南裕固族自治县",
+        "民乐县",
+        "临泽县",
+        "高台县",
+        "山丹县",
+        "张掖市合计",
+    ]
     e04 = next(r for r in by_county.iter_rows(min_row=5) if r[0].value == "E04")
     assert e04[5].value == 41500.0  # 民乐县 wrote "4.15亿元"
     assert e04[8].value is None  # 山丹县 refused
     status = {r[1].value: r[2].value for r in book["报送情况"].iter_rows(min_row=5, max_row=10)}
-    assert status == {"甘州区": "已报送", "肃南裕固族自治县": "已报送", "民乐县": "已报送", "临泽县": "已报送",
-                      "高台县": "已报送", "山丹县": "退回待改"}  # fmt: skip
+    assert status == {
+        "甘州区": "已报送",
+        "肃南裕固族自治县": "已报送",
+        "民乐县": "已报送",
+        "临泽县": "已报送",
+        "高台县": "已报送",
+        "山丹县": "退回待改",
+    }
     issues = [(r[0].value, r[4].value, r[6].value) for r in book["问题清单"].iter_rows(min_row=5) if r[4].value]
     assert ("620725", "approved-exceeds-applied", "F21") in issues
     ranking = [(r[0].value, r[2].value, r[3].value) for r in book["通报排名"].iter_rows(min_row=5) if r[0].value]
     assert ranking[0] == ("全社会研发经费支出", 1, "甘州区")
     prov = book["数据来源"]
-    a01 = next(r for r in prov.iter_rows(min_row=5) if r[2].value == "全社会研发经费支出" and r[0].value == "民乐县"
-               and r[3].value == "本期累计")  # fmt: skip
+    a01 = next(
+        r
+        for r in prov.iter_rows(min_row=5)
+        if r[2].value == "全社会研发经费支出" and r[0].value == "民乐县" and r[3].value == "本期累计"
+    )
     assert (a01[4].value, a01[5].value, a01[7].value, a01[9].value, a01[10].value) == (
-        5100.0, "0.51亿元", "converted", "主要指标", "E10")  # fmt: skip
+        5100.0,
+        "0.51亿元",
+        "converted",
+        "主要指标",
+        "E10",
+    )
 
 
 def test_native_charts(demo_run, config):  # type: ignore[no-untyped-def]

@@ -81,9 +81,18 @@ def test_two_batches_duplicate_correction_refused_revision(ws):  # type: ignore[
     # every original kept, none overwritten; only the lock file is left in the inbox
     assert sorted(p.name for p in ws.inputs.rglob("*") if p.is_file()) == ["~$甘州区.xlsx"]
     kept = sorted(p.relative_to(ws.store).parts[0] + "/" + p.name for p in ws.store.rglob("*.xls*"))
-    assert kept == sorted(["archive/甘州区.xlsx", "archive/民乐县.xls", "duplicates/民乐县(1).xls", "rejected/空表.xlsx",
-                           "archive/甘州区_更正.xlsx", "rejected/民乐县_修改.xlsx", "duplicates/民乐县.xls",
-                           "archive/临泽县.xlsx"])  # fmt: skip
+    assert kept == sorted(
+        [
+            "archive/甘州区.xlsx",
+            "archive/民乐县.xls",
+            "duplicates/民乐县(1).xls",
+            "rejected/空表.xlsx",
+            "archive/甘州区_更正.xlsx",
+            "rejected/民乐县_修改.xlsx",
+            "duplicates/民乐县.xls",
+            "archive/临泽县.xlsx",
+        ]
+    )
 
     subs = {r["file"] + r["status"]: r for r in ws.csv("submissions.csv")}
     assert list(ws.csv("submissions.csv")[0]) == SUBMISSION_COLUMNS
@@ -140,11 +149,17 @@ def test_copies_of_one_file_recorded_in_one_transaction_each_keep_their_own_copy
     _age(first, 0)
     s = ws.run()
     assert [(d.inbound.rel, d.status, d.duplicate_of) for d in s.decisions] == [
-        ("民乐县.xlsx", "accepted", None), ("一/民乐县.xlsx", "duplicate", 1), ("二/民乐县.xlsx", "duplicate", 1)]  # fmt: skip
+        ("民乐县.xlsx", "accepted", None),
+        ("一/民乐县.xlsx", "duplicate", 1),
+        ("二/民乐县.xlsx", "duplicate", 1),
+    ]
     rows = ws.sql("select id, stored_as, sha256, reason from submissions order by id")
     sha = rows[0][2]
-    assert [r[1] for r in rows] == [f"archive/{sha[:16]}/民乐县.xlsx", f"duplicates/{sha[:16]}/民乐县.xlsx",
-                                    f"duplicates/{sha[:16]}/民乐县 (2).xlsx"]  # fmt: skip
+    assert [r[1] for r in rows] == [
+        f"archive/{sha[:16]}/民乐县.xlsx",
+        f"duplicates/{sha[:16]}/民乐县.xlsx",
+        f"duplicates/{sha[:16]}/民乐县 (2).xlsx",
+    ]
     received = ws.sql("select received_at from submissions where id = 1")[0][0]
     said = f"与民乐县科学技术局 2024H1 报送的“民乐县.xlsx”（{str(received)[:10]} 收到）内容完全相同（sha256 一致）"
     assert [r[3] for r in rows[1:]] == [said] * 2  # the county and file, never an internal number
@@ -161,7 +176,10 @@ def test_one_bad_file_never_stops_a_run(ws):  # type: ignore[no-untyped-def]
     write_return(ws.drop("ok.xlsx"), "620725", "2024FY")
     s = ws.run()
     assert sorted((d.inbound.rel, d.status) for d in s.decisions) == [
-        ("garbage.xlsx", "rejected"), ("notes.txt", "rejected"), ("ok.xlsx", "accepted")]  # fmt: skip
+        ("garbage.xlsx", "rejected"),
+        ("notes.txt", "rejected"),
+        ("ok.xlsx", "accepted"),
+    ]
     assert ws.totals("2024FY")["A01"]["value"] == "5100"
 
 

@@ -266,8 +266,12 @@ def test_the_ranking_gives_a_ratio_the_answer_the_summary_gives(tmp_path: Path) 
     from builders import BASE_VALUES
 
     ws = Workspace(tmp_path)
-    values = {**BASE_VALUES, "A01": {"value": 5100, "target": 10200}, "Z01": {"value": 58.3, "target": 58.3},
-              "A02": {"value": 0.87, "target": 9.99}}  # fmt: skip
+    values = {
+        **BASE_VALUES,
+        "A01": {"value": 5100, "target": 10200},
+        "Z01": {"value": 58.3, "target": 58.3},
+        "A02": {"value": 0.87, "target": 9.99},
+    }
     write_return(ws.drop("民乐县.xlsx"), "620722", "2024H1", values)
     ws.run()
     book = openpyxl.load_workbook(

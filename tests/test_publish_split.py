@@ -106,10 +106,14 @@ def test_a_publisher_killed_mid_write_leaves_nothing_stale(ws):  # type: ignore[
     with store.begin() as conn:  # the lock row a killed publisher leaves behind
         conn.execute(
             st.sa.insert(st.locks).values(
-                name="publish", owner=f"x:{pid}", host=socket.gethostname(), pid=pid,
-                acquired_at=st.sa.func.current_timestamp(), heartbeat_at=st.sa.func.current_timestamp(),
+                name="publish",
+                owner=f"x:{pid}",
+                host=socket.gethostname(),
+                pid=pid,
+                acquired_at=st.sa.func.current_timestamp(),
+                heartbeat_at=st.sa.func.current_timestamp(),
             )
-        )  # fmt: skip
+        )
     written = publish_owed(store, CONFIG, ws.settings, wait=5)
     assert not stale.exists() and alive.exists()
     assert due.waiting(store) == 0 and ws.outputs / "submissions.csv" in written

@@ -25,7 +25,9 @@ def values_of(ret) -> dict[str, float | None]:  # type: ignore[no-untyped-def]
 SHAPES = {
     "standard": Shape(),
     "shifted-down-right": Shape(top=6, left=3),
-    "columns-reordered": Shape(columns=["指标名称", "本期累计", "备注", "指标代码", "上年同期", "计量单位", "年度目标", "序号"]),
+    "columns-reordered": Shape(
+        columns=["指标名称", "本期累计", "备注", "指标代码", "上年同期", "计量单位", "年度目标", "序号"]
+    ),
     "renamed-sheet": Shape(sheet="Sheet1"),
     "extra-sheets": Shape(extra_sheets=["填报说明", "附表"]),
     "hidden-rows": Shape(hidden_rows=["A01", "E04"]),
@@ -33,7 +35,7 @@ SHAPES = {
     "subtotal-row": Shape(subtotal_after="A05"),
     "header-in-one-cell": Shape(header_style="same-cell"),
     "no-title": Shape(title=None),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".xls", ".xlsm"])
@@ -55,22 +57,51 @@ def test_cells_are_where_excel_shows_them(tmp_path):  # type: ignore[no-untyped-
     cells = {f.indicator: f.cell for f in shifted.facts if f.column == "value"}
     assert (cells["Z01"], cells["A01"]) == ("H13", "H16")
     assert {f.column: f.cell for f in shifted.facts if f.indicator == "Z01"} == {
-        "target": "G13", "value": "H13", "last_year": "I13"}  # fmt: skip
+        "target": "G13",
+        "value": "H13",
+        "last_year": "I13",
+    }
 
 
 def test_rows_matched_by_name_and_alias_when_code_blank(tmp_path):  # type: ignore[no-untyped-def]
-    vals = {"A01": {"value": 5100, "name": "全社会R&D经费支出"}, "E04": {"value": 41500, "name": "技术合同交易额"},
-            "F03": {"value": 2, "name": "（三）其中：引进外国专家数（人）"}, "C01": {"value": 15, "name": "1. 高新技术企业数"}}  # fmt: skip
+    vals = {
+        "A01": {"value": 5100, "name": "全社会R&D经费支出"},
+        "E04": {"value": 41500, "name": "技术合同交易额"},
+        "F03": {"value": 2, "name": "（三）其中：引进外国专家数（人）"},
+        "C01": {"value": 15, "name": "1. 高新技术企业数"},
+    }
     ret = read(write_return(tmp_path / "r.xlsx", "620722", "2024H1", vals, with_codes=False))
     assert values_of(ret) == {"A01": 5100.0, "E04": 41500.0, "F03": 2.0, "C01": 15.0}
 
 
 def test_numbers_as_text_units_and_approximations(tmp_path):  # type: ignore[no-untyped-def]
-    vals = {"A01": "0.51亿元", "B01": " 36 ", "B03": "230万元", "E04": "4.15亿元", "F06": "1万人次",
-            "F02": "55名", "G01": "1,227.5", "C03": "２２", "G02": "10多", "E05": "31件", "Z02": "17.8万人"}  # fmt: skip
+    vals = {
+        "A01": "0.51亿元",
+        "B01": " 36 ",
+        "B03": "230万元",
+        "E04": "4.15亿元",
+        "F06": "1万人次",
+        "F02": "55名",
+        "G01": "1,227.5",
+        "C03": "２２",
+        "G02": "10多",
+        "E05": "31件",
+        "Z02": "17.8万人",
+    }
     ret = read(write_return(tmp_path / "r.xlsx", "620722", "2024H1", vals))
-    assert values_of(ret) == {"A01": 5100.0, "B01": 36.0, "B03": 230.0, "E04": 41500.0, "F06": 10000.0,
-                              "F02": 55.0, "G01": 1227.5, "C03": 22.0, "G02": 10.0, "E05": 31.0, "Z02": 17.8}  # fmt: skip
+    assert values_of(ret) == {
+        "A01": 5100.0,
+        "B01": 36.0,
+        "B03": 230.0,
+        "E04": 41500.0,
+        "F06": 10000.0,
+        "F02": 55.0,
+        "G01": 1227.5,
+        "C03": 22.0,
+        "G02": 10.0,
+        "E05": 31.0,
+        "Z02": 17.8,
+    }
     a01 = ret.fact("A01")
     assert (a01.raw, a01.unit_written, a01.converted, a01.approximate) == ("0.51亿元", "亿元", True, False)
     assert ret.fact("G02").approximate
@@ -83,7 +114,10 @@ def test_unit_column_differs_from_catalog(tmp_path):  # type: ignore[no-untyped-
     }
     ret = read(write_return(tmp_path / "r.xls", "620722", "2024H1", vals))
     assert {f.column: f.number for f in ret.facts if f.indicator == "E04"} == {
-        "target": 80000.0, "value": 41500.0, "last_year": 36000.0}  # fmt: skip
+        "target": 80000.0,
+        "value": 41500.0,
+        "last_year": 36000.0,
+    }
     assert ret.number("A01") == 5100.0
 
 
@@ -98,9 +132,14 @@ def test_placeholders_are_read_as_no_number(tmp_path):  # type: ignore[no-untype
 
 @pytest.mark.parametrize(
     "written, token",
-    [("2024年1-6月", "2024H1"), ("2024年度", "2024FY"), ("2024年前三季度", "2024Q3"), ("2024年一季度", "2024Q1"),
-     (2024, "2024FY")],
-)  # fmt: skip
+    [
+        ("2024年1-6月", "2024H1"),
+        ("2024年度", "2024FY"),
+        ("2024年前三季度", "2024Q3"),
+        ("2024年一季度", "2024Q1"),
+        (2024, "2024FY"),
+    ],
+)
 def test_period_as_written(tmp_path, written, token):  # type: ignore[no-untyped-def]
     ret = read(write_return(tmp_path / "r.xlsx", "620722", written, {"A01": 1}))
     assert ret.period.token == token
@@ -122,7 +161,11 @@ def test_labels_with_spaces_colons_and_a_gap_before_the_value(tmp_path):  # type
     wb.save(tmp_path / "r.xlsx")
     ret = read(tmp_path / "r.xlsx")
     assert (ret.county_code, ret.county_source.cell, ret.period.token, ret.period_source.cell) == (
-        "620722", "D1", "2024H1", "A2")  # fmt: skip
+        "620722",
+        "D1",
+        "2024H1",
+        "A2",
+    )
     assert values_of(ret) == {"E04": 41500.0}
 
 
@@ -148,7 +191,10 @@ def test_two_row_header(tmp_path):  # type: ignore[no-untyped-def]
     wb.save(tmp_path / "r.xlsx")
     ret = read(tmp_path / "r.xlsx")
     assert {f.column: (f.number, f.cell) for f in ret.facts} == {
-        "target": (40.0, "D6"), "value": (36.0, "E6"), "last_year": (30.0, "F6")}  # fmt: skip
+        "target": (40.0, "D6"),
+        "value": (36.0, "E6"),
+        "last_year": (30.0, "F6"),
+    }
 
 
 def test_merged_title_cells(tmp_path):  # type: ignore[no-untyped-def]
@@ -288,16 +334,33 @@ def _sheet(tmp_path: Path, rows: list[list[object]]) -> Path:
 
 
 def test_unit_in_the_indicator_name_when_there_is_no_unit_column(tmp_path):  # type: ignore[no-untyped-def]
-    p = _sheet(tmp_path, [["行政区划代码", "620722"], ["报告期", "2024H1"], ["指标名称", "本期累计"],
-                          ["技术合同成交额（亿元）", 4.15], ["全社会研发经费支出（万元）", 5100], ["高新技术企业数（家）", 15]])  # fmt: skip
+    p = _sheet(
+        tmp_path,
+        [
+            ["行政区划代码", "620722"],
+            ["报告期", "2024H1"],
+            ["指标名称", "本期累计"],
+            ["技术合同成交额（亿元）", 4.15],
+            ["全社会研发经费支出（万元）", 5100],
+            ["高新技术企业数（家）", 15],
+        ],
+    )
     ret = read(p)
     assert values_of(ret) == {"E04": 41500.0, "A01": 5100.0, "C01": 15.0}
     assert ret.fact("E04").converted
 
 
 def test_code_written_in_the_name_cell(tmp_path):  # type: ignore[no-untyped-def]
-    p = _sheet(tmp_path, [["行政区划代码", "620722"], ["报告期", "2024H1"], ["指标", "本期累计"],
-                          ["E04 技术合同成交额", 41500], ["B01、省级科技计划项目申报数", 36]])  # fmt: skip
+    p = _sheet(
+        tmp_path,
+        [
+            ["行政区划代码", "620722"],
+            ["报告期", "2024H1"],
+            ["指标", "本期累计"],
+            ["E04 技术合同成交额", 41500],
+            ["B01、省级科技计划项目申报数", 36],
+        ],
+    )
     assert values_of(read(p)) == {"E04": 41500.0, "B01": 36.0}
 
 
@@ -321,8 +384,15 @@ def test_period_with_extra_words(tmp_path, written):  # type: ignore[no-untyped-
 
 
 def test_period_headers_as_value_and_last_year_columns(tmp_path):  # type: ignore[no-untyped-def]
-    p = _sheet(tmp_path, [["县区", "临泽县"], ["报告期", "2024年1-6月"],
-                          ["指标名称", "计量单位", "2023年1-6月", "2024年1-6月"], ["高新技术企业数", "家", 12, 15]])  # fmt: skip
+    p = _sheet(
+        tmp_path,
+        [
+            ["县区", "临泽县"],
+            ["报告期", "2024年1-6月"],
+            ["指标名称", "计量单位", "2023年1-6月", "2024年1-6月"],
+            ["高新技术企业数", "家", 12, 15],
+        ],
+    )
     ret = read(p)
     assert ret.county_code == "620723"
     assert {f.column: (f.number, f.cell) for f in ret.facts} == {"value": (15.0, "D4"), "last_year": (12.0, "C4")}

@@ -56,8 +56,9 @@ def nation(tmp_path_factory, request):  # type: ignore[no-untyped-def]
     made = {c: figures(c) for c in slice_counties()}
     for c, vals in made.items():
         write_return(ws.drop(f"{c}.xlsx"), c, "2024H1", vals)
-    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000",
-                                                db_url=ws.db_url)  # fmt: skip
+    settings = ws.settings.__class__.from_env(
+        inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000", db_url=ws.db_url
+    )
     summary = run_batch(settings, CONFIG)
     return ws, made, summary
 
@@ -148,8 +149,9 @@ def test_one_new_return_republishes_only_the_regions_that_hold_it(nation) -> Non
     before = {p: p.stat().st_mtime_ns for p in (gansu, zhangye)}
     county = DIV.counties_of("640100")[0].code
     write_return(ws.drop("更正.xlsx"), county, "2024H1", {**made[county], "A01": made[county]["A01"] + 1000})
-    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000",
-                                                db_url=ws.db_url)  # fmt: skip
+    settings = ws.settings.__class__.from_env(
+        inputs=ws.inputs, outputs=ws.outputs, store=ws.store, region="000000", db_url=ws.db_url
+    )
     summary = run_batch(settings, CONFIG)
     assert [d.status for d in summary.decisions] == ["accepted"]
     written = {p.relative_to(ws.outputs).as_posix() for p in summary.outputs if p.name == "totals.csv"}
@@ -172,8 +174,9 @@ def test_publishers_in_processes_write_what_one_process_writes(nation, tmp_path,
 
     ws, _, summary = nation
     assert len([p for p in summary.outputs if p.name == "totals.csv"]) >= outputs.PARALLEL_FROM
-    settings = ws.settings.__class__.from_env(inputs=ws.inputs, outputs=tmp_path / "serial", store=ws.store,
-                                                region="000000", db_url=ws.db_url)  # fmt: skip
+    settings = ws.settings.__class__.from_env(
+        inputs=ws.inputs, outputs=tmp_path / "serial", store=ws.store, region="000000", db_url=ws.db_url
+    )
     monkeypatch.setattr(outputs, "PARALLEL_FROM", 10**9)
     written = outputs.publish(open_store(settings), CONFIG, settings, None)
     csvs = sorted(p.relative_to(tmp_path / "serial") for p in written if p.suffix == ".csv")

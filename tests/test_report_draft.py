@@ -68,11 +68,20 @@ def test_growth_and_amounts_are_worded_as_a_bureau_writes_them() -> None:
     assert amount(Decimal(36), "项") == "36项" and amount(Decimal("1.745"), "件/万人") == "1.75件/万人"
 
 
-@pytest.mark.parametrize(("paragraphs", "said"), [
-    (["研发经费{{ A01.本期 }}。", "高新技术企业{{ C01.数量 }}家。"], "报告稿.docx：第 3 段“高新技术企业{{ C01.数量 }}家。”：没有“数量”这个字段"),
-    (["项目{{ X99.本期 }}。"], "报告稿.docx：第 2 段“项目{{ X99.本期 }}。”：未知字段“X99”"),
-    (["{{ 地区 }}", "{% if A01.同比 %}同比{{ A01.同比 }}"], "报告稿.docx：第 3 段“{% if A01.同比 %}同比{{ A01.同比 }}”：模板语法错误"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("paragraphs", "said"),
+    [
+        (
+            ["研发经费{{ A01.本期 }}。", "高新技术企业{{ C01.数量 }}家。"],
+            "报告稿.docx：第 3 段“高新技术企业{{ C01.数量 }}家。”：没有“数量”这个字段",
+        ),
+        (["项目{{ X99.本期 }}。"], "报告稿.docx：第 2 段“项目{{ X99.本期 }}。”：未知字段“X99”"),
+        (
+            ["{{ 地区 }}", "{% if A01.同比 %}同比{{ A01.同比 }}"],
+            "报告稿.docx：第 3 段“{% if A01.同比 %}同比{{ A01.同比 }}”：模板语法错误",
+        ),
+    ],
+)
 def test_a_broken_template_is_a_forms_check_error_naming_the_file_and_the_place(tmp_path, paragraphs, said):  # type: ignore[no-untyped-def]
     folder = tmp_path / "key-indicators"
     shutil.copytree(ROOT / "expectations" / "forms" / "key-indicators", folder)

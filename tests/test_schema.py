@@ -37,16 +37,24 @@ def test_a_ledger_from_before_migrations_is_stamped_and_completed(tmp_path):  # 
     db = tmp_path / "old.db"
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.begin() as conn:  # as huizong 0.1 created it: no alembic_version, no override columns
-        conn.execute(sa.text("create table runs (id integer primary key, started_at varchar(32) not null, "
-                             "finished_at varchar(32), inputs text, n_files integer, summary text)"))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "create table runs (id integer primary key, started_at varchar(32) not null, "
+                "finished_at varchar(32), inputs text, n_files integer, summary text)"
+            )
+        )
         cols = ", ".join(
             f'"{c.name}" {c.type.compile(dialect=engine.dialect)}'
             for c in metadata.tables["submissions"].columns
             if not c.name.startswith("override_") and c.name not in ("id", "form")
         )
         conn.execute(sa.text(f"create table submissions (id integer primary key, {cols})"))
-        conn.execute(sa.text("insert into submissions (file, inbox_path, sha256, size, received_at, status) "
-                             "values ('a.xlsx', 'a.xlsx', 'ab', 1, 'now', 'accepted')"))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "insert into submissions (file, inbox_path, sha256, size, received_at, status) "
+                "values ('a.xlsx', 'a.xlsx', 'ab', 1, 'now', 'accepted')"
+            )
+        )
     engine.dispose()
     store = Store.open(f"sqlite:///{db}")
     assert schema.revision(store.engine) == schema.head()
@@ -71,12 +79,27 @@ def test_text_with_nul_is_kept_visibly_on_every_backend(url):  # type: ignore[no
 
     store = Store.open(url)
     with store.begin() as conn:
-        sid = store.insert(conn, st.submissions, {"file": "a\x00b.xls", "inbox_path": "x", "sha256": "s", "size": 3,
-                                                  "received_at": "now", "status": "rejected"})  # fmt: skip
+        sid = store.insert(
+            conn,
+            st.submissions,
+            {
+                "file": "a\x00b.xls",
+                "inbox_path": "x",
+                "sha256": "s",
+                "size": 3,
+                "received_at": "now",
+                "status": "rejected",
+            },
+        )
         store.update_submission(conn, sid, reason="bad\x00cell")
-        store.insert_many(conn, st.issues, [  # the bulk path (the driver's executemany): one row of two with a NUL
-            {"submission_id": sid, "code": "c", "severity": "error", "message": "m\x00", "value": None},
-            {"submission_id": sid, "code": "c", "severity": "error", "message": "plain", "value": 1.5}])  # fmt: skip
+        store.insert_many(
+            conn,
+            st.issues,
+            [  # the bulk path (the driver's executemany): one row of two with a NUL
+                {"submission_id": sid, "code": "c", "severity": "error", "message": "m\x00", "value": None},
+                {"submission_id": sid, "code": "c", "severity": "error", "message": "plain", "value": 1.5},
+            ],
+        )
     [row] = store.submissions()
     assert (row["file"], row["reason"]) == ("a\\x00b.xls", "bad\\x00cell")
     assert [(i["message"], i["value"]) for i in store.issues_for([sid])] == [("m\\x00", None), ("plain", "1.5")]
@@ -104,27 +127,54 @@ def test_project_rows_of_an_older_ledger_become_records_of_the_key_form_and_come
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         command.upgrade(schema.alembic_config(conn), "0005")
-        conn.execute(sa.text("insert into submissions (id, file, inbox_path, sha256, size, received_at, status, "
-                             "county_code, period, form) values (1, 'a.xlsx', 'a.xlsx', 'ab', 1, 'now', 'accepted', "
-                             "'620722', '2024H1', 'key-indicators')"))  # fmt: skip
+        conn.execute(
+            sa.text(
+                "insert into submissions (id, file, inbox_path, sha256, size, received_at, status, "
+                "county_code, period, form) values (1, 'a.xlsx', 'a.xlsx', 'ab', 1, 'now', 'accepted', "
+                "'620722', '2024H1', 'key-indicators')"
+            )
+        )
         rows = [
-            (1, 1, "项目明细", 2, "马铃薯（1）", "甲公司", "91620722MA71ABC1K0", "省级重点研发计划", "立项", 12.5, "12.5", None),
+            (
+                1,
+                1,
+                "项目明细",
+                2,
+                "马铃薯（1）",
+                "甲公司",
+                "91620722MA71ABC1K0",
+                "省级重点研发计划",
+                "立项",
+                12.5,
+                "12.5",
+                None,
+            ),
             (2, 1, "项目明细", 3, "乙", "乙公司", None, "其他", "申报", 200.0, "200万元", "备注"),
             (3, 1, "项目明细", 4, "丙", "", None, None, None, None, "", None),
-        ]  # fmt: skip
+        ]
         for r in rows:
-            conn.execute(sa.text("insert into projects values (:i, :s, :sh, :r, :n, :o, :u, :c, :st, :f, :fr, :no)"),
-                         dict(zip(["i", "s", "sh", "r", "n", "o", "u", "c", "st", "f", "fr", "no"], r, strict=True)))  # fmt: skip
+            conn.execute(
+                sa.text("insert into projects values (:i, :s, :sh, :r, :n, :o, :u, :c, :st, :f, :fr, :no)"),
+                dict(zip(["i", "s", "sh", "r", "n", "o", "u", "c", "st", "f", "fr", "no"], r, strict=True)),
+            )
         command.upgrade(schema.alembic_config(conn), "head")
         assert "projects" not in sa.inspect(conn).get_table_names()
-        got = conn.execute(sa.text("select submission_id, form, county_code, period, sheet, row, key, data "
-                                   "from records order by row")).all()  # fmt: skip
+        got = conn.execute(
+            sa.text("select submission_id, form, county_code, period, sheet, row, key, data from records order by row")
+        ).all()
         assert [g[:7] for g in got] == [
             (1, "key-indicators", "620722", "2024H1", "项目明细", n, None) for n in (2, 3, 4)
         ]
         data = [json.loads(g[7]) for g in got]
-        assert data[0] == {"name": "马铃薯（1）", "org": "甲公司", "uscc": "91620722MA71ABC1K0",
-                           "category": "省级重点研发计划", "status": "立项", "funds": 12.5, "note": None}  # fmt: skip
+        assert data[0] == {
+            "name": "马铃薯（1）",
+            "org": "甲公司",
+            "uscc": "91620722MA71ABC1K0",
+            "category": "省级重点研发计划",
+            "status": "立项",
+            "funds": 12.5,
+            "note": None,
+        }
         assert data[1]["funds"] == 200.0 and data[1]["_raw"] == {"funds": "200万元"} and data[1]["note"] == "备注"
         assert "_raw" not in data[2] and data[2]["funds"] is None
         command.downgrade(schema.alembic_config(conn), "0005")

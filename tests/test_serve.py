@@ -22,9 +22,16 @@ from huizong.ledger.watch import Settler, counts
 
 @pytest.mark.parametrize(
     "name, counted",
-    [("甘州区.xlsx", True), ("~$甘州区.xlsx", False), (".~lock.甘州区.xlsx#", False), ("报表.xlsx.crdownload", False),
-     ("报表.tmp", False), (".DS_Store", False), ("民乐县.xls", True)],
-)  # fmt: skip
+    [
+        ("甘州区.xlsx", True),
+        ("~$甘州区.xlsx", False),
+        (".~lock.甘州区.xlsx#", False),
+        ("报表.xlsx.crdownload", False),
+        ("报表.tmp", False),
+        (".DS_Store", False),
+        ("民乐县.xls", True),
+    ],
+)
 def test_which_files_count(name, counted):  # type: ignore[no-untyped-def]
     assert counts(Path(name)) is counted
 
@@ -91,17 +98,39 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
 
     inputs, outputs, store = tmp_path / "inputs", tmp_path / "outputs", tmp_path / "store"
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONUNBUFFERED": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PYTHONUNBUFFERED": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     log = (tmp_path / "serve.log").open("w")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         web_port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "huizong.cli", "serve", "--settle", "2", "--inputs", str(inputs), "--outputs",
-         str(outputs), "--store", str(store), "--city", "620700", "--web", f"127.0.0.1:{web_port}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "huizong.cli",
+            "serve",
+            "--settle",
+            "2",
+            "--inputs",
+            str(inputs),
+            "--outputs",
+            str(outputs),
+            "--store",
+            str(store),
+            "--city",
+            "620700",
+            "--web",
+            f"127.0.0.1:{web_port}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     try:
         _wait_for(lambda: "正在监视" in (tmp_path / "serve.log").read_text(), 240, "the watcher")
         staging = tmp_path / "staging"
@@ -136,9 +165,20 @@ def test_serve_runs_on_dropped_files_once_and_stops_cleanly(tmp_path):  # type: 
             assert "<h1>登录</h1>" in r.read().decode("utf-8")  # and the review desk beside it (--web)
         chromium = shutil.which("chromium")
         if chromium:  # and, in a browser, it reaches its API rather than the default port 4200
-            dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
-                                  "--dump-dom", ui.group(1) + "/dashboard"], capture_output=True, text=True,
-                                 timeout=120).stdout  # fmt: skip
+            dom = subprocess.run(
+                [
+                    chromium,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--virtual-time-budget=15000",
+                    "--dump-dom",
+                    ui.group(1) + "/dashboard",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            ).stdout
             assert "Can't connect to Server API" not in dom and "4200" not in dom
             assert "<div" in dom
     finally:
@@ -179,6 +219,12 @@ def test_the_server_log_is_placed_without_importing_prefect(tmp_path):  # type: 
     # it: every flow run would then go to a temporary server of its own and be cancelled
     code = "import sys, flows.server as s; print(s.server_log()); print('prefect' in sys.modules)"
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "ph")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1]).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout.split()
     assert out == [str(tmp_path / "ph" / "logs" / "server.log"), "False"]

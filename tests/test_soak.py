@@ -31,8 +31,14 @@ from huizong.settings import Settings
 pytestmark = pytest.mark.slow
 
 COUNTIES = ["620702", "620721", "620722", "620723", "620724", "620725"]
-NAMES = {"620702": "甘州区", "620721": "肃南县", "620722": "民乐县", "620723": "临泽县", "620724": "高台县",
-         "620725": "山丹县"}  # fmt: skip
+NAMES = {
+    "620702": "甘州区",
+    "620721": "肃南县",
+    "620722": "民乐县",
+    "620723": "临泽县",
+    "620724": "高台县",
+    "620725": "山丹县",
+}
 
 
 def _drops(src: Path) -> list[tuple[str, list[Path]]]:
@@ -43,26 +49,59 @@ def _drops(src: Path) -> list[tuple[str, list[Path]]]:
         return write_return(src / name, county, period, {**BASE_VALUES, **changes})
 
     def contracts(name: str, county: str, month: int, n: int) -> Path:
-        rows = [contract(f"{county}2024{month:02d}{k:02d}", registered=dt.datetime(2024, month, 10 + k),
-                         signed=dt.datetime(2024, month, 1)) for k in range(n)]  # fmt: skip
+        rows = [
+            contract(
+                f"{county}2024{month:02d}{k:02d}",
+                registered=dt.datetime(2024, month, 10 + k),
+                signed=dt.datetime(2024, month, 1),
+            )
+            for k in range(n)
+        ]
         return write_contracts(src / name, county, f"2024年{month}月", rows)
 
     src.mkdir(parents=True)
-    nights.append(("2024-04-05T23:00:00+08:00", [ret(f"{NAMES[c]}_Q1.xlsx", c, "2024Q1", A01=1000) for c in COUNTIES[:3]]
-                   + [contracts("民乐县_1月合同.xlsx", "620722", 1, 3)]))  # fmt: skip
+    nights.append(
+        (
+            "2024-04-05T23:00:00+08:00",
+            [ret(f"{NAMES[c]}_Q1.xlsx", c, "2024Q1", A01=1000) for c in COUNTIES[:3]]
+            + [contracts("民乐县_1月合同.xlsx", "620722", 1, 3)],
+        )
+    )
     dup = src / "dup"
     dup.mkdir()
-    nights.append(("2024-04-10T23:00:00+08:00", [ret(f"{NAMES[c]}_Q1.xlsx", c, "2024Q1", A01=1100) for c in COUNTIES[3:5]]
-                   + [Path(shutil.copy(src / "民乐县_Q1.xlsx", dup / "民乐县_Q1(1).xlsx"))]))  # fmt: skip
+    nights.append(
+        (
+            "2024-04-10T23:00:00+08:00",
+            [ret(f"{NAMES[c]}_Q1.xlsx", c, "2024Q1", A01=1100) for c in COUNTIES[3:5]]
+            + [Path(shutil.copy(src / "民乐县_Q1.xlsx", dup / "民乐县_Q1(1).xlsx"))],
+        )
+    )
     word = src / "工作总结.xlsx"
     word.write_bytes(b"PK\x03\x04not really")
     os.utime(word, (1_600_000_000, 1_600_000_000))
-    nights.append(("2024-04-15T23:00:00+08:00", [ret("山丹县_Q1.xlsx", "620725", "2024Q1", A01=900),
-                                                  ret("甘州区_Q1_更正.xlsx", "620702", "2024Q1", A01=1200), word]))  # fmt: skip
-    nights.append(("2024-07-08T23:00:00+08:00", [ret(f"{NAMES[c]}_H1.xlsx", c, "2024H1", A01=3000) for c in COUNTIES[:4]]
-                   + [contracts(f"民乐县_{m}月合同.xlsx", "620722", m, 2) for m in range(2, 7)]))  # fmt: skip
-    nights.append(("2024-07-10T23:00:00+08:00", [ret("高台县_H1.xlsx", "620724", "2024H1", A01=3100),
-                                                  ret("山丹县_H1.xlsx", "620725", "2024H1", B02=99)]))  # fmt: skip
+    nights.append(
+        (
+            "2024-04-15T23:00:00+08:00",
+            [
+                ret("山丹县_Q1.xlsx", "620725", "2024Q1", A01=900),
+                ret("甘州区_Q1_更正.xlsx", "620702", "2024Q1", A01=1200),
+                word,
+            ],
+        )
+    )
+    nights.append(
+        (
+            "2024-07-08T23:00:00+08:00",
+            [ret(f"{NAMES[c]}_H1.xlsx", c, "2024H1", A01=3000) for c in COUNTIES[:4]]
+            + [contracts(f"民乐县_{m}月合同.xlsx", "620722", m, 2) for m in range(2, 7)],
+        )
+    )
+    nights.append(
+        (
+            "2024-07-10T23:00:00+08:00",
+            [ret("高台县_H1.xlsx", "620724", "2024H1", A01=3100), ret("山丹县_H1.xlsx", "620725", "2024H1", B02=99)],
+        )
+    )
     nights.append(("2024-07-20T23:00:00+08:00", [ret("山丹县_H1_更正.xlsx", "620725", "2024H1", A01=2900)]))
     nights.append(("2024-10-10T23:00:00+08:00", [ret(f"{NAMES[c]}_Q3.xlsx", c, "2024Q3", A01=5000) for c in COUNTIES]))
     nights.append(
@@ -79,8 +118,10 @@ def _night(root: str, now: str, kill_at: int) -> None:
     os.environ["HUIZONG_FAULT_KILL_AT"] = str(kill_at) if kill_at else ""
     clock.reset_fault_points()
     r = Path(root)
-    run_batch(Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", region="620700",
-                                quiet="0"), CONFIG)  # fmt: skip
+    run_batch(
+        Settings.from_env(inputs=r / "inputs", outputs=r / "outputs", store=r / "store", region="620700", quiet="0"),
+        CONFIG,
+    )
     os._exit(0)
 
 
@@ -133,8 +174,11 @@ def _state(root: Path) -> dict[str, object]:
     out["open_runs"] = con.execute("select count(*) from runs where finished_at is null").fetchone()
     con.close()
     store = root / "store"
-    out["store"] = sorted(str(p.relative_to(store)) for p in store.rglob("*") if p.is_file()
-                          and p.parent.name != "store" and "staging" not in p.parts)  # fmt: skip
+    out["store"] = sorted(
+        str(p.relative_to(store))
+        for p in store.rglob("*")
+        if p.is_file() and p.parent.name != "store" and "staging" not in p.parts
+    )
     out["inbox"] = sorted(str(p.relative_to(root / "inputs")) for p in (root / "inputs").rglob("*") if p.is_file())
     outputs = root / "outputs"
     for p in sorted(outputs.rglob("*")):

@@ -39,8 +39,9 @@ def test_the_board_and_the_reporting_status_agree_on_lateness_and_on_whose_rows_
     write_return(ws.drop("甘州区.xlsx"), "620702", "2024H1")
     _night(ws, monkeypatch, "2024-07-20T20:00:00+08:00")
 
-    statuses = {r["county_code"]: r["status"] for r in ws.csv("620700/key-indicators/reporting.csv")
-                if r["period"] == "2024H1"}  # fmt: skip
+    statuses = {
+        r["county_code"]: r["status"] for r in ws.csv("620700/key-indicators/reporting.csv") if r["period"] == "2024H1"
+    }
     assert statuses["620722"] == "on-time"  # its correction came late; its first acceptable version did not
     assert statuses["620702"] == "late"
     assert statuses["620723"] == "missing"  # 民乐's upload of its code is 民乐's refusal, not 临泽's

@@ -51,8 +51,12 @@ def test_header_rules(tmp_path, header, expected):  # type: ignore[no-untyped-de
 def test_header_messages_name_the_county_and_city(tmp_path):  # type: ignore[no-untyped-def]
     p = write_return(tmp_path / "r.xlsx", "", "", shape=Shape(header={"行政区划代码": "110101", "报告期": "2024H1"}))
     assert messages_of(p) == ["110101（东城区）不属于张掖市，请报送本市所辖县区的报表"]
-    p = write_return(tmp_path / "m.xlsx", "", "", shape=Shape(
-        header={"填报单位": "民乐县科学技术局", "行政区划代码": "620723", "报告期": "2024H1"}))  # fmt: skip
+    p = write_return(
+        tmp_path / "m.xlsx",
+        "",
+        "",
+        shape=Shape(header={"填报单位": "民乐县科学技术局", "行政区划代码": "620723", "报告期": "2024H1"}),
+    )
     assert messages_of(p) == ["行政区划代码 620723（临泽县）与填报单位“民乐县科学技术局”不符"]
 
 
@@ -127,18 +131,35 @@ GOOD = valid_uscc("91620722MA71ABC1K")
     [
         (project_row(1, "项目", "单位", GOOD, "省级重点研发计划", "立项", 60), []),
         (project_row(1, "项目", "单位", GOOD.lower(), "省级重点研发计划", "立项", 60), []),
-        (project_row(1, "项目", "单位", GOOD[:-1] + ("0" if GOOD[-1] != "0" else "1"), "省级重点研发计划", "立项", 60),
-         [("record-uscc-check-failed", "error", "D2", "uscc")]),
-        (project_row(1, "项目", "单位", "91620722MA71ABC1", "省级重点研发计划", "立项", 60),
-         [("record-uscc-invalid", "error", "D2", "uscc")]),
-        (project_row(1, "项目", "单位", "91620722MA71ABCIOK", "省级重点研发计划", "立项", 60),
-         [("record-uscc-invalid", "error", "D2", "uscc")]),
-        (project_row(1, "项目", "单位", GOOD, "县级计划", "立项", 60), [("record-choice-unknown", "warning", "E2", "category")]),
-        (project_row(1, "项目", "单位", GOOD, "其他", "进行中", 60), [("record-choice-unknown", "warning", "F2", "status")]),
-        (project_row(1, "项目", "单位", GOOD, "其他", "已结题", "二十万"), [("record-not-numeric", "error", "G2", "funds")]),
+        (
+            project_row(
+                1, "项目", "单位", GOOD[:-1] + ("0" if GOOD[-1] != "0" else "1"), "省级重点研发计划", "立项", 60
+            ),
+            [("record-uscc-check-failed", "error", "D2", "uscc")],
+        ),
+        (
+            project_row(1, "项目", "单位", "91620722MA71ABC1", "省级重点研发计划", "立项", 60),
+            [("record-uscc-invalid", "error", "D2", "uscc")],
+        ),
+        (
+            project_row(1, "项目", "单位", "91620722MA71ABCIOK", "省级重点研发计划", "立项", 60),
+            [("record-uscc-invalid", "error", "D2", "uscc")],
+        ),
+        (
+            project_row(1, "项目", "单位", GOOD, "县级计划", "立项", 60),
+            [("record-choice-unknown", "warning", "E2", "category")],
+        ),
+        (
+            project_row(1, "项目", "单位", GOOD, "其他", "进行中", 60),
+            [("record-choice-unknown", "warning", "F2", "status")],
+        ),
+        (
+            project_row(1, "项目", "单位", GOOD, "其他", "已结题", "二十万"),
+            [("record-not-numeric", "error", "G2", "funds")],
+        ),
         (project_row(1, "项目", "单位", GOOD, "其他", "在研", "20万元"), []),
     ],
-)  # fmt: skip
+)
 def test_project_detail_rules(tmp_path, row, expected):  # type: ignore[no-untyped-def]
     p = write_return(tmp_path / "r.xlsx", "620722", "2024H1", shape=Shape(projects=[row]))
     assert [i for i in issues_of(p)["r.xlsx"] if not i[0].startswith("detail-")] == expected
@@ -159,9 +180,21 @@ def test_one_batch_many_files_one_run_per_suite(tmp_path):  # type: ignore[no-un
     bad = write_return(tmp_path / "bad.xlsx", "620723", "2024H1", {**BASE_VALUES, "B02": 99})
     rets = [read_return(p, CONFIG, CITY) for p in [*paths, bad]]
     by_file, results = validator_for(CONFIG, CITY).run(rets)
-    assert {r.suite for r in results} == {"returns", "facts", "coverage", "pairs", "ratios", "history",
-                                          "last_year", "jumps", "peers", "key-indicators.records",
-                                          "key-indicators.returns", "tech-contracts.records", "tech-contracts.answers"}  # fmt: skip
+    assert {r.suite for r in results} == {
+        "returns",
+        "facts",
+        "coverage",
+        "pairs",
+        "ratios",
+        "history",
+        "last_year",
+        "jumps",
+        "peers",
+        "key-indicators.records",
+        "key-indicators.returns",
+        "tech-contracts.records",
+        "tech-contracts.answers",
+    }
     facts = next(r for r in results if r.suite == "facts")
     assert facts.rows == 4 * 37 * 3  # one frame for the batch (target, value, last year), not one per file
     assert [i.code for i in by_file["bad.xlsx"]] == ["approved-exceeds-applied"]
@@ -196,8 +229,12 @@ def test_a_suite_edited_before_regions_still_names_the_counties_by_their_old_par
     assert '"region_county_codes"' in text
     suite.write_text(text.replace('"region_county_codes"', '"city_county_codes"'), encoding="utf-8")
     config = Config.load(root)
-    outside = write_return(tmp_path / "外市.xlsx", "", "", shape=Shape(header={"行政区划代码": "110101", "报告期": "2024H1"},
-                                                                       title="县（区）科技创新主要指标报表"))  # fmt: skip
+    outside = write_return(
+        tmp_path / "外市.xlsx",
+        "",
+        "",
+        shape=Shape(header={"行政区划代码": "110101", "报告期": "2024H1"}, title="县（区）科技创新主要指标报表"),
+    )
     inside = write_return(tmp_path / "民乐县.xlsx", "620722", "2024H1")
     rets = [read_return(p, config, CITY) for p in (outside, inside)]
     by_file, _ = validator_for(config, CITY).run(rets)

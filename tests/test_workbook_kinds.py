@@ -47,8 +47,10 @@ def refused(path: Path, code: str) -> str:
 
 
 def test_a_formula_after_a_styled_blank_is_named_at_its_own_cell() -> None:
-    body = (b'<sheetData><row r="1"><c r="B1" s="1"/><c r="C1"><f>A1*2</f></c>'
-            b'<c r="D1" t="str"><f>X</f><v>1</v></c><x:c r="E1"><x:f>1</x:f><x:v></x:v></x:c></row></sheetData>')  # fmt: skip
+    body = (
+        b'<sheetData><row r="1"><c r="B1" s="1"/><c r="C1"><f>A1*2</f></c>'
+        b'<c r="D1" t="str"><f>X</f><v>1</v></c><x:c r="E1"><x:f>1</x:f><x:v></x:v></x:c></row></sheetData>'
+    )
     scan = _SheetScan("表", Limits())
     scan.feed(body, final=True)
     assert scan.formula_cells == ["C1", "E1"]
@@ -72,10 +74,15 @@ def test_a_template_with_50000_formatted_blanks_after_its_formulas_is_screened_w
 
 def test_an_empty_last_row_and_formatted_blanks_down_to_row_1048576_are_nothing_to_delete(tmp_path: Path) -> None:
     good = write_return(tmp_path / "good.xlsx", "620722", "2024H1")
-    tail = (b'<row r="1048575" spans="1:3"><c r="A1048575" s="1"/><c r="C1048575" s="1"/></row>'
-            b'<row r="1048576" ht="12.8" customHeight="1"/>')  # fmt: skip
-    path = rewrite_zip(good, tmp_path / "r.xlsx", lambda n, d: d.replace(b"</sheetData>", tail + b"</sheetData>")
-                       if n == "xl/worksheets/sheet1.xml" else d)  # fmt: skip
+    tail = (
+        b'<row r="1048575" spans="1:3"><c r="A1048575" s="1"/><c r="C1048575" s="1"/></row>'
+        b'<row r="1048576" ht="12.8" customHeight="1"/>'
+    )
+    path = rewrite_zip(
+        good,
+        tmp_path / "r.xlsx",
+        lambda n, d: d.replace(b"</sheetData>", tail + b"</sheetData>") if n == "xl/worksheets/sheet1.xml" else d,
+    )
     ret = read(path)
     assert ret.readable and not ret.issues and values(ret)["A01"] == 5100
 
@@ -116,8 +123,9 @@ def test_a_word_97_document_is_still_not_a_workbook(tmp_path: Path) -> None:
         (struct.pack("<HHH", 1, 4, 2) + b"\0" * 120, "RC4 CryptoAPI 加密"),
     ],
 )
-def test_an_encrypted_xls_is_encrypted_by_its_scheme_not_corrupt(tmp_path: Path, xls_stream: bytes, filepass: bytes,
-                                                                 scheme: str) -> None:  # fmt: skip
+def test_an_encrypted_xls_is_encrypted_by_its_scheme_not_corrupt(
+    tmp_path: Path, xls_stream: bytes, filepass: bytes, scheme: str
+) -> None:
     path = write_cfb(tmp_path / "r.xls", {"Workbook": with_record_after_bof(xls_stream, 0x002F, filepass)})
     msg = refused(path, "file-encrypted")
     assert scheme in msg and "清空密码后保存" in msg
@@ -192,8 +200,15 @@ def test_a_package_written_with_backslashes_is_read(tmp_path: Path) -> None:
 
 def test_a_minimal_package_without_an_xl_folder_is_read_and_screened(tmp_path: Path) -> None:
     good = write_return(tmp_path / "good.xlsx", "620722", "2024H1")
-    keep = {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/_rels/workbook.xml.rels",
-            "xl/worksheets/sheet1.xml", "xl/styles.xml", "xl/sharedStrings.xml"}  # fmt: skip
+    keep = {
+        "[Content_Types].xml",
+        "_rels/.rels",
+        "xl/workbook.xml",
+        "xl/_rels/workbook.xml.rels",
+        "xl/worksheets/sheet1.xml",
+        "xl/styles.xml",
+        "xl/sharedStrings.xml",
+    }
     path = tmp_path / "r.xlsx"
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in src.namelist():
@@ -214,8 +229,11 @@ def test_an_xlsb_with_a_binary_main_part_is_taken_for_the_binary_reader(tmp_path
 
     path = tmp_path / "r.xlsb"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml", '<Types><Override PartName="/xl/wb.bin" '
-                   'ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>')  # fmt: skip
+        z.writestr(
+            "[Content_Types].xml",
+            '<Types><Override PartName="/xl/wb.bin" '
+            'ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>',
+        )
         z.writestr("xl/wb.bin", b"\x83\x01\x00")
     assert sniff(path).format == "xlsb"
 
@@ -232,26 +250,59 @@ def _ods(path: Path) -> None:
 @pytest.mark.parametrize(
     "name, write, code, words",
     [
-        ("old.xls", lambda p: p.write_bytes(b"\x09\x04\x06\x00\x00\x00\x10\x00" + b"\0" * 200), "format-unsupported",
-         "Excel 4.0 的旧格式工作表"),
-        ("old2.xls", lambda p: p.write_bytes(b"\x09\x00\x04\x00\x02\x00\x10\x00" + b"\0" * 200), "format-unsupported",
-         "Excel 2.1 的旧格式工作表"),
-        ("t.csv", lambda p: p.write_text("指标名称,本期累计\n研发经费,5100\n", encoding="utf-8"), "format-unsupported",
-         "CSV 文本"),
-        ("t.xls", lambda p: p.write_text("指标名称\t本期累计\n研发经费\t5100\n", encoding="gb18030"), "format-unsupported",
-         "CSV 文本"),
-        ("t.fods", lambda p: p.write_text('<?xml version="1.0"?><office:document xmlns:office="urn:oasis:names:tc:'
-                                          'opendocument:xmlns:office:1.0" office:mimetype="application/vnd.oasis.'
-                                          'opendocument.spreadsheet"/>'), "format-unsupported", "平面 XML 表格（.fods）"),
-        ("t2003.xml", lambda p: p.write_text('<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?><Workbook '
-                                             'xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>'),
-         "format-unsupported", "Excel 2003 XML 表格"),
-        ("page.xls", lambda p: p.write_text("<html><body><table><tr><td>1</td></tr></table></body></html>"),
-         "format-unsupported", "网页"),
+        (
+            "old.xls",
+            lambda p: p.write_bytes(b"\x09\x04\x06\x00\x00\x00\x10\x00" + b"\0" * 200),
+            "format-unsupported",
+            "Excel 4.0 的旧格式工作表",
+        ),
+        (
+            "old2.xls",
+            lambda p: p.write_bytes(b"\x09\x00\x04\x00\x02\x00\x10\x00" + b"\0" * 200),
+            "format-unsupported",
+            "Excel 2.1 的旧格式工作表",
+        ),
+        (
+            "t.csv",
+            lambda p: p.write_text("指标名称,本期累计\n研发经费,5100\n", encoding="utf-8"),
+            "format-unsupported",
+            "CSV 文本",
+        ),
+        (
+            "t.xls",
+            lambda p: p.write_text("指标名称\t本期累计\n研发经费\t5100\n", encoding="gb18030"),
+            "format-unsupported",
+            "CSV 文本",
+        ),
+        (
+            "t.fods",
+            lambda p: p.write_text(
+                '<?xml version="1.0"?><office:document xmlns:office="urn:oasis:names:tc:'
+                'opendocument:xmlns:office:1.0" office:mimetype="application/vnd.oasis.'
+                'opendocument.spreadsheet"/>'
+            ),
+            "format-unsupported",
+            "平面 XML 表格（.fods）",
+        ),
+        (
+            "t2003.xml",
+            lambda p: p.write_text(
+                '<?xml version="1.0"?><?mso-application progid="Excel.Sheet"?><Workbook '
+                'xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>'
+            ),
+            "format-unsupported",
+            "Excel 2003 XML 表格",
+        ),
+        (
+            "page.xls",
+            lambda p: p.write_text("<html><body><table><tr><td>1</td></tr></table></body></html>"),
+            "format-unsupported",
+            "网页",
+        ),
         ("t.ods", _ods, "format-unsupported", "OpenDocument 表格（.ods"),
         ("t.txt", lambda p: p.write_text("这是一份说明"), "not-a-workbook", "文本文件"),
     ],
-)  # fmt: skip
+)
 def test_each_kind_of_file_gets_its_own_reason_and_remedy(tmp_path: Path, name, write, code, words) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / name
     write(path)
@@ -302,10 +353,16 @@ def test_an_xlsm_holding_a_macro_sheet_is_told_to_delete_it(tmp_path: Path) -> N
 def test_an_xlsb_its_reader_cannot_open_names_the_binary_format(tmp_path: Path) -> None:
     path = tmp_path / "r.xlsb"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml", '<Types><Override PartName="/wtf/workbook.bin" '
-                   'ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>')  # fmt: skip
-        z.writestr("_rels/.rels", '<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
-                   'officeDocument/2006/relationships/officeDocument" Target="wtf/workbook.bin"/></Relationships>')  # fmt: skip
+        z.writestr(
+            "[Content_Types].xml",
+            '<Types><Override PartName="/wtf/workbook.bin" '
+            'ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>',
+        )
+        z.writestr(
+            "_rels/.rels",
+            '<Relationships><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+            'officeDocument/2006/relationships/officeDocument" Target="wtf/workbook.bin"/></Relationships>',
+        )
         z.writestr("wtf/workbook.bin", b"\x83\x01\x00\x84\x01\x00")
     msg = refused(path, "format-unsupported")
     assert msg.startswith("文件是 Excel 二进制工作簿（.xlsb），无法可靠读取。请在 Excel 或 WPS 中打开，另存为 .xlsx")
@@ -331,18 +388,32 @@ def _wide(text: str) -> bytes:
 
 def test_an_xlsb_sheet_spanning_too_many_cells_is_refused_by_its_records_before_reading(tmp_path: Path) -> None:
     path = tmp_path / "r.xlsb"
-    sheet = (_brt(0x81, b"") + _brt(0x00, struct.pack("<I", 0) + b"\0" * 21) + _brt(0x05, struct.pack("<IId", 0, 0, 1.0))
-             + _brt(0x01, struct.pack("<II", 5, 0))  # a blank: no value, no extent
-             + _brt(0x00, struct.pack("<I", 99_999) + b"\0" * 21) + _brt(0x05, struct.pack("<IId", 99, 0, 2.0)))  # fmt: skip
+    sheet = (
+        _brt(0x81, b"")
+        + _brt(0x00, struct.pack("<I", 0) + b"\0" * 21)
+        + _brt(0x05, struct.pack("<IId", 0, 0, 1.0))
+        + _brt(0x01, struct.pack("<II", 5, 0))  # a blank: no value, no extent
+        + _brt(0x00, struct.pack("<I", 99_999) + b"\0" * 21)
+        + _brt(0x05, struct.pack("<IId", 99, 0, 2.0))
+    )
     book = _brt(0x83, b"") + _brt(0x9C, struct.pack("<II", 0, 1) + _wide("rId1") + _wide("明细")) + _brt(0x84, b"")
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("[Content_Types].xml", '<Types><Override PartName="/xl/workbook.bin" '
-                   'ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>')  # fmt: skip
-        z.writestr("_rels/.rels", f'<Relationships><Relationship Id="rId1" Type="{rel}/officeDocument" '
-                   'Target="xl/workbook.bin"/></Relationships>')  # fmt: skip
-        z.writestr("xl/_rels/workbook.bin.rels", f'<Relationships><Relationship Id="rId1" Type="{rel}/worksheet" '
-                   'Target="worksheets/sheet1.bin"/></Relationships>')  # fmt: skip
+        z.writestr(
+            "[Content_Types].xml",
+            '<Types><Override PartName="/xl/workbook.bin" '
+            'ContentType="application/vnd.ms-excel.sheet.binary.macroEnabled.main"/></Types>',
+        )
+        z.writestr(
+            "_rels/.rels",
+            f'<Relationships><Relationship Id="rId1" Type="{rel}/officeDocument" '
+            'Target="xl/workbook.bin"/></Relationships>',
+        )
+        z.writestr(
+            "xl/_rels/workbook.bin.rels",
+            f'<Relationships><Relationship Id="rId1" Type="{rel}/worksheet" '
+            'Target="worksheets/sheet1.bin"/></Relationships>',
+        )
         z.writestr("xl/workbook.bin", book)
         z.writestr("xl/worksheets/sheet1.bin", sheet)
     msg = refused(path, "file-over-limits")

@@ -50,8 +50,13 @@ class Role(Worded):
     levels: tuple[str, ...]
 
 
-ROLE_SPELLINGS = {**{r.value: r for r in Role}, **{r.zh: r for r in Role}, "县区": Role.COUNTY, "市级": Role.CITY,
-                  "省级": Role.PROVINCE}  # fmt: skip
+ROLE_SPELLINGS = {
+    **{r.value: r for r in Role},
+    **{r.zh: r for r in Role},
+    "县区": Role.COUNTY,
+    "市级": Role.CITY,
+    "省级": Role.PROVINCE,
+}
 USERNAME = re.compile(r"^[a-z0-9_.@\-\u4e00-\u9fff]{2,64}$")
 MIN_PASSWORD = 10
 
@@ -142,28 +147,68 @@ def may_act_on(user: User, division: str, divisions: Divisions) -> bool:
 
 def user_of(row: Any) -> User:
     """A User from a `users` row (a mapping of its columns)."""
-    return User(int(row["id"]), str(row["username"]), str(row["display_name"] or ""), Role.of(str(row["role"])),
-                str(row["division"]), str(row["phone"] or ""), str(row["email"] or ""), bool(row["must_change"]),
-                row["disabled_at"] is not None, row.get("notices_off_at") is None)  # fmt: skip
+    return User(
+        int(row["id"]),
+        str(row["username"]),
+        str(row["display_name"] or ""),
+        Role.of(str(row["role"])),
+        str(row["division"]),
+        str(row["phone"] or ""),
+        str(row["email"] or ""),
+        bool(row["must_change"]),
+        row["disabled_at"] is not None,
+        row.get("notices_off_at") is None,
+    )
 
 
 record_action = review.journal  # one journal for accounts and reviews
 
 
-def add_user(store: st.Store, divisions: Divisions, username: str, role: str | Role, division: str, *,
-             password: str | None = None, display_name: str = "", phone: str = "", email: str = "",
-             actor: str = "cli", address: str = "") -> tuple[User, str | None]:  # fmt: skip
+def add_user(
+    store: st.Store,
+    divisions: Divisions,
+    username: str,
+    role: str | Role,
+    division: str,
+    *,
+    password: str | None = None,
+    display_name: str = "",
+    phone: str = "",
+    email: str = "",
+    actor: str = "cli",
+    address: str = "",
+) -> tuple[User, str | None]:
     """Create an account. Without `password` a first one is made and returned (the user must change
     it at first sign-in); a chosen one must pass `check_password`."""
-    [(user, made)] = add_users(store, divisions, [{"username": username, "role": str(role), "division": division,
-                               "display_name": display_name, "phone": phone, "email": email}],
-                               passwords=[password], actor=actor, address=address)  # fmt: skip
+    [(user, made)] = add_users(
+        store,
+        divisions,
+        [
+            {
+                "username": username,
+                "role": str(role),
+                "division": division,
+                "display_name": display_name,
+                "phone": phone,
+                "email": email,
+            }
+        ],
+        passwords=[password],
+        actor=actor,
+        address=address,
+    )
     return user, made
 
 
-def add_users(store: st.Store, divisions: Divisions, rows: Sequence[Mapping[str, str]], *,
-              passwords: list[str | None] | None = None, actor: str = "cli",
-              address: str = "") -> list[tuple[User, str | None]]:  # fmt: skip
+def add_users(
+    store: st.Store,
+    divisions: Divisions,
+    rows: Sequence[Mapping[str, str]],
+    *,
+    passwords: list[str | None] | None = None,
+    actor: str = "cli",
+    address: str = "",
+) -> list[tuple[User, str | None]]:
     """Create every account of `rows` in one transaction, or none: every problem is listed, each
     with its row (counted from 1), in one AccountError."""
     problems: list[str] = []
@@ -197,21 +242,35 @@ def add_users(store: st.Store, divisions: Divisions, rows: Sequence[Mapping[str,
             raise AccountError(f"用户名已存在：{'、'.join(sorted(taken))}")
         for name, role, division, row, password in prepared:
             made = None if password is not None else new_password()
-            values = {"username": name, "display_name": str(row.get("display_name", "")).strip(), "role": role.value,
-                      "division": division, "phone": str(row.get("phone", "")).strip(),
-                      "email": str(row.get("email", "")).strip(), "password_hash": hash_password(password or made or ""),
-                      "must_change": made is not None, "created_at": now(), "password_changed_at": None,
-                      "disabled_at": None}  # fmt: skip
+            values = {
+                "username": name,
+                "display_name": str(row.get("display_name", "")).strip(),
+                "role": role.value,
+                "division": division,
+                "phone": str(row.get("phone", "")).strip(),
+                "email": str(row.get("email", "")).strip(),
+                "password_hash": hash_password(password or made or ""),
+                "must_change": made is not None,
+                "created_at": now(),
+                "password_changed_at": None,
+                "disabled_at": None,
+            }
             uid = st.Store.insert(conn, users, values)
-            record_action(conn, actor, "user-add", target=name, division=division, address=address,
-                          detail={"role": role.value})  # fmt: skip
+            record_action(
+                conn, actor, "user-add", target=name, division=division, address=address, detail={"role": role.value}
+            )
             out.append((user_of({**values, "id": uid}), made))
     return out
 
 
-IMPORT_COLUMNS = {"username": ("用户名", "username", "账号"), "display_name": ("姓名", "name", "display_name"),
-                  "role": ("角色", "role"), "division": ("区划代码", "division", "行政区划代码"),
-                  "phone": ("电话", "联系电话", "phone"), "email": ("邮箱", "电子邮箱", "email")}  # fmt: skip
+IMPORT_COLUMNS = {
+    "username": ("用户名", "username", "账号"),
+    "display_name": ("姓名", "name", "display_name"),
+    "role": ("角色", "role"),
+    "division": ("区划代码", "division", "行政区划代码"),
+    "phone": ("电话", "联系电话", "phone"),
+    "email": ("邮箱", "电子邮箱", "email"),
+}
 
 
 def read_import(path: Path) -> list[dict[str, str]]:
@@ -230,8 +289,11 @@ def read_import(path: Path) -> list[dict[str, str]]:
     missing = [IMPORT_COLUMNS[k][0] for k in ("username", "role", "division") if found[k] is None]
     if missing:
         raise AccountError(f"{path.name} 缺少列：{'、'.join(missing)}")
-    return [{k: (r.get(col) or "").strip() for k, col in found.items() if col is not None} for r in reader
-            if any((v or "").strip() for v in r.values())]  # fmt: skip
+    return [
+        {k: (r.get(col) or "").strip() for k, col in found.items() if col is not None}
+        for r in reader
+        if any((v or "").strip() for v in r.values())
+    ]
 
 
 def find(store: st.Store, username: str) -> User | None:
@@ -281,8 +343,15 @@ def authenticate(store: st.Store, username: str, password: str) -> User | None:
     return user_of(row._mapping)
 
 
-def set_password(store: st.Store, username: str, password: str | None = None, *, actor: str = "cli",
-                 address: str = "", reason: str = "") -> str | None:  # fmt: skip
+def set_password(
+    store: st.Store,
+    username: str,
+    password: str | None = None,
+    *,
+    actor: str = "cli",
+    address: str = "",
+    reason: str = "",
+) -> str | None:
     """Set a user's password: a chosen one (checked; the user need not change it), or, without one,
     a new first password returned (a reset: the user must change it at next sign-in)."""
     user = find(store, username)
@@ -292,11 +361,24 @@ def set_password(store: st.Store, username: str, password: str | None = None, *,
         check_password(password, user.username)
     made = None if password is not None else new_password()
     with store.begin() as conn:
-        conn.execute(sa.update(users).where(users.c.id == user.id).values(
-            password_hash=hash_password(password or made or ""), must_change=made is not None,
-            password_changed_at=now()))  # fmt: skip
-        record_action(conn, actor, "password-reset" if made else "password-set", target=user.username,
-                      division=user.division, reason=reason, address=address)  # fmt: skip
+        conn.execute(
+            sa.update(users)
+            .where(users.c.id == user.id)
+            .values(
+                password_hash=hash_password(password or made or ""),
+                must_change=made is not None,
+                password_changed_at=now(),
+            )
+        )
+        record_action(
+            conn,
+            actor,
+            "password-reset" if made else "password-set",
+            target=user.username,
+            division=user.division,
+            reason=reason,
+            address=address,
+        )
     return made
 
 
@@ -324,8 +406,15 @@ def disable(store: st.Store, username: str, reason: str, *, actor: str = "cli", 
         conn.execute(
             sa.update(users).where(users.c.id == user.id, users.c.disabled_at.is_(None)).values(disabled_at=now())
         )
-        record_action(conn, actor, "user-disable", target=user.username, division=user.division, reason=reason.strip(),
-                      address=address)  # fmt: skip
+        record_action(
+            conn,
+            actor,
+            "user-disable",
+            target=user.username,
+            division=user.division,
+            reason=reason.strip(),
+            address=address,
+        )
     found = find(store, username)
     assert found is not None
     return found
@@ -371,5 +460,11 @@ def set_notices(store: st.Store, user: User, on: bool, address: str = "") -> Non
     """A user's own choice: notices by e-mail, or none."""
     with store.begin() as conn:
         conn.execute(sa.update(users).where(users.c.id == user.id).values(notices_off_at=None if on else now()))
-        record_action(conn, user.username, "notices-on" if on else "notices-off", target=user.username,
-                      division=user.division, address=address)  # fmt: skip
+        record_action(
+            conn,
+            user.username,
+            "notices-on" if on else "notices-off",
+            target=user.username,
+            division=user.division,
+            address=address,
+        )

@@ -67,13 +67,22 @@ def explain(store: st.Store, user: acc.User, row: Mapping[str, Any], texts: Mapp
         raise Refused("请至少为一条警告填写说明")
     with store.begin() as conn:
         rv.explain(conn, int(row["id"]), given, user.username)
-        rv.journal(conn, user.username, "explain", target=str(row["id"]), division=str(row["county_code"]),
-                   address=address, detail={"issues": sorted(given)}, user_id=user.id)  # fmt: skip
+        rv.journal(
+            conn,
+            user.username,
+            "explain",
+            target=str(row["id"]),
+            division=str(row["county_code"]),
+            address=address,
+            detail={"issues": sorted(given)},
+            user_id=user.id,
+        )
     return len(given)
 
 
-def send_back(store: st.Store, config: Config, user: acc.User, row: Mapping[str, Any], reason: str, seen: str | None,
-              address: str) -> None:  # fmt: skip
+def send_back(
+    store: st.Store, config: Config, user: acc.User, row: Mapping[str, Any], reason: str, seen: str | None, address: str
+) -> None:
     """退回: the reviewer sends a return back to its county with a reason the county reads."""
     _reviewer(user)
     reason = _reason(reason, True)
@@ -84,15 +93,31 @@ def send_back(store: st.Store, config: Config, user: acc.User, row: Mapping[str,
     try:
         with store.begin() as conn:
             rv.set_review(conn, int(row["id"]), rv.RETURNED, user.username, reason, seen)
-            rv.journal(conn, user.username, "return", target=str(row["id"]), division=str(row["county_code"]),
-                       reason=reason, address=address, user_id=user.id)  # fmt: skip
+            rv.journal(
+                conn,
+                user.username,
+                "return",
+                target=str(row["id"]),
+                division=str(row["county_code"]),
+                reason=reason,
+                address=address,
+                user_id=user.id,
+            )
             plan.for_return(conn, config, dict(row), reason, user.display_name or user.username)
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
 
 
-def accept(store: st.Store, config: Config, settings: Settings, user: acc.User, row: Mapping[str, Any], reason: str,
-           seen: str | None, address: str) -> dict[str, Any]:  # fmt: skip
+def accept(
+    store: st.Store,
+    config: Config,
+    settings: Settings,
+    user: acc.User,
+    row: Mapping[str, Any],
+    reason: str,
+    seen: str | None,
+    address: str,
+) -> dict[str, Any]:
     """通过: the reviewer accepts a return. One the rules refused (or a correction held because its
     period is approved) needs a reason; it then becomes the county's current return and the outputs
     of its period are written again."""
@@ -104,8 +129,16 @@ def accept(store: st.Store, config: Config, settings: Settings, user: acc.User, 
 
     def record(conn: Any) -> None:
         rv.set_review(conn, int(row["id"]), rv.ACCEPTED, user.username, reason, seen)
-        rv.journal(conn, user.username, "accept", target=str(row["id"]), division=str(row["county_code"] or ""),
-                   reason=reason, address=address, user_id=user.id)  # fmt: skip
+        rv.journal(
+            conn,
+            user.username,
+            "accept",
+            target=str(row["id"]),
+            division=str(row["county_code"] or ""),
+            reason=reason,
+            address=address,
+            user_id=user.id,
+        )
 
     try:
         if not refused:
@@ -139,8 +172,16 @@ def _division_action(user: acc.User, config: Config, division: str, form: str, p
     return d
 
 
-def approve(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
-            period: str, address: str) -> None:  # fmt: skip
+def approve(
+    store: st.Store,
+    config: Config,
+    settings: Settings,
+    user: acc.User,
+    division: str,
+    form: str,
+    period: str,
+    address: str,
+) -> None:
     """审核通过: only when every county (and every city below a province) is in and reviewed."""
     d = _division_action(user, config, division, form, period)
     b = bd.board(store, config, d, form, [period])
@@ -150,28 +191,61 @@ def approve(store: st.Store, config: Config, settings: Settings, user: acc.User,
     try:
         with store.begin() as conn:
             rv.approve(conn, form, division, period, user.username)
-            rv.journal(conn, user.username, "approve", target=f"{form}/{period}", division=division, address=address,
-                       user_id=user.id)  # fmt: skip
+            rv.journal(
+                conn,
+                user.username,
+                "approve",
+                target=f"{form}/{period}",
+                division=division,
+                address=address,
+                user_id=user.id,
+            )
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
     _republish(store, config, settings, d, form, period)
 
 
-def report(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
-           period: str, version: int, address: str) -> None:  # fmt: skip
+def report(
+    store: st.Store,
+    config: Config,
+    settings: Settings,
+    user: acc.User,
+    division: str,
+    form: str,
+    period: str,
+    version: int,
+    address: str,
+) -> None:
     """上报: an approved period is reported to the division above."""
     _division_action(user, config, division, form, period)
     try:
         with store.begin() as conn:
             rv.report(conn, form, division, period, user.username, version)
-            rv.journal(conn, user.username, "report", target=f"{form}/{period}", division=division, address=address,
-                       user_id=user.id)  # fmt: skip
+            rv.journal(
+                conn,
+                user.username,
+                "report",
+                target=f"{form}/{period}",
+                division=division,
+                address=address,
+                user_id=user.id,
+            )
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
 
 
-def unapprove(store: st.Store, config: Config, settings: Settings, user: acc.User, division: str, form: str,
-              period: str, version: int, reason: str, address: str) -> None:  # fmt: skip
+def unapprove(
+    store: st.Store,
+    config: Config,
+    settings: Settings,
+    user: acc.User,
+    division: str,
+    form: str,
+    period: str,
+    version: int,
+    reason: str,
+    address: str,
+) -> None:
     """撤销审核: with a reason; not while the division above has approved the period in its turn."""
     d = _division_action(user, config, division, form, period)
     reason = _reason(reason, True)
@@ -181,9 +255,17 @@ def unapprove(store: st.Store, config: Config, settings: Settings, user: acc.Use
     try:
         with store.begin() as conn:
             was = rv.unapprove(conn, form, division, period, version)
-            rv.journal(conn, user.username, "unapprove", target=f"{form}/{period}", division=division, reason=reason,
-                       address=address, detail={"was": was.state, "by": was.actor, "at": was.at},
-                       user_id=user.id)  # fmt: skip
+            rv.journal(
+                conn,
+                user.username,
+                "unapprove",
+                target=f"{form}/{period}",
+                division=division,
+                reason=reason,
+                address=address,
+                detail={"was": was.state, "by": was.actor, "at": was.at},
+                user_id=user.id,
+            )
     except rv.ReviewError as e:
         raise Refused(str(e)) from e
     _republish(store, config, settings, d, form, period)
@@ -213,9 +295,16 @@ def urge(store: st.Store, config: Config, user: acc.User, division: str, form: s
     cells = bd.late(bd.board(store, config, d, form, [period]), period)
     made = plan.urge(store, config, cells, form, period, user.username)
     with store.begin() as conn:
-        rv.journal(conn, user.username, "urge", target=f"{form}/{period}", division=division, address=address,
-                   detail={"counties": [c.part.code for c in cells if c.part.level == "county"], "notices": made},
-                   user_id=user.id)  # fmt: skip
+        rv.journal(
+            conn,
+            user.username,
+            "urge",
+            target=f"{form}/{period}",
+            division=division,
+            address=address,
+            detail={"counties": [c.part.code for c in cells if c.part.level == "county"], "notices": made},
+            user_id=user.id,
+        )
     return made
 
 

@@ -52,8 +52,9 @@ def periods_open(config: Config, form_id: str, today: dt.datetime | None = None,
     today = today or _today()
     out: list[Period] = []
     for year in range(today.year, today.year - 3, -1):
-        candidates = sorted((Period(year, k) for k in form.periods), key=lambda p: (p.months[-1], len(p.months)),
-                            reverse=True)  # fmt: skip
+        candidates = sorted(
+            (Period(year, k) for k in form.periods), key=lambda p: (p.months[-1], len(p.months)), reverse=True
+        )
         out += [p for p in candidates if p.end < today.date()]
     return [p.token for p in out[:back]]
 
@@ -63,8 +64,14 @@ def due_of(config: Config, form_id: str, period: str) -> dt.datetime:
     return due_at(parse_token(period), dict(form.due or config.deadlines))
 
 
-def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequence[Division],
-                 periods: Sequence[str], today: dt.datetime | None = None) -> dict[tuple[str, str], Cell]:  # fmt: skip
+def county_cells(
+    store: st.Store,
+    config: Config,
+    form_id: str,
+    counties: Sequence[Division],
+    periods: Sequence[str],
+    today: dt.datetime | None = None,
+) -> dict[tuple[str, str], Cell]:
     """(county, period) -> its cell, from one read of the ledger."""
     today = today or _today()
     codes = [c.code for c in counties]
@@ -94,8 +101,15 @@ def county_cells(store: st.Store, config: Config, form_id: str, counties: Sequen
     return out
 
 
-def _cell(c: Division, p: str, subs: list[dict[str, Any]], reviews: dict[int, dict[str, Any]], held: set[int],
-          due: dt.datetime, today: dt.datetime) -> Cell:  # fmt: skip
+def _cell(
+    c: Division,
+    p: str,
+    subs: list[dict[str, Any]],
+    reviews: dict[int, dict[str, Any]],
+    held: set[int],
+    due: dt.datetime,
+    today: dt.datetime,
+) -> Cell:
     current = next((s for s in subs if s["status"] == st.ACCEPTED), None)
     waiting = [s for s in subs if s["id"] in held and s["id"] not in reviews]
     if current is None:
@@ -117,8 +131,9 @@ def _cell(c: Division, p: str, subs: list[dict[str, Any]], reviews: dict[int, di
     return Cell(c, p, Review.PENDING, current["received_at"], current, note, waiting)
 
 
-def region_cells(store: st.Store, form_id: str, regions: Sequence[Division],
-                 periods: Sequence[str]) -> dict[tuple[str, str], Cell]:  # fmt: skip
+def region_cells(
+    store: st.Store, form_id: str, regions: Sequence[Division], periods: Sequence[str]
+) -> dict[tuple[str, str], Cell]:
     """(city, period) -> its approval state, for a province's board."""
     found = rv.approvals_of(store, form_id, [r.code for r in regions], periods)
     out = {}
@@ -159,8 +174,14 @@ class Board:
         return [c for p in self.parts if not (c := self.cells[(p.code, period)]).done]
 
 
-def board(store: st.Store, config: Config, division: Division, form_id: str, periods: Sequence[str],
-          today: dt.datetime | None = None) -> Board:  # fmt: skip
+def board(
+    store: st.Store,
+    config: Config,
+    division: Division,
+    form_id: str,
+    periods: Sequence[str],
+    today: dt.datetime | None = None,
+) -> Board:
     """The board of `division` (a city: its counties; a province: its cities and the counties
     directly under it; the nation: every county)."""
     divisions = config.divisions
@@ -171,8 +192,7 @@ def board(store: st.Store, config: Config, division: Division, form_id: str, per
     if regions:
         cells.update(region_cells(store, form_id, regions, periods))
     own = rv.approvals_of(store, form_id, [division.code], periods)
-    return Board(division, form_id, list(periods), parts, cells,
-                 {p: a for (_, _, p), a in own.items()})  # fmt: skip
+    return Board(division, form_id, list(periods), parts, cells, {p: a for (_, _, p), a in own.items()})
 
 
 def late(board_: Board, period: str) -> list[Cell]:

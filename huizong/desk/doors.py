@@ -93,8 +93,9 @@ def address(request: Request) -> str:
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")  # fmt: skip
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+    )
 
 
 async def read_form(request: Request) -> dict[str, str] | None:
@@ -188,8 +189,16 @@ class Desk:
     def frame(self, session: ss.Session, **context: Any) -> dict[str, Any]:
         """The context every signed-in page is rendered with."""
         user = session.user
-        return {"user": user, "csrf": session.csrf, "region": self.div_name(user.division), "forms": self.config.forms,
-                "period_zh": _period_zh, "div_name": self.div_name, "status_zh": lambda s: st.Status.of(s).zh, **context}  # fmt: skip
+        return {
+            "user": user,
+            "csrf": session.csrf,
+            "region": self.div_name(user.division),
+            "forms": self.config.forms,
+            "period_zh": _period_zh,
+            "div_name": self.div_name,
+            "status_zh": lambda s: st.Status.of(s).zh,
+            **context,
+        }
 
 
 def _period_zh(token: str | None) -> str:

@@ -68,8 +68,9 @@ def _throttled(conn: sa.Connection, username: str, address: str) -> str | None:
     by_address = conn.execute(sa.select(sa.func.count()).where(f.address == address, f.at >= since)).scalar_one()
     if by_address >= MAX_PER_ADDRESS:
         return f"本机尝试次数过多，请 {WINDOW_MINUTES} 分钟后再试"
-    pair = conn.execute(sa.select(sa.func.count(), sa.func.max(f.at))
-                        .where(f.username == username, f.address == address, f.at >= since)).one()  # fmt: skip
+    pair = conn.execute(
+        sa.select(sa.func.count(), sa.func.max(f.at)).where(f.username == username, f.address == address, f.at >= since)
+    ).one()
     if pair[0] >= MAX_PER_PAIR:
         wait = min(2 ** (pair[0] - MAX_PER_PAIR), WINDOW_MINUTES)
         if pair[1] > _ago(wait):
@@ -83,8 +84,11 @@ def _throttled(conn: sa.Connection, username: str, address: str) -> str | None:
 def _known(conn: sa.Connection, username: str, address: str) -> bool:
     """Has `username` signed in from `address` lately (its own office)?"""
     a = actions.c
-    q = sa.select(a.id).where(a.actor == username, a.action == "sign-in", a.address == address,
-                              a.at >= _ago(KNOWN_DAYS * 24 * 60)).limit(1)  # fmt: skip
+    q = (
+        sa.select(a.id)
+        .where(a.actor == username, a.action == "sign-in", a.address == address, a.at >= _ago(KNOWN_DAYS * 24 * 60))
+        .limit(1)
+    )
     return conn.execute(q).first() is not None
 
 
@@ -104,11 +108,18 @@ def count_failure(store: st.Store, username: str, address: str) -> None:
         f, a = sign_in_failures.c, actions.c
         since = _ago(WINDOW_MINUTES)
         by_name = conn.execute(sa.select(sa.func.count()).where(f.username == name, f.at >= since)).scalar_one()
-        told = conn.execute(sa.select(a.id).where(a.action == "sign-in-flood", a.target == name, a.at >= since)
-                            .limit(1)).first()  # fmt: skip
+        told = conn.execute(
+            sa.select(a.id).where(a.action == "sign-in-flood", a.target == name, a.at >= since).limit(1)
+        ).first()
         if by_name >= MAX_PER_NAME and told is None:
-            record_action(conn, "system", "sign-in-flood", target=name, address=address,
-                          reason=f"{WINDOW_MINUTES} 分钟内 {by_name} 次密码错误")  # fmt: skip
+            record_action(
+                conn,
+                "system",
+                "sign-in-flood",
+                target=name,
+                address=address,
+                reason=f"{WINDOW_MINUTES} 分钟内 {by_name} 次密码错误",
+            )
 
 
 def sign_in(store: st.Store, username: str, password: str, address: str) -> tuple[str, Session]:
@@ -122,10 +133,20 @@ def sign_in(store: st.Store, username: str, password: str, address: str) -> tupl
         raise SignInRefused("用户名或密码不正确")
     with store.begin() as conn:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        conn.execute(sa.insert(sessions).values(token_hash=_hash(token), user_id=user.id, csrf=csrf, created_at=now(),
-                                                seen_at=now(), address=address))  # fmt: skip
-        record_action(conn, user.username, "sign-in", target=user.username, division=user.division, address=address,
-                      user_id=user.id)  # fmt: skip
+        conn.execute(
+            sa.insert(sessions).values(
+                token_hash=_hash(token), user_id=user.id, csrf=csrf, created_at=now(), seen_at=now(), address=address
+            )
+        )
+        record_action(
+            conn,
+            user.username,
+            "sign-in",
+            target=user.username,
+            division=user.division,
+            address=address,
+            user_id=user.id,
+        )
     return token, Session(user, csrf, _hash(token))
 
 
@@ -134,8 +155,9 @@ def resolve(store: st.Store, token: str | None) -> Session | None:
     if not token or len(token) > 200:
         return None
     key = _hash(token)
-    q = sa.select(sessions.c.csrf, sessions.c.created_at.label("opened_at"), sessions.c.seen_at, sessions.c.ended_at,
-                  users).join(users, users.c.id == sessions.c.user_id)  # fmt: skip
+    q = sa.select(
+        sessions.c.csrf, sessions.c.created_at.label("opened_at"), sessions.c.seen_at, sessions.c.ended_at, users
+    ).join(users, users.c.id == sessions.c.user_id)
     with store.engine.connect() as conn:
         row = conn.execute(q.where(sessions.c.token_hash == key)).first()
     if row is None or row.ended_at is not None:
@@ -155,8 +177,11 @@ def csrf_ok(session: Session, sent: str | None) -> bool:
 
 def end(store: st.Store, token_hash: str) -> None:
     with store.begin() as conn:
-        conn.execute(sa.update(sessions).where(sessions.c.token_hash == token_hash, sessions.c.ended_at.is_(None))
-                     .values(ended_at=now()))  # fmt: skip
+        conn.execute(
+            sa.update(sessions)
+            .where(sessions.c.token_hash == token_hash, sessions.c.ended_at.is_(None))
+            .values(ended_at=now())
+        )
 
 
 def end_all(store: st.Store, user_id: int, but: str | None = None) -> None:
@@ -171,5 +196,12 @@ def end_all(store: st.Store, user_id: int, but: str | None = None) -> None:
 def sign_out(store: st.Store, session: Session, address: str) -> None:
     end(store, session.token_hash)
     with store.begin() as conn:
-        record_action(conn, session.user.username, "sign-out", target=session.user.username,
-                      division=session.user.division, address=address, user_id=session.user.id)  # fmt: skip
+        record_action(
+            conn,
+            session.user.username,
+            "sign-out",
+            target=session.user.username,
+            division=session.user.division,
+            address=address,
+            user_id=session.user.id,
+        )

@@ -62,8 +62,9 @@ def _filename(params: dict[bytes, bytes]) -> str:
     return text.replace("\\", "/").rsplit("/", 1)[-1]  # a browser on Windows may send the whole path
 
 
-async def receive(stream: AsyncIterator[bytes], content_type: str, content_length: str | None, folder: Path,
-                  max_bytes: int) -> Received:  # fmt: skip
+async def receive(
+    stream: AsyncIterator[bytes], content_type: str, content_length: str | None, folder: Path, max_bytes: int
+) -> Received:
     """Parse the upload form from `stream`, writing its one file into `folder` as a hidden .part
     file; refused (and the partial file removed) past `max_bytes` of file or a malformed body."""
     if content_length is not None:
@@ -121,9 +122,17 @@ async def receive(stream: AsyncIterator[bytes], content_type: str, content_lengt
             state["field"] = None
         state["headers"] = {}
 
-    parser = MultipartParser(_boundary(content_type), {
-        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data, "on_part_end": on_part_end})  # fmt: skip
+    parser = MultipartParser(
+        _boundary(content_type),
+        {
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     try:
         async for chunk in stream:
             total += len(chunk)

@@ -28,10 +28,15 @@ def county_home(desk: Desk, user: acc.User) -> dict[str, Any]:
     for form in config.forms:
         periods = bd.periods_open(config, form.id)
         cells = bd.county_cells(store, config, form.id, [county], periods)
-        due += [{"form": form, "period": p, "due": bd.due_of(config, form.id, p), "cell": cells[(county.code, p)]}
-                for p in periods]  # fmt: skip
-    rows = [r for r in store.of_county(county.code, f"{rv.UPLOADS}/{county.code}/", newest=200)
-            if rv.owner_of(r) == county.code]  # fmt: skip
+        due += [
+            {"form": form, "period": p, "due": bd.due_of(config, form.id, p), "cell": cells[(county.code, p)]}
+            for p in periods
+        ]
+    rows = [
+        r
+        for r in store.of_county(county.code, f"{rv.UPLOADS}/{county.code}/", newest=200)
+        if rv.owner_of(r) == county.code
+    ]
     reviews = rv.reviews_for(store, [r["id"] for r in rows])
     return {"due": due, "rows": rows[::-1], "reviews": reviews, "max_mb": config.limits.file_bytes >> 20}
 
@@ -64,14 +69,28 @@ def return_view(desk: Desk, row: SubmissionRow, user: acc.User) -> dict[str, Any
     ready, soon = feedback_ready(desk, row)
     same = []  # every version of the county's return for the period, as far as the user may see them
     if row["county_code"] and row["period"]:
-        same = [s for s in store.submissions(counties=[row["county_code"]], periods=[row["period"]], form=row["form"])
-                if (owner := rv.owner_of(s)) is not None and acc.may_act_on(user, owner, divisions)]  # fmt: skip
+        same = [
+            s
+            for s in store.submissions(counties=[row["county_code"]], periods=[row["period"]], form=row["form"])
+            if (owner := rv.owner_of(s)) is not None and acc.may_act_on(user, owner, divisions)
+        ]
     theirs = bool(row["county_code"]) and acc.may_act_on(user, str(row["county_code"]), divisions)
     reviews = rv.reviews_for(store, [sid, *(s["id"] for s in same)])
-    return {"row": row, "issues": found, "explained": explained, "names": names, "review": reviews.get(sid),
-            "feedback": ready, "feedback_soon": soon, "numbers": numbers(desk, row, names, user) if theirs else [],
-            "same": same, "revisions": store.revisions_for([sid]) if theirs else [], "peers": peers_shown(desk, user),
-            "reviews": reviews, "held": any(i["code"] == rv.HELD for i in found)}  # fmt: skip
+    return {
+        "row": row,
+        "issues": found,
+        "explained": explained,
+        "names": names,
+        "review": reviews.get(sid),
+        "feedback": ready,
+        "feedback_soon": soon,
+        "numbers": numbers(desk, row, names, user) if theirs else [],
+        "same": same,
+        "revisions": store.revisions_for([sid]) if theirs else [],
+        "peers": peers_shown(desk, user),
+        "reviews": reviews,
+        "held": any(i["code"] == rv.HELD for i in found),
+    }
 
 
 def peers_shown(desk: Desk, user: acc.User) -> bool:
@@ -103,8 +122,17 @@ def numbers(desk: Desk, row: SubmissionRow, names: dict[str, str], user: acc.Use
         code, value = f["indicator"], f["number"]
         last = before.get(code)
         peer = others.get(code, [])
-        out.append({"code": code, "name": names.get(code, code), "value": value, "cell": f["cell"],
-                    "last": last, "growth": (value / last - 1) if last else None,
-                    "median": statistics.median(peer) if peer and shown else None,
-                    "rank": 1 + sum(v > value for v in peer) if peer else None, "of": len(peer) + 1})  # fmt: skip
+        out.append(
+            {
+                "code": code,
+                "name": names.get(code, code),
+                "value": value,
+                "cell": f["cell"],
+                "last": last,
+                "growth": (value / last - 1) if last else None,
+                "median": statistics.median(peer) if peer and shown else None,
+                "rank": 1 + sum(v > value for v in peer) if peer else None,
+                "of": len(peer) + 1,
+            }
+        )
     return out

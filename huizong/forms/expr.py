@@ -278,8 +278,11 @@ class _Checker:
                 raise ExprError("band(x, [分界…], [取值…])：取值应比分界多一个")
             if len(node.args) == 4:
                 flag = node.args[3]
-                if not (isinstance(flag, ast.Constant) and isinstance(flag.value, str)
-                        and flag.value.strip().lower() in BAND_FLAGS):  # fmt: skip
+                if not (
+                    isinstance(flag, ast.Constant)
+                    and isinstance(flag.value, str)
+                    and flag.value.strip().lower() in BAND_FLAGS
+                ):
                     raise ExprError(
                         'band() 的第 4 个参数应为 "含上限"（upper：等于分界的值归入下一档之前）或 "含下限"（lower，默认）'
                     )

@@ -42,8 +42,16 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 # last day, and the period's year and month (the last month of a cumulative period).
 RETURN_NAMES = ("county", "period_start", "period_end", "period_year", "period_month")
 RETURN_TYPES = {"county": TEXT, "period_start": DATE, "period_end": DATE, "period_year": NUMBER, "period_month": NUMBER}
-FIELD_TYPE_OF = {"seq": NUMBER, "text": TEXT, "id": TEXT, "choice": TEXT, "uscc": TEXT, "number": NUMBER,
-                 "integer": NUMBER, "date": DATE}  # fmt: skip
+FIELD_TYPE_OF = {
+    "seq": NUMBER,
+    "text": TEXT,
+    "id": TEXT,
+    "choice": TEXT,
+    "uscc": TEXT,
+    "number": NUMBER,
+    "integer": NUMBER,
+    "date": DATE,
+}
 
 
 def field_types(part: ListPart | None) -> dict[str, str]:
@@ -51,9 +59,28 @@ def field_types(part: ListPart | None) -> dict[str, str]:
     return {f.code: FIELD_TYPE_OF[f.type] for f in part.fields} if part is not None else {}
 
 
-_FORM_KEYS = {"name", "short_name", "table_no", "issuer", "frequency", "periods", "sums", "order", "due", "sheet",
-              "header", "indicators", "list", "measures", "rules", "outputs", "suites", "title", "workbook",
-              "projects"}  # fmt: skip
+_FORM_KEYS = {
+    "name",
+    "short_name",
+    "table_no",
+    "issuer",
+    "frequency",
+    "periods",
+    "sums",
+    "order",
+    "due",
+    "sheet",
+    "header",
+    "indicators",
+    "list",
+    "measures",
+    "rules",
+    "outputs",
+    "suites",
+    "title",
+    "workbook",
+    "projects",
+}
 HEADER_KEYS = ("office", "county_code", "period", "filled_by", "phone", "fill_date", "head")
 
 
@@ -237,8 +264,9 @@ def read_form(folder: Path, config_root: Path) -> Form:
 Roles = tuple[tuple[str, frozenset[str], tuple[str, ...]], ...]
 
 
-def _column_roles(value: object, where: str, allowed: tuple[str, ...],
-                  needed: tuple[str, ...]) -> tuple[Roles, dict[str, str]]:  # fmt: skip
+def _column_roles(
+    value: object, where: str, allowed: tuple[str, ...], needed: tuple[str, ...]
+) -> tuple[Roles, dict[str, str]]:
     """role = { label = "…", equals = [...], contains = [...] }, tried in the order written; the label
     is how templates and messages name the column (default: its first cue)."""
     if not isinstance(value, dict) or not value:
@@ -276,8 +304,10 @@ def _periods(data: dict[str, Any], frequency: str, path: Path) -> tuple[tuple[st
     periods = _strings(data["periods"], f"{path}: periods") if "periods" in data else grain
     wrong = [p for p in periods if p not in grain]
     if wrong or len(set(periods)) != len(periods):
-        raise FormError(f"{path}: periods 中的 {', '.join(wrong) or '重复项'} 不是 frequency = {frequency!r} 的报告期"
-                        f"（可用：{'、'.join(f'{k}（{KIND_ZH[k]}）' for k in grain)}）")  # fmt: skip
+        raise FormError(
+            f"{path}: periods 中的 {', '.join(wrong) or '重复项'} 不是 frequency = {frequency!r} 的报告期"
+            f"（可用：{'、'.join(f'{k}（{KIND_ZH[k]}）' for k in grain)}）"
+        )
     periods = tuple(k for k in grain if k in periods)
     if frequency in ("year", "cumulative"):
         if data.get("sums"):
@@ -373,8 +403,21 @@ def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
     return ListPart(fields, header, key, min_fields, _text(part, "title", path) or "明细", sheets)
 
 
-FIELD_COLUMNS = ("code", "name", "aliases", "type", "unit", "required", "min", "max", "choices", "choice_aliases",
-                 "pattern", "severity", "explanation")  # fmt: skip
+FIELD_COLUMNS = (
+    "code",
+    "name",
+    "aliases",
+    "type",
+    "unit",
+    "required",
+    "min",
+    "max",
+    "choices",
+    "choice_aliases",
+    "pattern",
+    "severity",
+    "explanation",
+)
 MEASURE_COLUMNS = ("code", "group", "name", "unit", "expression", "by", "key", "integer")
 RULE_COLUMNS = ("code", "scope", "severity", "expression", "field", "message", "periods", "message_en")
 
@@ -394,9 +437,12 @@ def _rows(path: Path, required: Iterable[str], allowed: Iterable[str]) -> list[t
             if dupes:
                 raise FormError(f"{path}:1: 列 {', '.join(dupes)} 重复")
             first = (reader.fieldnames or [""])[0]  # a row whose first cell starts with # is a comment
-            return [(n, {(k or "").strip(): (v or "").strip() for k, v in r.items() if k})
-                    for n, r in enumerate(reader, start=2) if any((v or "").strip() for v in r.values() if isinstance(v, str))
-                    and not (r.get(first) or "").lstrip().startswith("#")]  # fmt: skip
+            return [
+                (n, {(k or "").strip(): (v or "").strip() for k, v in r.items() if k})
+                for n, r in enumerate(reader, start=2)
+                if any((v or "").strip() for v in r.values() if isinstance(v, str))
+                and not (r.get(first) or "").lstrip().startswith("#")
+            ]
     except FileNotFoundError:
         raise FormError(f"{path}: 文件不存在") from None
     except (OSError, UnicodeDecodeError, csv.Error) as e:
@@ -521,14 +567,36 @@ def _read_measures(path: Path, part: ListPart) -> tuple[Measure, ...]:
         if kind == "ratio" and integer:
             raise FormError(f"{where}: {code}: 比率不是整数，integer 应为 n")
         if kind == "ratio":
-            num, den = (_part(code, suffix, e, r, fields, where, word)
-                        for suffix, e, word in (("N", parts[0], "分子"), ("D", parts[1], "分母")))  # fmt: skip
-            base = Measure(code, r.get("group", ""), r["name"], r.get("unit", ""), expr, False, _yes(r.get("key", "")),
-                           kind="ratio", numerator=num.code, denominator=den.code, multiplier=multiplier)  # fmt: skip
+            num, den = (
+                _part(code, suffix, e, r, fields, where, word)
+                for suffix, e, word in (("N", parts[0], "分子"), ("D", parts[1], "分母"))
+            )
+            base = Measure(
+                code,
+                r.get("group", ""),
+                r["name"],
+                r.get("unit", ""),
+                expr,
+                False,
+                _yes(r.get("key", "")),
+                kind="ratio",
+                numerator=num.code,
+                denominator=den.code,
+                multiplier=multiplier,
+            )
             expanded = [base, num, den]
         else:
-            base = Measure(code, r.get("group", ""), r["name"], r.get("unit", ""), expr, integer,
-                           _yes(r.get("key", "")), by, kind=kind)  # fmt: skip
+            base = Measure(
+                code,
+                r.get("group", ""),
+                r["name"],
+                r.get("unit", ""),
+                expr,
+                integer,
+                _yes(r.get("key", "")),
+                by,
+                kind=kind,
+            )
             expanded = [base] if by is None else list(_by_choice(base, fields[by].choices, where))
         for m2 in expanded:
             if m2.code in seen:
@@ -581,8 +649,9 @@ def _measure_kind(expr: Expr, where: str) -> tuple[str, tuple[ast.expr, ...], De
     raise FormError(f"{where}: {_MEASURE_HINT}，而不是 {expr.text}")
 
 
-def _part(code: str, suffix: str, node: ast.expr, row: dict[str, str], fields: Mapping[str, ListField], where: str,
-          word: str) -> Measure:  # fmt: skip
+def _part(
+    code: str, suffix: str, node: ast.expr, row: dict[str, str], fields: Mapping[str, ListField], where: str, word: str
+) -> Measure:
     """A ratio's numerator or denominator as a measure of its own (RDI_N, RDI_D), so that every
     level above the county recomputes the ratio from the summed parts."""
     text = ast.unparse(node)
@@ -593,8 +662,17 @@ def _part(code: str, suffix: str, node: ast.expr, row: dict[str, str], fields: M
         unit = fields[node.args[0].id].unit  # type: ignore[attr-defined]
     elif fn == "sum":
         unit = ""
-    return Measure(f"{code}_{suffix}", row.get("group", ""), f"{row['name']}：{word}（{text}）", unit, expr,
-                   fn == "count", False, kind=fn, part_of=code)  # fmt: skip
+    return Measure(
+        f"{code}_{suffix}",
+        row.get("group", ""),
+        f"{row['name']}：{word}（{text}）",
+        unit,
+        expr,
+        fn == "count",
+        False,
+        kind=fn,
+        part_of=code,
+    )
 
 
 def _by_choice(base: Measure, choices: tuple[str, ...], where: str) -> Iterable[Measure]:
@@ -610,8 +688,18 @@ def _by_choice(base: Measure, choices: tuple[str, ...], where: str) -> Iterable[
         else:
             value, _, filt = args.partition(",")
             text = f"sum({value}, {cond})" if not filt.strip() else f"sum({value}, ({filt}) and {cond})"
-        yield Measure(f"{base.code}_{i:02d}", base.group, f"{base.name}（{choice}）", base.unit, _expr(text, where),
-                      base.integer, False, by, choice, kind=base.kind)  # fmt: skip
+        yield Measure(
+            f"{base.code}_{i:02d}",
+            base.group,
+            f"{base.name}（{choice}）",
+            base.unit,
+            _expr(text, where),
+            base.integer,
+            False,
+            by,
+            choice,
+            kind=base.kind,
+        )
 
 
 def _read_rules(path: Path) -> tuple[Rule, ...]:
@@ -639,8 +727,19 @@ def _read_rules(path: Path) -> tuple[Rule, ...]:
         for placeholder in _PLACEHOLDER.findall(r["message"]):
             _expr(placeholder, f"{where}: {code}: message 中的 {{{placeholder}}}")
         periods = tuple(p.strip() for p in r.get("periods", "").split("|") if p.strip())
-        out.append(Rule(code, r["scope"], r["severity"], expr, r["message"], r.get("field") or None, periods,
-                        r.get("message_en", ""), where))  # fmt: skip
+        out.append(
+            Rule(
+                code,
+                r["scope"],
+                r["severity"],
+                expr,
+                r["message"],
+                r.get("field") or None,
+                periods,
+                r.get("message_en", ""),
+                where,
+            )
+        )
     return tuple(out)
 
 
@@ -673,8 +772,10 @@ def check_names(forms: list[Form], indicator_codes: Mapping[str, Iterable[str]])
             for e, names in texts:
                 unknown = sorted((e.names | e.guarded) - names)
                 if unknown:
-                    raise FormError(f"{rule.source}: {rule.code}: {', '.join(unknown)} 不是本表的字段"
-                                    f"（{'明细表字段' if rule.scope == 'row' else '指标或汇总数'}：{', '.join(sorted(known - set(RETURN_NAMES)))}）")  # fmt: skip
+                    raise FormError(
+                        f"{rule.source}: {rule.code}: {', '.join(unknown)} 不是本表的字段"
+                        f"（{'明细表字段' if rule.scope == 'row' else '指标或汇总数'}：{', '.join(sorted(known - set(RETURN_NAMES)))}）"
+                    )
                 bad_rows = sorted(e.row_names - list_fields)
                 if bad_rows:
                     raise FormError(

@@ -52,8 +52,24 @@ from huizong.read.table import clean_name, column_role, find_layout
 
 HEADER_SCAN_ROWS = 40
 SAMPLE_ROWS = 500
-CATALOG_COLUMNS = ("code", "group", "name_zh", "name_en", "unit", "kind", "aggregate", "numerator", "denominator",
-                   "multiplier", "integer", "required", "aliases", "key", "tolerance", "max")  # fmt: skip
+CATALOG_COLUMNS = (
+    "code",
+    "group",
+    "name_zh",
+    "name_en",
+    "unit",
+    "kind",
+    "aggregate",
+    "numerator",
+    "denominator",
+    "multiplier",
+    "integer",
+    "required",
+    "aliases",
+    "key",
+    "tolerance",
+    "max",
+)
 
 
 class NewFormError(ValueError):
@@ -188,8 +204,9 @@ def _drop_downs(path: Path, fmt: str, sheet: str, grids: list[Grid]) -> tuple[di
 _REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d+)(?::\$?([A-Z]{1,3})\$?(\d+))?$")
 
 
-def _list_choices(formula: str, sheet: str, grids: dict[str, Grid], names: dict[str, str],
-                  depth: int = 0) -> tuple[str, ...]:  # fmt: skip
+def _list_choices(
+    formula: str, sheet: str, grids: dict[str, Grid], names: dict[str, str], depth: int = 0
+) -> tuple[str, ...]:
     """The choices of a list validation: "a,b,c", a range (on any sheet) or a defined name."""
     f = formula.strip().removeprefix("=")
     if f.startswith('"') and f.endswith('"') and len(f) >= 2:
@@ -319,22 +336,78 @@ def split_unit(header: str) -> tuple[str, str]:
 
 # (words in the header, code): tried in order, the first whose code is still free wins
 _CODES: tuple[tuple[str, str], ...] = (
-    ("统一社会信用代码", "uscc"), ("社会信用代码", "uscc"), ("信用代码", "uscc"),
-    ("序号", "seq"), ("企业名称", "name"), ("单位名称", "name"), ("公司名称", "name"), ("机构名称", "name"),
-    ("企业（单位）名称", "name"), ("项目名称", "project"), ("专利名称", "patent"), ("姓名", "person"), ("身份证", "id_no"),
-    ("合同登记号", "regno"), ("登记号", "regno"), ("证书编号", "cert"), ("证书号", "cert"),
-    ("项目编号", "project_no"), ("合同编号", "contract_no"), ("研发人员", "rd_staff"), ("研发费用", "rd"),
-    ("研究开发费用", "rd"), ("研发投入", "rd"), ("研发经费", "rd"), ("主营业务收入", "revenue"),
-    ("营业收入", "revenue"), ("销售收入", "sales"), ("从业人员", "staff"), ("职工", "staff"), ("利润", "profit"),
-    ("纳税", "tax"), ("税收", "tax"), ("出口", "export"), ("总资产", "assets"), ("资产", "assets"),
-    ("专利号", "patent_no"), ("专利", "patents"), ("成交金额", "amount"), ("合同金额", "amount"), ("成交额", "amount"), ("金额", "amount"),
-    ("资金", "funds"), ("经费", "funds"), ("补助", "subsidy"), ("产值", "output"), ("技术领域", "domain"),
-    ("领域", "domain"), ("行业", "industry"), ("类别", "category"), ("类型", "category"), ("规模", "size"), ("级别", "level"),
-    ("地址", "address"), ("所在地", "place"), ("法定代表人", "legal_rep"), ("负责人", "head"),
-    ("联系人", "contact"), ("电话", "phone"), ("手机", "phone"), ("邮箱", "email"), ("认定日期", "cert_date"),
-    ("登记日期", "reg_date"), ("签订日期", "sign_date"), ("成立日期", "founded"), ("成立时间", "founded"),
-    ("日期", "date"), ("时间", "date"), ("年份", "yr"), ("年度", "yr"), ("备注", "note"), ("说明", "note"),
-)  # fmt: skip
+    ("统一社会信用代码", "uscc"),
+    ("社会信用代码", "uscc"),
+    ("信用代码", "uscc"),
+    ("序号", "seq"),
+    ("企业名称", "name"),
+    ("单位名称", "name"),
+    ("公司名称", "name"),
+    ("机构名称", "name"),
+    ("企业（单位）名称", "name"),
+    ("项目名称", "project"),
+    ("专利名称", "patent"),
+    ("姓名", "person"),
+    ("身份证", "id_no"),
+    ("合同登记号", "regno"),
+    ("登记号", "regno"),
+    ("证书编号", "cert"),
+    ("证书号", "cert"),
+    ("项目编号", "project_no"),
+    ("合同编号", "contract_no"),
+    ("研发人员", "rd_staff"),
+    ("研发费用", "rd"),
+    ("研究开发费用", "rd"),
+    ("研发投入", "rd"),
+    ("研发经费", "rd"),
+    ("主营业务收入", "revenue"),
+    ("营业收入", "revenue"),
+    ("销售收入", "sales"),
+    ("从业人员", "staff"),
+    ("职工", "staff"),
+    ("利润", "profit"),
+    ("纳税", "tax"),
+    ("税收", "tax"),
+    ("出口", "export"),
+    ("总资产", "assets"),
+    ("资产", "assets"),
+    ("专利号", "patent_no"),
+    ("专利", "patents"),
+    ("成交金额", "amount"),
+    ("合同金额", "amount"),
+    ("成交额", "amount"),
+    ("金额", "amount"),
+    ("资金", "funds"),
+    ("经费", "funds"),
+    ("补助", "subsidy"),
+    ("产值", "output"),
+    ("技术领域", "domain"),
+    ("领域", "domain"),
+    ("行业", "industry"),
+    ("类别", "category"),
+    ("类型", "category"),
+    ("规模", "size"),
+    ("级别", "level"),
+    ("地址", "address"),
+    ("所在地", "place"),
+    ("法定代表人", "legal_rep"),
+    ("负责人", "head"),
+    ("联系人", "contact"),
+    ("电话", "phone"),
+    ("手机", "phone"),
+    ("邮箱", "email"),
+    ("认定日期", "cert_date"),
+    ("登记日期", "reg_date"),
+    ("签订日期", "sign_date"),
+    ("成立日期", "founded"),
+    ("成立时间", "founded"),
+    ("日期", "date"),
+    ("时间", "date"),
+    ("年份", "yr"),
+    ("年度", "yr"),
+    ("备注", "note"),
+    ("说明", "note"),
+)
 _SEQ = {"序号", "序", "行号", "NO", "NO.", "编号序号"}
 _ALIASES = {
     "企业名称": ("单位名称", "企业（单位）名称", "公司名称"),
@@ -346,8 +419,27 @@ _ALIASES = {
     "从业人员": ("从业人员数", "从业人数", "职工人数"),
     "备注": ("说明",),
 }
-_NUMBER_WORDS = ("金额", "收入", "费用", "投入", "支出", "产值", "利润", "税", "资金", "经费", "补助", "资产",
-                 "额", "面积", "数量", "产量", "价格", "成本", "奖励")  # fmt: skip
+_NUMBER_WORDS = (
+    "金额",
+    "收入",
+    "费用",
+    "投入",
+    "支出",
+    "产值",
+    "利润",
+    "税",
+    "资金",
+    "经费",
+    "补助",
+    "资产",
+    "额",
+    "面积",
+    "数量",
+    "产量",
+    "价格",
+    "成本",
+    "奖励",
+)
 _NOT_COUNTS = ("指数", "系数", "倍数", "分数", "参数", "函数", "基数")
 _ID_WORDS = ("编号", "代码", "号码", "编码")
 _RESERVED = frozenset({*FUNCTIONS, *RETURN_NAMES, "year", "other"})
@@ -429,8 +521,9 @@ def _is_date(v: object) -> bool:
     return isinstance(v, str) and parse_date(v) is not None
 
 
-def _guess_field(header: str, position: int, samples: list[object], choices: tuple[str, ...], table_unit: str,
-                 taken: set[str]) -> FieldGuess:  # fmt: skip
+def _guess_field(
+    header: str, position: int, samples: list[object], choices: tuple[str, ...], table_unit: str, taken: set[str]
+) -> FieldGuess:
     name, unit = split_unit(header)
     column = column_letter(position - 1)
     code = _code_for(name, position, taken)
@@ -467,15 +560,25 @@ def _guess_field(header: str, position: int, samples: list[object], choices: tup
     if kind == "number" and (_is_count_name(name) or (unit in COUNT_UNITS and all(_whole(v) for v in numbers))):
         kind, why = "integer", why + ("；计数单位，示例值都是整数" if numbers else "；计数单位")
     taken.add(code)
-    return FieldGuess(column=column, header=header, code=code, name=name, type=kind, unit=unit, choices=choices,
-                      minimum="0" if kind == "integer" and unit in COUNT_UNITS else "", why=why)  # fmt: skip
+    return FieldGuess(
+        column=column,
+        header=header,
+        code=code,
+        name=name,
+        type=kind,
+        unit=unit,
+        choices=choices,
+        minimum="0" if kind == "integer" and unit in COUNT_UNITS else "",
+        why=why,
+    )
 
 
 _NAME_LIKE = ("名称", "姓名")
 
 
-def _list_part(grid: Grid, h: int, labels: Labels, drop_downs: dict[int, tuple[str, ...]], table_unit: str,
-               notes: list[str]) -> tuple[list[FieldGuess], int]:  # fmt: skip
+def _list_part(
+    grid: Grid, h: int, labels: Labels, drop_downs: dict[int, tuple[str, ...]], table_unit: str, notes: list[str]
+) -> tuple[list[FieldGuess], int]:
     """The fields of the list headed by row h, and how many rows of data are below it."""
     headers = [(c, _squash(grid.text(h, c))) for c in range(len(grid.rows[h])) if grid.text(h, c)]
     first = h + 1
@@ -483,12 +586,16 @@ def _list_part(grid: Grid, h: int, labels: Labels, drop_downs: dict[int, tuple[s
         under = [
             column_letter(c) for c, v in enumerate(grid.rows[h + 1]) if v not in (None, "") and not grid.text(h, c)
         ]
-        notes.append(f"表头有两行（第 {h + 1}、{h + 2} 行）：huizong 按一行表头读明细表，{'、'.join(under)} 列不会读入；"
-                     "建议把表头合并为一行（如“营业收入本年（万元）”）后重新生成")  # fmt: skip
+        notes.append(
+            f"表头有两行（第 {h + 1}、{h + 2} 行）：huizong 按一行表头读明细表，{'、'.join(under)} 列不会读入；"
+            "建议把表头合并为一行（如“营业收入本年（万元）”）后重新生成"
+        )
         first = h + 2
     if first < grid.height and _numbering_row(grid, first):
-        notes.append(f"表头下的第 {first + 1} 行是栏次行（甲、乙、1、2……）：县区报来的表中这一行会被当作一条记录；"
-                     "下发前请删去这一行")  # fmt: skip
+        notes.append(
+            f"表头下的第 {first + 1} 行是栏次行（甲、乙、1、2……）：县区报来的表中这一行会被当作一条记录；"
+            "下发前请删去这一行"
+        )
         first += 1
     fields: list[FieldGuess] = []
     columns: list[int] = []
@@ -540,9 +647,14 @@ def _list_part(grid: Grid, h: int, labels: Labels, drop_downs: dict[int, tuple[s
 def _count_words(fields: Sequence[FieldGuess]) -> tuple[str, str]:
     """What a record is: (the count's name, its unit)."""
     named = next((f.name for f in fields if f.type == "text" and any(w in f.name for w in _NAME_LIKE)), "")
-    for words, count, unit in ((("企业", "公司"), "企业数", "家"), (("单位", "机构"), "单位数", "家"),
-                               (("项目",), "项目数", "项"), (("合同",), "合同数", "项"), (("姓名", "人员"), "人数", "人"),
-                               (("专利",), "专利数", "件")):  # fmt: skip
+    for words, count, unit in (
+        (("企业", "公司"), "企业数", "家"),
+        (("单位", "机构"), "单位数", "家"),
+        (("项目",), "项目数", "项"),
+        (("合同",), "合同数", "项"),
+        (("姓名", "人员"), "人数", "人"),
+        (("专利",), "专利数", "件"),
+    ):
         if any(w in named for w in words):
             return count, unit
     return "记录数", "个"
@@ -563,15 +675,20 @@ def _measures(fields: Sequence[FieldGuess], group: str, notes: list[str]) -> lis
         if f.type not in ("number", "integer"):
             continue
         if _ratio_like(f.name, f.unit):
-            notes.append(f"“{f.name}”像比率或平均数，相加无意义，未生成汇总数；需要时在 measures.csv 写两个合计之比"
-                         "（如 100 * sum(rd) / sum(revenue)）")  # fmt: skip
+            notes.append(
+                f"“{f.name}”像比率或平均数，相加无意义，未生成汇总数；需要时在 measures.csv 写两个合计之比"
+                "（如 100 * sum(rd) / sum(revenue)）"
+            )
             continue
         code = f.code.upper()
         while code in taken:
             code += "_"
         taken.add(code)
-        out.append(MeasureGuess(code, group, f"{f.name}合计", f.unit, f"sum({f.code})", key=len(out) < 3,
-                                integer=f.type == "integer"))  # fmt: skip
+        out.append(
+            MeasureGuess(
+                code, group, f"{f.name}合计", f.unit, f"sum({f.code})", key=len(out) < 3, integer=f.type == "integer"
+            )
+        )
     for f in fields:
         if f.type == "choice" and len(f.choices) <= 30:
             code = f"N_{f.code.upper()}"
@@ -594,7 +711,7 @@ ROLE_CUES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("name", "指标名称", ("指标", "项目", "指标项"), ("名称",)),
     ("value", "本期", (), ("本期", "累计", "完成", "实际", "本年", "数值", "本月", "当期")),
     ("note", "备注", (), ("备注", "说明")),
-)  # fmt: skip
+)
 _ROLES = tuple((role, frozenset(fold(x) for x in eq), tuple(fold(x) for x in co)) for role, _, eq, co in ROLE_CUES)
 
 
@@ -636,8 +753,9 @@ def _display_name(text: str) -> str:
     return s.strip(":：")
 
 
-def _indicator_part(grid: Grid, h: int, labels: Labels, group: str,
-                    notes: list[str]) -> tuple[dict[str, int], list[IndicatorGuess], int, int]:  # fmt: skip
+def _indicator_part(
+    grid: Grid, h: int, labels: Labels, group: str, notes: list[str]
+) -> tuple[dict[str, int], list[IndicatorGuess], int, int]:
     """(role -> column, the indicators, the first data row, rows with a value filled)."""
     # the columns exactly as the reader will find them (a two-row header, a period as the value's header)
     texts = tuple(t for t in grid.row_texts(h) if t)
@@ -650,9 +768,11 @@ def _indicator_part(grid: Grid, h: int, labels: Labels, group: str,
         )
     value_c = roles["value"]
     if column_role(grid.text(h, value_c), _ROLES) != "value" and "value" in _roles_of(grid, h + 1):
-        notes.append(f"{column_letter(value_c)}{h + 1}“{grid.text(h, value_c)}”跨在第 {h + 2} 行的几栏之上：huizong 把它当作"
-                     f"本期值栏，只读其下的 {column_letter(value_c)} 列，不读第 {h + 2} 行的年度目标、本期、上年同期。"
-                     "请把表头改为一行（年度目标、本期累计、上年同期）后重新生成")  # fmt: skip
+        notes.append(
+            f"{column_letter(value_c)}{h + 1}“{grid.text(h, value_c)}”跨在第 {h + 2} 行的几栏之上：huizong 把它当作"
+            f"本期值栏，只读其下的 {column_letter(value_c)} 列，不读第 {h + 2} 行的年度目标、本期、上年同期。"
+            "请把表头改为一行（年度目标、本期累计、上年同期）后重新生成"
+        )
     known = set(roles.values())
     unread = [f"{column_letter(c)}“{t}”" for c, t in enumerate(grid.row_texts(h)) if t and c not in known]
     if unread:
@@ -662,9 +782,7 @@ def _indicator_part(grid: Grid, h: int, labels: Labels, group: str,
     name_c, code_c, unit_c = roles["name"], roles.get("code"), roles.get("unit")
     value_cs = [roles[k] for k in ("target", "value", "last_year") if k in roles]
     out: list[IndicatorGuess] = []
-    codes_written = {
-        _code_text(grid.text(r, code_c)) for r in range(first, grid.height) if code_c is not None
-    } - {""}  # fmt: skip
+    codes_written = {_code_text(grid.text(r, code_c)) for r in range(first, grid.height) if code_c is not None} - {""}
     names: dict[str, int] = {}  # folded name -> its row
     spellings: set[str] = set()  # names and aliases of the catalog, as the reader looks them up
     used: set[str] = set()
@@ -701,8 +819,10 @@ def _indicator_part(grid: Grid, h: int, labels: Labels, group: str,
             headings.append(f"第 {r + 1} 行“{name_text}”")
             continue
         if fold(name) in names:
-            notes.append(f"第 {r + 1} 行“{name_text}”与第 {names[fold(name)]} 行同名：已改名为“{group}{name}”；"
-                         "县区表中按名称认不出这一行，请在表中加“指标代码”栏或改成不同的名称")  # fmt: skip
+            notes.append(
+                f"第 {r + 1} 行“{name_text}”与第 {names[fold(name)]} 行同名：已改名为“{group}{name}”；"
+                "县区表中按名称认不出这一行，请在表中加“指标代码”栏或改成不同的名称"
+            )
             name = f"{group}{name}"
         names[fold(name)] = r + 1
         if code_text in used:
@@ -724,8 +844,10 @@ def _indicator_part(grid: Grid, h: int, labels: Labels, group: str,
             spellings.add(normalize_label(name_text))
         used.add(code_text)
         if _ratio_like(name, unit):
-            notes.append(f"指标 {code_text}“{name}”像比率或平均数：各县区的数不能相加。请在 indicators.csv 中把它改为 "
-                         "kind = ratio、aggregate = ratio 并写出 numerator、denominator（分子、分母指标的代码），或删去这一行")  # fmt: skip
+            notes.append(
+                f"指标 {code_text}“{name}”像比率或平均数：各县区的数不能相加。请在 indicators.csv 中把它改为 "
+                "kind = ratio、aggregate = ratio 并写出 numerator、denominator（分子、分母指标的代码），或删去这一行"
+            )
         if any(grid.text(r, c) for c in value_cs):
             filled += 1
         out.append(IndicatorGuess(r + 1, code_text, group, name, unit, unit in COUNT_UNITS, aliases, key=len(out) < 4))
@@ -811,8 +933,12 @@ _DUE = {
     "year": '{ FY = "01-31", next_year = ["FY"] }',
     "cumulative": '{ H1 = "07-10", FY = "01-31", next_year = ["FY"] }',
 }
-_DUE_ZH = {"month": "次月 5 日", "quarter": "季后次月 10 日", "year": "次年 1 月 31 日",
-           "cumulative": "上半年 7 月 10 日、全年次年 1 月 31 日"}  # fmt: skip
+_DUE_ZH = {
+    "month": "次月 5 日",
+    "quarter": "季后次月 10 日",
+    "year": "次年 1 月 31 日",
+    "cumulative": "上半年 7 月 10 日、全年次年 1 月 31 日",
+}
 
 
 # the whole --------------------------------------------------------------------------------------
@@ -841,16 +967,21 @@ def _pick_sheet(grids: list[Grid], labels: Labels, wanted: str | None) -> tuple[
         if score < 2:
             raise NewFormError(f"工作表“{grid.name}”的前 {HEADER_SCAN_ROWS} 行中找不到表头行（至少两个表头文字）")
         return grid, h
-    scored = [(score + (1000 if g.visible else 0), -i, g, h) for i, g in enumerate(grids)
-              for h, score in [_header_row(g, labels)] if score >= 2]  # fmt: skip
+    scored = [
+        (score + (1000 if g.visible else 0), -i, g, h)
+        for i, g in enumerate(grids)
+        for h, score in [_header_row(g, labels)]
+        if score >= 2
+    ]
     if not scored:
         raise NewFormError(f"各工作表的前 {HEADER_SCAN_ROWS} 行中都找不到表头行（一行中至少两个表头文字）")
     _, _, grid, h = max(scored, key=lambda s: (s[0], s[1]))
     return grid, h
 
 
-def new_form(path: Path, form_id: str | None, out_dir: Path | None, config_root: Path,
-             sheet: str | None = None) -> NewForm:  # fmt: skip
+def new_form(
+    path: Path, form_id: str | None, out_dir: Path | None, config_root: Path, sheet: str | None = None
+) -> NewForm:
     """Read the blank (or filled) form at `path`, guess its definition, write it to `out_dir`
     (default `<config_root>/forms/<form_id>/`) and say what was guessed. Refuses to overwrite."""
     path = Path(path)
@@ -903,11 +1034,25 @@ def new_form(path: Path, form_id: str | None, out_dir: Path | None, config_root:
         roles, indicators, _, data_rows = _indicator_part(grid, h, labels, short, notes)
         catalog = os.path.relpath(folder / "indicators.csv", check_root).replace(os.sep, "/")
         files = {
-            "form.toml": _indicator_toml(name, short, table_no, issuer, frequency, periods, order, sheet_names,
-                                         catalog, grid, h, roles, path, frequency_why),
+            "form.toml": _indicator_toml(
+                name,
+                short,
+                table_no,
+                issuer,
+                frequency,
+                periods,
+                order,
+                sheet_names,
+                catalog,
+                grid,
+                h,
+                roles,
+                path,
+                frequency_why,
+            ),
             "indicators.csv": _csv(CATALOG_COLUMNS, (_catalog_row(i) for i in indicators), bom=True),
             "rules.csv": _rules_csv(_indicator_examples(indicators)),
-        }  # fmt: skip
+        }
     else:
         kind = "list"
         drop_downs, more = _drop_downs(path, fmt, grid.name, grids)
@@ -915,23 +1060,41 @@ def new_form(path: Path, form_id: str | None, out_dir: Path | None, config_root:
         fields, data_rows = _list_part(grid, h, labels, drop_downs, table_unit, notes)
         measures = _measures(fields, short, notes)
         files = {
-            "form.toml": _list_toml(name, short, table_no, issuer, frequency, periods, order, sheet_names, fields,
-                                    path, frequency_why),
+            "form.toml": _list_toml(
+                name, short, table_no, issuer, frequency, periods, order, sheet_names, fields, path, frequency_why
+            ),
             "fields.csv": _csv(FIELD_COLUMNS, (_field_row(f) for f in fields), bom=True),
             "measures.csv": _csv(MEASURE_COLUMNS, (_measure_row(m) for m in measures), bom=True),
             "rules.csv": _rules_csv(_list_examples(fields)),
-        }  # fmt: skip
+        }
     if folder.resolve().parent != (config_root / "forms").resolve():
-        notes.append(f"定义写在配置文件夹之外：核对后把文件夹移到 {config_root / 'forms' / form_id}/ 才会生效"
-                     + (f"，并把 form.toml 中的 catalog 改为 \"forms/{form_id}/indicators.csv\"" if kind == "indicators" else ""))  # fmt: skip
+        notes.append(
+            f"定义写在配置文件夹之外：核对后把文件夹移到 {config_root / 'forms' / form_id}/ 才会生效"
+            + (f'，并把 form.toml 中的 catalog 改为 "forms/{form_id}/indicators.csv"' if kind == "indicators" else "")
+        )
     written = _write(folder, files)
     role_texts = tuple((role, c, _role_text(grid, h, role, c) or grid.text(h, c)) for role, c in roles.items())
     return NewForm(
-        folder=folder, form_id=form_id, kind=kind, source=path, sheet=grid.name, header_row=h + 1, name=name,
-        short_name=short, frequency=frequency, periods=periods, frequency_why=frequency_why, check_root=check_root,
-        fields=tuple(fields), indicators=tuple(indicators), roles=role_texts, measures=tuple(measures),
-        data_rows=data_rows, files=written, notes=tuple(notes),
-    )  # fmt: skip
+        folder=folder,
+        form_id=form_id,
+        kind=kind,
+        source=path,
+        sheet=grid.name,
+        header_row=h + 1,
+        name=name,
+        short_name=short,
+        frequency=frequency,
+        periods=periods,
+        frequency_why=frequency_why,
+        check_root=check_root,
+        fields=tuple(fields),
+        indicators=tuple(indicators),
+        roles=role_texts,
+        measures=tuple(measures),
+        data_rows=data_rows,
+        files=written,
+        notes=tuple(notes),
+    )
 
 
 def _next_order(config_root: Path) -> int:
@@ -996,20 +1159,55 @@ def _yn(v: bool) -> str:
 
 
 def _field_row(f: FieldGuess) -> dict[str, str]:
-    return {"code": f.code, "name": f.name, "aliases": "|".join(f.aliases), "type": f.type, "unit": f.unit,
-            "required": _yn(f.required), "min": f.minimum, "max": "", "choices": "|".join(f.choices),
-            "choice_aliases": "", "pattern": "", "severity": "error", "explanation": ""}  # fmt: skip
+    return {
+        "code": f.code,
+        "name": f.name,
+        "aliases": "|".join(f.aliases),
+        "type": f.type,
+        "unit": f.unit,
+        "required": _yn(f.required),
+        "min": f.minimum,
+        "max": "",
+        "choices": "|".join(f.choices),
+        "choice_aliases": "",
+        "pattern": "",
+        "severity": "error",
+        "explanation": "",
+    }
 
 
 def _measure_row(m: MeasureGuess) -> dict[str, str]:
-    return {"code": m.code, "group": m.group, "name": m.name, "unit": m.unit, "expression": m.expression,
-            "by": m.by, "key": _yn(m.key), "integer": _yn(m.integer)}  # fmt: skip
+    return {
+        "code": m.code,
+        "group": m.group,
+        "name": m.name,
+        "unit": m.unit,
+        "expression": m.expression,
+        "by": m.by,
+        "key": _yn(m.key),
+        "integer": _yn(m.integer),
+    }
 
 
 def _catalog_row(i: IndicatorGuess) -> dict[str, str]:
-    return {"code": i.code, "group": i.group, "name_zh": i.name, "name_en": "", "unit": i.unit, "kind": "flow",
-            "aggregate": "sum", "numerator": "", "denominator": "", "multiplier": "", "integer": _yn(i.integer),
-            "required": "y", "aliases": "|".join(i.aliases), "key": _yn(i.key), "tolerance": "", "max": ""}  # fmt: skip
+    return {
+        "code": i.code,
+        "group": i.group,
+        "name_zh": i.name,
+        "name_en": "",
+        "unit": i.unit,
+        "kind": "flow",
+        "aggregate": "sum",
+        "numerator": "",
+        "denominator": "",
+        "multiplier": "",
+        "integer": _yn(i.integer),
+        "required": "y",
+        "aliases": "|".join(i.aliases),
+        "key": _yn(i.key),
+        "tolerance": "",
+        "max": "",
+    }
 
 
 _RULES_HELP = (
@@ -1028,32 +1226,72 @@ def _rules_csv(examples: Sequence[dict[str, str]]) -> str:
     return "\ufeff" + buf.getvalue()
 
 
-def _rule(code: str, scope: str, severity: str, expression: str, field: str, message: str,
-          periods: str = "") -> dict[str, str]:  # fmt: skip
-    return {"code": code, "scope": scope, "severity": severity, "expression": expression, "field": field,
-            "message": message, "periods": periods}  # fmt: skip
+def _rule(
+    code: str, scope: str, severity: str, expression: str, field: str, message: str, periods: str = ""
+) -> dict[str, str]:
+    return {
+        "code": code,
+        "scope": scope,
+        "severity": severity,
+        "expression": expression,
+        "field": field,
+        "message": message,
+        "periods": periods,
+    }
 
 
 def _list_examples(fields: Sequence[FieldGuess]) -> list[dict[str, str]]:
     out = []
     key = next((f for f in fields if f.type in ("uscc", "id") and f.required), None)
     if key is not None:
-        out.append(_rule(f"{_dash(key.code)}-twice", "row", "error", f'unique({key.code}, "本期")', key.code,
-                         f"{key.name} {{{key.code}}} 重复：已见于{{other}}"))  # fmt: skip
+        out.append(
+            _rule(
+                f"{_dash(key.code)}-twice",
+                "row",
+                "error",
+                f'unique({key.code}, "本期")',
+                key.code,
+                f"{key.name} {{{key.code}}} 重复：已见于{{other}}",
+            )
+        )
     numbers = [f for f in fields if f.type in ("number", "integer")]
     if numbers:
         f = numbers[0]
-        out.append(_rule(f"{_dash(f.code)}-negative", "row", "error", f"{f.code} >= 0", f.code,
-                         f"{f.name}不能为负数（填写的是 {{{f.code}}}）"))  # fmt: skip
+        out.append(
+            _rule(
+                f"{_dash(f.code)}-negative",
+                "row",
+                "error",
+                f"{f.code} >= 0",
+                f.code,
+                f"{f.name}不能为负数（填写的是 {{{f.code}}}）",
+            )
+        )
     pair = next(((a, b) for a in numbers for b in numbers if a is not b and a.unit and a.unit == b.unit), None)
     if pair is not None:
         big, small = pair
-        out.append(_rule(f"{_dash(small.code)}-exceeds", "row", "warning", f"{small.code} <= {big.code}", small.code,
-                         f"{small.name} {{{small.code}}} {small.unit}大于{big.name} {{{big.code}}} {big.unit}"))  # fmt: skip
+        out.append(
+            _rule(
+                f"{_dash(small.code)}-exceeds",
+                "row",
+                "warning",
+                f"{small.code} <= {big.code}",
+                small.code,
+                f"{small.name} {{{small.code}}} {small.unit}大于{big.name} {{{big.code}}} {big.unit}",
+            )
+        )
     date = next((f for f in fields if f.type == "date"), None)
     if date is not None:
-        out.append(_rule(f"{_dash(date.code)}-after-period", "row", "warning", f"{date.code} <= period_end", date.code,
-                         f"{date.name} {{{date.code}}} 晚于报告期末 {{period_end}}"))  # fmt: skip
+        out.append(
+            _rule(
+                f"{_dash(date.code)}-after-period",
+                "row",
+                "warning",
+                f"{date.code} <= period_end",
+                date.code,
+                f"{date.name} {{{date.code}}} 晚于报告期末 {{period_end}}",
+            )
+        )
     out.append(_rule("list-empty", "return", "warning", "count() >= 1", "N", "本期名单为空：请确认确实没有"))
     return out
 
@@ -1063,13 +1301,29 @@ def _indicator_examples(indicators: Sequence[IndicatorGuess]) -> list[dict[str, 
     out = []
     if usable:
         i = usable[0]
-        out.append(_rule(f"{_dash(i.code.lower())}-negative", "return", "error", f"{i.code} >= 0", i.code,
-                         f"{i.name}（{i.code}）不能为负数：填写的是 {{{i.code}}}"))  # fmt: skip
+        out.append(
+            _rule(
+                f"{_dash(i.code.lower())}-negative",
+                "return",
+                "error",
+                f"{i.code} >= 0",
+                i.code,
+                f"{i.name}（{i.code}）不能为负数：填写的是 {{{i.code}}}",
+            )
+        )
     pair = next(((a, b) for a in usable for b in usable if a is not b and a.unit and a.unit == b.unit), None)
     if pair is not None:
         big, small = pair
-        out.append(_rule(f"{_dash(small.code.lower())}-exceeds", "return", "warning", f"{small.code} <= {big.code}",
-                         small.code, f"{small.name}（{small.code}）{{{small.code}}} 大于{big.name}（{big.code}）{{{big.code}}}"))  # fmt: skip
+        out.append(
+            _rule(
+                f"{_dash(small.code.lower())}-exceeds",
+                "return",
+                "warning",
+                f"{small.code} <= {big.code}",
+                small.code,
+                f"{small.name}（{small.code}）{{{small.code}}} 大于{big.name}（{big.code}）{{{big.code}}}",
+            )
+        )
     return out
 
 
@@ -1079,9 +1333,12 @@ def _dash(code: str) -> str:
 
 
 def _head(path: Path, kind: str) -> str:
-    what = ("fields.csv 中每列的代码（code）、类型（type）、单位（unit）、必填（required）、下拉选项（choices）；"
-            "measures.csv 中要汇总的数" if kind == "list" else
-            "indicators.csv 中每个指标的代码、单位、是否整数、是否必填，比率类指标的分子分母")  # fmt: skip
+    what = (
+        "fields.csv 中每列的代码（code）、类型（type）、单位（unit）、必填（required）、下拉选项（choices）；"
+        "measures.csv 中要汇总的数"
+        if kind == "list"
+        else "indicators.csv 中每个指标的代码、单位、是否整数、是否必填，比率类指标的分子分母"
+    )
     return (
         f"# 由 huizong forms new 根据“{path.name}”于 {clock.now()[:10]} 生成，内容是猜测，请逐项核对：\n"
         f"# 报表名称与简称、报送频率（frequency）与截止日期（due）、表号与制表机关、\n# {what}；\n"
@@ -1090,8 +1347,17 @@ def _head(path: Path, kind: str) -> str:
     )
 
 
-def _common_toml(name: str, short: str, table_no: str, issuer: str, frequency: str, periods: tuple[str, ...],
-                 order: int, sheet_names: list[str], why: str) -> list[str]:  # fmt: skip
+def _common_toml(
+    name: str,
+    short: str,
+    table_no: str,
+    issuer: str,
+    frequency: str,
+    periods: tuple[str, ...],
+    order: int,
+    sheet_names: list[str],
+    why: str,
+) -> list[str]:
     lines = [f"name = {_q(name)}", f"short_name = {_q(short)}"]
     lines.append(f"table_no = {_q(table_no)}" if table_no else '# table_no = "科技统05表"   # 表号')
     lines.append(f"issuer = {_q(issuer)}" if issuer else '# issuer = "市科学技术局"    # 制表机关')
@@ -1100,13 +1366,30 @@ def _common_toml(name: str, short: str, table_no: str, issuer: str, frequency: s
         lines.append(f"periods = {_qs(periods)}")
     lines.append(f"due = {_DUE[frequency]}   # 截止：{_DUE_ZH[frequency]}（请按实际改）")
     lines.append(f"order = {order}")
-    lines += ["", "[sheet]", f"names = {_qs(sheet_names)}   # 工作表名含这些字的优先查找", "",
-              "# [header]", '# period = ["统计月份"]   # 本表特有的表头写法（填报单位、报告期……），补充 forms/header.toml']  # fmt: skip
+    lines += [
+        "",
+        "[sheet]",
+        f"names = {_qs(sheet_names)}   # 工作表名含这些字的优先查找",
+        "",
+        "# [header]",
+        '# period = ["统计月份"]   # 本表特有的表头写法（填报单位、报告期……），补充 forms/header.toml',
+    ]
     return lines
 
 
-def _list_toml(name: str, short: str, table_no: str, issuer: str, frequency: str, periods: tuple[str, ...],
-               order: int, sheet_names: list[str], fields: Sequence[FieldGuess], path: Path, why: str) -> str:  # fmt: skip
+def _list_toml(
+    name: str,
+    short: str,
+    table_no: str,
+    issuer: str,
+    frequency: str,
+    periods: tuple[str, ...],
+    order: int,
+    sheet_names: list[str],
+    fields: Sequence[FieldGuess],
+    path: Path,
+    why: str,
+) -> str:
     lines = _common_toml(name, short, table_no, issuer, frequency, periods, order, sheet_names, why)
     real = [f for f in fields if f.type != "seq"]
     named = next((f for f in real if f.type == "text" and f.required), None)
@@ -1119,14 +1402,36 @@ def _list_toml(name: str, short: str, table_no: str, issuer: str, frequency: str
     lines.append(
         f"key = {_q(key.code)}   # 唯一标识一条记录的字段" if key else '# key = "uscc"   # 唯一标识一条记录的字段'
     )
-    lines += [f"min_fields = {min_fields}   # 表头行至少要认出几列（共 {len(fields)} 列）", f"title = {_q(short + '明细')}",
-              "", "[measures]", 'file = "measures.csv"', "", "[rules]", 'file = "rules.csv"', ""]  # fmt: skip
+    lines += [
+        f"min_fields = {min_fields}   # 表头行至少要认出几列（共 {len(fields)} 列）",
+        f"title = {_q(short + '明细')}",
+        "",
+        "[measures]",
+        'file = "measures.csv"',
+        "",
+        "[rules]",
+        'file = "rules.csv"',
+        "",
+    ]
     return _head(path, "list") + "\n".join(lines)
 
 
-def _indicator_toml(name: str, short: str, table_no: str, issuer: str, frequency: str, periods: tuple[str, ...],
-                    order: int, sheet_names: list[str], catalog: str, grid: Grid, h: int, roles: dict[str, int],
-                    path: Path, why: str) -> str:  # fmt: skip
+def _indicator_toml(
+    name: str,
+    short: str,
+    table_no: str,
+    issuer: str,
+    frequency: str,
+    periods: tuple[str, ...],
+    order: int,
+    sheet_names: list[str],
+    catalog: str,
+    grid: Grid,
+    h: int,
+    roles: dict[str, int],
+    path: Path,
+    why: str,
+) -> str:
     lines = _common_toml(name, short, table_no, issuer, frequency, periods, order, sheet_names, why)
     heads = {role: _squash(_role_text(grid, h, role, c)) for role, c in roles.items() if _role_text(grid, h, role, c)}
     cues = [heads[r] for r in ("name", "code") if r in heads and len(unicodedata.normalize("NFKC", heads[r])) <= 12]
@@ -1181,8 +1486,12 @@ def read_back(made: NewForm, config_root: Path) -> ReadBack:
         if held is None or held.root.resolve() != made.folder.resolve():
             form = read_form(made.folder, made.check_root)
             catalog = Catalog.load(form.indicators) if form.indicators else Catalog.of_measures(form)
-            config = replace(config, forms=(*(f for f in config.forms if f.id != form.id), form),
-                             catalogs={**config.catalogs, form.id: catalog}, _views={})  # fmt: skip
+            config = replace(
+                config,
+                forms=(*(f for f in config.forms if f.id != form.id), form),
+                catalogs={**config.catalogs, form.id: catalog},
+                _views={},
+            )
         grids = load_grids(made.source)
     except (CatalogError, FormError, WorkbookUnreadable) as e:
         return ReadBack(False, f"未能读回：{e}")
@@ -1201,8 +1510,11 @@ def read_back(made: NewForm, config_root: Path) -> ReadBack:
         )
     others = [f.name for f, _ in found[1:]]
     if others and first.id == made.form_id:
-        how = ("指标表按各自指标目录认得的行数取认得多的一张" if made.kind == "indicators"
-               else "同一工作表按报表顺序（order）取排在前面的一张")  # fmt: skip
+        how = (
+            "指标表按各自指标目录认得的行数取认得多的一张"
+            if made.kind == "indicators"
+            else "同一工作表按报表顺序（order）取排在前面的一张"
+        )
         problems.append(
             f"原表的表头也符合“{'、'.join(others)}”：{how}，现在取的是本表；请确认两张表的表头线索和指标名称足够不同"
         )

@@ -33,8 +33,11 @@ def find_refused(store: st.Store, settings: Settings, file: str) -> dict[str, An
     stored = None
     with contextlib.suppress(ValueError):  # a path outside the store is matched by name only
         stored = path.resolve().relative_to(settings.store.resolve()).as_posix()
-    matches = [r for r in rows if file in (r["file"], r["inbox_path"], r["stored_as"]) or r["stored_as"] == stored
-               or r["file"] == path.name]  # fmt: skip
+    matches = [
+        r
+        for r in rows
+        if file in (r["file"], r["inbox_path"], r["stored_as"]) or r["stored_as"] == stored or r["file"] == path.name
+    ]
     if not matches:
         raise AcceptError(f"账本中没有文件 {file}")
     refused = [r for r in matches if r["status"] == st.REJECTED]
@@ -52,8 +55,15 @@ def accept_refused(
     return accept_row(store, config, settings, find_refused(store, settings, file), reason, by)
 
 
-def accept_row(store: st.Store, config: Config, settings: Settings, row: dict[str, Any], reason: str, by: str,
-               also: Callable[[Any], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def accept_row(
+    store: st.Store,
+    config: Config,
+    settings: Settings,
+    row: dict[str, Any],
+    reason: str,
+    by: str,
+    also: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
     """Accept the refused ledger row `row`; `also(conn)` writes more in the same transaction (the
     desk's review and journal). Queues the outputs it changes (`due`); the caller publishes them
     (`pipeline.publish_owed`) once it has let go of the run lock. Returns the row as it now stands."""
@@ -76,9 +86,14 @@ def accept_row(store: st.Store, config: Config, settings: Settings, row: dict[st
         supersede(conn, store, ret.county_code, ret.period.token, int(row["id"]), str(row["inbox_path"]), ret.form)
         insert_return(conn, store, int(row["id"]), ret)
         store.update_submission(
-            conn, int(row["id"]), status=st.ACCEPTED, override_by=by, override_reason=reason, override_at=now(),
+            conn,
+            int(row["id"]),
+            status=st.ACCEPTED,
+            override_by=by,
+            override_reason=reason,
+            override_at=now(),
             reason=f"退回后由{by}接收：{reason}",
-        )  # fmt: skip
+        )
         due.queue(conn, {(ret.form, ret.period.token): {ret.county_code}})  # its outputs are owed
         if also is not None:
             also(conn)

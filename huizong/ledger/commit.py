@@ -46,8 +46,13 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def storage_path(settings: Settings, status: str, f: Inbound, store: st.Store | None = None,
-                 claimed: set[str] | frozenset[str] = frozenset()) -> str:  # fmt: skip
+def storage_path(
+    settings: Settings,
+    status: str,
+    f: Inbound,
+    store: st.Store | None = None,
+    claimed: set[str] | frozenset[str] = frozenset(),
+) -> str:
     """Where the original goes, relative to the store: `<folder>/<sha256[:16]>/<safe name>`.
 
     Never another file: an existing file is reused only if it holds the same bytes and no ledger
@@ -127,8 +132,13 @@ def move(src: Path, dest: Path) -> None:
 BATCH = 64  # files recorded per transaction
 
 
-def commit(decisions: list[Decision], store: st.Store, settings: Settings, run_id: int,
-           on_each: Callable[[Decision], None] | None = None) -> None:  # fmt: skip
+def commit(
+    decisions: list[Decision],
+    store: st.Store,
+    settings: Settings,
+    run_id: int,
+    on_each: Callable[[Decision], None] | None = None,
+) -> None:
     """Record the decisions, then move their files out of the inbox, `BATCH` files at a time: each
     group's files kept in the store (durably), then recorded in one transaction, then released.
 
@@ -183,22 +193,39 @@ def _key(ret: Return | None) -> Key | None:
     return ret.county_code, ret.period.token, ret.form
 
 
-def _record(conn: Any, store: st.Store, d: Decision, stored_as: str | None, run_id: int,
-            by_id: dict[int, Decision], current: set[Key]) -> None:  # fmt: skip
+def _record(
+    conn: Any,
+    store: st.Store,
+    d: Decision,
+    stored_as: str | None,
+    run_id: int,
+    by_id: dict[int, Decision],
+    current: set[Key],
+) -> None:
     """One file's ledger row, and for an accepted return its facts, records and the
     return it supersedes (where `current`, the keys with an accepted return, says there is one);
     its issues."""
     f, ret = d.inbound, d.ret
     row = {
-        "run_id": run_id, "file": Path(f.rel).name, "inbox_path": f.rel, "sha256": f.sha256,
+        "run_id": run_id,
+        "file": Path(f.rel).name,
+        "inbox_path": f.rel,
+        "sha256": f.sha256,
         "name_bytes": f.raw or None,
-        "size": f.size, "received_at": _received(conn, f), "format": ret.format if ret else None,
+        "size": f.size,
+        "received_at": _received(conn, f),
+        "format": ret.format if ret else None,
         "county_code": ret.county_code if ret else None,
         "period": ret.period.token if ret and ret.period else None,
         "form": (ret.form or None) if ret else None,
-        "status": d.status, "errors": d.errors, "warnings": d.warnings, "reason": d.reason,
-        "stored_as": stored_as, "duplicate_of": d.duplicate_of, "sheet": ret.sheet if ret else None,
-    }  # fmt: skip
+        "status": d.status,
+        "errors": d.errors,
+        "warnings": d.warnings,
+        "reason": d.reason,
+        "stored_as": stored_as,
+        "duplicate_of": d.duplicate_of,
+        "sheet": ret.sheet if ret else None,
+    }
     if ret:
         for key in ("office", "filled_by", "phone", "fill_date"):
             located = ret.header.get(key)
@@ -270,9 +297,12 @@ def supersede(
     and keep the cell-by-cell difference (indicator, column, old, new) in `revisions`."""
     done = []
     q = st.sa.select(st.submissions.c.id).where(
-        st.submissions.c.county_code == county, st.submissions.c.period == period,
-        st.submissions.c.status == st.ACCEPTED, st.submissions.c.id != new_id, st.submissions.c.form == form,
-    )  # fmt: skip
+        st.submissions.c.county_code == county,
+        st.submissions.c.period == period,
+        st.submissions.c.status == st.ACCEPTED,
+        st.submissions.c.id != new_id,
+        st.submissions.c.form == form,
+    )
     for (old_id,) in conn.execute(q).all():
         reason = f"已被更正报送“{new_file}”替代"
         store.update_submission(conn, old_id, status=st.SUPERSEDED, superseded_by=new_id, reason=reason)
@@ -293,9 +323,19 @@ def diff_facts(conn: Any, old_id: int, new_id: int) -> list[dict[str, Any]]:
         o_num, n_num = (o or {}).get("number"), (n or {}).get("number")
         if o_num == n_num:
             continue
-        out.append({"submission_id": new_id, "previous_id": old_id, "indicator": key[0], "column": key[1],
-                    "old": o_num, "new": n_num, "old_raw": (o or {}).get("raw"), "new_raw": (n or {}).get("raw"),
-                    "cell": (n or o or {}).get("cell")})  # fmt: skip
+        out.append(
+            {
+                "submission_id": new_id,
+                "previous_id": old_id,
+                "indicator": key[0],
+                "column": key[1],
+                "old": o_num,
+                "new": n_num,
+                "old_raw": (o or {}).get("raw"),
+                "new_raw": (n or {}).get("raw"),
+                "cell": (n or o or {}).get("cell"),
+            }
+        )
     return out
 
 
@@ -305,41 +345,80 @@ def answer(conn: Any, store: st.Store, ret: Return) -> None:
     for a in ret.answers:
         if a.submission_id is None:
             continue
-        conn.execute(st.sa.delete(st.issues).where(st.issues.c.submission_id == a.submission_id,
-                                                   st.issues.c.code == a.rule))  # fmt: skip
+        conn.execute(
+            st.sa.delete(st.issues).where(st.issues.c.submission_id == a.submission_id, st.issues.c.code == a.rule)
+        )
         if a.issue is not None:
             store.insert_many(conn, st.issues, [issue_row(a.submission_id, a.issue)])
-        counts = dict(conn.execute(
-            st.sa.select(st.issues.c.severity, st.sa.func.count()).where(st.issues.c.submission_id == a.submission_id)
-            .group_by(st.issues.c.severity)).all())  # fmt: skip
-        store.update_submission(conn, a.submission_id, errors=int(counts.get("error", 0)),
-                                warnings=int(counts.get("warning", 0)))  # fmt: skip
+        counts = dict(
+            conn.execute(
+                st.sa.select(st.issues.c.severity, st.sa.func.count())
+                .where(st.issues.c.submission_id == a.submission_id)
+                .group_by(st.issues.c.severity)
+            ).all()
+        )
+        store.update_submission(
+            conn, a.submission_id, errors=int(counts.get("error", 0)), warnings=int(counts.get("warning", 0))
+        )
 
 
 def insert_return(conn: Any, store: st.Store, sid: int, ret: Return) -> None:
     assert ret.county_code and ret.period
-    store.insert_many(conn, st.facts, [
-        {"submission_id": sid, "county_code": ret.county_code, "period": ret.period.token, "form": ret.form,
-         "indicator": f.indicator,
-         "column": f.column, "number": f.number, "status": f.status, "raw": f.raw, "unit_written": f.unit_written,
-         "flags": f.flags, "sheet": f.sheet, "cell": f.cell, "note": f.note}
-        for f in ret.facts
-    ])  # fmt: skip
+    store.insert_many(
+        conn,
+        st.facts,
+        [
+            {
+                "submission_id": sid,
+                "county_code": ret.county_code,
+                "period": ret.period.token,
+                "form": ret.form,
+                "indicator": f.indicator,
+                "column": f.column,
+                "number": f.number,
+                "status": f.status,
+                "raw": f.raw,
+                "unit_written": f.unit_written,
+                "flags": f.flags,
+                "sheet": f.sheet,
+                "cell": f.cell,
+                "note": f.note,
+            }
+            for f in ret.facts
+        ],
+    )
     key = ret.list_key
-    store.insert_many(conn, st.records, [
-        {"submission_id": sid, "form": ret.form, "county_code": ret.county_code, "period": ret.period.token,
-         "sheet": r.sheet, "row": r.row + 1, "key": key_text(r.values, key) if key else None,
-         "data": json.dumps(r.values, ensure_ascii=False, sort_keys=True)}
-        for r in ret.records
-    ])  # fmt: skip
+    store.insert_many(
+        conn,
+        st.records,
+        [
+            {
+                "submission_id": sid,
+                "form": ret.form,
+                "county_code": ret.county_code,
+                "period": ret.period.token,
+                "sheet": r.sheet,
+                "row": r.row + 1,
+                "key": key_text(r.values, key) if key else None,
+                "data": json.dumps(r.values, ensure_ascii=False, sort_keys=True),
+            }
+            for r in ret.records
+        ],
+    )
 
 
 def issue_row(sid: int, i: Issue) -> dict[str, object]:
     return {
-        "submission_id": sid, "code": i.code, "severity": str(i.severity), "message": i.message,
-        "sheet": i.sheet, "cell": i.cell, "indicator": i.indicator,
-        "value": None if i.value is None else str(i.value), "explanation": i.explanation,
-    }  # fmt: skip
+        "submission_id": sid,
+        "code": i.code,
+        "severity": str(i.severity),
+        "message": i.message,
+        "sheet": i.sheet,
+        "cell": i.cell,
+        "indicator": i.indicator,
+        "value": None if i.value is None else str(i.value),
+        "explanation": i.explanation,
+    }
 
 
 def interrupted_runs(store: st.Store, current: int | None = None) -> list[int]:

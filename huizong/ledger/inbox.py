@@ -100,8 +100,22 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
 # names Windows keeps for devices, whatever the extension (CON.xlsx is the console there)
-_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{n}" for n in range(10)), *(f"LPT{n}" for n in range(10)),
-                       "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"})  # fmt: skip
+_RESERVED = frozenset(
+    {
+        "CON",
+        "PRN",
+        "AUX",
+        "NUL",
+        *(f"COM{n}" for n in range(10)),
+        *(f"LPT{n}" for n in range(10)),
+        "COM¹",
+        "COM²",
+        "COM³",
+        "LPT¹",
+        "LPT²",
+        "LPT³",
+    }
+)
 
 
 def safe_component(name: str, limit: int = MAX_COMPONENT_BYTES) -> str:
@@ -188,8 +202,18 @@ def scan(inbox: Path) -> list[Found]:
                     target = "?"
             elif not stat.S_ISREG(st.st_mode):
                 kind = Kind.SPECIAL
-            found.append(Found(Path(os.fsdecode(full)), _rel_of(raw, taken), raw, kind, st.st_size,
-                               st.st_mtime_ns, target, st.st_ctime_ns))  # fmt: skip
+            found.append(
+                Found(
+                    Path(os.fsdecode(full)),
+                    _rel_of(raw, taken),
+                    raw,
+                    kind,
+                    st.st_size,
+                    st.st_mtime_ns,
+                    target,
+                    st.st_ctime_ns,
+                )
+            )
     return sorted(found, key=lambda f: (f.mtime_ns, f.raw))
 
 

@@ -40,20 +40,42 @@ class ReviewError(Exception):
     "The ledger refuses this action (someone else acted first, the period is not complete, …)"
 
 
-def journal(conn: sa.Connection, actor: str, action: str, *, target: str = "", division: str = "",
-            reason: str = "", address: str = "", detail: Mapping[str, Any] | None = None,
-            user_id: int | None = None) -> None:  # fmt: skip
+def journal(
+    conn: sa.Connection,
+    actor: str,
+    action: str,
+    *,
+    target: str = "",
+    division: str = "",
+    reason: str = "",
+    address: str = "",
+    detail: Mapping[str, Any] | None = None,
+    user_id: int | None = None,
+) -> None:
     """One row of the desk's journal: who did what, to what, when, why, from where."""
-    st.Store.insert(conn, actions, {
-        "at": now(), "user_id": user_id, "actor": actor, "action": action, "target": target, "division": division,
-        "reason": reason, "address": address, "detail": json.dumps(dict(detail or {}), ensure_ascii=False)})  # fmt: skip
+    st.Store.insert(
+        conn,
+        actions,
+        {
+            "at": now(),
+            "user_id": user_id,
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "division": division,
+            "reason": reason,
+            "address": address,
+            "detail": json.dumps(dict(detail or {}), ensure_ascii=False),
+        },
+    )
 
 
 def uploads_today(store: st.Store, division: str) -> tuple[int, int]:
     """(uploads, bytes) a county has made on the desk today, China time, from the journal."""
     start = now()[:10] + "T00:00:00"
-    q = sa.select(actions.c.detail).where(actions.c.action == "upload", actions.c.division == division,
-                                          actions.c.at >= start)  # fmt: skip
+    q = sa.select(actions.c.detail).where(
+        actions.c.action == "upload", actions.c.division == division, actions.c.at >= start
+    )
     count = size = 0
     for row in store._all(q):
         count += 1
@@ -82,8 +104,7 @@ def held_ids(store: st.Store, ids: Sequence[int]) -> set[int]:
     """Which of these refused returns are corrections held because their period was approved."""
     out: set[int] = set()
     for part in st.chunks(ids):
-        q = sa.select(issues.c.submission_id).where(issues.c.code == HELD,
-                                                    issues.c.submission_id.in_(list(part)))  # fmt: skip
+        q = sa.select(issues.c.submission_id).where(issues.c.code == HELD, issues.c.submission_id.in_(list(part)))
         with store.engine.connect() as conn:
             out |= {r[0] for r in conn.execute(q)}
     return out
@@ -133,8 +154,12 @@ def set_review(conn: sa.Connection, sid: int, state: str, actor: str, reason: st
             conn.execute(sa.insert(reviews).values(submission_id=sid, **values))
         except sa.exc.IntegrityError as e:
             raise ReviewError("此报表刚被他人处理，请刷新页面后再操作") from e
-    elif conn.execute(sa.update(reviews).where(reviews.c.submission_id == sid, reviews.c.state == seen)
-                      .values(**values)).rowcount != 1:  # fmt: skip
+    elif (
+        conn.execute(
+            sa.update(reviews).where(reviews.c.submission_id == sid, reviews.c.state == seen).values(**values)
+        ).rowcount
+        != 1
+    ):
         raise ReviewError("此报表刚被他人处理，请刷新页面后再操作")
 
 
@@ -160,8 +185,9 @@ def explain(conn: sa.Connection, sid: int, texts: Mapping[int, str], actor: str)
     """Write (or rewrite) the county's explanation of each of these warnings of return `sid`."""
     for issue_id, text in texts.items():
         conn.execute(sa.delete(explanations).where(explanations.c.issue_id == issue_id))
-        conn.execute(sa.insert(explanations).values(issue_id=issue_id, submission_id=sid, text=text, actor=actor,
-                                                    at=now()))  # fmt: skip
+        conn.execute(
+            sa.insert(explanations).values(issue_id=issue_id, submission_id=sid, text=text, actor=actor, at=now())
+        )
 
 
 # -- approvals of periods ------------------------------------------------------------------------
@@ -183,8 +209,9 @@ class Approval:
         return _zh(self.state)
 
 
-def approvals_of(store: st.Store, form: str | None, divisions: Sequence[str],
-                 periods: Sequence[str] | None = None) -> dict[tuple[str, str, str], Approval]:  # fmt: skip
+def approvals_of(
+    store: st.Store, form: str | None, divisions: Sequence[str], periods: Sequence[str] | None = None
+) -> dict[tuple[str, str, str], Approval]:
     """(form, division, period) -> its approval, for these divisions (and periods, and form)."""
     out: dict[tuple[str, str, str], Approval] = {}
     divs = list(divisions)
@@ -201,8 +228,11 @@ def approvals_of(store: st.Store, form: str | None, divisions: Sequence[str],
 
 
 def _current(conn: sa.Connection, form: str, division: str, period: str) -> Approval | None:
-    row = conn.execute(sa.select(approvals).where(approvals.c.form == form, approvals.c.division == division,
-                                                  approvals.c.period == period)).first()  # fmt: skip
+    row = conn.execute(
+        sa.select(approvals).where(
+            approvals.c.form == form, approvals.c.division == division, approvals.c.period == period
+        )
+    ).first()
     return Approval(**row._mapping) if row is not None else None
 
 
@@ -210,8 +240,11 @@ def approve(conn: sa.Connection, form: str, division: str, period: str, actor: s
     if (a := _current(conn, form, division, period)) is not None:
         raise ReviewError(f"本期已由{a.actor}于{when(a.at)}{a.zh}")
     try:
-        conn.execute(sa.insert(approvals).values(form=form, division=division, period=period, state=APPROVED,
-                                                 actor=actor, at=now(), version=1))  # fmt: skip
+        conn.execute(
+            sa.insert(approvals).values(
+                form=form, division=division, period=period, state=APPROVED, actor=actor, at=now(), version=1
+            )
+        )
     except sa.exc.IntegrityError as e:
         raise ReviewError("本期刚被他人审核，请刷新页面") from e
 
@@ -220,17 +253,30 @@ def report(conn: sa.Connection, form: str, division: str, period: str, actor: st
     a = _current(conn, form, division, period)
     if a is None or a.state != APPROVED or a.version != version:
         raise ReviewError("本期状态已变化（" + (a.zh if a else "未审核") + "），请刷新页面后再操作")
-    conn.execute(sa.update(approvals).where(approvals.c.form == form, approvals.c.division == division,
-                                            approvals.c.period == period, approvals.c.version == version)
-                 .values(state=REPORTED, reported_at=now(), version=version + 1))  # fmt: skip
+    conn.execute(
+        sa.update(approvals)
+        .where(
+            approvals.c.form == form,
+            approvals.c.division == division,
+            approvals.c.period == period,
+            approvals.c.version == version,
+        )
+        .values(state=REPORTED, reported_at=now(), version=version + 1)
+    )
 
 
 def unapprove(conn: sa.Connection, form: str, division: str, period: str, version: int) -> Approval:
     a = _current(conn, form, division, period)
     if a is None or a.version != version:
         raise ReviewError("本期状态已变化（" + (a.zh if a else "未审核") + "），请刷新页面后再操作")
-    conn.execute(sa.delete(approvals).where(approvals.c.form == form, approvals.c.division == division,
-                                            approvals.c.period == period, approvals.c.version == version))  # fmt: skip
+    conn.execute(
+        sa.delete(approvals).where(
+            approvals.c.form == form,
+            approvals.c.division == division,
+            approvals.c.period == period,
+            approvals.c.version == version,
+        )
+    )
     return a
 
 
@@ -266,8 +312,15 @@ def gate(returns: Sequence[Return], store: st.Store, divisions: Divisions) -> di
         found: list[Issue] = []
         bound = bound_county(r.file)
         if bound and r.county_code and r.county_code != bound:
-            found.append(make_issue("upload-other-county", r.file, value=r.county_code,
-                                    name=_name(r.county_code, divisions), own=_name(bound, divisions)))  # fmt: skip
+            found.append(
+                make_issue(
+                    "upload-other-county",
+                    r.file,
+                    value=r.county_code,
+                    name=_name(r.county_code, divisions),
+                    own=_name(bound, divisions),
+                )
+            )
         if id(r) in is_placed and r.period is not None and r.county_code:
             for a in wanted[r.county_code]:
                 if (lock := locks.get((r.form, a, r.period.token))) is not None:

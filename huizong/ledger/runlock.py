@@ -52,8 +52,14 @@ def _stale(row: dict[str, object], lease: float) -> bool:
 
 def _try_acquire(store: Store, name: str, owner: str, lease: float, took: list[bool]) -> dict[str, object] | None:
     """None if acquired (`took` gains True if from a holder that died), else the holder's row."""
-    me = {"name": name, "owner": owner, "host": socket.gethostname(), "pid": os.getpid(),
-          "acquired_at": _utcnow(), "heartbeat_at": _utcnow()}  # fmt: skip
+    me = {
+        "name": name,
+        "owner": owner,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "acquired_at": _utcnow(),
+        "heartbeat_at": _utcnow(),
+    }
     try:
         with store.begin() as conn:
             row = conn.execute(sa.select(locks).where(locks.c.name == name)).first()
@@ -83,8 +89,9 @@ def _try_acquire(store: Store, name: str, owner: str, lease: float, took: list[b
 
 
 @contextmanager
-def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LEASE_SECONDS,
-             poll: float = 1.0) -> Iterator[bool]:  # fmt: skip
+def run_lock(
+    store: Store, wait: float = 0, name: str = "run", lease: float = LEASE_SECONDS, poll: float = 1.0
+) -> Iterator[bool]:
     """Hold the run lock for the block; wait up to `wait` seconds for it, else raise RunLocked.
     Yields True if the lock was taken over from a holder that died (what it was doing is unfinished)."""
     owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{time.time_ns()}"
@@ -93,8 +100,10 @@ def run_lock(store: Store, wait: float = 0, name: str = "run", lease: float = LE
     while (holder := _try_acquire(store, name, owner, lease, took)) is not None:
         if time.monotonic() >= deadline:
             since = holder.get("acquired_at")
-            raise RunLocked(f"另一个运行正在进行（{holder.get('host')} 进程 {holder.get('pid')}，开始于 {since} UTC），"
-                            "请稍后再试或使用 --wait 等待")  # fmt: skip
+            raise RunLocked(
+                f"另一个运行正在进行（{holder.get('host')} 进程 {holder.get('pid')}，开始于 {since} UTC），"
+                "请稍后再试或使用 --wait 等待"
+            )
         time.sleep(poll)
     stop = threading.Event()
 

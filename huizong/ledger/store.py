@@ -28,8 +28,7 @@ from huizong.ledger.tables import (
 )
 from huizong.words import Worded
 
-__all__ = ["chunks", "facts", "issues", "locks", "metadata", "records", "revisions", "runs", "sightings",
-           "submissions"]  # fmt: skip
+__all__ = ["chunks", "facts", "issues", "locks", "metadata", "records", "revisions", "runs", "sightings", "submissions"]
 
 
 T = TypeVar("T")
@@ -146,10 +145,17 @@ class Store:
             lately = conn.execute(kept.where(s.received_at >= since)).one()
         return int(every[0]), int(every[1]), int(lately[0]), int(lately[1])
 
-    def submissions(self, *, ids: Iterable[int] | None = None, periods: Iterable[str] | None = None,
-                    run_ids: Iterable[int] | None = None, unplaced: bool = False,
-                    form: str | None = None, counties: Iterable[str] | None = None,
-                    newest: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def submissions(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        periods: Iterable[str] | None = None,
+        run_ids: Iterable[int] | None = None,
+        unplaced: bool = False,
+        form: str | None = None,
+        counties: Iterable[str] | None = None,
+        newest: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Ledger rows in arrival order: all of them, or only those of these ids, periods, runs or
         counties, or the refused files no county or period could be read from (`unplaced`); with
         `newest`, only that many of the latest. A run asks for what it needs, so that its cost does
@@ -168,8 +174,10 @@ class Store:
         if form is not None:
             q = q.where(submissions.c.form == form)
         if unplaced:
-            q = q.where(submissions.c.status == REJECTED,
-                        sa.or_(submissions.c.county_code.is_(None), submissions.c.period.is_(None)))  # fmt: skip
+            q = q.where(
+                submissions.c.status == REJECTED,
+                sa.or_(submissions.c.county_code.is_(None), submissions.c.period.is_(None)),
+            )
         rows = self._all(q)
         return rows[::-1] if newest is not None else rows
 
@@ -178,11 +186,14 @@ class Store:
         `uploads` (a folder of the inbox) that could not be read as anyone's; newest first."""
         q = (
             sa.select(submissions)
-            .where(sa.or_(submissions.c.county_code == county,
-                          submissions.c.inbox_path.startswith(uploads, autoescape=True)))
+            .where(
+                sa.or_(
+                    submissions.c.county_code == county, submissions.c.inbox_path.startswith(uploads, autoescape=True)
+                )
+            )
             .order_by(submissions.c.id.desc())
             .limit(newest)
-        )  # fmt: skip
+        )
         return self._all(q)
 
     def submission(self, sid: int) -> SubmissionRow | None:
@@ -223,8 +234,14 @@ class Store:
         with self.engine.connect() as conn:
             return conn.execute(q).first() is not None
 
-    def accepted_facts(self, counties: Sequence[str], period: str | None = None, lean: bool = False,
-                       form: str | None = None, periods: Sequence[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def accepted_facts(
+        self,
+        counties: Sequence[str],
+        period: str | None = None,
+        lean: bool = False,
+        form: str | None = None,
+        periods: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Facts of the current accepted return of each county (one period, or all). `lean`: only
         county, period, indicator, column and number, and only the cells that hold a number (what
         totals above a city need; 300,000 facts of the nation are read several times faster)."""
@@ -249,18 +266,26 @@ class Store:
             q = q.where(facts.c.form == form)
         return self._all(q)
 
-    def current_values(self, counties: Sequence[str], periods: Sequence[str] | None,
-                       form: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    def current_values(
+        self, counties: Sequence[str], periods: Sequence[str] | None, form: str | None = None
+    ) -> list[dict[str, Any]]:
         """本期累计 of the current accepted returns of these counties (and periods), with file and cell:
         what the history rules compare a new return with, selected by the database."""
         if not counties:
             return []
         q = (
-            sa.select(facts.c.county_code, facts.c.period, facts.c.indicator, facts.c.column, facts.c.number,
-                      facts.c.cell, submissions.c.file)
+            sa.select(
+                facts.c.county_code,
+                facts.c.period,
+                facts.c.indicator,
+                facts.c.column,
+                facts.c.number,
+                facts.c.cell,
+                submissions.c.file,
+            )
             .join(submissions, submissions.c.id == facts.c.submission_id)
             .where(submissions.c.status == ACCEPTED, facts.c.column == "value", facts.c.county_code.in_(list(counties)))
-        )  # fmt: skip
+        )
         if periods is not None:
             q = q.where(facts.c.period.in_(list(periods)))
         if form is not None:
@@ -288,12 +313,18 @@ class Store:
         out: list[dict[str, Any]] = []
         for part in chunks(wanted):
             q = (
-                sa.select(records.c.county_code, records.c.period, records.c.row, records.c.sheet,
-                          records.c.submission_id, records.c.data, submissions.c.file)
+                sa.select(
+                    records.c.county_code,
+                    records.c.period,
+                    records.c.row,
+                    records.c.sheet,
+                    records.c.submission_id,
+                    records.c.data,
+                    submissions.c.file,
+                )
                 .join(submissions, submissions.c.id == records.c.submission_id)
-                .where(records.c.form == form, records.c.period.in_(part),
-                       submissions.c.status == ACCEPTED)
-            )  # fmt: skip
+                .where(records.c.form == form, records.c.period.in_(part), submissions.c.status == ACCEPTED)
+            )
             out += self._all(q)
         for r in out:
             r["data"] = json.loads(r["data"])
@@ -306,12 +337,18 @@ class Store:
         out: list[dict[str, Any]] = []
         for part in chunks(wanted):
             q = (
-                sa.select(records.c.key, records.c.county_code, records.c.period, records.c.row, records.c.sheet,
-                          records.c.submission_id, submissions.c.file)
+                sa.select(
+                    records.c.key,
+                    records.c.county_code,
+                    records.c.period,
+                    records.c.row,
+                    records.c.sheet,
+                    records.c.submission_id,
+                    submissions.c.file,
+                )
                 .join(submissions, submissions.c.id == records.c.submission_id)
-                .where(records.c.form == form, records.c.key.in_(part),
-                       submissions.c.status == ACCEPTED)
-            )  # fmt: skip
+                .where(records.c.form == form, records.c.key.in_(part), submissions.c.status == ACCEPTED)
+            )
             out += self._all(q)
         return out
 
@@ -349,10 +386,14 @@ class Store:
             known = set()
             for part in chunks(paths):
                 q = sa.select(sightings.c.inbox_path, sightings.c.size, sightings.c.mtime_ns).where(
-                    sightings.c.inbox_path.in_(part))  # fmt: skip
+                    sightings.c.inbox_path.in_(part)
+                )
                 known |= {tuple(r) for r in conn.execute(q)}
-            new = [{"inbox_path": p, "size": n, "mtime_ns": m, "seen_at": seen_at} for p, n, m in wanted
-                   if (p, n, m) not in known]  # fmt: skip
+            new = [
+                {"inbox_path": p, "size": n, "mtime_ns": m, "seen_at": seen_at}
+                for p, n, m in wanted
+                if (p, n, m) not in known
+            ]
             if new:
                 conn.execute(sa.insert(sightings), new)
 
@@ -391,8 +432,10 @@ class Store:
             conn.execute(sa.insert(table), [_clean(r) for r in rows])
             return
         quote = conn.dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
-               f"VALUES ({', '.join([mark] * len(keys))})")  # fmt: skip
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
+            f"VALUES ({', '.join([mark] * len(keys))})"
+        )
         get = itemgetter(*keys)
         values = [get(r) for r in rows] if len(keys) > 1 else [(get(r),) for r in rows]
         if any("\x00" in v for t in values for v in t if type(v) is str):  # rare: cleaned row by row

@@ -71,8 +71,15 @@ def watch_inbox(inbox: Path, settle: float, on_settled: Callable[[], None], stop
     if snapshot(inbox):
         settler.changed()  # files waiting since before we started
     tick = max(200, int(settle * 250))
-    for changes in watch(inbox, stop_event=stop, rust_timeout=tick, yield_on_timeout=True, step=50,
-                         recursive=True, ignore_permission_denied=True):  # fmt: skip
+    for changes in watch(
+        inbox,
+        stop_event=stop,
+        rust_timeout=tick,
+        yield_on_timeout=True,
+        step=50,
+        recursive=True,
+        ignore_permission_denied=True,
+    ):
         if any(kind != Change.deleted and counts(Path(p)) for kind, p in changes):
             settler.changed()
         if settler.due(snapshot(inbox)):

@@ -11,12 +11,44 @@ from huizong.publish.files import write_csv
 from huizong.publish.reporting import Matrix
 from huizong.publish.view import STATUS_ZH, RegionPeriod
 
-SUBMISSION_COLUMNS = ["file", "sha256", "received_at", "county_code", "period", "status", "errors", "warnings",
-                      "reason", "stored_as", "form"]  # fmt: skip
-TOTAL_COLUMNS = ["indicator_code", "name", "unit", "value", "target", "last_year", "yoy_pct", "completion_pct",
-                 "n_reported", "n_expected", "missing"]  # fmt: skip
-ISSUE_COLUMNS = ["file", "county_code", "period", "sheet", "cell", "indicator_code", "code", "severity", "message",
-                 "value"]  # fmt: skip
+SUBMISSION_COLUMNS = [
+    "file",
+    "sha256",
+    "received_at",
+    "county_code",
+    "period",
+    "status",
+    "errors",
+    "warnings",
+    "reason",
+    "stored_as",
+    "form",
+]
+TOTAL_COLUMNS = [
+    "indicator_code",
+    "name",
+    "unit",
+    "value",
+    "target",
+    "last_year",
+    "yoy_pct",
+    "completion_pct",
+    "n_reported",
+    "n_expected",
+    "missing",
+]
+ISSUE_COLUMNS = [
+    "file",
+    "county_code",
+    "period",
+    "sheet",
+    "cell",
+    "indicator_code",
+    "code",
+    "severity",
+    "message",
+    "value",
+]
 
 
 def with_explanation(issue: dict[str, Any]) -> str:
@@ -29,10 +61,21 @@ def with_explanation(issue: dict[str, Any]) -> str:
 def write_totals(path: Path, view: RegionPeriod) -> Path:
     names = {c.code: c.name for c in view.counties}
     rows = (
-        [t.code, t.name, t.unit, t.value, t.target, t.last_year, t.yoy_pct, t.completion_pct, t.n_reported,
-         t.n_expected, ";".join(f"{c} {names[c]}" for c in t.missing)]
+        [
+            t.code,
+            t.name,
+            t.unit,
+            t.value,
+            t.target,
+            t.last_year,
+            t.yoy_pct,
+            t.completion_pct,
+            t.n_reported,
+            t.n_expected,
+            ";".join(f"{c} {names[c]}" for c in t.missing),
+        ]
         for t in view.totals
-    )  # fmt: skip
+    )
     return write_csv(path, TOTAL_COLUMNS, rows)
 
 
@@ -49,19 +92,37 @@ def write_counties(path: Path, view: RegionPeriod, indicators: Iterable[Any]) ->
     status = {s.county.code: s.status for s in view.statuses}
     catalog = list(indicators)
     rows = (
-        [c.code, c.name, STATUS_ZH.get(status.get(c.code, "missing"), status.get(c.code, "")), i.code, i.name, i.unit,
-         *(numbers.get((c.code, i.code, col)) for col in ("value", "target", "last_year"))]
-        for c in view.counties for i in catalog
-    )  # fmt: skip
+        [
+            c.code,
+            c.name,
+            STATUS_ZH.get(status.get(c.code, "missing"), status.get(c.code, "")),
+            i.code,
+            i.name,
+            i.unit,
+            *(numbers.get((c.code, i.code, col)) for col in ("value", "target", "last_year")),
+        ]
+        for c in view.counties
+        for i in catalog
+    )
     return write_csv(path, COUNTY_COLUMNS, rows)
 
 
 def write_issues(path: Path, view: RegionPeriod) -> Path:
     rows = (
-        [i["submission"]["file"], i["submission"]["county_code"], i["submission"]["period"], i["sheet"], i["cell"],
-         i["indicator"], i["code"], i["severity"], with_explanation(i), i["value"]]
+        [
+            i["submission"]["file"],
+            i["submission"]["county_code"],
+            i["submission"]["period"],
+            i["sheet"],
+            i["cell"],
+            i["indicator"],
+            i["code"],
+            i["severity"],
+            with_explanation(i),
+            i["value"],
+        ]
         for i in view.issues
-    )  # fmt: skip
+    )
     return write_csv(path, ISSUE_COLUMNS, rows)
 
 
@@ -71,10 +132,16 @@ def write_records(path: Path, view: RegionPeriod, form: Form) -> Path:
     fields = [f for f in form.list.fields if f.type != "seq"]
     files = {s["id"]: s for s in view.submissions}
     rows = (
-        [r["county_code"], r["period"], files.get(r["submission_id"], {}).get("file"), r["sheet"], r["row"],
-         *(r["data"].get(f.code) for f in fields)]
+        [
+            r["county_code"],
+            r["period"],
+            files.get(r["submission_id"], {}).get("file"),
+            r["sheet"],
+            r["row"],
+            *(r["data"].get(f.code) for f in fields),
+        ]
         for r in view.records or []
-    )  # fmt: skip
+    )
     return write_csv(path, ["county_code", "period", "file", "sheet", "row", *(f.code for f in fields)], rows)
 
 
@@ -87,6 +154,17 @@ REPORTING_COLUMNS = ["county_code", "county", "period", "due", "status", "status
 
 
 def write_reporting_csv(path: Path, m: Matrix) -> Path:
-    rows = ([c.code, c.name, p, m.due(p).date().isoformat(), m.cells[(c.code, p)].status, m.cells[(c.code, p)].zh,
-             m.cells[(c.code, p)].received_at] for c in m.counties for p in m.periods)  # fmt: skip
+    rows = (
+        [
+            c.code,
+            c.name,
+            p,
+            m.due(p).date().isoformat(),
+            m.cells[(c.code, p)].status,
+            m.cells[(c.code, p)].zh,
+            m.cells[(c.code, p)].received_at,
+        ]
+        for c in m.counties
+        for p in m.periods
+    )
     return write_csv(path, REPORTING_COLUMNS, rows)

@@ -93,8 +93,20 @@ def _summary_sheet(wb: Workbook, file: str, who: str, verdict: str, issues: list
     put(ws, 2, 1, f"文件：{file}　{who}　结论：{verdict}")
     ws["A2"].font = BOLD
     ws["A3"] = "红色单元格为错误（须修改后重新报送），黄色为警告（请核实；如数据无误，可在该行“备注”中说明）。"
-    rows = [[n, "错误" if i.severity is Severity.ERROR else "警告", i.sheet, i.cell, i.indicator, i.message,
-             None if i.value is None else str(i.value), i.explanation, i.code] for n, i in enumerate(issues, start=1)]  # fmt: skip
+    rows = [
+        [
+            n,
+            "错误" if i.severity is Severity.ERROR else "警告",
+            i.sheet,
+            i.cell,
+            i.indicator,
+            i.message,
+            None if i.value is None else str(i.value),
+            i.explanation,
+            i.code,
+        ]
+        for n, i in enumerate(issues, start=1)
+    ]
     headers = ["序号", "级别", "工作表", "单元格", "指标", "问题说明", "填报值", "县区说明", "规则代码"]
     table(ws, 5, headers, rows, None, [6, 8, 12, 8, 8, 80, 14, 24, 26])
     for r, i in enumerate(issues, start=6):

@@ -40,8 +40,9 @@ def _validation(f: ListField) -> DataValidation | None:
         kind = "whole" if f.type == "integer" else "decimal"
         lo = f.minimum if f.minimum is not None else 0
         if f.maximum is not None:
-            return DataValidation(type=kind, operator="between", formula1=str(lo), formula2=str(f.maximum),
-                                  allow_blank=True, **shown)  # fmt: skip
+            return DataValidation(
+                type=kind, operator="between", formula1=str(lo), formula2=str(f.maximum), allow_blank=True, **shown
+            )
         return DataValidation(type=kind, operator="greaterThanOrEqual", formula1=str(lo), allow_blank=True, **shown)
     return None
 
@@ -59,9 +60,14 @@ def write_list_template(path: Path, config: Config, form: Form, county: Division
     ws["A1"].alignment = Alignment(horizontal="center")
     labels = config.labels_for(form)
     period_label = (form.header_labels.get("period") or labels["period"])[0]
-    header = [(labels["office"][0], f"{county.name}科学技术局", False), (labels["county_code"][0], county.code, False),
-              (period_label, period.zh, False), (labels["filled_by"][0], None, True), (labels["phone"][0], None, True),
-              (labels["fill_date"][0], None, True)]  # fmt: skip
+    header = [
+        (labels["office"][0], f"{county.name}科学技术局", False),
+        (labels["county_code"][0], county.code, False),
+        (period_label, period.zh, False),
+        (labels["filled_by"][0], None, True),
+        (labels["phone"][0], None, True),
+        (labels["fill_date"][0], None, True),
+    ]
     if form.table_no:
         ws.cell(row=2, column=max(width, 2), value=f"表号：{form.table_no}").alignment = Alignment(horizontal="right")
     for r, (label, value, editable) in enumerate(header, start=3):

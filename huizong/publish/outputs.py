@@ -51,8 +51,9 @@ def _covering(form: Form, period: str) -> set[str]:
     return {period} | {q.token for q in form.covering(p)}
 
 
-def publish(store: st.Store, config: Config, settings: Settings,
-            periods: Iterable[tuple[str, str]] | Touched | None = None) -> list[Path]:  # fmt: skip
+def publish(
+    store: st.Store, config: Config, settings: Settings, periods: Iterable[tuple[str, str]] | Touched | None = None
+) -> list[Path]:
     """Write submissions.csv and, per form and period, the workbook, its CSVs and its validation
     page for the run's region and for every province and prefecture inside it that has a return of
     that period (each computed from county returns directly).
@@ -129,8 +130,11 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
     sections: list[tuple[Form | None, list[str], Matrix | None]] = []
     for form in config.forms:
         view = config.for_form(form.id)
-        every = [p for p in store.periods(counties, form=form.id)  # returns are due per period collected
-                 if form.collects(parse_token(p))]  # fmt: skip
+        every = [
+            p
+            for p in store.periods(counties, form=form.id)  # returns are due per period collected
+            if form.collects(parse_token(p))
+        ]
         if not every:
             if form is config.forms[0]:
                 sections.append((form, [], None))
@@ -138,8 +142,12 @@ def publish_reporting(store: st.Store, config: Config, settings: Settings) -> li
         recent = [p for p in every if int(p[:4]) >= this_year - 1] or [p for p in every if p[:4] == max(every)[:4]]
         m = matrix(store, view, settings.region, recent, submissions=store.submissions(periods=recent, form=form.id))
         if m.counties and m.periods:
-            written.append(write_atomic(layout.reporting_workbook(settings.region, name, form),
-                                        partial(write_reporting_workbook, m=m, region_name=name)))  # fmt: skip
+            written.append(
+                write_atomic(
+                    layout.reporting_workbook(settings.region, name, form),
+                    partial(write_reporting_workbook, m=m, region_name=name),
+                )
+            )
             written.append(write_reporting_csv(layout.reporting_csv(settings.region, form), m))
         sections.append((form, form_periods(store, form, counties), m))
     written.append(write_index(store.submissions(unplaced=True), sections, name, settings.region, layout))

@@ -74,39 +74,71 @@ def write_report(view: RegionPeriod, layout: Layout) -> Path:
     for s in view.statuses:
         sub: dict[str, Any] = s.submission or {}
         fb = layout.feedback(int(sub["id"]), str(sub.get("inbox_path") or sub.get("file") or "")) if sub else None
-        counties.append({
-            "code": s.county.code, "name": s.county.name, "status": s.status, "status_zh": STATUS_ZH[s.status],
-            "file": sub.get("file"), "received_at": sub.get("received_at"), "errors": sub.get("errors"),
-            "warnings": sub.get("warnings"), "reason": sub.get("reason"),
-            "feedback_href": layout.href(fb, target) if fb and fb.exists() else None, "feedback_name": fb.name if fb else None,
-        })  # fmt: skip
+        counties.append(
+            {
+                "code": s.county.code,
+                "name": s.county.name,
+                "status": s.status,
+                "status_zh": STATUS_ZH[s.status],
+                "file": sub.get("file"),
+                "received_at": sub.get("received_at"),
+                "errors": sub.get("errors"),
+                "warnings": sub.get("warnings"),
+                "reason": sub.get("reason"),
+                "feedback_href": layout.href(fb, target) if fb and fb.exists() else None,
+                "feedback_name": fb.name if fb else None,
+            }
+        )
     current = {s.submission["id"] for s in view.statuses if s.submission}
     fields = {f.code: f.name for f in form.list.fields} if form is not None and form.list is not None else {}
     column_words = form.column_labels if form is not None else {}
     subs_by_id = {s["id"]: s for s in view.submissions}
-    issues = [{
-        "county": names.get(i["submission"]["county_code"], ""), "file": i["submission"]["file"],
-        "severity": i["severity"], "where": f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or ""),
-        "indicator": fields.get(i["indicator"], i["indicator"]), "message": i["message"], "explanation": i.get("explanation"),
-    } for i in view.issues if i["submission_id"] in current]  # fmt: skip
-    revisions = [{"county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
-                  "indicator": r["indicator"], "column": column_words.get(r["column"], r["column"]), "old": r["old"], "new": r["new"], "cell": r["cell"]}
-                 for r in view.revisions or []]  # fmt: skip
+    issues = [
+        {
+            "county": names.get(i["submission"]["county_code"], ""),
+            "file": i["submission"]["file"],
+            "severity": i["severity"],
+            "where": f"{i['sheet']}!{i['cell']}" if i["sheet"] and i["cell"] else (i["sheet"] or ""),
+            "indicator": fields.get(i["indicator"], i["indicator"]),
+            "message": i["message"],
+            "explanation": i.get("explanation"),
+        }
+        for i in view.issues
+        if i["submission_id"] in current
+    ]
+    revisions = [
+        {
+            "county": names.get(str(subs_by_id.get(r["submission_id"], {}).get("county_code")), ""),
+            "indicator": r["indicator"],
+            "column": column_words.get(r["column"], r["column"]),
+            "old": r["old"],
+            "new": r["new"],
+            "cell": r["cell"],
+        }
+        for r in view.revisions or []
+    ]
     workbook = layout.workbook(region, view.region.name, period, form)
     docs = layout.gx_index
     html = _ENV.get_template("report.html").render(
-        title=f"{view.region.name}{parse_token(period).zh}{_form_words(form)}报表校验报告", generated_at=when(now()),
-        workbook_href=layout.href(workbook, target), workbook_name=workbook.name,
+        title=f"{view.region.name}{parse_token(period).zh}{_form_words(form)}报表校验报告",
+        generated_at=when(now()),
+        workbook_href=layout.href(workbook, target),
+        workbook_name=workbook.name,
         docs_href=layout.href(docs, target) if docs.exists() else None,
-        n_expected=len(view.counties), n_accepted=sum(s.status == Counted.ACCEPTED for s in view.statuses),
+        n_expected=len(view.counties),
+        n_accepted=sum(s.status == Counted.ACCEPTED for s in view.statuses),
         n_rejected=sum(s.status == Counted.REJECTED for s in view.statuses),
         n_missing=sum(s.status == Counted.MISSING for s in view.statuses),
-        n_errors=sum(i["severity"] == "error" for i in issues), n_warnings=sum(i["severity"] == "warning" for i in issues),
-        changes=changes_since(previous, view), counties=counties, issues=issues,
+        n_errors=sum(i["severity"] == "error" for i in issues),
+        n_warnings=sum(i["severity"] == "warning" for i in issues),
+        changes=changes_since(previous, view),
+        counties=counties,
+        issues=issues,
         index_href=layout.href(layout.validation_index, target),
-        revisions=revisions, basis=view.basis,
+        revisions=revisions,
+        basis=view.basis,
         n_unapproved=sum(s.status == Counted.UNAPPROVED for s in view.statuses),
-    )  # fmt: skip
+    )
     write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     state = json.dumps(_state(view), ensure_ascii=False, indent=1)
     write_atomic(state_file, lambda tmp: tmp.write_text(state, encoding="utf-8"))
@@ -117,11 +149,23 @@ def _reporting(m: Matrix | None) -> dict[str, Any] | None:
     if m is None or not m.counties or not m.periods:
         return None
     return {
-        "periods": [{"token": p, "zh": parse_token(p).zh, "due": m.due(p).strftime("%m-%d"),
-                     "rate": "/".join(str(x) for x in m.rate(p))} for p in m.periods],
-        "rows": [{"name": c.name, "cells": [{"status": m.cells[(c.code, p)].status, "zh": m.cells[(c.code, p)].zh}
-                                             for p in m.periods]} for c in m.counties],
-    }  # fmt: skip
+        "periods": [
+            {
+                "token": p,
+                "zh": parse_token(p).zh,
+                "due": m.due(p).strftime("%m-%d"),
+                "rate": "/".join(str(x) for x in m.rate(p)),
+            }
+            for p in m.periods
+        ],
+        "rows": [
+            {
+                "name": c.name,
+                "cells": [{"status": m.cells[(c.code, p)].status, "zh": m.cells[(c.code, p)].zh} for p in m.periods],
+            }
+            for c in m.counties
+        ],
+    }
 
 
 def _form_words(form: Form | None) -> str:
@@ -141,14 +185,24 @@ def write_index(
     (`unplaced`). Written by every run."""
     target = layout.validation_index
     docs = layout.gx_index
-    sections = [{
-        "name": form.name if form else "", "short_name": form.short_name if form else "",
-        "periods": [{"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(region, p, form), target)}
-                    for p in sorted(periods, key=chronological, reverse=True) if form is not None],
-        "reporting": _reporting(m),
-    } for form, periods, m in forms]  # fmt: skip
+    sections = [
+        {
+            "name": form.name if form else "",
+            "short_name": form.short_name if form else "",
+            "periods": [
+                {"zh": parse_token(p).zh, "href": layout.href(layout.validation_page(region, p, form), target)}
+                for p in sorted(periods, key=chronological, reverse=True)
+                if form is not None
+            ],
+            "reporting": _reporting(m),
+        }
+        for form, periods, m in forms
+    ]
     html = _ENV.get_template("index.html").render(
-        region=region_name, generated_at=now(), docs_href=layout.href(docs, target) if docs.exists() else None,
-        forms=sections, unplaced=unplaced,
-    )  # fmt: skip
+        region=region_name,
+        generated_at=now(),
+        docs_href=layout.href(docs, target) if docs.exists() else None,
+        forms=sections,
+        unplaced=unplaced,
+    )
     return write_atomic(target, lambda tmp: tmp.write_text(html, encoding="utf-8"))

@@ -38,8 +38,9 @@ def share_out(jobs: Sequence[tuple[str, ...]], weights: Sequence[float], n: int)
     return [[jobs[i] for i in sorted(ids)] for ids in picked if ids]
 
 
-def publish_in_processes(jobs: Sequence[tuple[str, str, str]], weights: Sequence[float], n: int, db_url: str,
-                         config: Config, outputs: Path) -> list[Path]:  # fmt: skip
+def publish_in_processes(
+    jobs: Sequence[tuple[str, str, str]], weights: Sequence[float], n: int, db_url: str, config: Config, outputs: Path
+) -> list[Path]:
     groups = share_out(jobs, weights, n)
     results: list[Any] = []
     failure: BaseException | None = None
@@ -47,8 +48,12 @@ def publish_in_processes(jobs: Sequence[tuple[str, str, str]], weights: Sequence
         procs = []
         for group in groups:
             err_file = stack.enter_context(tempfile.TemporaryFile())  # not a pipe: a chatty publisher never blocks
-            p = subprocess.Popen([sys.executable, "-m", "huizong.publish.parallel"], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=err_file)  # fmt: skip
+            p = subprocess.Popen(
+                [sys.executable, "-m", "huizong.publish.parallel"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err_file,
+            )
             assert p.stdin is not None
             p.stdin.write(pickle.dumps((db_url, config, outputs, group)))
             p.stdin.close()

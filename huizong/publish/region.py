@@ -20,8 +20,9 @@ from huizong.publish.workbook import write_consolidated
 Job = tuple[str, str, str]  # (region, period, form id)
 
 
-def publish_region(store: st.Store, config: FormConfig, layout: Layout, region: str, period: str,
-                    subs: list[dict[str, Any]]) -> list[Path]:  # fmt: skip
+def publish_region(
+    store: st.Store, config: FormConfig, layout: Layout, region: str, period: str, subs: list[dict[str, Any]]
+) -> list[Path]:
     """`config`: the configuration seen from the form (`Config.for_form`)."""
     form = config.form
     view = gather(store, config, region, period, subs)
@@ -42,13 +43,16 @@ def publish_region(store: st.Store, config: FormConfig, layout: Layout, region: 
                 body = report.render(tpl, ctx)
             except report.TemplateError:  # `forms check` names it; the totals are published all the same
                 continue
-            out.append(write_atomic(layout.report_draft(region, view.region.name, period, form, tpl),
-                                    partial(Path.write_bytes, data=body)))  # fmt: skip
+            out.append(
+                write_atomic(
+                    layout.report_draft(region, view.region.name, period, form, tpl),
+                    partial(Path.write_bytes, data=body),
+                )
+            )
     return out
 
 
-def publish_regions(store: st.Store, config: Config, layout: Layout,
-                    jobs: list[Job]) -> list[tuple[Job, list[Path]]]:  # fmt: skip
+def publish_regions(store: st.Store, config: Config, layout: Layout, jobs: list[Job]) -> list[tuple[Job, list[Path]]]:
     """(region, period, form) jobs in order, each with the paths it wrote; each period's submissions
     read once for all its regions."""
     done = []

@@ -134,8 +134,9 @@ class Figure:
     第一: str = ""
 
 
-def _figure(total: Total, ratio: bool, names: dict[str, str], values: dict[str, float],
-            last: dict[str, float]) -> Figure:  # fmt: skip
+def _figure(
+    total: Total, ratio: bool, names: dict[str, str], values: dict[str, float], last: dict[str, float]
+) -> Figure:
     value = _dec(total.value)
     comparable = [c for c in total.reported if c in last and c in values]
     left_out = [names.get(c, c) for c in total.reported if c not in comparable]
@@ -147,12 +148,24 @@ def _figure(total: Total, ratio: bool, names: dict[str, str], values: dict[str, 
     places = sorted(((names.get(c, c), _dec(v) or Decimal(0)) for c, v in values.items()), key=lambda p: -p[1])
     ranked = [Place(n, amount(v, total.unit, like=value), v, i + 1) for i, (n, v) in enumerate(places)]
     return Figure(
-        代码=total.code, 名称=total.name, 单位=total.unit, 数值=value, 本期=amount(value, total.unit),
-        上年=amount(last_sum, total.unit), 增幅=growth, 同比=change(growth),
-        可比县区数=len(comparable), 未计入同比="、".join(left_out) if comparable else "", 目标=amount(_dec(total.target), total.unit),
-        完成率=pct(_dec(total.completion_pct)), 已报=total.n_reported, 应报=total.n_expected, 排名=ranked,
-        领先="、".join(p.县区 for p in ranked[:LEADING]), 第一=ranked[0].县区 if ranked else "",
-    )  # fmt: skip
+        代码=total.code,
+        名称=total.name,
+        单位=total.unit,
+        数值=value,
+        本期=amount(value, total.unit),
+        上年=amount(last_sum, total.unit),
+        增幅=growth,
+        同比=change(growth),
+        可比县区数=len(comparable),
+        未计入同比="、".join(left_out) if comparable else "",
+        目标=amount(_dec(total.target), total.unit),
+        完成率=pct(_dec(total.completion_pct)),
+        已报=total.n_reported,
+        应报=total.n_expected,
+        排名=ranked,
+        领先="、".join(p.县区 for p in ranked[:LEADING]),
+        第一=ranked[0].县区 if ranked else "",
+    )
 
 
 def context(view: RegionPeriod, config: FormConfig) -> dict[str, Any]:
@@ -162,10 +175,11 @@ def context(view: RegionPeriod, config: FormConfig) -> dict[str, Any]:
     vals = index_facts(view.facts)
     ratios = {i.code for i in config.catalog if i.is_ratio}
     figures = {
-        t.code: _figure(t, t.code in ratios, names, vals.get("value", {}).get(t.code, {}),
-                        vals.get("last_year", {}).get(t.code, {}))
+        t.code: _figure(
+            t, t.code in ratios, names, vals.get("value", {}).get(t.code, {}), vals.get("last_year", {}).get(t.code, {})
+        )
         for t in view.totals
-    }  # fmt: skip
+    }
     p = parse_token(view.period)
     missing = [s.county.name for s in view.statuses if s.status != Counted.ACCEPTED]
     named = "、".join(missing[:NAMED]) + (f"等{len(missing)}个县区" if len(missing) > NAMED else "")
@@ -177,11 +191,12 @@ def context(view: RegionPeriod, config: FormConfig) -> dict[str, Any]:
         "已报": n_reported,
         "应报": n_expected,
         "未报县区": named,
-        "报送情况": f"{n_expected}个县区全部报送" if not missing
+        "报送情况": f"{n_expected}个县区全部报送"
+        if not missing
         else f"应报{n_expected}个县区，已报{n_reported}个（{named}未纳入）",
         "指标": figures,
         **figures,
-    }  # fmt: skip
+    }
 
 
 TOP_FIELDS = ("地区", "报告期", "年份", "已报", "应报", "未报县区", "报送情况", "指标")
@@ -239,8 +254,11 @@ def _stable(body: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(body)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
-            zout.writestr(zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)), zin.read(info),
-                          compress_type=zipfile.ZIP_DEFLATED)  # fmt: skip
+            zout.writestr(
+                zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)),
+                zin.read(info),
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
     return out.getvalue()
 
 
@@ -301,11 +319,16 @@ def check(template: Path, config: FormConfig) -> list[str]:
     filled with a sample of every field (each indicator's figures present) and must come out."""
     from huizong.catalog import Division
 
-    sample_totals = [Total(i.code, i.name, i.unit, 100.0, 120.0, 90.0, 11.11, 83.33, 2, 2, ("1", "2"), ())
-                     for i in config.catalog]  # fmt: skip
+    sample_totals = [
+        Total(i.code, i.name, i.unit, 100.0, 120.0, 90.0, 11.11, 83.33, 2, 2, ("1", "2"), ()) for i in config.catalog
+    ]
     counties = [Division("1", "甲县", "county", "0"), Division("2", "乙县", "county", "0")]
-    facts = [{"county_code": c.code, "indicator": t.code, "column": col, "number": n}
-             for t in sample_totals for c in counties for col, n in (("value", 50.0), ("last_year", 45.0))]  # fmt: skip
+    facts = [
+        {"county_code": c.code, "indicator": t.code, "column": col, "number": n}
+        for t in sample_totals
+        for c in counties
+        for col, n in (("value", 50.0), ("last_year", 45.0))
+    ]
     view = RegionPeriod(Division("0", "某市", "prefecture", None), "2024H1", counties, sample_totals, facts, [], [], [])
     try:
         render(template, context(view, config))

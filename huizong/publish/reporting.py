@@ -55,8 +55,14 @@ class Matrix:
         return (sum(c.status == ON_TIME for c in cells), sum(c.status in (ON_TIME, LATE) for c in cells), len(cells))
 
 
-def matrix(store: st.Store, config: FormConfig, region: str, periods: list[str] | None = None,
-           today: dt.datetime | None = None, submissions: list[dict[str, Any]] | None = None) -> Matrix:  # fmt: skip
+def matrix(
+    store: st.Store,
+    config: FormConfig,
+    region: str,
+    periods: list[str] | None = None,
+    today: dt.datetime | None = None,
+    submissions: list[dict[str, Any]] | None = None,
+) -> Matrix:
     """`submissions`: the ledger's rows when the caller has read them already."""
     counties = config.divisions.counties_of(region)
     codes = [c.code for c in counties]
@@ -68,8 +74,9 @@ def matrix(store: st.Store, config: FormConfig, region: str, periods: list[str] 
         s for s in standing.own(every) if s["county_code"] in inside and s["period"] and s["form"] == config.form_id
     ]
     form = config.form
-    wanted = sorted(p for p in (periods if periods is not None else {s["period"] for s in subs})
-                    if form.collects(parse_token(p)))  # a refused file's period the form does not collect is no column  # fmt: skip
+    wanted = sorted(
+        p for p in (periods if periods is not None else {s["period"] for s in subs}) if form.collects(parse_token(p))
+    )  # a refused file's period the form does not collect is no column
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for s in subs:
         by_cell.setdefault((s["county_code"], s["period"]), []).append(s)

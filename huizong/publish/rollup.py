@@ -93,10 +93,19 @@ def total_for(ind: Indicator, vals: Values, expected: list[Division]) -> Total:
         planned = [c for c in reported if c in t]
         completion = _pct(_sum(v, planned), _sum(t, planned)) if planned else None
     return Total(
-        code=ind.code, name=ind.name, unit=ind.unit, value=_clean(value), target=_clean(target),
-        last_year=_clean(last), yoy_pct=yoy, completion_pct=completion, n_reported=len(reported),
-        n_expected=len(codes), reported=tuple(reported), missing=_missing(codes, reported),
-    )  # fmt: skip
+        code=ind.code,
+        name=ind.name,
+        unit=ind.unit,
+        value=_clean(value),
+        target=_clean(target),
+        last_year=_clean(last),
+        yoy_pct=yoy,
+        completion_pct=completion,
+        n_reported=len(reported),
+        n_expected=len(codes),
+        reported=tuple(reported),
+        missing=_missing(codes, reported),
+    )
 
 
 def _missing(codes: list[str], reported: list[str]) -> tuple[str, ...]:

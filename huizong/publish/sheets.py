@@ -31,9 +31,15 @@ def put(ws: Worksheet, row: int, col: int, value: object):
 BORDERED_ROWS = 300  # past this, body cells get no borders: openpyxl styles cell by cell, slowly
 
 
-def table(ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
-           formats: dict[int, str] | None = None, widths: Sequence[float] | None = None,
-           print_titles: bool = True) -> int:  # fmt: skip
+def table(
+    ws: Worksheet,
+    top: int,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    formats: dict[int, str] | None = None,
+    widths: Sequence[float] | None = None,
+    print_titles: bool = True,
+) -> int:
     """Write a header row and rows from row `top` (1-based); return the next free row."""
     bordered = len(rows) <= BORDERED_ROWS
     for c, h in enumerate(headers, start=1):

@@ -62,9 +62,15 @@ def _indicator_sheet(
     ws["A1"].font = TITLE
     ws.merge_cells("A1:H1")
     ws["A1"].alignment = Alignment(horizontal="center")
-    header = [("填报单位：", f"{county.name}科学技术局", False), ("行政区划代码：", county.code, False),
-              ("报告期：", period.zh, False), ("填报人：", None, True), ("联系电话：", None, True),
-              ("填报日期：", None, True), ("单位负责人：", None, True)]  # fmt: skip
+    header = [
+        ("填报单位：", f"{county.name}科学技术局", False),
+        ("行政区划代码：", county.code, False),
+        ("报告期：", period.zh, False),
+        ("填报人：", None, True),
+        ("联系电话：", None, True),
+        ("填报日期：", None, True),
+        ("单位负责人：", None, True),
+    ]
     for r, (label, value, editable) in enumerate(header, start=3):
         ws.cell(row=r, column=1, value=label).font = BOLD
         cell = ws.cell(row=r, column=3, value=value)
@@ -77,10 +83,24 @@ def _indicator_sheet(
         cell = ws.cell(row=top, column=c, value=h)
         cell.font, cell.fill, cell.border = BOLD, HEAD_FILL, BORDER
         cell.alignment = Alignment(horizontal="center")
-    whole = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                           error="请填写非负整数", errorTitle="数据有误", showErrorMessage=True)  # fmt: skip
-    decimal = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
-                             error="请填写非负数值", errorTitle="数据有误", showErrorMessage=True)  # fmt: skip
+    whole = DataValidation(
+        type="whole",
+        operator="greaterThanOrEqual",
+        formula1="0",
+        allow_blank=True,
+        error="请填写非负整数",
+        errorTitle="数据有误",
+        showErrorMessage=True,
+    )
+    decimal = DataValidation(
+        type="decimal",
+        operator="greaterThanOrEqual",
+        formula1="0",
+        allow_blank=True,
+        error="请填写非负数值",
+        errorTitle="数据有误",
+        showErrorMessage=True,
+    )
     ws.add_data_validation(whole)
     ws.add_data_validation(decimal)
     for n, ind in enumerate(config.catalog, start=1):
@@ -131,14 +151,25 @@ def _validation(f: ListField) -> DataValidation | None:
         formula = '"' + ",".join(f.choices) + '"'
         return DataValidation(type="list", formula1=formula, allow_blank=True) if len(formula) <= 255 else None
     if f.type == "uscc":
-        return DataValidation(type="textLength", operator="equal", formula1="18", allow_blank=True,
-                              error=f"{f.name}应为 18 位", showErrorMessage=True)  # fmt: skip
+        return DataValidation(
+            type="textLength",
+            operator="equal",
+            formula1="18",
+            allow_blank=True,
+            error=f"{f.name}应为 18 位",
+            showErrorMessage=True,
+        )
     if f.type in ("number", "integer") and f.minimum is not None:
         unit = f"（{f.unit}）" if f.unit else ""
         words = "非负" if f.minimum == 0 else f"不小于 {f.minimum:g} 的"
-        return DataValidation(type="whole" if f.type == "integer" else "decimal", operator="greaterThanOrEqual",
-                              formula1=f"{f.minimum:g}", allow_blank=True, error=f"请填写{words}数值{unit}",
-                              showErrorMessage=True)  # fmt: skip
+        return DataValidation(
+            type="whole" if f.type == "integer" else "decimal",
+            operator="greaterThanOrEqual",
+            formula1=f"{f.minimum:g}",
+            allow_blank=True,
+            error=f"请填写{words}数值{unit}",
+            showErrorMessage=True,
+        )
     return None
 
 
@@ -153,8 +184,12 @@ def _notes(ws: Worksheet, period: Period, form: Form) -> None:
     if form.list is not None:
         codes = "、".join(f.name for f in form.list.fields if f.type == "uscc")
         choices = "、".join(f.name for f in form.list.fields if f.type == "choice")
-        lines.append(f"4. “{form.list.title}”表每行一条" + (f"，{codes}为 18 位" if codes else "")
-                     + (f"；{choices}请从下拉列表选择" if choices else "") + "。")  # fmt: skip
+        lines.append(
+            f"4. “{form.list.title}”表每行一条"
+            + (f"，{codes}为 18 位" if codes else "")
+            + (f"；{choices}请从下拉列表选择" if choices else "")
+            + "。"
+        )
     lines.append(
         f"{len(lines)}. 请勿修改表头、{col.get('code', '指标代码')}和{col.get('name', '指标名称')}，勿增删行列。"
     )

@@ -68,8 +68,9 @@ def months_of(form: Form, period: str) -> tuple[str, ...]:
     return form.parts_of(parse_token(period))
 
 
-def gather(store: st.Store, config: FormConfig, region_code: str, period: str,
-           submissions: list[dict[str, Any]] | None = None) -> RegionPeriod:  # fmt: skip
+def gather(
+    store: st.Store, config: FormConfig, region_code: str, period: str, submissions: list[dict[str, Any]] | None = None
+) -> RegionPeriod:
     """Everything the outputs of one region and period of the configuration's form show.
     `submissions` (the ledger's rows) is shared by all regions of a period: pass it in."""
     region = config.divisions.get(region_code)
@@ -107,13 +108,31 @@ def gather(store: st.Store, config: FormConfig, region_code: str, period: str,
     accepted_ids = [s.submission["id"] for s in statuses if s.status == Counted.ACCEPTED and s.submission]
     revisions = store.revisions_for([s["id"] for s in subs])
     records = store.records_for(accepted_ids) if form.list is not None and local else None
-    return RegionPeriod(region, period, counties, rollup(config, region_code, facts), facts, statuses, issues,
-                      subs, revisions, parts_of(config, region, statuses, facts), form, records,
-                      basis=None if local else config.rules.totals.basis)  # fmt: skip
+    return RegionPeriod(
+        region,
+        period,
+        counties,
+        rollup(config, region_code, facts),
+        facts,
+        statuses,
+        issues,
+        subs,
+        revisions,
+        parts_of(config, region, statuses, facts),
+        form,
+        records,
+        basis=None if local else config.rules.totals.basis,
+    )
 
 
-def _gather_months(store: st.Store, config: FormConfig, region: Division, period: str, months: tuple[str, ...],
-                   submissions: list[dict[str, Any]] | None) -> RegionPeriod:  # fmt: skip
+def _gather_months(
+    store: st.Store,
+    config: FormConfig,
+    region: Division,
+    period: str,
+    months: tuple[str, ...],
+    submissions: list[dict[str, Any]] | None,
+) -> RegionPeriod:
     """A monthly form's quarter, half year or year: each county's months summed, the county counted
     only once every month of the period is in (accepted); its status is its latest month's."""
     form = config.form
@@ -149,8 +168,13 @@ def _gather_months(store: st.Store, config: FormConfig, region: Division, period
     label = f"{len(months)} 个月合计"
     facts: list[dict[str, Any]] = []
     for (county, indicator, column), number in sorted(summed.items()):
-        row = {"county_code": county, "period": period, "indicator": indicator, "column": column,
-               "number": round(number, 6) + 0.0}  # fmt: skip
+        row = {
+            "county_code": county,
+            "period": period,
+            "indicator": indicator,
+            "column": column,
+            "number": round(number, 6) + 0.0,
+        }
         if not lean:
             row |= {"raw": "", "unit_written": None, "flags": "", "file": label, "sheet": "", "cell": "", "note": None}
         facts.append(row)
@@ -158,13 +182,31 @@ def _gather_months(store: st.Store, config: FormConfig, region: Division, period
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     records = None  # the records are listed in the months' own outputs, not again in every longer period
-    return RegionPeriod(region, period, counties, rollup(config, region.code, facts), facts, statuses, issues, subs,
-                      store.revisions_for([s["id"] for s in subs]), parts_of(config, region, statuses, facts), form,
-                      records, months, None if local else config.rules.totals.basis)  # fmt: skip
+    return RegionPeriod(
+        region,
+        period,
+        counties,
+        rollup(config, region.code, facts),
+        facts,
+        statuses,
+        issues,
+        subs,
+        store.revisions_for([s["id"] for s in subs]),
+        parts_of(config, region, statuses, facts),
+        form,
+        records,
+        months,
+        None if local else config.rules.totals.basis,
+    )
 
 
-def counted_counties(store: st.Store, config: FormConfig, counties: list[Division], periods: list[str],
-                     by_county: dict[str, list[dict[str, Any]]]) -> set[str] | None:  # fmt: skip
+def counted_counties(
+    store: st.Store,
+    config: FormConfig,
+    counties: list[Division],
+    periods: list[str],
+    by_county: dict[str, list[dict[str, Any]]],
+) -> set[str] | None:
     """Above a city with [totals] upward = "approved": the counties whose returns the totals count,
     those of cities that approved (or reported) every one of `periods`, and a county directly
     under a province whose current return of each period a reviewer passed. None: every county."""
@@ -196,8 +238,9 @@ def _by_county(subs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def parts_of(config: FormConfig, region: Division, statuses: list[CountyStatus],
-             facts: list[dict[str, Any]]) -> list[Part] | None:  # fmt: skip
+def parts_of(
+    config: FormConfig, region: Division, statuses: list[CountyStatus], facts: list[dict[str, Any]]
+) -> list[Part] | None:
     """For a province or the nation: each division under it, totalled from its counties' returns
     (ratios recomputed from summed parts at this level too, never averaged)."""
     if region.level in ("prefecture", "county"):

@@ -52,8 +52,17 @@ class Book:
         self._formats: dict[tuple[str, bool, str], Format] = {}
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.bold = self.wb.add_format({"bold": True})
-        self.head = self.wb.add_format({"bold": True, "bg_color": HEAD_COLOR, "border": 1, "border_color": BORDER_COLOR,
-                                        "align": "center", "valign": "vcenter", "text_wrap": True})  # fmt: skip
+        self.head = self.wb.add_format(
+            {
+                "bold": True,
+                "bg_color": HEAD_COLOR,
+                "border": 1,
+                "border_color": BORDER_COLOR,
+                "align": "center",
+                "valign": "vcenter",
+                "text_wrap": True,
+            }
+        )
 
     def fmt(self, num: str = "", border: bool = False, fill: str = "") -> Format | None:
         if not (num or border or fill):
@@ -93,9 +102,18 @@ def put(ws: Worksheet, row: int, col: int, value: object, fmt: Format | None = N
         ws.write_string(row, col, str(value), fmt)
 
 
-def table(book: Book, ws: Worksheet, top: int, headers: Sequence[str], rows: Sequence[Sequence[object]],
-          formats: dict[int, str] | None = None, widths: Sequence[float] | None = None, print_titles: bool = True,
-          row_formats: Sequence[dict[int, str]] | None = None, fills: dict[int, str] | None = None) -> int:  # fmt: skip
+def table(
+    book: Book,
+    ws: Worksheet,
+    top: int,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    formats: dict[int, str] | None = None,
+    widths: Sequence[float] | None = None,
+    print_titles: bool = True,
+    row_formats: Sequence[dict[int, str]] | None = None,
+    fills: dict[int, str] | None = None,
+) -> int:
     """A header row at row `top` (1-based, as Excel counts) and the rows under it; returns the next
     free row (1-based). `formats`: column (1-based) → number format; `row_formats`: the same per
     row; `fills`: column → background colour."""
@@ -174,8 +192,15 @@ def write_consolidated(view: RegionPeriod, config: FormConfig, path: Path) -> No
     book.close()
 
 
-LIST_LABELS = {"seq": "序号", "code": "代码", "name": "名称", "unit": "计量单位", "target": "目标", "value": "本期数",
-               "last_year": "上年同期"}  # fmt: skip
+LIST_LABELS = {
+    "seq": "序号",
+    "code": "代码",
+    "name": "名称",
+    "unit": "计量单位",
+    "target": "目标",
+    "value": "本期数",
+    "last_year": "上年同期",
+}
 
 
 def labels(config: FormConfig) -> dict[str, str]:
@@ -192,21 +217,68 @@ def _summary(book: Book, view: RegionPeriod, config: FormConfig, head: str, sub:
     rows, per_row = [], []
     for n, t in enumerate(view.totals, start=1):
         ind = config.catalog[t.code]
-        rows.append([n, t.code, ind.group, t.name, t.unit, t.target, t.value, t.last_year, t.yoy_pct,
-                     t.completion_pct, t.n_reported, t.n_expected])  # fmt: skip
+        rows.append(
+            [
+                n,
+                t.code,
+                ind.group,
+                t.name,
+                t.unit,
+                t.target,
+                t.value,
+                t.last_year,
+                t.yoy_pct,
+                t.completion_pct,
+                t.n_reported,
+                t.n_expected,
+            ]
+        )
         fmt = number_format(ind)
         per_row.append({6: fmt, 7: fmt, 8: fmt})
     w = labels(config)
-    headers = [w["seq"], w["code"], "类别", w["name"], w["unit"], w["target"], w["value"], w["last_year"], "同比增长(%)",
-               "目标完成率(%)", "已报县区数", "应报县区数"]  # fmt: skip
-    end = table(book, ws, top, headers, rows, {9: PCT, 10: PCT}, [6, 9, 10, 34, 10, 14, 14, 14, 12, 13, 10, 10],
-                row_formats=per_row)  # fmt: skip
-    ws.write_string(end, 0, "说明：比率类指标（研发投入强度等）由各县区分子、分母合计后重新计算，不取平均；"
-                            "同比增长、完成率按同时填报两项数据的县区计算（可比口径）。")  # fmt: skip
+    headers = [
+        w["seq"],
+        w["code"],
+        "类别",
+        w["name"],
+        w["unit"],
+        w["target"],
+        w["value"],
+        w["last_year"],
+        "同比增长(%)",
+        "目标完成率(%)",
+        "已报县区数",
+        "应报县区数",
+    ]
+    end = table(
+        book,
+        ws,
+        top,
+        headers,
+        rows,
+        {9: PCT, 10: PCT},
+        [6, 9, 10, 34, 10, 14, 14, 14, 12, 13, 10, 10],
+        row_formats=per_row,
+    )
+    ws.write_string(
+        end,
+        0,
+        "说明：比率类指标（研发投入强度等）由各县区分子、分母合计后重新计算，不取平均；"
+        "同比增长、完成率按同时填报两项数据的县区计算（可比口径）。",
+    )
 
 
-def _matrix(book: Book, view: RegionPeriod, config: FormConfig, name: str, head: str, sub: str,
-            columns: Sequence[str], values: list[list[object]], extra: list[object] | None = None) -> None:  # fmt: skip
+def _matrix(
+    book: Book,
+    view: RegionPeriod,
+    config: FormConfig,
+    name: str,
+    head: str,
+    sub: str,
+    columns: Sequence[str],
+    values: list[list[object]],
+    extra: list[object] | None = None,
+) -> None:
     """Indicators down, `columns` across, the region's total last (filled)."""
     ws = book.sheet(name)
     top = _title(book, ws, head, sub)
@@ -219,8 +291,17 @@ def _matrix(book: Book, view: RegionPeriod, config: FormConfig, name: str, head:
     if extra is not None:
         rows.append(extra)
         per_row.append({})
-    table(book, ws, top, headers, rows, None, [9, 34, 10, *[12] * len(columns), 14], row_formats=per_row,
-          fills={4 + len(columns): TOTAL_COLOR})  # fmt: skip
+    table(
+        book,
+        ws,
+        top,
+        headers,
+        rows,
+        None,
+        [9, 34, 10, *[12] * len(columns), 14],
+        row_formats=per_row,
+        fills={4 + len(columns): TOTAL_COLOR},
+    )
     ws.freeze_panes(top, 3)
 
 
@@ -230,8 +311,16 @@ def _by_county(book: Book, view: RegionPeriod, config: FormConfig, head: str) ->
         if f["column"] == "value" and f["number"] is not None:
             values[(f["indicator"], f["county_code"])] = f["number"]
     cells: list[list[object]] = [[values.get((t.code, c.code)) for c in view.counties] for t in view.totals]
-    _matrix(book, view, config, "分县区", head + "（分县区）", "单位见“计量单位”列；空白为未报或未纳入",
-            [c.name for c in view.counties], cells)  # fmt: skip
+    _matrix(
+        book,
+        view,
+        config,
+        "分县区",
+        head + "（分县区）",
+        "单位见“计量单位”列；空白为未报或未纳入",
+        [c.name for c in view.counties],
+        cells,
+    )
 
 
 def _by_part(book: Book, view: RegionPeriod, config: FormConfig, head: str) -> None:
@@ -239,11 +328,24 @@ def _by_part(book: Book, view: RegionPeriod, config: FormConfig, head: str) -> N
     returns, and how many of each one's counties are in."""
     parts = view.parts or []
     cells: list[list[object]] = [[p.totals[t.code].value for p in parts] for t in view.totals]
-    counts: list[object] = ["", "已报/应报县区数", "个", *[f"{p.n_reported}/{p.n_expected}" for p in parts],
-                            f"{view.n_reported}/{len(view.counties)}"]  # fmt: skip
-    _matrix(book, view, config, "分地区", head + "（分地区）",
-            "各地区数据由所辖县区报表直接汇总（比率由分子分母重新计算）；空白为无县区报送",
-            [p.division.name for p in parts], cells, counts)  # fmt: skip
+    counts: list[object] = [
+        "",
+        "已报/应报县区数",
+        "个",
+        *[f"{p.n_reported}/{p.n_expected}" for p in parts],
+        f"{view.n_reported}/{len(view.counties)}",
+    ]
+    _matrix(
+        book,
+        view,
+        config,
+        "分地区",
+        head + "（分地区）",
+        "各地区数据由所辖县区报表直接汇总（比率由分子分母重新计算）；空白为无县区报送",
+        [p.division.name for p in parts],
+        cells,
+        counts,
+    )
 
 
 def _status(book: Book, view: RegionPeriod) -> None:
@@ -252,13 +354,36 @@ def _status(book: Book, view: RegionPeriod) -> None:
     rows = []
     for s in view.statuses:
         sub: dict[str, Any] = s.submission or {}
-        rows.append([s.county.code, s.county.name, STATUS_ZH[s.status], sub.get("file"), sub.get("received_at"),
-                     sub.get("errors"), sub.get("warnings"), sub.get("reason"), len(s.history)])  # fmt: skip
+        rows.append(
+            [
+                s.county.code,
+                s.county.name,
+                STATUS_ZH[s.status],
+                sub.get("file"),
+                sub.get("received_at"),
+                sub.get("errors"),
+                sub.get("warnings"),
+                sub.get("reason"),
+                len(s.history),
+            ]
+        )
     headers = ["区划代码", "县区", "状态", "文件", "接收时间", "错误数", "警告数", "说明", "报送次数"]
     r = table(book, ws, top, headers, rows, None, [10, 18, 10, 36, 22, 8, 8, 60, 9]) + 2
     ws.write_string(r - 1, 0, "全部报送记录", book.bold)
-    hist = [[s["id"], s["county_code"], s["file"], STATUS_ZH.get(s["status"], s["status"]), s["received_at"],
-             s["errors"], s["warnings"], s["reason"], s["stored_as"]] for s in view.submissions]  # fmt: skip
+    hist = [
+        [
+            s["id"],
+            s["county_code"],
+            s["file"],
+            STATUS_ZH.get(s["status"], s["status"]),
+            s["received_at"],
+            s["errors"],
+            s["warnings"],
+            s["reason"],
+            s["stored_as"],
+        ]
+        for s in view.submissions
+    ]
     headers = ["编号", "区划代码", "文件", "状态", "接收时间", "错误数", "警告数", "说明", "原件存放"]
     table(book, ws, r + 1, headers, hist, print_titles=False)
     ws.freeze_panes(top, 0)
@@ -267,11 +392,35 @@ def _status(book: Book, view: RegionPeriod) -> None:
 def _issues(book: Book, view: RegionPeriod) -> None:
     ws = book.sheet("问题清单")
     top = _title(book, ws, "问题清单", "错误：报表被退回；警告：已接收，请核实")
-    rows = [[i["submission"]["county_code"], i["submission"]["file"], STATUS_ZH.get(i["submission"]["status"]),
-             SEVERITY_ZH.get(i["severity"], i["severity"]), i["code"], i["sheet"], i["cell"], i["indicator"],
-             i["message"], i["value"], i.get("explanation")] for i in view.issues]  # fmt: skip
-    headers = ["区划代码", "文件", "报表状态", "级别", "规则", "工作表", "单元格", "指标", "问题说明", "填报值",
-               "县区说明"]  # fmt: skip
+    rows = [
+        [
+            i["submission"]["county_code"],
+            i["submission"]["file"],
+            STATUS_ZH.get(i["submission"]["status"]),
+            SEVERITY_ZH.get(i["severity"], i["severity"]),
+            i["code"],
+            i["sheet"],
+            i["cell"],
+            i["indicator"],
+            i["message"],
+            i["value"],
+            i.get("explanation"),
+        ]
+        for i in view.issues
+    ]
+    headers = [
+        "区划代码",
+        "文件",
+        "报表状态",
+        "级别",
+        "规则",
+        "工作表",
+        "单元格",
+        "指标",
+        "问题说明",
+        "填报值",
+        "县区说明",
+    ]
     table(book, ws, top, headers, rows, None, [10, 30, 10, 7, 26, 10, 8, 7, 70, 16, 30])
 
 
@@ -283,8 +432,15 @@ def _records(book: Book, view: RegionPeriod) -> None:
     top = _title(book, ws, f"{form.list.title}（已接收报表）")
     names = {c.code: c.name for c in view.counties}
     fields = [f for f in form.list.fields if f.type != "seq"]
-    rows = [[names.get(r["county_code"], r["county_code"]), r["period"], *(r["data"].get(f.code) for f in fields),
-             f"{r['sheet']}!{r['row']}"] for r in view.records or []]  # fmt: skip
+    rows = [
+        [
+            names.get(r["county_code"], r["county_code"]),
+            r["period"],
+            *(r["data"].get(f.code) for f in fields),
+            f"{r['sheet']}!{r['row']}",
+        ]
+        for r in view.records or []
+    ]
     headers = ["县区", "报告期", *(f"{f.name}（{f.unit}）" if f.unit else f.name for f in fields), "来源行"]
     formats = {n: AMOUNT for n, f in enumerate(fields, start=2) if f.type in ("number", "integer")}
     widths = [12, 9, *(14 if f.type in ("number", "integer", "date") else 24 for f in fields), 14]
@@ -293,8 +449,12 @@ def _records(book: Book, view: RegionPeriod) -> None:
 
 def _ranking(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     ws = book.sheet("通报排名")
-    top = _title(book, ws, f"{view.region.name}{parse_token(view.period).zh}重点指标通报排名",
-                 f"按{labels(config)['value']}从高到低排名")  # fmt: skip
+    top = _title(
+        book,
+        ws,
+        f"{view.region.name}{parse_token(view.period).zh}重点指标通报排名",
+        f"按{labels(config)['value']}从高到低排名",
+    )
     cols: dict[str, dict[str, dict[str, float]]] = {}
     for f in view.facts:
         if f["number"] is not None:
@@ -348,8 +508,9 @@ def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
             v, t = values.get((k.code, c.code)), targets.get((k.code, c.code))
             row.append(round(v / t * 100, 2) if v is not None and t else None)
         comp_rows.append(row)
-    table(book, ws, comp_top, ["县区", *[f"{k.name}完成率(%)" for k in keys]], comp_rows, None, widths,
-          print_titles=False)  # fmt: skip
+    table(
+        book, ws, comp_top, ["县区", *[f"{k.name}完成率(%)" for k in keys]], comp_rows, None, widths, print_titles=False
+    )
     ws.freeze_panes(0, 0)
     n = len(view.counties)
     if n == 0:
@@ -358,16 +519,26 @@ def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     anchor = comp_top + n + 3
     for i, k in enumerate(keys):
         chart = book.wb.add_chart({"type": "column"})
-        chart.add_series({"name": [name, top - 1, 1 + i], "categories": [name, first, 0, first + n - 1, 0],
-                          "values": [name, first, 1 + i, first + n - 1, 1 + i]})  # fmt: skip
+        chart.add_series(
+            {
+                "name": [name, top - 1, 1 + i],
+                "categories": [name, first, 0, first + n - 1, 0],
+                "values": [name, first, 1 + i, first + n - 1, 1 + i],
+            }
+        )
         chart.set_title({"name": f"{k.name}（{k.unit}）"})
         chart.set_legend({"none": True})
         chart.set_size({"width": 460, "height": 270})
         ws.insert_chart(anchor - 1 + (i // 2) * 15, 0 if i % 2 == 0 else 7, chart)
     comp = book.wb.add_chart({"type": "column"})
     for i in range(len(keys)):
-        comp.add_series({"name": [name, comp_top - 1, 1 + i], "categories": [name, comp_first, 0, comp_first + n - 1, 0],
-                         "values": [name, comp_first, 1 + i, comp_first + n - 1, 1 + i]})  # fmt: skip
+        comp.add_series(
+            {
+                "name": [name, comp_top - 1, 1 + i],
+                "categories": [name, comp_first, 0, comp_first + n - 1, 0],
+                "values": [name, comp_first, 1 + i, comp_first + n - 1, 1 + i],
+            }
+        )
     comp.set_title({"name": "重点指标目标完成率（%）"})
     comp.set_size({"width": 900, "height": 380})
     ws.insert_chart(anchor - 1 + ((len(keys) + 1) // 2) * 15, 0, comp)
@@ -392,8 +563,10 @@ def write_reporting_workbook(path: Path, m: Matrix, region_name: str) -> None:
             status = m.cells[(county.code, p)].status
             ws.write_string(r, c, status.zh, book.fmt(border=True, fill=status.fill))
         r += 1
-    for label, cells in (("截止日期", [m.due(p).strftime("%Y-%m-%d") for p in periods]),
-                         ("按时/已报/应报", ["/".join(str(x) for x in m.rate(p)) for p in periods])):  # fmt: skip
+    for label, cells in (
+        ("截止日期", [m.due(p).strftime("%Y-%m-%d") for p in periods]),
+        ("按时/已报/应报", ["/".join(str(x) for x in m.rate(p)) for p in periods]),
+    ):
         ws.write_string(r, 0, label, book.fmt(border=True))
         for c, text in enumerate(cells, start=1):
             ws.write_string(r, c, text, book.fmt(border=True))
@@ -413,8 +586,19 @@ def _revisions(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     for r in view.revisions or []:
         new, old = subs.get(r["submission_id"], {}), subs.get(r["previous_id"], {})
         ind = config.catalog.by_code.get(r["indicator"])
-        rows.append([new.get("county_code"), r["indicator"], ind.name if ind else "", config.form.column_labels.get(r["column"], "本期数"),
-                     r["old"], r["new"], r["cell"], old.get("file"), new.get("file")])  # fmt: skip
+        rows.append(
+            [
+                new.get("county_code"),
+                r["indicator"],
+                ind.name if ind else "",
+                config.form.column_labels.get(r["column"], "本期数"),
+                r["old"],
+                r["new"],
+                r["cell"],
+                old.get("file"),
+                new.get("file"),
+            ]
+        )
     w = labels(config)
     headers = ["区划代码", w["code"], w["name"], "栏目", "原数值", "更正后", "单元格", "原报表", "更正报表"]
     table(book, ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
@@ -424,11 +608,34 @@ def _provenance(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     ws = book.sheet("数据来源")
     top = _title(book, ws, "数据来源", "每个数据对应的报送文件、工作表和单元格")
     names = {c.code: c.name for c in view.counties}
-    rows = [[names.get(f["county_code"]), f["indicator"], config.catalog[f["indicator"]].name
-             if f["indicator"] in config.catalog.by_code else "", config.form.column_labels.get(f["column"], "本期数"),
-             f["number"], f["raw"], f["unit_written"], f["flags"], f["file"], f["sheet"], f["cell"]]
-            for f in view.facts]  # fmt: skip
+    rows = [
+        [
+            names.get(f["county_code"]),
+            f["indicator"],
+            config.catalog[f["indicator"]].name if f["indicator"] in config.catalog.by_code else "",
+            config.form.column_labels.get(f["column"], "本期数"),
+            f["number"],
+            f["raw"],
+            f["unit_written"],
+            f["flags"],
+            f["file"],
+            f["sheet"],
+            f["cell"],
+        ]
+        for f in view.facts
+    ]
     w = labels(config)
-    headers = ["县区", w["code"], w["name"], "栏目", "数值（目录单位）", "原始填报", "填报单位", "标记", "文件",
-               "工作表", "单元格"]  # fmt: skip
+    headers = [
+        "县区",
+        w["code"],
+        w["name"],
+        "栏目",
+        "数值（目录单位）",
+        "原始填报",
+        "填报单位",
+        "标记",
+        "文件",
+        "工作表",
+        "单元格",
+    ]
     table(book, ws, top, headers, rows, {5: "#,##0.####"}, [14, 9, 30, 10, 16, 16, 10, 14, 34, 10, 8])

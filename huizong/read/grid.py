@@ -105,8 +105,14 @@ def load_grids(path: Path) -> list[Grid]:
                     raise
                 said = Said(f"工作表“{meta.name}”的内容已损坏，无法读取", f"sheet {meta.name!r} is damaged")
                 raise WorkbookUnreadable(f"{meta.name}: {type(e).__name__}: {e}", said, meta.name) from e
-            grids.append(Grid(meta.name, list(rows), meta.visible == pc.SheetVisibleEnum.Visible,
-                              meta.visible == pc.SheetVisibleEnum.VeryHidden))  # fmt: skip
+            grids.append(
+                Grid(
+                    meta.name,
+                    list(rows),
+                    meta.visible == pc.SheetVisibleEnum.Visible,
+                    meta.visible == pc.SheetVisibleEnum.VeryHidden,
+                )
+            )
     finally:
         wb.close()
     return sorted(grids, key=lambda g: not g.visible)

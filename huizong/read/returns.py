@@ -129,15 +129,19 @@ def read_return(path: Path, config: Config, region: str | None = None, display_n
         for form in config.forms:  # a table shaped like the form's, none of whose rows is one of its indicators
             tables = form_sheets(grids, form) if form.indicators is not None else []
             if tables and _rows_known(*tables[0], config.for_form(form.id)) == 0:
-                ret.issues.append(make_issue("form-not-recognised", name, sheet=tables[0][0].name,
-                                             forms=form.short_name, detail=names))  # fmt: skip
+                ret.issues.append(
+                    make_issue(
+                        "form-not-recognised", name, sheet=tables[0][0].name, forms=form.short_name, detail=names
+                    )
+                )
                 return ret
         for form in config.forms:  # the sheet is there by name, but its table is not
             named = [g for g in grids if any(normalize_label(n) in normalize_label(g.name) for n in form.sheet_names)]
             if named and form.indicators is not None:
                 ret.form = form.id
-                ret.issues.append(make_issue("table-header-missing", name, sheet=named[0].name,
-                                             detail="”或“".join(form.table_header)))  # fmt: skip
+                ret.issues.append(
+                    make_issue("table-header-missing", name, sheet=named[0].name, detail="”或“".join(form.table_header))
+                )
                 return ret
         wanted = "”或“".join(f.short_name for f in config.forms)
         ret.issues.append(make_issue("sheet-missing", name, detail=names, forms=wanted))
@@ -171,8 +175,15 @@ def read_return(path: Path, config: Config, region: str | None = None, display_n
     return ret
 
 
-def _read_form(ret: Return, view: FormConfig, grid: Grid, layout: Layout, labels: Labels,
-               region: str | None, shown: dict[str, str] | None = None) -> None:  # fmt: skip
+def _read_form(
+    ret: Return,
+    view: FormConfig,
+    grid: Grid,
+    layout: Layout,
+    labels: Labels,
+    region: str | None,
+    shown: dict[str, str] | None = None,
+) -> None:
     ret.header = read_header(grid, labels)
     _identify(ret, view.form, grid, layout.header_row, view.config, region)
     facts, rows, issues = read_table(grid, layout, view, ret.file, labels, shown)
@@ -193,8 +204,9 @@ def _read_list_form(ret: Return, view: FormConfig, grid: Grid, labels: Labels, r
     if found is not None:  # a required column the header lacks: one error, not one per row
         for f in form.list.fields:
             if f.required and f.code not in found[1]:
-                ret.issues.append(make_issue("column-missing", ret.file, sheet=grid.name,
-                                             cell=address(header_row, 0), detail=f.name))  # fmt: skip
+                ret.issues.append(
+                    make_issue("column-missing", ret.file, sheet=grid.name, cell=address(header_row, 0), detail=f.name)
+                )
 
 
 def _formulas_without_values(ret: Return, screened: Screened, sheet: str) -> None:
@@ -207,14 +219,23 @@ def _formulas_without_values(ret: Return, screened: Screened, sheet: str) -> Non
 
 
 def _identity(r: Return) -> tuple[object, ...]:
-    return (r.county_code, r.period.token if r.period else r.period_text,
-            tuple(sorted((f.indicator, f.column, f.number, f.status) for f in r.facts)),
-            tuple(sorted(tuple(sorted((k, str(v)) for k, v in rec.values.items())) for rec in r.records)))  # fmt: skip
+    return (
+        r.county_code,
+        r.period.token if r.period else r.period_text,
+        tuple(sorted((f.indicator, f.column, f.number, f.status) for f in r.facts)),
+        tuple(sorted(tuple(sorted((k, str(v)) for k, v in rec.values.items())) for rec in r.records)),
+    )
 
 
-def _other_forms(ret: Return, view: FormConfig, others: list[tuple[Grid, Layout | None]], labels: Labels,
-                 region: str | None, other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]],
-                 all_grids: list[Grid]) -> None:  # fmt: skip
+def _other_forms(
+    ret: Return,
+    view: FormConfig,
+    others: list[tuple[Grid, Layout | None]],
+    labels: Labels,
+    region: str | None,
+    other_forms: list[tuple[Form, list[tuple[Grid, Layout | None]]]],
+    all_grids: list[Grid],
+) -> None:
     """A workbook holding several different forms (or one form twice, for two counties or periods)
     is refused, naming them all; never one silently kept.
 

@@ -140,8 +140,11 @@ def screen(path: Path, fmt: str | None, limits: Limits) -> Screened:
     try:
         size = path.stat().st_size
         if size > limits.file_bytes:
-            raise Refused("file-over-limits", f"文件大小 {_mb(size)}，超过上限 {_mb(limits.file_bytes)}",
-                          f"{_mb(size)}, over the limit of {_mb(limits.file_bytes)}")  # fmt: skip
+            raise Refused(
+                "file-over-limits",
+                f"文件大小 {_mb(size)}，超过上限 {_mb(limits.file_bytes)}",
+                f"{_mb(size)}, over the limit of {_mb(limits.file_bytes)}",
+            )
         if fmt in ("xlsx", "xlsb"):
             return _screen_zip(path, limits)
         if fmt == "xls":
@@ -227,8 +230,11 @@ def _screen_zip(path: Path, limits: Limits) -> Screened:
 
 def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
     if len(infos) > limits.members:
-        raise Refused("file-over-limits", f"压缩包内有 {len(infos):,} 个成员，超过上限 {limits.members:,}",
-                      f"{len(infos):,} zip members, over the limit of {limits.members:,}")  # fmt: skip
+        raise Refused(
+            "file-over-limits",
+            f"压缩包内有 {len(infos):,} 个成员，超过上限 {limits.members:,}",
+            f"{len(infos):,} zip members, over the limit of {limits.members:,}",
+        )
     seen: set[str] = set()
     for i in infos:  # two members of one name: readers disagree on which one is the sheet
         key = i.filename.replace("\\", "/").lower()
@@ -244,8 +250,11 @@ def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
         if i.flag_bits & 0x1:
             raise Refused("file-encrypted", f"压缩成员 {i.filename} 已加密", f"zip member {i.filename} is encrypted")
         if i.compress_type not in (STORED, DEFLATED):
-            raise Refused("file-corrupt", f"压缩成员 {i.filename} 使用了 Excel 不使用的压缩方式（{i.compress_type}）",
-                          f"zip member {i.filename} uses compression method {i.compress_type}")  # fmt: skip
+            raise Refused(
+                "file-corrupt",
+                f"压缩成员 {i.filename} 使用了 Excel 不使用的压缩方式（{i.compress_type}）",
+                f"zip member {i.filename} uses compression method {i.compress_type}",
+            )
         if i.file_size > limits.member_bytes:
             raise Refused(
                 "file-over-limits",
@@ -261,8 +270,11 @@ def _check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
             )
         declared += i.file_size
     if declared > limits.unpacked_bytes:
-        raise Refused("file-over-limits", f"解压后共 {_mb(declared)}，超过上限 {_mb(limits.unpacked_bytes)}",
-                      f"{_mb(declared)} unpacked, over the limit of {_mb(limits.unpacked_bytes)}")  # fmt: skip
+        raise Refused(
+            "file-over-limits",
+            f"解压后共 {_mb(declared)}，超过上限 {_mb(limits.unpacked_bytes)}",
+            f"{_mb(declared)} unpacked, over the limit of {_mb(limits.unpacked_bytes)}",
+        )
 
 
 def part_key(name: str) -> str:
@@ -331,20 +343,27 @@ def _sheet_members(z: zipfile.ZipFile, limits: Limits) -> tuple[dict[str, str], 
 
 def _check_xml_safe(chunk: bytes, name: str) -> None:
     if any(d in chunk for d in _DANGER):
-        raise Refused("file-corrupt", f"压缩成员 {name} 含有 DOCTYPE 或实体声明（Excel 不会写入，出于安全原因拒收）",
-                      f"zip member {name} declares a DOCTYPE or entities")  # fmt: skip
+        raise Refused(
+            "file-corrupt",
+            f"压缩成员 {name} 含有 DOCTYPE 或实体声明（Excel 不会写入，出于安全原因拒收）",
+            f"zip member {name} declares a DOCTYPE or entities",
+        )
 
 
-def _stream(z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, total: int,
-            scan: _SheetScan | _BinarySheetScan | None) -> int:  # fmt: skip
+def _stream(
+    z: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, total: int, scan: _SheetScan | _BinarySheetScan | None
+) -> int:
     """Inflate one member in bounded chunks (zipfile never yields more than the member declares)."""
     tail = b""
     with z.open(info) as fh:
         while chunk := fh.read(CHUNK):
             total += len(chunk)
             if total > limits.unpacked_bytes:
-                raise Refused("file-over-limits", f"解压后超过上限 {_mb(limits.unpacked_bytes)}",
-                              f"over {_mb(limits.unpacked_bytes)} unpacked")  # fmt: skip
+                raise Refused(
+                    "file-over-limits",
+                    f"解压后超过上限 {_mb(limits.unpacked_bytes)}",
+                    f"over {_mb(limits.unpacked_bytes)} unpacked",
+                )
             _check_xml_safe(tail[-16:] + chunk, info.filename)
             tail = scan.feed(tail + chunk) if scan is not None else chunk[-16:]
     if scan is not None:
@@ -373,8 +392,11 @@ class _SheetScan:
             cut = ends[-1].end() if ends else buf.rfind(b"<")
             if cut <= 0:
                 if len(buf) > 4 * CHUNK:  # a single tag this long is not a cell
-                    raise Refused("file-corrupt", f"工作表“{self.sheet}”中有异常长的 XML 标记",
-                                  f"sheet {self.sheet!r} holds an overlong XML tag")  # fmt: skip
+                    raise Refused(
+                        "file-corrupt",
+                        f"工作表“{self.sheet}”中有异常长的 XML 标记",
+                        f"sheet {self.sheet!r} holds an overlong XML tag",
+                    )
                 return buf
         body, rest = buf[:cut], buf[cut:]
         self._cells(body)
@@ -417,8 +439,11 @@ class _SheetScan:
         if self.max_row:
             _within(self.sheet, self.min_row, self.max_row, self.min_col, self.max_col, limits)
         if self.unreferenced > limits.sheet_cells:
-            raise Refused("file-over-limits", f"工作表“{self.sheet}”的单元格超过上限 {limits.sheet_cells:,}",
-                          f"sheet {self.sheet!r} has more than {limits.sheet_cells:,} cells")  # fmt: skip
+            raise Refused(
+                "file-over-limits",
+                f"工作表“{self.sheet}”的单元格超过上限 {limits.sheet_cells:,}",
+                f"sheet {self.sheet!r} has more than {limits.sheet_cells:,} cells",
+            )
 
 
 # BIFF12 (.xlsb) records: a type and a size, each a little-endian base-128 number

@@ -46,9 +46,12 @@ ENCRYPTION = {
 _CT = re.compile(rb"<(?:[\w.-]+:)?(?:Override|Default)\s([^>]*?)/?>")
 _ATTR = re.compile(rb"([\w.:-]+)\s*=\s*[\"']([^\"']*)[\"']")
 SPREADSHEET_MAIN = (
-    b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroenabled.main+xml", b"spreadsheetml.template.main+xml",
-    b"ms-excel.template.macroenabled.main+xml", b"ms-excel.addin.macroenabled.main+xml",
-)  # fmt: skip
+    b"spreadsheetml.sheet.main+xml",
+    b"ms-excel.sheet.macroenabled.main+xml",
+    b"spreadsheetml.template.main+xml",
+    b"ms-excel.template.macroenabled.main+xml",
+    b"ms-excel.addin.macroenabled.main+xml",
+)
 BINARY_MAIN = b"ms-excel.sheet.binary.macroenabled.main"
 
 
@@ -99,15 +102,23 @@ def _sniff_zip(path: Path) -> Sniffed:
         return _refuse("file-corrupt", "文件不完整（压缩包已截断或损坏），请重新保存后报送", "truncated or damaged zip")
     macros = sorted(k for k in parts if k.startswith("xl/macrosheets/") and k.endswith((".xml", ".bin")))
     if macros or any(b"macrosheet" in t for t in types):
-        return Sniffed(None, "format-unsupported", Said("工作簿含 Excel 4.0 宏表", "the workbook holds Excel 4.0 macro sheets"),
-                       MACROS)  # fmt: skip
+        return Sniffed(
+            None,
+            "format-unsupported",
+            Said("工作簿含 Excel 4.0 宏表", "the workbook holds Excel 4.0 macro sheets"),
+            MACROS,
+        )
     if any(t.endswith(SPREADSHEET_MAIN) for t in types) or "xl/workbook.xml" in parts:
         return Sniffed("xlsx")
     if any(t.endswith(BINARY_MAIN) for t in types) or "xl/workbook.bin" in parts:
         return Sniffed("xlsb")
     if mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
-        return _refuse("format-unsupported", "文件是 OpenDocument 表格（.ods，WPS 或 LibreOffice 的格式）",
-                   "an OpenDocument spreadsheet (.ods)", SAVE_AS_XLSX)  # fmt: skip
+        return _refuse(
+            "format-unsupported",
+            "文件是 OpenDocument 表格（.ods，WPS 或 LibreOffice 的格式）",
+            "an OpenDocument spreadsheet (.ods)",
+            SAVE_AS_XLSX,
+        )
     if mimetype.startswith(b"application/vnd.oasis.opendocument"):
         return _refuse("not-a-workbook", "OpenDocument 文档", "an OpenDocument document")
     if any(b"wordprocessingml" in t for t in types) or "word/document.xml" in parts:
@@ -184,9 +195,15 @@ def _sniff_ole(path: Path) -> Sniffed:
     macros = [s.name for s in book.sheets if s.kind == "macro"]
     if macros:
         names = "、".join(f"“{n}”" for n in macros[:5])
-        return Sniffed(None, "format-unsupported",
-                       Said(f"工作簿含 Excel 4.0 宏表{names}", f"the workbook holds Excel 4.0 macro sheets ({', '.join(macros[:5])})"),
-                       MACROS)  # fmt: skip
+        return Sniffed(
+            None,
+            "format-unsupported",
+            Said(
+                f"工作簿含 Excel 4.0 宏表{names}",
+                f"the workbook holds Excel 4.0 macro sheets ({', '.join(macros[:5])})",
+            ),
+            MACROS,
+        )
     return Sniffed("xls")
 
 
@@ -208,8 +225,12 @@ _HTML = ("<html", "<!doctype html", "<table", "<head", "<body", "<meta")
 def _sniff_bytes(head: bytes) -> Sniffed:
     if head[:2] in _OLD_BOF and len(head) >= 4 and struct.unpack_from("<H", head, 2)[0] in (4, 6, 8, 16):
         version = _OLD_BOF[head[:2]]
-        return _refuse("format-unsupported", f"文件是 Excel {version} 的旧格式工作表", f"an Excel {version} worksheet (BIFF)",
-                   SAVE_AS_XLSX)  # fmt: skip
+        return _refuse(
+            "format-unsupported",
+            f"文件是 Excel {version} 的旧格式工作表",
+            f"an Excel {version} worksheet (BIFF)",
+            SAVE_AS_XLSX,
+        )
     if head.startswith(b"%PDF"):
         return _refuse("not-a-workbook", "PDF 文件", "a PDF file")
     if head.startswith(b"{\\rtf"):
@@ -223,18 +244,30 @@ def _sniff_bytes(head: bytes) -> Sniffed:
             "format-unsupported", "文件是 Excel 2003 XML 表格", "an Excel 2003 XML spreadsheet", SAVE_AS_XLSX
         )
     if "<office:document" in low and "opendocument" in low:
-        return _refuse("format-unsupported", "文件是 OpenDocument 平面 XML 表格（.fods）",
-                   "a flat OpenDocument spreadsheet (.fods)", SAVE_AS_XLSX)  # fmt: skip
+        return _refuse(
+            "format-unsupported",
+            "文件是 OpenDocument 平面 XML 表格（.fods）",
+            "a flat OpenDocument spreadsheet (.fods)",
+            SAVE_AS_XLSX,
+        )
     if low.startswith(_HTML) or "<html" in low[:1024] or low.startswith("mime-version:"):
-        return _refuse("format-unsupported", "文件是网页（“另存为网页”或由系统导出的 .xls）",
-                   "a web page (an .xls saved as HTML or exported by a system)", SAVE_AS_XLSX)  # fmt: skip
+        return _refuse(
+            "format-unsupported",
+            "文件是网页（“另存为网页”或由系统导出的 .xls）",
+            "a web page (an .xls saved as HTML or exported by a system)",
+            SAVE_AS_XLSX,
+        )
     if low.startswith("<"):
         return _refuse("not-a-workbook", "XML 文本", "XML text")
     if low.startswith("id;p"):
         return _refuse("format-unsupported", "文件是 SYLK 文本表格", "a SYLK spreadsheet", SAVE_AS_XLSX)
     if _looks_delimited(text):
-        return _refuse("format-unsupported", "文件是 CSV 文本（逗号或制表符分隔）", "CSV text (comma or tab separated)",
-                   SAVE_AS_XLSX)  # fmt: skip
+        return _refuse(
+            "format-unsupported",
+            "文件是 CSV 文本（逗号或制表符分隔）",
+            "CSV text (comma or tab separated)",
+            SAVE_AS_XLSX,
+        )
     return _refuse("not-a-workbook", "文本文件", "a text file")
 
 

@@ -164,12 +164,17 @@ def read_table(
         if by_code and by_name and by_code.code != by_name.code:
             issues.append(
                 make_issue(
-                    "indicator-code-name-mismatch", file, sheet=grid.name, cell=name_cell,
-                    indicator=by_code.code, value=name_text, name=by_code.name,
+                    "indicator-code-name-mismatch",
+                    file,
+                    sheet=grid.name,
+                    cell=name_cell,
+                    indicator=by_code.code,
+                    value=name_text,
+                    name=by_code.name,
                     code_label=config.form.column_labels.get("code", "代码"),
                     name_label=config.form.column_labels.get("name", "名称"),
                 )
-            )  # fmt: skip
+            )
         unit_text = grid.text(r, cols["unit"]) if "unit" in cols else ""
         if not unit_text:
             unit_text = unit_in_name(name_text, ind.unit, config.units)
@@ -193,19 +198,36 @@ def read_table(
                     converted=True,
                 )
             row_facts.append(
-                Fact(ind.code, column, v.status, v.number, v.raw, v.unit_written, v.approximate, v.converted,
-                     grid.name, address(r, c), note or None)
-            )  # fmt: skip
+                Fact(
+                    ind.code,
+                    column,
+                    v.status,
+                    v.number,
+                    v.raw,
+                    v.unit_written,
+                    v.approximate,
+                    v.converted,
+                    grid.name,
+                    address(r, c),
+                    note or None,
+                )
+            )
         value_fact = next((f for f in row_facts if f.column == "value"), None)
         current = (value_fact.number if value_fact else None, value_fact.raw if value_fact else "")
         if ind.code in seen_values:
             if current != seen_values[ind.code] and value_fact and value_fact.status != BLANK:
                 issues.append(
                     make_issue(
-                        "indicator-duplicate", file, sheet=grid.name, cell=value_fact.cell, indicator=ind.code,
-                        value=value_fact.raw, name=ind.name, detail=rows[ind.code].value_cell,
+                        "indicator-duplicate",
+                        file,
+                        sheet=grid.name,
+                        cell=value_fact.cell,
+                        indicator=ind.code,
+                        value=value_fact.raw,
+                        name=ind.name,
+                        detail=rows[ind.code].value_cell,
                     )
-                )  # fmt: skip
+                )
             continue
         seen_values[ind.code] = current
         rows[ind.code] = RowRef(ind.code, r, name_cell, value_fact.cell if value_fact else None, name_text or code_text)

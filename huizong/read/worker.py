@@ -279,9 +279,12 @@ def read_bounded(
         with err.open("wb") as errfile:
             proc = subprocess.Popen(  # a fresh interpreter: nothing of the run is inherited
                 [sys.executable, "-m", "huizong.read.worker", str(jobs_r), str(results_w), str(err)],
-                pass_fds=(jobs_r, results_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=errfile, env={**os.environ, "RUST_BACKTRACE": "0", "PYTHONSAFEPATH": "1"},
-            )  # fmt: skip
+                pass_fds=(jobs_r, results_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errfile,
+                env={**os.environ, "RUST_BACKTRACE": "0", "PYTHONSAFEPATH": "1"},
+            )
         os.close(jobs_r)
         os.close(results_w)
         w = _Worker(proc, mpc.Connection(results_r, writable=False), mpc.Connection(jobs_w, readable=False), err)

@@ -252,8 +252,14 @@ class _Eval:
                 right = self.eval(comp)
                 out = out & self._compare(op, left, right)
                 if (_inexact(left_node) or _inexact(comp)) and not isinstance(op, ast.In | ast.NotIn):
-                    if not (_is_text(left) or _is_text(right) or isinstance(left, str) or isinstance(right, str)
-                            or _is_date(left) or _is_date(right)):  # fmt: skip
+                    if not (
+                        _is_text(left)
+                        or _is_text(right)
+                        or isinstance(left, str)
+                        or isinstance(right, str)
+                        or _is_date(left)
+                        or _is_date(right)
+                    ):
                         self._doubt(self._near(left, right))
                 elif isinstance(op, ast.In | ast.NotIn) and _inexact(left_node) and isinstance(right, list):
                     for v in right:
@@ -333,12 +339,17 @@ class _Eval:
             if fn == "matches":
                 import re
 
-                return pd.Series([bool(re.fullmatch(b, a)) if isinstance(a, str) and isinstance(b, str) else False
-                                  for a, b in pairs],
-                                 index=idx)  # fmt: skip
+                return pd.Series(
+                    [
+                        bool(re.fullmatch(b, a)) if isinstance(a, str) and isinstance(b, str) else False
+                        for a, b in pairs
+                    ],
+                    index=idx,
+                )
             test = {"startswith": str.startswith, "endswith": str.endswith, "contains": str.__contains__}[fn]
-            return pd.Series([bool(test(a, b)) if isinstance(a, str) and isinstance(b, str) else False for a, b in pairs],
-                             index=idx)  # fmt: skip
+            return pd.Series(
+                [bool(test(a, b)) if isinstance(a, str) and isinstance(b, str) else False for a, b in pairs], index=idx
+            )
         if fn in ("year", "month", "day"):
             d = _date(args[0])
             if not isinstance(d, pd.Series):
@@ -453,9 +464,10 @@ def _text_or_none(v: Any) -> str | None:
 def _text_compare(fn: Callable[[Any, Any], Any], left: Any, right: Any, index: pd.Index) -> pd.Series:
     a = _as_series(left, index).map(_text_or_none)
     b = _as_series(right, index).map(_text_or_none)
-    return pd.Series([bool(fn(x, y)) if isinstance(x, str) and isinstance(y, str) else False
-                      for x, y in zip(a, b, strict=True)],
-                     index=index)  # fmt: skip
+    return pd.Series(
+        [bool(fn(x, y)) if isinstance(x, str) and isinstance(y, str) else False for x, y in zip(a, b, strict=True)],
+        index=index,
+    )
 
 
 def _num(v: Any) -> Any:

@@ -160,9 +160,13 @@ def _text(v: Any) -> str | None:
 class Row:
     """One row an expression is evaluated for: its values, and for return rules its records."""
 
-    def __init__(self, values: Mapping[str, Any], records: Sequence[Mapping[str, Any]] = (),
-                 forms: Mapping[tuple[str, str], Any] | None = None,
-                 uniques: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        records: Sequence[Mapping[str, Any]] = (),
+        forms: Mapping[tuple[str, str], Any] | None = None,
+        uniques: Mapping[str, Any] | None = None,
+    ) -> None:
         self.values = values
         self.records = records
         self.forms = forms or {}

@@ -103,12 +103,18 @@ def facts_frame(returns: list[Return], config: FormConfig, history: object = Non
             )
             ctx.append(
                 {
-                    "file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
-                    "value": f.raw if f.status != UNIT_UNKNOWN else f.unit_written, "number": f.number,
-                    "name": ind.name, "unit": ind.unit, "column": labels.get(f.column, f.column),
+                    "file": ret.file,
+                    "sheet": f.sheet,
+                    "cell": f.cell,
+                    "indicator": f.indicator,
+                    "value": f.raw if f.status != UNIT_UNKNOWN else f.unit_written,
+                    "number": f.number,
+                    "name": ind.name,
+                    "unit": ind.unit,
+                    "column": labels.get(f.column, f.column),
                     "expected": f"{ind.maximum:,.0f}" if ind.maximum else None,
                 }
-            )  # fmt: skip
+            )
     cols = ["column", "number", "numeric", "unit_ok", "whole", "approximate", "redacted", "plausible"]
     return frame_of("facts", rows, ctx, cols)
 
@@ -142,10 +148,14 @@ def coverage_frame(returns: list[Return], config: FormConfig, history: object = 
             )
             ctx.append(
                 {
-                    "file": ret.file, "sheet": ret.sheet, "indicator": ind.code, "name": ind.name,
-                    "cell": (ref.value_cell if ref else None), "value": None,
+                    "file": ret.file,
+                    "sheet": ret.sheet,
+                    "indicator": ind.code,
+                    "name": ind.name,
+                    "cell": (ref.value_cell if ref else None),
+                    "value": None,
                 }
-            )  # fmt: skip
+            )
     return frame_of("coverage", rows, ctx, ["present", "filled"])
 
 
@@ -201,9 +211,16 @@ def ratios_frame(returns: list[Return], config: FormConfig, history: object = No
             num_ind, den_ind = config.catalog[ind.numerator or ""], config.catalog[ind.denominator or ""]
             ctx.append(
                 {
-                    "file": ret.file, "sheet": rep.sheet, "cell": rep.cell, "indicator": ind.code,
-                    "name": ind.name, "unit": ind.unit, "value": rep.raw, "expected": f"{recomputed:.2f}",
-                    "detail": f"{num_ind.name} / {den_ind.name}", "hint": slip,
+                    "file": ret.file,
+                    "sheet": rep.sheet,
+                    "cell": rep.cell,
+                    "indicator": ind.code,
+                    "name": ind.name,
+                    "unit": ind.unit,
+                    "value": rep.raw,
+                    "expected": f"{recomputed:.2f}",
+                    "detail": f"{num_ind.name} / {den_ind.name}",
+                    "hint": slip,
                 }
-            )  # fmt: skip
+            )
     return frame_of("ratios", rows, ctx, ["within", "no_slip"])

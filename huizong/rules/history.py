@@ -95,8 +95,11 @@ def cumulative_frame(returns: list[Return], config: FormConfig, history: History
                 if kind == ret.period.kind:
                     continue
                 other = Period(ret.period.year, kind)
-                seen = [(n, f"{other.zh} {shown(n)}（{r.file} {c}）") for r, n, c in
-                        batch.get((ret.county_code, other.token, f.indicator), []) if history.before(r, ret)]  # fmt: skip
+                seen = [
+                    (n, f"{other.zh} {shown(n)}（{r.file} {c}）")
+                    for r, n, c in batch.get((ret.county_code, other.token, f.indicator), [])
+                    if history.before(r, ret)
+                ]
                 seen = seen[-1:]  # the latest of them: a correction replaces what it corrects
                 if not seen:
                     k = history.get(ret.county_code, other.token, f.indicator)
@@ -107,11 +110,27 @@ def cumulative_frame(returns: list[Return], config: FormConfig, history: History
             nxt = min(later, default=None)
             if prev is None and nxt is None:
                 continue
-            rows.append({"row_id": len(ctx), "number": f.number, "prev_max": prev[0] if prev else None,
-                         "next_min": nxt[0] if nxt else None})  # fmt: skip
+            rows.append(
+                {
+                    "row_id": len(ctx),
+                    "number": f.number,
+                    "prev_max": prev[0] if prev else None,
+                    "next_min": nxt[0] if nxt else None,
+                }
+            )
             ind = config.catalog[f.indicator]
-            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
-                        "value": shown(f.number), "prev": prev[1] if prev else None, "next": nxt[1] if nxt else None})  # fmt: skip
+            ctx.append(
+                {
+                    "file": ret.file,
+                    "sheet": f.sheet,
+                    "cell": f.cell,
+                    "indicator": f.indicator,
+                    "name": ind.name,
+                    "value": shown(f.number),
+                    "prev": prev[1] if prev else None,
+                    "next": nxt[1] if nxt else None,
+                }
+            )
     return frame_of("cumulative", rows, ctx, ["number", "prev_max", "next_min"])
 
 
@@ -133,9 +152,17 @@ def last_year_frame(returns: list[Return], config: FormConfig, history: History)
                 continue
             agrees = abs(f.number - k.number) <= max(absolute, rel * abs(k.number))
             rows.append({"row_id": len(ctx), "agrees": agrees})
-            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator,
-                        "name": config.catalog[f.indicator].name, "value": shown(f.number),
-                        "detail": f"{last.zh}报送的{value_label}为 {shown(k.number)}（{k.file} {k.cell}）"})  # fmt: skip
+            ctx.append(
+                {
+                    "file": ret.file,
+                    "sheet": f.sheet,
+                    "cell": f.cell,
+                    "indicator": f.indicator,
+                    "name": config.catalog[f.indicator].name,
+                    "value": shown(f.number),
+                    "detail": f"{last.zh}报送的{value_label}为 {shown(k.number)}（{k.file} {k.cell}）",
+                }
+            )
     return frame_of("last_year", rows, ctx, ["agrees"])
 
 
@@ -162,9 +189,19 @@ def jumps_frame(returns: list[Return], config: FormConfig, history: History) -> 
             ratio = f.number / ref
             power = round(abs(math.log10(ratio)))
             rows.append({"row_id": len(ctx), "within": 1 / limit <= ratio <= limit})
-            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
-                        "value": shown(f.number), "expected": shown(ref), "factor": f"{ratio:.3g}",
-                        "detail": hints.get(power, "请核实是否属实或是否填错单位")})  # fmt: skip
+            ctx.append(
+                {
+                    "file": ret.file,
+                    "sheet": f.sheet,
+                    "cell": f.cell,
+                    "indicator": f.indicator,
+                    "name": ind.name,
+                    "value": shown(f.number),
+                    "expected": shown(ref),
+                    "factor": f"{ratio:.3g}",
+                    "detail": hints.get(power, "请核实是否属实或是否填错单位"),
+                }
+            )
     return frame_of("jumps", rows, ctx, ["within"])
 
 
@@ -212,9 +249,19 @@ def outliers_frame(returns: list[Return], config: FormConfig, history: History) 
             z = 0.6745 * (math.log1p(f.number) - med) / mad
             ind = config.catalog[f.indicator]
             rows.append({"row_id": len(ctx), "robust_z": z})
-            ctx.append({"file": ret.file, "sheet": f.sheet, "cell": f.cell, "indicator": f.indicator, "name": ind.name,
-                        "unit": ind.unit, "value": shown(f.number), "expected": shown(statistics.median(values)),
-                        "detail": f"{z:.1f}"})  # fmt: skip
+            ctx.append(
+                {
+                    "file": ret.file,
+                    "sheet": f.sheet,
+                    "cell": f.cell,
+                    "indicator": f.indicator,
+                    "name": ind.name,
+                    "unit": ind.unit,
+                    "value": shown(f.number),
+                    "expected": shown(statistics.median(values)),
+                    "detail": f"{z:.1f}",
+                }
+            )
     return frame_of("outliers", rows, ctx, ["robust_z"])
 
 

@@ -122,8 +122,7 @@ def measure(returns: list[Return], form: Form) -> None:
                 continue
             number = float(exact_value) + 0.0
             written = (exact_text(exact_value) if m.kind != "ratio" else None) or exact_number(number)
-            facts.append(Fact(m.code, "value", "ok", number, written, None, False, False,
-                              ret.list_sheet or "", ""))  # fmt: skip
+            facts.append(Fact(m.code, "value", "ok", number, written, None, False, False, ret.list_sheet or "", ""))
         ret.facts = facts
 
 
@@ -214,8 +213,16 @@ def batch_index(batch: list[Return]) -> Batch:
     return out
 
 
-def other_value(beyond: Beyond, index: Batch, other: Form, code: str, county: str, period: Period,
-                ret: Return | None = None, including: bool = False) -> float:  # fmt: skip
+def other_value(
+    beyond: Beyond,
+    index: Batch,
+    other: Form,
+    code: str,
+    county: str,
+    period: Period,
+    ret: Return | None = None,
+    including: bool = False,
+) -> float:
     """Another form's number for the county and period: its return's, or the sum over its months
     when the other form is monthly (NaN unless every month is in). The batch's own returns of the
     other form (`index`: the batch's `batch_index`) count over the store's."""
@@ -224,8 +231,11 @@ def other_value(beyond: Beyond, index: Batch, other: Form, code: str, county: st
         return np.nan
     total = 0.0
     for p in parts:
-        in_batch = [r for r in index.get((other.id, county, p), [])
-                    if ret is None or beyond.before(r, ret) or (including and r is ret)]  # fmt: skip
+        in_batch = [
+            r
+            for r in index.get((other.id, county, p), [])
+            if ret is None or beyond.before(r, ret) or (including and r is ret)
+        ]
         v = in_batch[-1].number(code) if in_batch else beyond.other.get((other.id, county, p, code))
         if v is None:
             return np.nan
@@ -251,8 +261,10 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     assert form.list is not None
     mine = _forms_of(returns, form)
     recs = records_table(mine, form)
-    names = pd.DataFrame([_return_names(r) for r in mine], columns=["county", "period_start", "period_end",
-                                                                    "period_year", "period_month"])  # fmt: skip
+    names = pd.DataFrame(
+        [_return_names(r) for r in mine],
+        columns=["county", "period_start", "period_end", "period_year", "period_month"],
+    )
     data = recs.join(names, on="_return") if len(recs) else recs.assign(**{c: [] for c in names.columns})
     data = data.reset_index(drop=True)
     context: list[dict[str, Any]] = []
@@ -261,8 +273,17 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     fields = [f for f in form.list.fields if f.type != "seq"]
     for owner, rec in ((r, rec) for r in mine for rec in r.records):  # the order of records_table
         ret = owner
-        context.append({"file": ret.file, "sheet": rec.sheet, "cells": rec.cells, "raw": rec.raw,
-                        "problems": rec.problems, "row": rec.row + 1, "ret": ret})  # fmt: skip
+        context.append(
+            {
+                "file": ret.file,
+                "sheet": rec.sheet,
+                "cells": rec.cells,
+                "raw": rec.raw,
+                "problems": rec.problems,
+                "row": rec.row + 1,
+                "ret": ret,
+            }
+        )
         for f in fields:
             problem = rec.problems.get(f.code)
             if f.code not in rec.cells:  # the column is missing altogether: said once by the reader
@@ -281,8 +302,10 @@ def records_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     for rule in form.rules:
         if rule.scope != "row":
             continue
-        tables = Tables(data, uniques={u.text: pd.Series(uniques[u.text][0], index=data.index, dtype=bool)
-                                       for u in rule.expr.uniques})  # fmt: skip
+        tables = Tables(
+            data,
+            uniques={u.text: pd.Series(uniques[u.text][0], index=data.index, dtype=bool) for u in rule.expr.uniques},
+        )
         ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
         data[f"rule__{rule.code}"] = _in_periods(ok, rule, [context[i]["ret"] for i in range(len(context))])
         for u in rule.expr.uniques:
@@ -303,8 +326,11 @@ def _in_scope(u: Unique, period: Period) -> list[str]:
     if u.scope == "period":
         return [period.token]
     years = u.years or 0
-    return [f"{y}{k}" for y in range(period.year - years + 1, period.year + years)
-            for k in (*KINDS, "H2", *QUARTERS, *MONTHS)]  # fmt: skip
+    return [
+        f"{y}{k}"
+        for y in range(period.year - years + 1, period.year + years)
+        for k in (*KINDS, "H2", *QUARTERS, *MONTHS)
+    ]
 
 
 def _collides(u: Unique, mine: Period | None, theirs: str | None) -> bool:
@@ -319,8 +345,9 @@ def _collides(u: Unique, mine: Period | None, theirs: str | None) -> bool:
     return other is not None and abs(other.year - mine.year) < (u.years or 1)
 
 
-def _unique(u: Unique, values: list[dict[str, Any]], context: list[dict[str, Any]],
-            beyond: Beyond) -> tuple[list[bool], dict[int, str]]:  # fmt: skip
+def _unique(
+    u: Unique, values: list[dict[str, Any]], context: list[dict[str, Any]], beyond: Beyond
+) -> tuple[list[bool], dict[int, str]]:
     """True where the record's key (its fields together) was not seen before within the scope:
     earlier in its return, in an earlier return of the batch for another county or period, or in
     an accepted return of the store for another county or period. Where it was, what it collides with."""
@@ -387,18 +414,33 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
         for key in rule.expr.forms:
             if key not in others:
                 other = config.form_by_id[key[0]]
-                others[key] = pd.Series([other_value(beyond, index, other, key[1], r.county_code or "", r.period, r)
-                                         for r in mine if r.period], index=data.index, dtype=float)  # fmt: skip
+                others[key] = pd.Series(
+                    [
+                        other_value(beyond, index, other, key[1], r.county_code or "", r.period, r)
+                        for r in mine
+                        if r.period
+                    ],
+                    index=data.index,
+                    dtype=float,
+                )
     recs = records_table(mine, form) if form.list is not None else None
-    context = [{"file": r.file, "sheet": r.sheet or r.list_sheet, "ret": r,
-                "cells": {k: v.value_cell for k, v in r.rows.items()}} for r in mine]  # fmt: skip
+    context = [
+        {
+            "file": r.file,
+            "sheet": r.sheet or r.list_sheet,
+            "ret": r,
+            "cells": {k: v.value_cell for k, v in r.rows.items()},
+        }
+        for r in mine
+    ]
     for rule in form.rules:
         if rule.scope != "return":
             continue
         # a list form's list is the return: an empty one counts 0. An indicator form's list is its
         # detail beside the table: left empty (the template's blank sheet), it is not compared
-        has_list = pd.Series([r.list_sheet is not None and (form.is_list or bool(r.records)) for r in mine],
-                             index=data.index, dtype=bool)  # fmt: skip
+        has_list = pd.Series(
+            [r.list_sheet is not None and (form.is_list or bool(r.records)) for r in mine], index=data.index, dtype=bool
+        )
         tables = Tables(data, recs, {k: others[k] for k in rule.expr.forms}, has_list=has_list)
         ok = holds(rule.expr, tables) if len(data) else pd.Series([], dtype=bool)
         data[f"rule__{rule.code}"] = _in_periods(ok, rule, mine)
@@ -414,8 +456,13 @@ def returns_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
 def readers_of(form: Form, forms: tuple[Form, ...] | list[Form]) -> list[tuple[Form, Rule]]:
     """The return rules of other forms that read this form's numbers through form(): each is asked
     again of the other form's return when a return of this form arrives after it."""
-    return [(a, r) for a in forms if a.id != form.id for r in a.rules
-            if r.scope == "return" and not r.expr.aggregates and any(f == form.id for f, _ in r.expr.forms)]  # fmt: skip
+    return [
+        (a, r)
+        for a in forms
+        if a.id != form.id
+        for r in a.rules
+        if r.scope == "return" and not r.expr.aggregates and any(f == form.id for f, _ in r.expr.forms)
+    ]
 
 
 def answer_column(a: Form, rule: Rule) -> str:
@@ -434,8 +481,10 @@ def answers_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
     pairs = readers_of(form, config.forms)
     columns = [answer_column(a, r) for a, r in pairs]
     if not mine or not pairs:
-        return Frame(f"{form.id}.answers", pd.DataFrame({"row_id": pd.Series([], dtype="int64"),
-                                                         **{c: pd.Series([], dtype=bool) for c in columns}}))  # fmt: skip
+        return Frame(
+            f"{form.id}.answers",
+            pd.DataFrame({"row_id": pd.Series([], dtype="int64"), **{c: pd.Series([], dtype=bool) for c in columns}}),
+        )
     index = batch_index(returns)
     data_parts: list[pd.DataFrame] = []
     context: list[dict[str, Any]] = []
@@ -505,8 +554,13 @@ def answers_frame(returns: list[Return], config: Config, form: Form, beyond: Bey
 
 
 def _names_of(county: str, period: Period) -> dict[str, Any]:
-    return {"county": county, "period_start": pd.Timestamp(period.start), "period_end": pd.Timestamp(period.end),
-            "period_year": float(period.year), "period_month": float(period.months[-1])}  # fmt: skip
+    return {
+        "county": county,
+        "period_start": pd.Timestamp(period.start),
+        "period_end": pd.Timestamp(period.end),
+        "period_year": float(period.year),
+        "period_month": float(period.months[-1]),
+    }
 
 
 def _stored_returns(
@@ -522,8 +576,10 @@ def _stored_returns(
     for f in store.accepted_facts(counties, None, form=form.id, periods=periods):
         if f["column"] != "value" or (f["county_code"], f["period"]) not in wanted:
             continue
-        e = out.setdefault((f["county_code"], f["period"]), {"sid": f["submission_id"], "file": f["file"],
-                                                            "sheet": f["sheet"], "values": {}, "cells": {}})  # fmt: skip
+        e = out.setdefault(
+            (f["county_code"], f["period"]),
+            {"sid": f["submission_id"], "file": f["file"], "sheet": f["sheet"], "values": {}, "cells": {}},
+        )
         e["values"][f["indicator"]] = f["number"]
         e["cells"][f["indicator"]] = f["cell"]
     return out
@@ -536,11 +592,17 @@ def _tell(ctx: dict[str, Any], ok: bool, config: Config) -> None:
     if not ok:
         message, message_en = _render(rule, ctx["tables"])
         b_form = config.form_by_id[b.form]
-        issue = Issue(code=rule.code, severity=Severity(rule.severity),
-                      message=f"{message}（{b_form.short_name}“{b.file}”报来后核对）", file=target["file"],
-                      sheet=target["sheet"], cell=target["cells"].get(rule.field) if rule.field else None,
-                      indicator=rule.field, value=shown(ctx["tables"].frame[rule.field].iloc[0]) if rule.field else None,
-                      message_en=f"{message_en} (checked when {b.file} arrived)")  # fmt: skip
+        issue = Issue(
+            code=rule.code,
+            severity=Severity(rule.severity),
+            message=f"{message}（{b_form.short_name}“{b.file}”报来后核对）",
+            file=target["file"],
+            sheet=target["sheet"],
+            cell=target["cells"].get(rule.field) if rule.field else None,
+            indicator=rule.field,
+            value=shown(ctx["tables"].frame[rule.field].iloc[0]) if rule.field else None,
+            message_en=f"{message_en} (checked when {b.file} arrived)",
+        )
     b.answers.append(Answer(target["sid"], a_form.id, ctx["period"], b.county_code or "", rule.code, issue))
 
 
@@ -568,10 +630,17 @@ def answer_issue(frame: Frame, form: Form, config: Config, meta: dict[str, Any],
     message, message_en = _render(rule, ctx["tables"])
     code = next(c for f, c in rule.expr.forms if f == form.id)
     ref = b.rows.get(code)
-    return Issue(code=rule.code, severity=Severity(meta.get("severity") or rule.severity),
-                 message=f"与{a_form.short_name}“{target['file']}”（{ctx['period']}）核对：{message}", file=b.file,
-                 sheet=(b.sheet if ref else b.list_sheet or b.sheet), cell=ref.value_cell if ref else None,
-                 indicator=code, value=shown(b.number(code)), message_en=message_en)  # fmt: skip
+    return Issue(
+        code=rule.code,
+        severity=Severity(meta.get("severity") or rule.severity),
+        message=f"与{a_form.short_name}“{target['file']}”（{ctx['period']}）核对：{message}",
+        file=b.file,
+        sheet=(b.sheet if ref else b.list_sheet or b.sheet),
+        cell=ref.value_cell if ref else None,
+        indicator=code,
+        value=shown(b.number(code)),
+        message_en=message_en,
+    )
 
 
 # the suites -----------------------------------------------------------------------------------
@@ -581,13 +650,26 @@ def suites_for(form: Form, forms: tuple[Form, ...] | list[Form] = ()) -> list[di
     """The expectations a form's definition implies, as suite specs (GX ExpectationSuite kwargs);
     with every form, also the other forms' rules that read this one, asked again when it arrives."""
     specs = []
-    answers = [{"type": "expect_column_values_to_be_in_set",
-                "kwargs": {"column": answer_column(a, r), "value_set": [True]},
-                "meta": {"answer": f"{a.id}:{r.code}", "severity": r.severity}} for a, r in readers_of(form, forms)]  # fmt: skip
+    answers = [
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": answer_column(a, r), "value_set": [True]},
+            "meta": {"answer": f"{a.id}:{r.code}", "severity": r.severity},
+        }
+        for a, r in readers_of(form, forms)
+    ]
     if answers:
-        specs.append({"name": f"{form.id}.answers", "expectations": answers,
-                      "meta": {"frame": "form-answers", "form": form.id,
-                               "description": f"{form.name}：报来后，读取它的其他报表的跨表规则再核对一次"}})  # fmt: skip
+        specs.append(
+            {
+                "name": f"{form.id}.answers",
+                "expectations": answers,
+                "meta": {
+                    "frame": "form-answers",
+                    "form": form.id,
+                    "description": f"{form.name}：报来后，读取它的其他报表的跨表规则再核对一次",
+                },
+            }
+        )
     if form.list is not None:
         exps: list[dict[str, Any]] = []
         for f in form.list.fields:
@@ -595,39 +677,70 @@ def suites_for(form: Form, forms: tuple[Form, ...] | list[Form] = ()) -> list[di
                 continue
             sev = {"severity": f.severity}
             if f.required:
-                exps.append({"type": "expect_column_values_to_be_in_set",
-                             "kwargs": {"column": f"{f.code}__filled", "value_set": [True]},
-                             "meta": {"code": "record-value-missing", "field": f.code, "severity": "error"}})  # fmt: skip
+                exps.append(
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": f"{f.code}__filled", "value_set": [True]},
+                        "meta": {"code": "record-value-missing", "field": f.code, "severity": "error"},
+                    }
+                )
             if f.type != "text" or f.pattern:
-                exps.append({"type": "expect_column_values_to_be_in_set",
-                             "kwargs": {"column": f"{f.code}__valid", "value_set": [True]},
-                             "meta": {"code": "record-invalid", "field": f.code, **sev}})  # fmt: skip
+                exps.append(
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": f"{f.code}__valid", "value_set": [True]},
+                        "meta": {"code": "record-invalid", "field": f.code, **sev},
+                    }
+                )
             if f.type in _NUMERIC and (f.minimum is not None or f.maximum is not None):
                 kwargs: dict[str, Any] = {"column": f.code}
                 if f.minimum is not None:
                     kwargs["min_value"] = f.minimum
                 if f.maximum is not None:
                     kwargs["max_value"] = f.maximum
-                exps.append({"type": "expect_column_values_to_be_between", "kwargs": kwargs,
-                             "meta": {"code": "record-out-of-range", "field": f.code, **sev}})  # fmt: skip
+                exps.append(
+                    {
+                        "type": "expect_column_values_to_be_between",
+                        "kwargs": kwargs,
+                        "meta": {"code": "record-out-of-range", "field": f.code, **sev},
+                    }
+                )
         for rule in form.rules:
             if rule.scope == "row":
                 exps.append(_rule_expectation(rule))
-        specs.append({"name": f"{form.id}.records", "expectations": exps,
-                      "meta": {"frame": "records", "form": form.id,
-                               "description": f"{form.name}：明细表的字段与逐行规则（由报表定义生成）"}})  # fmt: skip
+        specs.append(
+            {
+                "name": f"{form.id}.records",
+                "expectations": exps,
+                "meta": {
+                    "frame": "records",
+                    "form": form.id,
+                    "description": f"{form.name}：明细表的字段与逐行规则（由报表定义生成）",
+                },
+            }
+        )
     ret_rules = [_rule_expectation(r) for r in form.rules if r.scope == "return"]
     if ret_rules:
-        specs.append({"name": f"{form.id}.returns", "expectations": ret_rules,
-                      "meta": {"frame": "form-returns", "form": form.id,
-                               "description": f"{form.name}：整张报表的规则（由报表定义生成）"}})  # fmt: skip
+        specs.append(
+            {
+                "name": f"{form.id}.returns",
+                "expectations": ret_rules,
+                "meta": {
+                    "frame": "form-returns",
+                    "form": form.id,
+                    "description": f"{form.name}：整张报表的规则（由报表定义生成）",
+                },
+            }
+        )
     return specs
 
 
 def _rule_expectation(rule: Rule) -> dict[str, Any]:
-    return {"type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": f"rule__{rule.code}", "value_set": [True]},
-            "meta": {"rule": rule.code, "severity": rule.severity}}  # fmt: skip
+    return {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": f"rule__{rule.code}", "value_set": [True]},
+        "meta": {"rule": rule.code, "severity": rule.severity},
+    }
 
 
 def issue_for(frame: Frame, form: Form, config: Config, meta: dict[str, Any], row_id: int) -> Issue:
@@ -656,8 +769,19 @@ def issue_for(frame: Frame, form: Form, config: Config, meta: dict[str, Any], ro
         hi = "" if f.maximum is None else shown(f.maximum)
         detail = f"{lo} 至 {hi}{f.unit}" if lo and hi else (f"不小于 {lo}{f.unit}" if lo else f"不大于 {hi}{f.unit}")
         raw = shown(frame.data.at[row_id, f.code])
-    return make_issue(code, ctx["file"], sheet=ctx["sheet"], cell=ctx["cells"].get(f.code), indicator=f.code,
-                      value=raw, name=f.name, unit=f.unit, detail=detail, expected=expected, severity=severity)  # fmt: skip
+    return make_issue(
+        code,
+        ctx["file"],
+        sheet=ctx["sheet"],
+        cell=ctx["cells"].get(f.code),
+        indicator=f.code,
+        value=raw,
+        name=f.name,
+        unit=f.unit,
+        detail=detail,
+        expected=expected,
+        severity=severity,
+    )
 
 
 def _rule_issue(frame: Frame, form: Form, config: Config, rule: Rule, row_id: int) -> Issue:
@@ -685,8 +809,17 @@ def _rule_issue(frame: Frame, form: Form, config: Config, rule: Rule, row_id: in
 
     message = _PLACEHOLDER.sub(fill, rule.message)
     message_en = _PLACEHOLDER.sub(fill, rule.message_en) if rule.message_en else message
-    return Issue(code=rule.code, severity=Severity(rule.severity), message=message, file=ctx["file"],
-                 sheet=ctx["sheet"], cell=cell, indicator=rule.field, value=value, message_en=message_en)  # fmt: skip
+    return Issue(
+        code=rule.code,
+        severity=Severity(rule.severity),
+        message=message,
+        file=ctx["file"],
+        sheet=ctx["sheet"],
+        cell=cell,
+        indicator=rule.field,
+        value=value,
+        message_en=message_en,
+    )
 
 
 def list_forms_checked(config: Config) -> list[Form]:

@@ -131,8 +131,14 @@ class Validator:
         actions: list[Any] = []
         self.docs = docs_dir is not None
         if docs_dir is not None:  # GX Data Docs of the suite runs, as a static site, built once per run
-            site: Any = {"class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(docs_dir).resolve())}}  # fmt: skip
+            site: Any = {
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(Path(docs_dir).resolve()),
+                },
+            }
             self.context.add_data_docs_site(site_name="huizong", site_config=site)
         self.definitions: dict[str, Any] = {}
         self.frames_of: dict[str, str] = {}
@@ -144,16 +150,22 @@ class Validator:
             except Exception as e:  # GX raises several types for a malformed suite
                 raise SuiteError(f"{config.suites_dir}: 套件 {spec.get('name')!r} 无法构建：{e}".splitlines()[0]) from e
             if len(suite.expectations) != len(spec["expectations"]):  # GX drops what it cannot build
-                raise SuiteError(f"suite {spec['name']}: GX built {len(suite.expectations)} of "
-                                 f"{len(spec['expectations'])} expectations")  # fmt: skip
+                raise SuiteError(
+                    f"suite {spec['name']}: GX built {len(suite.expectations)} of "
+                    f"{len(spec['expectations'])} expectations"
+                )
             suite = self.context.suites.add(suite)
             asset = source.add_dataframe_asset(spec["name"])
             batch = asset.add_batch_definition_whole_dataframe("batch")
             vd = self.context.validation_definitions.add(
                 gx.ValidationDefinition(name=spec["name"], data=batch, suite=suite)
             )
-            checkpoint = gx.Checkpoint(name=spec["name"], validation_definitions=[vd], actions=actions,
-                                       result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]})  # fmt: skip
+            checkpoint = gx.Checkpoint(
+                name=spec["name"],
+                validation_definitions=[vd],
+                actions=actions,
+                result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row_id"]},
+            )
             self.definitions[spec["name"]] = self.context.checkpoints.add(checkpoint)
             self.frames_of[spec["name"]] = spec["meta"]["frame"]
             self.value_sets[spec["name"]] = _value_set_parameters(spec)
@@ -258,20 +270,25 @@ class Validator:
         else:  # the same suite and batch, validated without storing the result in the context (a desk
             # that judges uploads for weeks would keep every one) or checking the definitions again
             definition = checkpoint.validation_definitions[0]
-            res = self._v1(batch_definition=definition.batch_definition, batch_parameters=batch,
-                           result_format=checkpoint.result_format).validate_expectation_suite(definition.suite, parameters)  # fmt: skip
+            res = self._v1(
+                batch_definition=definition.batch_definition,
+                batch_parameters=batch,
+                result_format=checkpoint.result_format,
+            ).validate_expectation_suite(definition.suite, parameters)
         failed = 0
         for r in res.results:
             cfg = r.expectation_config
             for entry in r.result.get("unexpected_index_list") or []:
                 if self.frames_of[suite_name] == "form-answers":
                     assert form_id is not None
-                    issue = lists.answer_issue(frame, self.config.form_by_id[form_id], self.config,
-                                               cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
+                    issue = lists.answer_issue(
+                        frame, self.config.form_by_id[form_id], self.config, cfg.meta or {}, int(entry["row_id"])
+                    )
                 elif self.frames_of[suite_name] in LIST_FRAMES:
                     assert form_id is not None
-                    issue = lists.issue_for(frame, self.config.form_by_id[form_id],
-                                            self.config, cfg.meta or {}, int(entry["row_id"]))  # fmt: skip
+                    issue = lists.issue_for(
+                        frame, self.config.form_by_id[form_id], self.config, cfg.meta or {}, int(entry["row_id"])
+                    )
                 else:
                     view = None if form_id is None else self.config.for_form(form_id)
                     issue = self._issue(frame, cfg.meta or {}, cfg.kwargs, entry, view)
@@ -295,8 +312,14 @@ class Validator:
             params[name] = [v for v in params[name] if v in held]
         return params
 
-    def _issue(self, frame: Frame, meta: dict[str, Any], kwargs: dict[str, Any], entry: dict[str, Any],
-               config: FormConfig | None) -> Issue:  # fmt: skip
+    def _issue(
+        self,
+        frame: Frame,
+        meta: dict[str, Any],
+        kwargs: dict[str, Any],
+        entry: dict[str, Any],
+        config: FormConfig | None,
+    ) -> Issue:
         code = meta["code"]
         severity = Severity(meta["severity"]) if meta.get("severity") else None
         ctx = frame.context[int(entry["row_id"])]
@@ -304,27 +327,59 @@ class Validator:
         if frame.name == "returns":
             region = self.config.divisions.get(self.region)
             if meta.get("locate") == "period":
-                return make_issue(code, file, sheet=ctx["period_sheet"], cell=ctx["period_cell"],
-                                  value=ctx["period_value"], expected=ctx["period_expected"],
-                                  detail=ctx.get("period_zh", ""), severity=severity)  # fmt: skip
-            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cell"], value=ctx["value"], name=ctx["name"],
-                              detail=ctx["detail"], region=region.name if region else self.region, severity=severity)  # fmt: skip
+                return make_issue(
+                    code,
+                    file,
+                    sheet=ctx["period_sheet"],
+                    cell=ctx["period_cell"],
+                    value=ctx["period_value"],
+                    expected=ctx["period_expected"],
+                    detail=ctx.get("period_zh", ""),
+                    severity=severity,
+                )
+            return make_issue(
+                code,
+                file,
+                sheet=ctx["sheet"],
+                cell=ctx["cell"],
+                value=ctx["value"],
+                name=ctx["name"],
+                detail=ctx["detail"],
+                region=region.name if region else self.region,
+                severity=severity,
+            )
         assert config is not None  # every frame but `returns` is one form's
         if frame.name == "pairs":
             big, small = kwargs["column_A"], kwargs["column_B"]
             cat = config.catalog
             detail = f"{cat[big].name}（{big}）{shown(entry.get(big))}"
-            return make_issue(code, file, sheet=ctx["sheet"], cell=ctx["cells"].get(small), indicator=small,
-                              value=shown(entry.get(small)), name=cat[small].name, detail=detail,
-                              severity=severity)  # fmt: skip
+            return make_issue(
+                code,
+                file,
+                sheet=ctx["sheet"],
+                cell=ctx["cells"].get(small),
+                indicator=small,
+                value=shown(entry.get(small)),
+                name=cat[small].name,
+                detail=detail,
+                severity=severity,
+            )
         words = _words(config)
         fields = {k: v for k, v in ctx.items() if k not in {"file", "sheet", "cell", "indicator", "value"}}
         if meta.get("detail"):
             fields["detail"] = ctx.get(meta["detail"])
         if "number" in fields:
             fields["number"] = shown(fields["number"])
-        return make_issue(code, file, sheet=ctx.get("sheet"), cell=ctx.get("cell"), indicator=ctx.get("indicator"),
-                          value=ctx.get("value"), severity=severity, **{**words, **fields})  # fmt: skip
+        return make_issue(
+            code,
+            file,
+            sheet=ctx.get("sheet"),
+            cell=ctx.get("cell"),
+            indicator=ctx.get("indicator"),
+            value=ctx.get("value"),
+            severity=severity,
+            **{**words, **fields},
+        )
 
 
 def _value_set_parameters(spec: dict[str, Any]) -> dict[str, set[str]]:
@@ -342,8 +397,11 @@ def _words(config: FormConfig) -> dict[str, str]:
     """The form's own words for messages: its column labels and its name."""
     form = config.form
     labels = form.column_labels
-    return {"value_label": labels.get("value", "本期数"), "last_label": labels.get("last_year", "上年同期"),
-            "form": form.short_name}  # fmt: skip
+    return {
+        "value_label": labels.get("value", "本期数"),
+        "last_label": labels.get("last_year", "上年同期"),
+        "form": form.short_name,
+    }
 
 
 _VALIDATORS: dict[tuple[int, str, str], Validator] = {}

@@ -40,10 +40,28 @@ def board_page(request: Request, desk: TheDesk, scope: Scope) -> Response:
     error = desk.flashes.take(request.query_params.get("error"), scope.session.user.id)
     due = {p: bd.due_of(config, f.id, p) for p in periods}
     layout, templates = Layout(desk.settings.outputs), report.templates(f.root)
-    drafts = {p: [(t.stem, Urls.report_draft(f.id, d.code, p, t.stem)) for t in templates
-                  if layout.report_draft(d.code, d.name, p, f, t).is_file()] for p in periods}  # fmt: skip
-    return page("board.html", **desk.frame(scope.session, board=b, form=f, division=d, basis=basis, due=due,
-                                           error=error, here=Urls.board(f.id, d.code, p), drafts=drafts))  # fmt: skip
+    drafts = {
+        p: [
+            (t.stem, Urls.report_draft(f.id, d.code, p, t.stem))
+            for t in templates
+            if layout.report_draft(d.code, d.name, p, f, t).is_file()
+        ]
+        for p in periods
+    }
+    return page(
+        "board.html",
+        **desk.frame(
+            scope.session,
+            board=b,
+            form=f,
+            division=d,
+            basis=basis,
+            due=due,
+            error=error,
+            here=Urls.board(f.id, d.code, p),
+            drafts=drafts,
+        ),
+    )
 
 
 @router.get("/report")
@@ -66,9 +84,20 @@ def late_page(request: Request, desk: TheDesk, scope: Scope) -> Response:
     cells = bd.late(b, p)
     contacts = acc.contacts(desk.store, [c.part.code for c in cells])
     notice = desk.flashes.take(request.query_params.get("notice"), scope.session.user.id)
-    return page("late.html", **desk.frame(scope.session, form=f, division=d, period=p, cells=cells, contacts=contacts,
-                                          due=bd.due_of(config, f.id, p), notices=config.notices.on("overdue"),
-                                          notice=notice))  # fmt: skip
+    return page(
+        "late.html",
+        **desk.frame(
+            scope.session,
+            form=f,
+            division=d,
+            period=p,
+            cells=cells,
+            contacts=contacts,
+            due=bd.due_of(config, f.id, p),
+            notices=config.notices.on("overdue"),
+            notice=notice,
+        ),
+    )
 
 
 @router.post("/urge")
@@ -89,8 +118,12 @@ def _board_shown(desk: TheDesk, user: acc.User, division: str, form_id: str, per
     """Whether the board a refused action sends its user back to is one they can see."""
     f = desk.config.form_by_id.get(form_id)
     divisions = desk.config.divisions
-    return (f is not None and collected_period(f, period) is not None and divisions.get(division) is not None
-            and acc.may_act_on(user, division, divisions))  # fmt: skip
+    return (
+        f is not None
+        and collected_period(f, period) is not None
+        and divisions.get(division) is not None
+        and acc.may_act_on(user, division, divisions)
+    )
 
 
 @router.post("/periods")
@@ -107,8 +140,9 @@ async def period_action(request: Request, desk: TheDesk, post: Posted) -> Respon
         elif what == "report":
             await run_in_threadpool(actions.report, store, config, settings, user, division, f, p, version, where)
         elif what == "unapprove":
-            await run_in_threadpool(actions.unapprove, store, config, settings, user, division, f, p, version,
-                                    form.get("reason", ""), where)  # fmt: skip
+            await run_in_threadpool(
+                actions.unapprove, store, config, settings, user, division, f, p, version, form.get("reason", ""), where
+            )
         else:
             raise actions.Refused("未知的操作")
     except ValueError:

@@ -66,8 +66,9 @@ def template(desk: TheDesk, session: SignedIn, form: str = "", period: str = "",
         write_template(out, config.for_form(f.id), div, p, desk.store)
     else:
         write_list_template(out, config, f, div, p)
-    return FileResponse(out, filename=out.name, media_type=XLSX,
-                        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True))  # fmt: skip
+    return FileResponse(
+        out, filename=out.name, media_type=XLSX, background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
+    )
 
 
 def _refused(message: str, status: int) -> Response:
@@ -87,11 +88,19 @@ async def upload(request: Request, desk: TheDesk, session: CountyUser) -> Respon
     # a body over the file cap is refused for that (413, while streaming); the quota counts what can land
     extra = min(int(declared), config.limits.file_bytes) if declared.isdigit() and len(declared) < 16 else 0
     if count >= quota.uploads_per_day or used + extra > quota.upload_mb_per_day << 20:
-        return _refused(f"今天已上传 {count} 次、{used / (1 << 20):,.1f} MB，已达每日上限（{quota.uploads_per_day} 次、"
-                        f"{quota.upload_mb_per_day} MB），请明天再传；确需更多，请联系市级管理员", 429)  # fmt: skip
+        return _refused(
+            f"今天已上传 {count} 次、{used / (1 << 20):,.1f} MB，已达每日上限（{quota.uploads_per_day} 次、"
+            f"{quota.upload_mb_per_day} MB），请明天再传；确需更多，请联系市级管理员",
+            429,
+        )
     try:
-        got = await up.receive(request.stream(), request.headers.get("content-type", ""),
-                               request.headers.get("content-length"), folder, config.limits.file_bytes)  # fmt: skip
+        got = await up.receive(
+            request.stream(),
+            request.headers.get("content-type", ""),
+            request.headers.get("content-length"),
+            folder,
+            config.limits.file_bytes,
+        )
     except up.UploadRefused as e:
         return _refused(str(e), e.status)
     if not ss.csrf_ok(session, got.fields.get("csrf")):
@@ -100,8 +109,16 @@ async def upload(request: Request, desk: TheDesk, session: CountyUser) -> Respon
         raise Forbidden(STALE)
     rel = up.place(got, settings.inputs, user.division, max(settings.quiet, settings.fresh))
     with store.begin() as conn:
-        rv.journal(conn, user.username, "upload", target=rel, division=user.division, address=address(request),
-                   detail={"size": got.size, "name": got.filename[:200]}, user_id=user.id)  # fmt: skip
+        rv.journal(
+            conn,
+            user.username,
+            "upload",
+            target=rel,
+            division=user.division,
+            address=address(request),
+            detail={"size": got.size, "name": got.filename[:200]},
+            user_id=user.id,
+        )
     ticket = desk.runs.ask()
     failed = await run_in_threadpool(desk.runs.wait, ticket, VERDICT_WAIT)
     row = store.by_inbox_path(rel)

@@ -58,8 +58,17 @@ async def review(request: Request, desk: TheDesk, act: ActedReturn) -> Response:
         if form.get("action") == "return":
             actions.send_back(desk.store, desk.config, user, act.row, form.get("reason", ""), seen, where)
         elif form.get("action") == "accept":
-            await run_in_threadpool(actions.accept, desk.store, desk.config, desk.settings, user, act.row,
-                                    form.get("reason", ""), seen, where)  # fmt: skip
+            await run_in_threadpool(
+                actions.accept,
+                desk.store,
+                desk.config,
+                desk.settings,
+                user,
+                act.row,
+                form.get("reason", ""),
+                seen,
+                where,
+            )
         else:
             raise actions.Refused("未知的操作")
     except actions.Refused as e:

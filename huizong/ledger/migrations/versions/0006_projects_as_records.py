@@ -33,22 +33,42 @@ CHUNK = 5000
 def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
     meta = sa.MetaData()
     projects = sa.Table(
-        "projects", meta, sa.Column("id", sa.Integer), sa.Column("submission_id", sa.Integer),
-        sa.Column("sheet", sa.Text), sa.Column("row", sa.Integer), sa.Column("name", sa.Text),
-        sa.Column("org", sa.Text), sa.Column("uscc", sa.Text), sa.Column("category", sa.Text),
-        sa.Column("status", sa.Text), sa.Column("funds", sa.Float), sa.Column("funds_raw", sa.Text),
+        "projects",
+        meta,
+        sa.Column("id", sa.Integer),
+        sa.Column("submission_id", sa.Integer),
+        sa.Column("sheet", sa.Text),
+        sa.Column("row", sa.Integer),
+        sa.Column("name", sa.Text),
+        sa.Column("org", sa.Text),
+        sa.Column("uscc", sa.Text),
+        sa.Column("category", sa.Text),
+        sa.Column("status", sa.Text),
+        sa.Column("funds", sa.Float),
+        sa.Column("funds_raw", sa.Text),
         sa.Column("note", sa.Text),
-    )  # fmt: skip
+    )
     records = sa.Table(
-        "records", meta, sa.Column("id", sa.Integer), sa.Column("submission_id", sa.Integer),
-        sa.Column("form", sa.Text), sa.Column("county_code", sa.Text), sa.Column("period", sa.Text),
-        sa.Column("sheet", sa.Text), sa.Column("row", sa.Integer), sa.Column("key", sa.Text),
+        "records",
+        meta,
+        sa.Column("id", sa.Integer),
+        sa.Column("submission_id", sa.Integer),
+        sa.Column("form", sa.Text),
+        sa.Column("county_code", sa.Text),
+        sa.Column("period", sa.Text),
+        sa.Column("sheet", sa.Text),
+        sa.Column("row", sa.Integer),
+        sa.Column("key", sa.Text),
         sa.Column("data", sa.Text),
-    )  # fmt: skip
+    )
     submissions = sa.Table(
-        "submissions", meta, sa.Column("id", sa.Integer), sa.Column("form", sa.Text),
-        sa.Column("county_code", sa.Text), sa.Column("period", sa.Text),
-    )  # fmt: skip
+        "submissions",
+        meta,
+        sa.Column("id", sa.Integer),
+        sa.Column("form", sa.Text),
+        sa.Column("county_code", sa.Text),
+        sa.Column("period", sa.Text),
+    )
     return projects, records, submissions
 
 
@@ -79,9 +99,18 @@ def upgrade() -> None:
     for row in bind.execute(q).mappings():
         if not (row["form"] and row["county_code"] and row["period"]):
             continue  # only accepted returns had projects: these always have all three
-        batch.append({"submission_id": row["submission_id"], "form": row["form"], "county_code": row["county_code"],
-                      "period": row["period"], "sheet": row["sheet"], "row": row["row"], "key": None,
-                      "data": json.dumps(record_data(dict(row)), ensure_ascii=False, sort_keys=True)})  # fmt: skip
+        batch.append(
+            {
+                "submission_id": row["submission_id"],
+                "form": row["form"],
+                "county_code": row["county_code"],
+                "period": row["period"],
+                "sheet": row["sheet"],
+                "row": row["row"],
+                "key": None,
+                "data": json.dumps(record_data(dict(row)), ensure_ascii=False, sort_keys=True),
+            }
+        )
         if len(batch) >= CHUNK:
             bind.execute(records.insert(), batch)
             batch = []
@@ -121,8 +150,15 @@ def downgrade() -> None:
             continue  # another list's record: not a project
         funds = data.get("funds")
         raw = data.get(RAW, {}).get("funds") or ("" if funds is None else _shown(funds))
-        bind.execute(projects.insert().values(submission_id=row["submission_id"], sheet=row["sheet"], row=row["row"],
-                                              funds_raw=raw, **{f: data.get(f) for f in FIELDS}))  # fmt: skip
+        bind.execute(
+            projects.insert().values(
+                submission_id=row["submission_id"],
+                sheet=row["sheet"],
+                row=row["row"],
+                funds_raw=raw,
+                **{f: data.get(f) for f in FIELDS},
+            )
+        )
         moved.append(row["id"])
     for i in range(0, len(moved), CHUNK):
         bind.execute(records.delete().where(records.c.id.in_(moved[i : i + CHUNK])))
