@@ -10,6 +10,8 @@ per file, a groupby, an openpyxl workbook per prefecture; timed on a sample, per
 huizong end to end: cold in-process, cold as the Prefect flow against a running server (started
 before the clock), one new return, nothing new; and one new return on a store holding
 1, 5 and 10 years of national history (written straight into the ledger), to show it stays flat.
+The Prefect part also runs the cold case on a local Dask cluster (a scheduler and two single-thread
+workers started by the bench): reading and publishing as tasks on its workers.
 Figures, not pass/fail: compare the ratios.
 """
 
@@ -181,8 +183,10 @@ def run(label: str, settings: Settings) -> None:
     print(f"  {label:<44} {wall:7.2f} s {rate}   {stages}   peak {peak_mib():.0f} MiB")
 
 
-def prefect_cold(root: Path, inbox: Path) -> float:
-    """The same cold run as the Prefect flow, against a local Prefect server started beforehand."""
+def prefect_cold(root: Path, inbox: Path, cluster: bool = True) -> float:
+    """The same cold run as the Prefect flow, against a local Prefect server started beforehand;
+    then again on a local Dask cluster (a scheduler and two single-thread workers, started before
+    the clock), reading and publishing as tasks on its workers."""
     from flows.server import start_local_server
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -202,10 +206,31 @@ def prefect_cold(root: Path, inbox: Path) -> float:
         print(
             f"  {'huizong cold through Prefect (running server)':<44} {wall:7.2f} s {n / wall:7.1f} files/s   {stages}"
         )
+        if cluster:
+            on_cluster(root, inbox.parent / "inputs-dask")
         return wall
     finally:
         server.terminate()
         server.wait(30)
+
+
+def on_cluster(root: Path, inbox: Path) -> None:
+    from distributed import LocalCluster
+
+    from flows.nightly import flow_for
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        t = time.perf_counter()
+        result = flow_for(cluster.scheduler_address)(
+            inputs=str(inbox), outputs=str(root / "outputs-dask"), store=str(root / "store-dask"), region="000000"
+        )
+        wall = time.perf_counter() - t
+    n = sum(result["counts"].values())
+    stages = "  ".join(f"{k} {v:.2f}" for k, v in result.get("timings", {}).items() if v >= 0.01)
+    label = "huizong cold on a local Dask cluster (2 workers)"
+    print(f"  {label:<44} {wall:7.2f} s {n / wall:7.1f} files/s   {stages}")
 
 
 CHILD = """
@@ -245,6 +270,7 @@ def cold_runs(root: Path, counties: list[str], sample: int, no_prefect: bool) ->
         f"({sum(p.stat().st_size for p in paths) / 1e6:.1f} MB)"
     )
     shutil.copytree(inbox, root / "inputs-prefect")
+    shutil.copytree(inbox, root / "inputs-dask")
     floor_s = floor(paths)
     print(f"  floor: python-calamine reads every sheet       {floor_s:7.2f} s {len(paths) / floor_s:7.1f} files/s")
     naive_dir = root / "naive"

@@ -5,10 +5,12 @@ each step a task, reading mapped over chunks of files (each chunk read by bounde
 per core), retries where a step may be repeated safely, and a markdown artifact at the end.
 Settings resolve as everywhere else: flow parameters, then the environment, then defaults.
 
-With a Dask scheduler (`--dask tcp://host:8786`, `HUIZONG_DASK`) the reading tasks run on that
-cluster through prefect-dask (`flow_for`); every other step stays in the flow's process, next to
-the ledger. A Dask worker reads the run's staged copies by their absolute paths, so the store
-folder (and the configuration folder) must be mounted at the same path on the cluster's machines.
+With a Dask scheduler (`--dask tcp://host:8786`, `HUIZONG_DASK`) the reading tasks and, for many
+regions (a province, the nation), the publishing tasks run on that cluster through prefect-dask
+(`flow_for`); committing stays in the flow's process, next to the ledger. A Dask worker reads the
+run's staged copies by their absolute paths and writes outputs by theirs, so the store folder, the
+configuration folder and outputs/ must be mounted at the same paths on the cluster's machines,
+and the ledger's URL must reach its database from them (PostgreSQL, or SQLite on that mount).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from prefect.utilities.annotations import quote
 from huizong import pipeline
 from huizong.catalog import Config
 from huizong.ledger.decisions import Inbound
+from huizong.ledger.published import Written
+from huizong.publish import parallel
+from huizong.publish.region import Done, Job
 from huizong.read.model import Return
 from huizong.settings import Settings
 
@@ -40,6 +45,13 @@ def read_chunk(files: list[Inbound], config_dir: Path, region: str) -> list[Retu
     return pipeline.read_files(files, Config.current(config_dir), region)
 
 
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+def publish_group(
+    db_url: str, config_dir: Path, outputs: Path, group: list[Job], known: dict[Job, Written]
+) -> list[Done]:
+    return parallel.publish_group(db_url, config_dir, outputs, group, known)
+
+
 class PrefectExecutor(pipeline.Executor):
     def __init__(self, settings: Settings) -> None:
         from prefect.context import FlowRunContext
@@ -49,6 +61,16 @@ class PrefectExecutor(pipeline.Executor):
         ctx = FlowRunContext.get()
         runner = ctx.task_runner if ctx is not None else None
         self.distributed = runner is not None and type(runner).__name__ != "ThreadPoolTaskRunner"
+        if self.distributed:
+            self.spread = self.publish
+
+    def publish(
+        self, groups: list[list[Job]], known: list[dict[Job, Written]], db_url: str, config_dir: Path, outputs: Path
+    ) -> list[list[Done]]:
+        """Each group of regions one task on the cluster (`parallel.publish_group`): its workers read
+        the views from the ledger and write the outputs into outputs/, as the publishers here do."""
+        futures = publish_group.map(unmapped(db_url), unmapped(config_dir), unmapped(outputs), groups, known)
+        return [fut.result() for fut in futures]
 
     def chunk_size(self, n_files: int) -> int:
         """On a cluster, chunks of 64 spread over its workers; on this machine one task, whose
@@ -56,6 +78,8 @@ class PrefectExecutor(pipeline.Executor):
         return self.chunk if self.distributed else n_files
 
     def step(self, name: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if name == "publish" and self.distributed:  # its groups are the tasks, at the flow's level: a task
+            return fn(*args, **kwargs)  # submitted from inside another carries its context, which Dask cannot ship
         retries = 2 if name in RETRIED else 0
         t = task(name=name, cache_policy=NO_CACHE, retries=retries, retry_delay_seconds=1)(fn)
         # quoted: Prefect would otherwise walk every Return, fact and issue looking for futures

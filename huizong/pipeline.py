@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from huizong.catalog import Config
 from huizong.clock import fault_point, now
 from huizong.codes import FILE_LEVEL, make_issue
 from huizong.issues import Issue, Severity, explain, sort_issues
-from huizong.ledger import due, inbox
+from huizong.ledger import due, inbox, published
 from huizong.ledger import store as st
 from huizong.ledger.commit import commit, interrupted_runs, recover
 from huizong.ledger.decisions import Decision, Inbound, Plan
@@ -29,6 +29,9 @@ from huizong.read.model import Return
 from huizong.read.periods import parse_token
 from huizong.read.worker import ReadJob, read_bounded
 from huizong.settings import Settings
+
+if TYPE_CHECKING:
+    from huizong.publish.parallel import Spread
 
 __all__ = ["Decision", "Inbound", "Plan", "commit", "now"]
 
@@ -324,9 +327,12 @@ def end_run(
     interrupted: Iterable[int] = (),
     owed: due.Changed | None = None,
     feedback: Iterable[int] = (),
+    rewrite: bool = False,
 ) -> None:
     """Close the run and queue what its publishing owes (`owed`; None: everything), in one
-    transaction: a run killed before it is interrupted, and the next run republishes everything."""
+    transaction: a run killed before it is interrupted, and the next run republishes everything.
+    Publishing leaves in place the outputs whose view is unchanged (`ledger.published`), unless
+    `rewrite` (`--republish`) forgets what they were written from."""
     counts: dict[str, int] = {}
     for d in decisions:
         counts[d.status] = counts.get(d.status, 0) + 1
@@ -346,9 +352,13 @@ def end_run(
             .values(finished_at=now(), summary=json.dumps(counts, ensure_ascii=False))
         )
         due.queue(conn, owed, run_id, feedback)
+        if rewrite:
+            conn.execute(st.sa.delete(published.published))
 
 
-def publish_owed(store: st.Store, config: Config, settings: Settings, wait: float = 600) -> list[Path]:
+def publish_owed(
+    store: st.Store, config: Config, settings: Settings, wait: float = 600, spread: Spread | None = None
+) -> list[Path]:
     """Write the outputs publishing owes (every run's and review's since the last publishing, as
     one), and the reporting rate, which depends on today; under the publish lock, so that runs go
     on committing meanwhile. Clears only what it wrote: rows queued while it wrote stay for the next."""
@@ -361,7 +371,7 @@ def publish_owed(store: st.Store, config: Config, settings: Settings, wait: floa
         owed = due.owed(store)
         outputs = write_feedbacks(store, settings, config, owed.feedback) if owed.feedback else []
         if owed.changed != {}:
-            outputs += publish(store, config, settings, owed.changed)
+            outputs += publish(store, config, settings, owed.changed, spread)
         outputs += publish_reporting(store, config, settings)
         fault_point("outputs published, not yet cleared")
         due.clear(store, owed.upto)
@@ -378,6 +388,7 @@ class Executor:
     the same steps as Prefect tasks (reading mapped over chunks, retries, an artifact)."""
 
     chunk = 64  # files per reading task
+    spread: Spread | None = None  # where many regions are published; None: publisher processes here
 
     def chunk_size(self, n_files: int) -> int:
         """Files per reading task, for a batch of `n_files`."""
@@ -483,13 +494,14 @@ def run(
             interrupted,
             None if everything else touched(decisions, store),
             [] if publish else ids,
+            rewrite=republish,
         )
         shutil.rmtree(settings.store / STAGING, ignore_errors=True)
     if publish:
         fault_point("run closed, outputs not yet published")
         if progress:
             progress("输出", 0, 1)
-        outputs += timed("publish", publish_owed, store, config, settings, wait)
+        outputs += timed("publish", publish_owed, store, config, settings, wait, ex.spread)
     return RunSummary(run_id, decisions, outputs, p.deferred, timings)
 
 

@@ -106,6 +106,7 @@ AFTER_BASELINE = {
     "notices",
     "notice_marks",
     "publish_due",
+    "published",
     ("submissions", "form"),
     ("facts", "form"),
 }

@@ -276,3 +276,17 @@ publish_due = sa.Table(
     sa.Column("run_id", sa.Integer),
     sa.Column("queued_at", sa.Text, nullable=False),
 )
+
+# what each region's outputs of a period were last written from: the digest of their view model
+# (with the configuration and the code that wrote them) and the files, relative to outputs/; a
+# publishing whose view has the same digest, and finds the files, leaves them as they are
+published = sa.Table(
+    "published",
+    metadata,
+    sa.Column("form", sa.Text, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),
+    sa.Column("region", sa.Text, primary_key=True),
+    sa.Column("digest", sa.Text, nullable=False),
+    sa.Column("files", sa.Text, nullable=False),  # a JSON list
+    sa.Column("published_at", sa.Text, nullable=False),
+)

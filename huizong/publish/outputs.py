@@ -12,12 +12,13 @@ from typing import Any
 from huizong.catalog import Config
 from huizong.clock import now
 from huizong.forms.model import Form
+from huizong.ledger import published
 from huizong.ledger import store as st
 from huizong.publish.csvs import SUBMISSION_COLUMNS, write_reporting_csv, write_submissions
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_index
-from huizong.publish.parallel import publish_in_processes
+from huizong.publish.parallel import Spread, publish_in_processes, share_out
 from huizong.publish.region import Job, publish_regions
 from huizong.publish.reporting import Matrix, matrix
 from huizong.publish.view import months_of
@@ -52,7 +53,11 @@ def _covering(form: Form, period: str) -> set[str]:
 
 
 def publish(
-    store: st.Store, config: Config, settings: Settings, periods: Iterable[tuple[str, str]] | Touched | None = None
+    store: st.Store,
+    config: Config,
+    settings: Settings,
+    periods: Iterable[tuple[str, str]] | Touched | None = None,
+    spread: Spread | None = None,
 ) -> list[Path]:
     """Write submissions.csv and, per form and period, the workbook, its CSVs and its validation
     page for the run's region and for every province and prefecture inside it that has a return of
@@ -60,7 +65,10 @@ def publish(
 
     `periods`: only these (form, period) pairs (the ones a run touched) besides any whose outputs
     are missing; given as (form, period) -> counties, only the regions holding those counties (and
-    the run's region); None: every period and region the ledger knows."""
+    the run's region); None: every period and region the ledger knows.
+
+    `spread`: where many regions are published (a Dask cluster's workers, `flows.nightly`); by
+    default in publisher processes on this machine, one per core."""
     layout = Layout(settings.outputs)
     written = [write_submissions(layout.submissions_csv, store.submission_rows(SUBMISSION_COLUMNS))]
     divisions = config.divisions
@@ -97,15 +105,31 @@ def publish(
                 if only is not None and region.code != settings.region and not inside & only:
                     continue  # nothing of this region changed in this run
                 jobs.append((region.code, period, form.id))
+    # what each region's outputs were last written from: one whose view is unchanged is left in place
+    known = {(r, p, f): w for (f, p, r), w in published.known(store, [(f, p, r) for r, p, f in jobs]).items()}
     workers = min(os.cpu_count() or 1, config.rules.limits.workers or os.cpu_count() or 1, len(jobs))
-    if len(jobs) < PARALLEL_FROM or workers < 2:
-        return written + [path for _, paths in publish_regions(store, config, layout, jobs) for path in paths]
-    # many regions (a province, the nation): shared out among publisher processes, one per core
     weights = [_cost(divisions, r) for r, _, _ in jobs]
-    return written + publish_in_processes(jobs, weights, workers, settings.db_url, config, settings.outputs)
+    if len(jobs) >= PARALLEL_FROM and spread is not None:  # on a cluster: groups of about equal weight
+        groups = share_out(jobs, weights, min(len(jobs), CLUSTER_GROUPS))
+        results = spread(
+            groups,
+            [{j: known[j] for j in g if j in known} for g in groups],
+            settings.db_url,
+            Path(settings.config).resolve(),
+            settings.outputs.resolve(),
+        )
+        by_job = {d[0]: d for result in results for d in result}
+        done = [by_job[j] for j in jobs]
+    elif len(jobs) < PARALLEL_FROM or workers < 2:
+        done = publish_regions(store, config, layout, jobs, known)
+    else:  # many regions (a province, the nation): shared out among publisher processes, one per core
+        done = publish_in_processes(jobs, weights, workers, settings.db_url, config, settings.outputs, known)
+    published.record(store, [((f, p, r), w) for (r, p, f), _, w in done if w is not None])
+    return written + [path for _, paths, _ in done for path in paths]
 
 
 PARALLEL_FROM = 8  # region-periods: below this, starting publishers costs more than it saves
+CLUSTER_GROUPS = 32  # tasks a cluster's publishing is cut into: several per worker, so none waits on one
 
 
 def _cost(divisions: Any, region: str) -> float:

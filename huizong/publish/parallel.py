@@ -15,18 +15,20 @@ import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from huizong.catalog import Config
+from huizong.ledger.published import Written
+from huizong.publish.region import Done, Job
 
 
 class PublisherDied(Exception):
     "A publisher process ended without its result"
 
 
-def share_out(jobs: Sequence[tuple[str, ...]], weights: Sequence[float], n: int) -> list[list[tuple[str, ...]]]:
+def share_out(jobs: Sequence[Job], weights: Sequence[float], n: int) -> list[list[Job]]:
     """`n` lists of jobs of about equal weight, heaviest first to the lightest list; each list in
     the jobs' own order (so that a publisher reads each period's submissions once)."""
     loads = [0.0] * n
@@ -39,8 +41,15 @@ def share_out(jobs: Sequence[tuple[str, ...]], weights: Sequence[float], n: int)
 
 
 def publish_in_processes(
-    jobs: Sequence[tuple[str, str, str]], weights: Sequence[float], n: int, db_url: str, config: Config, outputs: Path
-) -> list[Path]:
+    jobs: Sequence[Job],
+    weights: Sequence[float],
+    n: int,
+    db_url: str,
+    config: Config,
+    outputs: Path,
+    known: dict[Job, Written] | None = None,
+) -> list[Done]:
+    """Each job's paths and digest (`region.publish_regions`), in the jobs' order."""
     groups = share_out(jobs, weights, n)
     results: list[Any] = []
     failure: BaseException | None = None
@@ -55,7 +64,8 @@ def publish_in_processes(
                 stderr=err_file,
             )
             assert p.stdin is not None
-            p.stdin.write(pickle.dumps((db_url, config, outputs, group)))
+            mine = {job: (known or {})[job] for job in group if job in (known or {})}
+            p.stdin.write(pickle.dumps((db_url, config, outputs, group, mine)))
             p.stdin.close()
             procs.append((p, err_file))
         for p, err_file in procs:
@@ -76,21 +86,42 @@ def publish_in_processes(
                 results.append(value)
     if failure is not None:
         raise failure
-    done = {job: paths for group in results for job, paths in group}
-    return [Path(p) for job in jobs for p in done[job]]
+    done = {job: (job, [Path(p) for p in paths], written) for group in results for job, paths, written in group}
+    return [done[job] for job in jobs]
 
 
-def _serve() -> None:
+Spread = Callable[[list[list[Job]], list[dict[Job, Written]], str, Path, Path], list[list[Done]]]
+"""Runs `publish_group` on each group of jobs elsewhere (a Dask cluster's workers, as Prefect tasks)
+and returns each group's result: (groups, what each group's outputs were written from, the ledger's
+URL, the configuration folder, outputs/)."""
+
+
+def publish_group(
+    db_url: str, config: Config | Path, outputs: Path, group: list[Job], known: dict[Job, Written]
+) -> list[Done]:
+    """A publisher's work, in whatever process or machine runs it: the group's views read from the
+    ledger, and their outputs written into outputs/ as everywhere (each file complete under a
+    temporary name, then renamed into place). Needs the package, the ledger's URL and outputs/ (and
+    the configuration folder, when given as a path) at the same paths as the flow sees them."""
     from huizong.ledger.store import Store
     from huizong.publish.layout import Layout
     from huizong.publish.region import publish_regions
 
-    db_url, config, outputs, group = pickle.loads(sys.stdin.buffer.read())
+    store = Store.open(db_url)
+    try:
+        cfg = config if isinstance(config, Config) else Config.current(config)
+        return publish_regions(store, cfg, Layout(Path(outputs)), list(group), known)
+    finally:
+        store.engine.dispose()
+
+
+def _serve() -> None:
+    db_url, config, outputs, group, known = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     try:
-        store, layout = Store.open(db_url), Layout(outputs)
-        done = [(job, [str(x) for x in paths]) for job, paths in publish_regions(store, config, layout, group)]
-        store.engine.dispose()
+        done = [
+            (job, [str(x) for x in paths], w) for job, paths, w in publish_group(db_url, config, outputs, group, known)
+        ]
         result: tuple[str, Any] = ("ok", done)
     except Exception as e:  # raised again in the parent
         try:

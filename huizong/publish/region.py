@@ -9,7 +9,8 @@ from typing import Any
 
 from huizong.catalog import Config, FormConfig
 from huizong.ledger import store as st
-from huizong.publish import report
+from huizong.ledger.published import Written
+from huizong.publish import digest, report
 from huizong.publish.csvs import write_counties, write_issues, write_records, write_totals
 from huizong.publish.files import write_atomic
 from huizong.publish.layout import Layout
@@ -21,11 +22,33 @@ Job = tuple[str, str, str]  # (region, period, form id)
 
 
 def publish_region(
-    store: st.Store, config: FormConfig, layout: Layout, region: str, period: str, subs: list[dict[str, Any]]
-) -> list[Path]:
-    """`config`: the configuration seen from the form (`Config.for_form`)."""
+    store: st.Store,
+    config: FormConfig,
+    layout: Layout,
+    region: str,
+    period: str,
+    subs: list[dict[str, Any]],
+    known: Written | None = None,
+) -> tuple[list[Path], Written | None]:
+    """The files written and what they were written from; `config`: the configuration seen from
+    the form (`Config.for_form`). Nothing is written, and None returned, when `known` (what the
+    outputs were last written from) has the view's digest and its files are all in place."""
     form = config.form
     view = gather(store, config, region, period, subs)
+    feedback = sorted(  # the validation page links the feedback workbooks that exist
+        str(f.relative_to(layout.outputs))
+        for s in view.statuses
+        if s.submission
+        for f in [
+            layout.feedback(
+                int(s.submission["id"]), str(s.submission.get("inbox_path") or s.submission.get("file") or "")
+            )
+        ]
+        if f.exists()
+    )
+    made_from = digest.of_view((view, feedback), config)
+    if known is not None and known.digest == made_from and all((layout.outputs / f).exists() for f in known.files):
+        return [], None
     target = layout.workbook(region, view.region.name, period, form)
     out = [
         write_totals(layout.totals_csv(region, period, form), view),
@@ -49,17 +72,24 @@ def publish_region(
                     partial(Path.write_bytes, data=body),
                 )
             )
-    return out
+    return out, Written(made_from, tuple(p.relative_to(layout.outputs).as_posix() for p in out))
 
 
-def publish_regions(store: st.Store, config: Config, layout: Layout, jobs: list[Job]) -> list[tuple[Job, list[Path]]]:
-    """(region, period, form) jobs in order, each with the paths it wrote; each period's submissions
-    read once for all its regions."""
-    done = []
+Done = tuple[Job, list[Path], Written | None]  # a job, the paths it wrote, what they were written from
+
+
+def publish_regions(
+    store: st.Store, config: Config, layout: Layout, jobs: list[Job], known: dict[Job, Written] | None = None
+) -> list[Done]:
+    """(region, period, form) jobs in order, each with the paths it wrote and their digest (None:
+    its outputs were in place, `known`); each period's submissions read once for all its regions."""
+    done: list[Done] = []
     current, subs = None, []
     for region, p, form_id in jobs:
         view = config.for_form(form_id)
         if (p, form_id) != current:
             current, subs = (p, form_id), store.submissions(periods=list(months_of(view.form, p)), form=form_id)
-        done.append(((region, p, form_id), publish_region(store, view, layout, region, p, subs)))
+        job = (region, p, form_id)
+        paths, written = publish_region(store, view, layout, region, p, subs, (known or {}).get(job))
+        done.append((job, paths, written))
     return done
