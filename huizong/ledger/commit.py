@@ -81,8 +81,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def keep(staged: Path, dest: Path, sha: str) -> None:
-    """Put the staged copy at `dest`, never over another file, durably (file and folder fsynced).
+def keep(staged: Path, dest: Path, sha: str, synced: bool = False, folders: set[Path] | None = None) -> None:
+    """Put the staged copy at `dest`, never over another file, durably: the file fsynced (unless
+    `synced`: the staged copy was fsynced when it was made, and `dest` is the same inode or its
+    rename), and its folder, now or, given `folders`, by the caller before it records the file
+    (one fsync for every file of a batch that lands in the same folder).
 
     `dest` already holding the same bytes is fine (a rerun after a kill); different bytes are a
     StoreError, never overwritten."""
@@ -98,18 +101,33 @@ def keep(staged: Path, dest: Path, sha: str) -> None:
                 raise StoreError(f"存储位置已有另一个文件：{dest}") from None
         else:
             os.rename(staged, dest)
-    with dest.open("rb") as fh:
-        os.fsync(fh.fileno())
-    _fsync_dir(dest.parent)
+    if not synced:
+        with dest.open("rb") as fh:
+            os.fsync(fh.fileno())
+    if folders is None:
+        _fsync_dir(dest.parent)
+    else:
+        folders.add(dest.parent)
 
 
-def release(f: Inbound) -> None:
+def sync_folders(folders: set[Path]) -> None:
+    for folder in sorted(folders):
+        _fsync_dir(folder)
+    folders.clear()
+
+
+def release(f: Inbound, folders: set[Path] | None = None) -> None:
     """The original is kept and recorded: take the inbox file away, if it is still the one taken
-    (a file rewritten since stays for the next run), and drop the staged copy."""
+    (a file rewritten since stays for the next run), and drop the staged copy. The inbox folder is
+    fsynced now, or by the caller once for a batch (`folders`): a removal lost to a power cut only
+    leaves a recorded file in the inbox, which `recover` finishes."""
     if f.identity is not None and still_there(f.path, f.identity):
         f.path.unlink()
-        with contextlib.suppress(OSError):
-            _fsync_dir(f.path.parent)
+        if folders is None:
+            with contextlib.suppress(OSError):
+                _fsync_dir(f.path.parent)
+        else:
+            folders.add(f.path.parent)
     if f.staged is not None:
         f.staged.unlink(missing_ok=True)
 
@@ -146,6 +164,7 @@ def commit(
     up again by the next run (`storage_path` reuses an unnamed copy of the same bytes), and files
     recorded but still in the inbox are finished by `recover`."""
     by_id: dict[int, Decision] = {}
+    folders: set[Path] = set()
     for group in st.chunks(decisions, BATCH):
         claimed: set[str] = set()  # kept by this group, not yet named by the ledger
         places: list[str | None] = []
@@ -156,9 +175,11 @@ def commit(
             if d.status != st.IGNORED and f.staged is not None:
                 stored_as = storage_path(settings, d.status, f, store, claimed)
                 claimed.add(stored_as)
-                keep(f.staged, settings.store / stored_as, f.sha256)  # durable before the ledger says so
+                # the staged copy was fsynced when it was taken (`inbox.stage`): only the folders remain
+                keep(f.staged, settings.store / stored_as, f.sha256, synced=True, folders=folders)
             fault_point("kept, not yet recorded")
             places.append(stored_as)
+        sync_folders(folders)  # durable before the ledger says so
         with store.begin() as conn:
             current = _current_returns(conn, group)
             for d, stored_as in zip(group, places, strict=True):
@@ -166,9 +187,11 @@ def commit(
         for d, stored_as in zip(group, places, strict=True):
             fault_point("recorded, not yet moved")
             if stored_as is not None:
-                release(d.inbound)
+                release(d.inbound, folders)
             if on_each:
                 on_each(d)
+        with contextlib.suppress(OSError):
+            sync_folders(folders)
 
 
 Key = tuple[str, str, str]  # (county, period, form) of a return
