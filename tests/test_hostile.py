@@ -224,9 +224,9 @@ def test_a_file_rewritten_after_it_was_taken_stays_in_the_inbox(ws, monkeypatch)
     path = hostile.good(ws.drop("a.xlsx"))
     real_release = ledger.release
 
-    def rewrite_then_release(f):  # type: ignore[no-untyped-def]
+    def rewrite_then_release(f, folders=None):  # type: ignore[no-untyped-def]
         write_return(path, "620702", "2024H1", {**BASE_VALUES, "A01": 6000})
-        real_release(f)
+        real_release(f, folders)
 
     monkeypatch.setattr(ledger, "release", rewrite_then_release)
     ws.run()

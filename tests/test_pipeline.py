@@ -205,7 +205,7 @@ def test_interrupted_move_is_finished_not_counted_twice(ws, monkeypatch):  # typ
     class Killed(BaseException):
         pass
 
-    def die(f):  # type: ignore[no-untyped-def]
+    def die(f, folders=None):  # type: ignore[no-untyped-def]
         raise Killed
 
     write_return(ws.drop("a.xlsx"), "620702", "2024H1")
