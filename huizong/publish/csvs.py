@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from huizong.forms.model import Form
-from huizong.publish.files import write_csv
+from huizong.publish.files import fmt, write_csv
 from huizong.publish.reporting import Matrix
 from huizong.publish.view import STATUS_ZH, RegionPeriod
 
@@ -85,10 +85,10 @@ COUNTY_COLUMNS = ["county_code", "county", "status", "indicator_code", "name", "
 def write_counties(path: Path, view: RegionPeriod, indicators: Iterable[Any]) -> Path:
     """Each county's numbers (its current accepted return's, or its months summed), one row per
     county and indicator, every county of the region listed with its status (未报送 without numbers)."""
-    numbers: dict[tuple[str, str, str], Any] = {}
+    numbers: dict[tuple[str, str, str], str] = {}  # written out once here (the nation has 100,000 rows)
     for f in view.facts:
         if f.get("number") is not None:
-            numbers[(f["county_code"], f["indicator"], f["column"])] = f["number"]
+            numbers[(f["county_code"], f["indicator"], f["column"])] = fmt(f["number"])
     status = {s.county.code: s.status for s in view.statuses}
     catalog = list(indicators)
     rows = (
@@ -99,7 +99,7 @@ def write_counties(path: Path, view: RegionPeriod, indicators: Iterable[Any]) ->
             i.code,
             i.name,
             i.unit,
-            *(numbers.get((c.code, i.code, col)) for col in ("value", "target", "last_year")),
+            *(numbers.get((c.code, i.code, col), "") for col in ("value", "target", "last_year")),
         ]
         for c in view.counties
         for i in catalog

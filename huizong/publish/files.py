@@ -61,7 +61,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
-    for row in rows:
-        w.writerow([fmt(v) for v in row])
+    for row in rows:  # most cells are plain text, written as they are (what `fmt` would return)
+        w.writerow([v if type(v) is str and not v.startswith(FORMULA_START) else fmt(v) for v in row])
     data = buf.getvalue().encode("utf-8-sig")
     return write_atomic(path, lambda tmp: tmp.write_bytes(data))

@@ -18,6 +18,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,14 @@ class Place:
     """A county's figure and its place among the region's counties (`排名`)."""
 
     县区: str
-    本期: str
     数值: Decimal
     名次: int
+    _unit: str = field(repr=False)  # (underscored: not fields a template sees)
+    _like: Decimal | None = field(repr=False)  # the region's total: the scale the figure is written in
+
+    @property
+    def 本期(self) -> str:
+        return amount(self.数值, self._unit, like=self._like)
 
 
 @dataclass(frozen=True)
@@ -129,9 +135,26 @@ class Figure:
     完成率: str  # of the annual target, over the counties that set one: 56.3%
     已报: int
     应报: int
-    排名: list[Place] = field(default_factory=list)  # the counties, largest first
-    领先: str = ""  # the first LEADING counties, 、-joined
-    第一: str = ""
+    _values: dict[str, float] = field(default_factory=dict, repr=False, compare=False)  # by county
+    _names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def 排名(self) -> list[Place]:
+        """The counties, largest first; made when a template asks (the nation has thousands of them
+        for each indicator, and most templates name the first few)."""
+        places = sorted(
+            ((self._names.get(c, c), _dec(v) or Decimal(0)) for c, v in self._values.items()), key=lambda p: -p[1]
+        )
+        return [Place(n, v, i + 1, self.单位, self.数值) for i, (n, v) in enumerate(places)]
+
+    @cached_property
+    def 领先(self) -> str:
+        """The first LEADING counties, 、-joined."""
+        return "、".join(p.县区 for p in self.排名[:LEADING])
+
+    @cached_property
+    def 第一(self) -> str:
+        return self.排名[0].县区 if self.排名 else ""
 
 
 def _figure(
@@ -145,8 +168,6 @@ def _figure(
         last_sum = _dec(total.last_year)
     else:  # over the counties that gave both, as the growth is (可比口径)
         last_sum = sum((_dec(last[c]) or Decimal(0) for c in comparable), Decimal(0)) if comparable else None
-    places = sorted(((names.get(c, c), _dec(v) or Decimal(0)) for c, v in values.items()), key=lambda p: -p[1])
-    ranked = [Place(n, amount(v, total.unit, like=value), v, i + 1) for i, (n, v) in enumerate(places)]
     return Figure(
         代码=total.code,
         名称=total.name,
@@ -162,9 +183,8 @@ def _figure(
         完成率=pct(_dec(total.completion_pct)),
         已报=total.n_reported,
         应报=total.n_expected,
-        排名=ranked,
-        领先="、".join(p.县区 for p in ranked[:LEADING]),
-        第一=ranked[0].县区 if ranked else "",
+        _values=values,
+        _names=names,
     )
 
 

@@ -50,6 +50,11 @@ class Book:
 
     def __init__(self, path: Path) -> None:
         self.wb = xlsxwriter.Workbook(str(path), OPTIONS)
+        # the package's parts (workbook, styles, charts, each sheet's XML) assembled in memory and
+        # zipped from there, not as a dozen temporary files each: creating and removing files was
+        # a quarter of a national run's publishing. Set after construction, since xlsxwriter turns
+        # constant_memory off when asked for both: the rows still stream to one file per sheet.
+        self.wb.in_memory = True
         self._formats: dict[tuple[str, bool, str], Format] = {}
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
         self.bold = self.wb.add_format({"bold": True})
