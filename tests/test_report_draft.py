@@ -68,6 +68,36 @@ def test_growth_and_amounts_are_worded_as_a_bureau_writes_them() -> None:
     assert amount(Decimal(36), "项") == "36项" and amount(Decimal("1.745"), "件/万人") == "1.75件/万人"
 
 
+def test_the_ranking_names_the_counties_largest_first_in_the_totals_scale() -> None:
+    """排名, 领先 and 第一 are made when a template asks (the nation has thousands of counties per
+    indicator): largest first, ties in the counties' order, each figure in the scale of the total."""
+    from huizong.catalog import Division
+    from huizong.publish.report import context
+    from huizong.publish.rollup import Total
+    from huizong.publish.view import RegionPeriod
+
+    names = ["甲县", "乙县", "丙县", "丁县", "戊县"]
+    counties = [Division(str(n), name, "county", "0") for n, name in enumerate(names, start=1)]
+    values = {"1": 300.0, "2": 9000.5, "3": 1200.0, "4": 1200.0, "5": 0.0}
+    total = Total("A01", "研发经费", "万元", sum(values.values()), None, None, None, None, 5, 5, tuple(values), ())
+    facts = [
+        {"county_code": c, "indicator": "A01", "column": "value", "number": v, "period": "2024H1"}
+        for c, v in values.items()
+    ]
+    region = Division("0", "某市", "prefecture", None)
+    view = RegionPeriod(region, "2024H1", counties, [total], facts, [], [], [])
+    a01 = context(view, CONFIG.for_form("key-indicators"))["A01"]
+    assert [(p.县区, p.名次, p.本期) for p in a01.排名] == [
+        ("乙县", 1, "0.9亿元"),  # 11,700.5 万元 in all: every county in 亿元
+        ("丙县", 2, "0.12亿元"),
+        ("丁县", 3, "0.12亿元"),
+        ("甲县", 4, "0.03亿元"),
+        ("戊县", 5, "0亿元"),
+    ]
+    assert a01.排名[0].数值 == Decimal("9000.5") and a01.本期 == "1.17亿元"
+    assert a01.领先 == "乙县、丙县、丁县" and a01.第一 == "乙县"
+
+
 @pytest.mark.parametrize(
     ("paragraphs", "said"),
     [

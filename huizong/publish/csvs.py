@@ -90,21 +90,23 @@ def write_counties(path: Path, view: RegionPeriod, indicators: Iterable[Any]) ->
         if f.get("number") is not None:
             numbers[(f["county_code"], f["indicator"], f["column"])] = fmt(f["number"])
     status = {s.county.code: s.status for s in view.statuses}
-    catalog = list(indicators)
-    rows = (
-        [
-            c.code,
-            c.name,
-            STATUS_ZH.get(status.get(c.code, "missing"), status.get(c.code, "")),
-            i.code,
-            i.name,
-            i.unit,
-            *(numbers.get((c.code, i.code, col), "") for col in ("value", "target", "last_year")),
-        ]
+    counties = [
+        (c.code, [fmt(c.code), fmt(c.name), fmt(STATUS_ZH.get(status.get(c.code, "missing"), status.get(c.code, "")))])
         for c in view.counties
-        for i in catalog
+    ]
+    catalog = [(i.code, [fmt(i.code), fmt(i.name), fmt(i.unit)]) for i in indicators]
+    rows = (  # every cell written out already (`fmt`): the nation has 100,000 rows
+        [
+            *county,
+            *indicator,
+            numbers.get((c, i, "value"), ""),
+            numbers.get((c, i, "target"), ""),
+            numbers.get((c, i, "last_year"), ""),
+        ]
+        for c, county in counties
+        for i, indicator in catalog
     )
-    return write_csv(path, COUNTY_COLUMNS, rows)
+    return write_csv(path, COUNTY_COLUMNS, rows, formatted=True)
 
 
 def write_issues(path: Path, view: RegionPeriod) -> Path:

@@ -29,7 +29,7 @@ def _plain(o: Any) -> Any:
     if isinstance(o, Form):  # the form itself counts with the configuration's files
         return o.id
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
-        return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+        return {name: getattr(o, name) for name in _names(type(o))}
     if isinstance(o, enum.Enum):
         return o.value
     if isinstance(o, Decimal | Path | dt.date | dt.datetime):
@@ -39,6 +39,11 @@ def _plain(o: Any) -> Any:
     if isinstance(o, bytes):
         return o.hex()
     raise TypeError(f"no canonical form for {type(o).__name__}")
+
+
+@cache
+def _names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def of_view(view: Any, config: FormConfig) -> str:

@@ -57,11 +57,16 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]], formatted: bool = False) -> Path:
+    """`formatted`: every cell of `rows` is `fmt`'s text already (a caller writing the same texts
+    again and again formats each once)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
-    for row in rows:  # most cells are plain text, written as they are (what `fmt` would return)
-        w.writerow([v if type(v) is str and not v.startswith(FORMULA_START) else fmt(v) for v in row])
+    if formatted:
+        w.writerows(rows)
+    else:
+        for row in rows:  # most cells are plain text, written as they are (what `fmt` returns for them)
+            w.writerow([v if type(v) is str and not v.startswith(FORMULA_START) else fmt(v) for v in row])
     data = buf.getvalue().encode("utf-8-sig")
     return write_atomic(path, lambda tmp: tmp.write_bytes(data))

@@ -261,24 +261,39 @@ def render(template: Path, ctx: dict[str, Any]) -> bytes:
     try:
         doc = DocxTemplate(str(template))
         doc.render(ctx, _environment(), autoescape=True)
-        out = io.BytesIO()
-        doc.save(out)
+        return _stable(doc.docx.part.package)
     except Exception as e:  # docxtpl and Jinja raise many kinds: one line naming the file and the place
         raise TemplateError(_where(template, e)) from None
-    return _stable(out.getvalue())
 
 
-def _stable(body: bytes) -> bytes:
-    """The same .docx with every entry dated alike: the same totals always make the same bytes (a
-    rerun after a crash, or a republish, writes what an uninterrupted run wrote)."""
+class _Dated:
+    """python-docx's zip writer (`docx.opc.phys_pkg._ZipPkgWriter`) with every entry dated alike."""
+
+    def __init__(self, out: io.BytesIO) -> None:
+        self.zip = zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED)
+
+    def write(self, pack_uri: Any, blob: bytes) -> None:
+        entry = zipfile.ZipInfo(pack_uri.membername, date_time=(1980, 1, 1, 0, 0, 0))
+        self.zip.writestr(entry, blob, compress_type=zipfile.ZIP_DEFLATED)
+
+    def close(self) -> None:
+        self.zip.close()
+
+
+def _stable(package: Any) -> bytes:
+    """The filled document's .docx, as python-docx saves it (`OpcPackage.save`) but with every
+    entry dated alike: the same totals always make the same bytes (a rerun after a crash, or a
+    republish, writes what an uninterrupted run wrote), without zipping the document twice."""
+    from docx.opc.pkgwriter import PackageWriter
+
+    for part in package.parts:
+        part.before_marshal()
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(body)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            zout.writestr(
-                zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0)),
-                zin.read(info),
-                compress_type=zipfile.ZIP_DEFLATED,
-            )
+    writer: Any = _Dated(out)  # the writer PackageWriter expects: write(pack_uri, blob), close()
+    PackageWriter._write_content_types_stream(writer, package.parts)
+    PackageWriter._write_pkg_rels(writer, package.rels)
+    PackageWriter._write_parts(writer, package.parts)
+    writer.close()
     return out.getvalue()
 
 
