@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from operator import attrgetter
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 C = TypeVar("C", bound=type)
@@ -18,16 +19,18 @@ C = TypeVar("C", bound=type)
 def compact(cls: C) -> C:
     """Decorate a `@dataclass(slots=True)` class (frozen or not) to pickle as a tuple of its fields."""
     names = tuple(f.name for f in fields(cls))
+    if not all(isinstance(getattr(cls, name, None), MemberDescriptorType) for name in names):
+        raise TypeError(f"{cls.__name__}: compact needs @dataclass(slots=True)")
     get = attrgetter(*names)
-    setter = object.__setattr__
+    slots = tuple(getattr(cls, name).__set__ for name in names)  # each slot's own setter: no lookup by name
     single = len(names) == 1
 
     def __getstate__(self: Any) -> tuple[Any, ...]:
         return (get(self),) if single else get(self)
 
     def __setstate__(self: Any, state: tuple[Any, ...]) -> None:
-        for name, value in zip(names, state, strict=True):
-            setter(self, name, value)
+        for put, value in zip(slots, state, strict=True):
+            put(self, value)
 
     setattr(cls, "__getstate__", __getstate__)  # noqa: B010 (replacing the methods dataclass wrote)
     setattr(cls, "__setstate__", __setstate__)  # noqa: B010
