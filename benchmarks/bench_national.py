@@ -180,7 +180,8 @@ def run(label: str, settings: Settings) -> None:
     n = len(s.decisions)
     stages = "  ".join(f"{k} {v:.2f}" for k, v in s.timings.items() if v >= 0.01)
     rate = f"{n / wall:7.1f} files/s" if n else "              "
-    print(f"  {label:<44} {wall:7.2f} s {rate}   {stages}   peak {peak_mib():.0f} MiB")
+    # ru_maxrss: this process's peak so far (after the Prefect and cluster runs, theirs too)
+    print(f"  {label:<44} {wall:7.2f} s {rate}   {stages}   peak so far {peak_mib():.0f} MiB")
 
 
 def prefect_cold(root: Path, inbox: Path, cluster: bool = True) -> float:
