@@ -324,18 +324,21 @@ class Divisions:
         return out
 
     @cached_property
-    def _spelling_pools(self) -> dict[str | None, list[tuple[str, int, Division]]]:
+    def _spelling_pools(self) -> dict[str | None, _Spellings]:
         return {}
 
-    def _spellings(self, region: str | None) -> list[tuple[str, int, Division]]:
-        """(folded spelling, its length, county) of the region's counties, or of every county: folded
-        once, not at every cell that may name a county."""
+    def _spellings(self, region: str | None) -> _Spellings:
+        """The region's counties (or every county) by folded spelling: folded once, not at every
+        cell that may name a county."""
         pools = self._spelling_pools
         if region not in pools:
             counties = self.counties_of(region) if region else [d for d in self.rows if d.level == "county"]
-            pools[region] = [
-                (normalize_label(n), len(n), d) for d in counties for n in short_names(d.name) if len(n) >= 2
-            ]
+            by: dict[str, list[tuple[int, Division]]] = {}
+            for d in counties:
+                for n in short_names(d.name):
+                    if len(n) >= 2:
+                        by.setdefault(normalize_label(n), []).append((len(n), d))
+            pools[region] = _Spellings(by, max(map(len, by), default=0))
         return pools[region]
 
     def find_county_in_text(self, text: str, region: str | None = None) -> Division | None:
@@ -349,7 +352,7 @@ class Divisions:
         pools = [self._spellings(region)] if region else []
         pools.append(self._spellings(None))
         for pool in pools:
-            best = [(length, d) for spelling, length, d in pool if spelling in s]
+            best = pool.within(s)
             if best:
                 top = max(length for length, _ in best)
                 winners = {d.code: d for length, d in best if length == top}
@@ -357,6 +360,22 @@ class Divisions:
                     return next(iter(winners.values()))
                 return None  # ambiguous: two counties spelled the same
         return None
+
+
+@dataclass(frozen=True)
+class _Spellings:
+    """Folded spellings of counties' names (full and short) -> (the name's length, the county)."""
+
+    by: dict[str, list[tuple[int, Division]]]
+    longest: int
+
+    def within(self, s: str) -> list[tuple[int, Division]]:
+        """Every (length, county) whose spelling occurs in `s`: each of its substrings looked up
+        (a title or office name has a few hundred), or for a long text each spelling sought in it."""
+        if len(s) * self.longest > len(self.by):
+            return [hit for spelling, hits in self.by.items() if spelling in s for hit in hits]
+        pieces = {s[i : i + n] for n in range(2, self.longest + 1) for i in range(len(s) - n + 1)}
+        return [hit for piece in pieces if piece in self.by for hit in self.by[piece]]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from huizong.catalog import Catalog, CatalogError, Config
 
@@ -45,6 +47,50 @@ def test_county_from_office_name(config, text, code):  # type: ignore[no-untyped
 
 def test_ambiguous_county_name_outside_city_is_not_guessed(config):  # type: ignore[no-untyped-def]
     assert config.divisions.find_county_in_text("朝阳区科技局", None) is None  # Beijing's and Changchun's
+
+
+def _scanned(config, text, region):  # type: ignore[no-untyped-def]
+    """find_county_in_text as it was first written: every spelling sought in the text."""
+    from huizong.catalog import normalize_label, short_names
+
+    s = normalize_label(text)
+    pools = []
+    for where in [region, None] if region else [None]:
+        counties = config.divisions.counties_of(where) if where else config.divisions.counties_of("000000")
+        pools.append([(normalize_label(n), len(n), d) for d in counties for n in short_names(d.name) if len(n) >= 2])
+    for pool in pools if s else []:
+        best = [(length, d) for spelling, length, d in pool if spelling in s]
+        if best:
+            top = max(length for length, _ in best)
+            winners = {d.code for length, d in best if length == top}
+            return winners.pop() if len(winners) == 1 else None
+    return None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_finding_a_county_by_its_substrings_finds_what_scanning_every_spelling_finds(config, data):  # type: ignore[no-untyped-def]
+    names = [d.name for d in config.divisions.counties_of("000000")]
+    pieces = st.one_of(
+        st.sampled_from(names),
+        st.sampled_from(names).map(lambda n: n[: max(2, len(n) - 1)]),
+        st.sampled_from(["科学技术局", "科技局", "关于", "（盖章）", " ", "2024年", "上半年", "某某"]),
+        st.text(alphabet="县区市旗州自治乡镇甲乙 ", max_size=4),
+    )
+    text = "".join(data.draw(st.lists(pieces, max_size=40 if data.draw(st.booleans()) else 4)))
+    region = data.draw(st.sampled_from([None, "620700", "110000", "650000"]))
+    found = config.divisions.find_county_in_text(text, region)
+    assert (found.code if found else None) == _scanned(config, text, region), text
+
+
+def test_the_longest_and_shortest_county_names_are_found_in_a_title(config):  # type: ignore[no-untyped-def]
+    counties = sorted(config.divisions.counties_of("000000"), key=lambda d: len(d.name))
+    for d in counties[-5:] + counties[:5]:
+        title = f"关于{d.name}科学技术局2024年上半年主要指标的报告"
+        found = config.divisions.find_county_in_text(title, None)
+        assert (found.code if found else None) == _scanned(config, title, None), d.name
+    longest = counties[-1]
+    assert config.divisions.find_county_in_text(f"{longest.name}科技局", longest.parent) == longest
 
 
 def test_unit_factors(config):  # type: ignore[no-untyped-def]
