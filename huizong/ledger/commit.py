@@ -182,8 +182,9 @@ def commit(
         sync_folders(folders)  # durable before the ledger says so
         with store.begin() as conn:
             current = _current_returns(conn, group)
+            seen = _sightings(conn, group)
             for d, stored_as in zip(group, places, strict=True):
-                _record(conn, store, d, stored_as, run_id, by_id, current)
+                _record(conn, store, d, stored_as, run_id, by_id, current, seen)
         for d, stored_as in zip(group, places, strict=True):
             fault_point("recorded, not yet moved")
             if stored_as is not None:
@@ -224,6 +225,7 @@ def _record(
     run_id: int,
     by_id: dict[int, Decision],
     current: set[Key],
+    seen: dict[Sighting, str] | None = None,
 ) -> None:
     """One file's ledger row, and for an accepted return its facts, records and the
     return it supersedes (where `current`, the keys with an accepted return, says there is one);
@@ -236,7 +238,7 @@ def _record(
         "sha256": f.sha256,
         "name_bytes": f.raw or None,
         "size": f.size,
-        "received_at": _received(conn, f),
+        "received_at": _received(conn, f, seen),
         "format": ret.format if ret else None,
         "county_code": ret.county_code if ret else None,
         "period": ret.period.token if ret and ret.period else None,
@@ -282,18 +284,40 @@ def _record(
     store.insert_many(conn, st.issues, [issue_row(sid, i) for i in d.issues])
 
 
-def _received(conn: Any, f: Inbound) -> str:
+Sighting = tuple[str, int, int]  # (inbox path, size, mtime_ns) of a file a run saw before it was taken
+
+
+def _sightings(conn: Any, group: list[Decision]) -> dict[Sighting, str]:
+    """When each of the group's files was first seen by a run: one query for the group, not one per file."""
+    wanted = {(d.inbound.rel, d.inbound.size, d.inbound.identity[3]) for d in group if d.inbound.identity}
+    s = st.sightings.c
+    found: dict[Sighting, str] = {}
+    for part in st.chunks(sorted({path for path, _, _ in wanted})):
+        q = st.sa.select(s.inbox_path, s.size, s.mtime_ns, s.seen_at).where(s.inbox_path.in_(part))
+        for r in conn.execute(q):
+            key = (str(r[0]), int(r[1]), int(r[2]))
+            if key in wanted:
+                found[key] = str(r[3])
+    return found
+
+
+def _received(conn: Any, f: Inbound, seen: dict[Sighting, str] | None = None) -> str:
     """When the file was received: when it landed (its inode change time), or when a run first saw
-    it if that was earlier by the run's clock (a replay's, or a night whose run was killed)."""
+    it if that was earlier by the run's clock (a replay's, or a night whose run was killed).
+    `seen`: the sightings of the file's group (`_sightings`); None: looked up here."""
     at = received(f.landed_ns)
     if f.identity is None:
         return at
     key = (st.sightings.c.inbox_path == f.rel, st.sightings.c.size == f.size, st.sightings.c.mtime_ns == f.identity[3])
-    row = conn.execute(st.sa.select(st.sightings.c.seen_at).where(*key)).first()
-    if row is None:
+    if seen is None:
+        row = conn.execute(st.sa.select(st.sightings.c.seen_at).where(*key)).first()
+        first = None if row is None else str(row[0])
+    else:
+        first = seen.get((f.rel, f.size, f.identity[3]))
+    if first is None:
         return at
     conn.execute(st.sa.delete(st.sightings).where(*key))  # received: the sighting has done its work
-    return min(at, str(row[0]), key=dt.datetime.fromisoformat)
+    return min(at, first, key=dt.datetime.fromisoformat)
 
 
 def _named(row: dict[str, Any] | None) -> str:

@@ -415,7 +415,9 @@ class Store:
 
     @staticmethod
     def insert(conn: Connection, table: sa.Table, row: dict[str, Any]) -> int:
-        result = conn.execute(sa.insert(table).values(**_clean(row)))
+        # the row as parameters of the table's one INSERT (compiled once per set of keys), not as
+        # values built into a new statement every time: a national run inserts 3,000 submissions
+        result = conn.execute(sa.insert(table), _clean(row))
         pk = result.inserted_primary_key
         assert pk is not None
         return int(pk[0])
