@@ -4,6 +4,7 @@ every sheet and style part, and reads back as written in openpyxl and python-cal
 from __future__ import annotations
 
 import math
+import re
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +32,45 @@ def parts(path: Path) -> dict[str, bytes]:
         return {n: z.read(n) for n in z.namelist() if n.startswith("xl/")}
 
 
-def write(path: Path, rows: list[list[object]], fast: bool, monkeypatch: pytest.MonkeyPatch) -> Path:
+def resolved(path: Path) -> dict[str, object]:
+    """The workbook with every style number replaced by the style itself (its number format, font,
+    fill and border written out): equal when every cell has the same value and the same look,
+    whatever order the styles were numbered in. xlsxwriter numbers a style on its first use and
+    holds a sheet's last row back until the sheet goes on or closes; the fast body writes that row
+    at once, so with a row's own format first used in the last row the numbers may differ."""
+    with zipfile.ZipFile(path) as z:
+        styles = z.read("xl/styles.xml").decode()
+        formats = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"', styles))
+        lists = {
+            name: re.findall(
+                rf"<{item}\b.*?(?:</{item}>|/>)", re.search(rf"<{name}\b.*?</{name}>", styles, re.S)[0], re.S
+            )
+            for name, item in (("fonts", "font"), ("fills", "fill"), ("borders", "border"), ("cellXfs", "xf"))
+        }
+
+        def style(i: int) -> str:
+            xf = lists["cellXfs"][i]
+            xf = re.sub(r'numFmtId="(\d+)"', lambda m: f'numFmt="{formats.get(m[1], m[1])}"', xf)
+            for attr, name in (("fontId", "fonts"), ("fillId", "fills"), ("borderId", "borders")):
+                xf = re.sub(rf'{attr}="(\d+)"', lambda m, n=name: f"{n}={lists[n][int(m[1])]!r}", xf)
+            return xf
+
+        out: dict[str, object] = {
+            n: re.sub(r' s="(\d+)"', lambda m: f" s={style(int(m[1]))!r}", z.read(n).decode())
+            for n in z.namelist()
+            if n.startswith("xl/worksheets/")
+        }
+        out["styles"] = sorted(style(i) for i in range(len(lists["cellXfs"])))
+        return out
+
+
+def write(
+    path: Path,
+    rows: list[list[object]],
+    fast: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    row_formats: list[dict[int, str]] | None = None,
+) -> Path:
     with monkeypatch.context() as m:
         if not fast:
             m.setattr(fastrows, "supported", lambda ws: False)
@@ -39,7 +78,15 @@ def write(path: Path, rows: list[list[object]], fast: bool, monkeypatch: pytest.
         ws = book.sheet("数据来源")
         ws.write_string(0, 0, "数据来源", book.title)
         after = table(
-            book, ws, 4, ["县区", "代码", "名称", "数值", "整数", "空", "标记"], rows, {4: "#,##0.####"}, [14] * 7
+            book,
+            ws,
+            4,
+            ["县区", "代码", "名称", "数值", "整数", "空", "标记"],
+            rows,
+            {4: "#,##0.####"},
+            [14] * 7,
+            row_formats=row_formats,
+            fills={5: "#FFF2CC"},
         )
         assert after == 5 + len(rows)
         ws2 = book.sheet("后面")  # a sheet after it, written the ordinary way
@@ -57,6 +104,23 @@ def test_the_fast_body_is_the_workbook_xlsxwriter_writes(tmp_path, monkeypatch, 
     assert sorted(a) == sorted(b)
     assert [k for k in a if a[k] != b[k]] == []
     assert b't="inlineStr"' in a["xl/worksheets/sheet1.xml"]  # the body is really there
+
+
+PER_ROW = [{4: "0.00", 5: "0.0%"}, {}, {1: "0.0", 7: "#,##0"}, {4: "#,##0.####", 6: "0"}, {5: "0.00"}]
+
+
+@pytest.mark.parametrize("n", [len(TRICKY), 2500])
+def test_per_row_number_formats_make_the_workbook_xlsxwriter_writes(tmp_path, monkeypatch, n):  # type: ignore[no-untyped-def]
+    """汇总 and 分县区 give each indicator's row its own number format: the fast body writes them too."""
+    rows = [TRICKY[i % len(TRICKY)] for i in range(n)]
+    per_row = [PER_ROW[i % len(PER_ROW)] for i in range(n)]
+    a = resolved(write(tmp_path / "fast.xlsx", rows, True, monkeypatch, per_row))
+    b = resolved(write(tmp_path / "slow.xlsx", rows, False, monkeypatch, per_row))
+    assert [k for k in a if a[k] != b[k]] == []
+    assert len(a["styles"]) >= 8  # type: ignore[arg-type]  # the rows' own formats are in use
+    ws = openpyxl.load_workbook(tmp_path / "fast.xlsx")["数据来源"]
+    assert ws.cell(5, 4).number_format == "0.00" and ws.cell(6, 4).number_format == "#,##0.####"
+    assert ws.cell(7, 4).number_format == "#,##0.####" and ws.cell(5, 1).number_format == "General"
 
 
 def test_it_reads_back_as_written(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
@@ -91,14 +155,18 @@ cell = st.one_of(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.lists(cell, min_size=1, max_size=6), min_size=1, max_size=30))
-def test_any_rows_make_the_same_sheet_either_way(tmp_path_factory, monkeypatch, rows):  # type: ignore[no-untyped-def]
+@given(
+    st.lists(st.lists(cell, min_size=1, max_size=6), min_size=1, max_size=30),
+    st.one_of(st.none(), st.lists(st.dictionaries(st.integers(1, 7), st.sampled_from(["0.00", "0%", "#,##0"])))),
+)
+def test_any_rows_make_the_same_sheet_either_way(tmp_path_factory, monkeypatch, rows, formats):  # type: ignore[no-untyped-def]
     rows = [r for r in rows if not any(isinstance(v, str) and v.startswith("<r>") and v.endswith("</r>") for v in r)]
     if not rows:
         return
+    per_row = None if formats is None else [formats[i % len(formats)] if formats else {} for i in range(len(rows))]
     d = tmp_path_factory.mktemp("rows")
-    a = parts(write(d / "fast.xlsx", rows, True, monkeypatch))
-    b = parts(write(d / "slow.xlsx", rows, False, monkeypatch))
+    a = resolved(write(d / "fast.xlsx", rows, True, monkeypatch, per_row))
+    b = resolved(write(d / "slow.xlsx", rows, False, monkeypatch, per_row))
     assert [k for k in a if a[k] != b[k]] == []
 
 

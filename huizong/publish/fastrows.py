@@ -2,11 +2,14 @@
 times faster (its per-cell bookkeeping, not the XML, is what a 5-million-cell national run paid for).
 
 Only for an xlsxwriter worksheet in `constant_memory` mode (rows streamed to a temporary file) and
-rows of plain values: text, numbers, booleans and blanks, one style per column. Each cell is the
+rows of plain values: text, numbers, booleans and blanks, a text style per column and a number
+style per column or per row (the totals sheet gives each indicator its own). Each cell is the
 element xlsxwriter writes for `write_string`/`write_number`/`write_boolean`/`write_blank` with
 that style (`<c r="B7" s="3" t="inlineStr"><is><t>…</t></is></c>`, control characters as
 `_xHHHH_`, whitespace kept, the 32,767-character limit), so a workbook written either way is the
-same file; `tests/test_fastrows.py` holds the two byte for byte and reads the result back with
+same file (with a row's own number format, styles may be numbered in another order: xlsxwriter
+numbers a style when it writes the row, and holds each sheet's last row back); `tests/test_fastrows.py`
+holds the two byte for byte, or style for style, and reads the result back with
 openpyxl and python-calamine. One difference, on purpose: a text that looks like rich-text XML
 (`<r>…</r>`) is escaped like any other, where xlsxwriter would copy it into the sheet unescaped.
 
@@ -55,20 +58,18 @@ def _text(s: str) -> str:
     return f"<is><t{preserve}>{s}</t></is>"
 
 
-def _style(f: Format | None) -> str:
-    return f' s="{f._get_xf_index()}"' if f is not None else ""
-
-
 def write_rows(
     ws: Worksheet,
     first: int,
     rows: Sequence[Sequence[Any]],
     text_styles: Sequence[Format | None],
     number_styles: Sequence[Format | None],
+    row_number_styles: Sequence[Sequence[Format | None]] | None = None,
 ) -> None:
     """Rows from row `first` (0-based) down: in each column a number (int or float, finite) takes
-    `number_styles`, anything else `text_styles`; None is a blank cell where its style is set and
-    nothing otherwise; a value that is neither text, number nor boolean is written as its text."""
+    `number_styles` (or, given `row_number_styles`, that row's), anything else `text_styles`; None
+    is a blank cell where its style is set and nothing otherwise; a value that is neither text,
+    number nor boolean is written as its text."""
     if not rows:
         return
     if first > ws.previous_row:  # the row xlsxwriter holds back (the header) goes out first
@@ -76,18 +77,25 @@ def write_rows(
     n_cols = max(len(row) for row in rows)
     letters = [xl_col_to_name(c) for c in range(n_cols)]
     # a style's index is given on its first use, as xlsxwriter gives it: cell by cell, in order
-    ts: list[str | None] = [None if f is not None else "" for f in text_styles]
-    ns: list[str | None] = [None if f is not None else "" for f in number_styles]
+    attr: dict[int, str] = {}  # id of a format -> its s="…" attribute
+
+    def style(f: Format | None) -> str:
+        if f is None:
+            return ""
+        found = attr.get(id(f))
+        if found is None:
+            found = attr[id(f)] = f' s="{f._get_xf_index()}"'
+        return found
+
     texts: dict[str, str] = {}  # county names, codes and file names come again and again
     out: list[str] = []
     write = out.append
     for r, row in enumerate(rows, start=first + 1):
         write(f'<row r="{r}">')
+        numbers = number_styles if row_number_styles is None else row_number_styles[r - first - 1]
         for c, v in enumerate(row):
             if type(v) is str or (v is None and text_styles[c] is not None):
-                s = ts[c]
-                if s is None:
-                    s = ts[c] = _style(text_styles[c])
+                s = style(text_styles[c])
                 if v is None:
                     write(f'<c r="{letters[c]}{r}"{s}/>')
                     continue
@@ -98,9 +106,7 @@ def write_rows(
             elif v is None:
                 continue
             elif isinstance(v, int | float):
-                s = ns[c]
-                if s is None:
-                    s = ns[c] = _style(number_styles[c])
+                s = style(numbers[c])
                 if isinstance(v, bool):
                     write(f'<c r="{letters[c]}{r}"{s} t="b"><v>{int(v)}</v></c>')
                 elif isinstance(v, float) and not math.isfinite(v):
@@ -108,9 +114,7 @@ def write_rows(
                 else:
                     write(f'<c r="{letters[c]}{r}"{s}><v>{v:.16G}</v></c>')
             else:
-                s = ts[c]
-                if s is None:
-                    s = ts[c] = _style(text_styles[c])
+                s = style(text_styles[c])
                 write(f'<c r="{letters[c]}{r}"{s} t="inlineStr">{_text(str(v))}</c>')
         write("</row>")
         if len(out) > 50_000:

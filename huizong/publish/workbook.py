@@ -135,8 +135,19 @@ def table(
     text_fmt = [book.fmt("", bordered, fills.get(c, "")) for c in range(1, n_cols + 1)]  # per column, made once
     num_fmt = [book.fmt(formats.get(c, ""), bordered, fills.get(c, "")) for c in range(1, n_cols + 1)]
     slow = rows
-    if not row_formats and fastrows.supported(ws):  # the same cells, written as their XML at once
-        fastrows.write_rows(ws, h + 1, rows, text_fmt, num_fmt)
+    if fastrows.supported(ws):  # the same cells, written as their XML at once
+        per_row_fmt = (
+            [
+                [
+                    book.fmt(pr[c], bordered, fills.get(c, "")) if pr.get(c) else num_fmt[c - 1]
+                    for c in range(1, n_cols + 1)
+                ]
+                for pr in row_formats
+            ]
+            if row_formats
+            else None
+        )
+        fastrows.write_rows(ws, h + 1, rows, text_fmt, num_fmt, per_row_fmt)
         slow = ()
     write_string = ws.write_string
     for r, row in enumerate(slow, start=h + 1):
