@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from huizong.forms.expr import Expr
@@ -91,11 +91,24 @@ class ListPart:
     def matches(self, header: str) -> ListField | None:
         """The field a header cell names exactly (its name or an alias; an alias written `=项目`
         matches only a header that is exactly it, never one that contains it)."""
-        key = fold(header)
+        return self._exact.get(fold(header))
+
+    @cached_property
+    def _exact(self) -> dict[str, ListField]:
+        """Each field's folded name and aliases -> the field (the first field naming it)."""
+        out: dict[str, ListField] = {}
         for f in self.fields:
-            if any(fold(h.removeprefix("=")) == key for h in f.headers):
-                return f
-        return None
+            for h in f.headers:
+                out.setdefault(fold(h.removeprefix("=")), f)
+        return out
+
+    @cached_property
+    def contained(self) -> tuple[tuple[str, ListField], ...]:
+        """(folded header, field) of the names and aliases a header cell may hold among other words
+        (not those written `=…`, nor single characters), in the fields' order."""
+        return tuple(
+            (fh, f) for f in self.fields for h in f.headers if not h.startswith("=") and len(fh := fold(h)) >= 2
+        )
 
     @property
     def by_code(self) -> dict[str, ListField]:

@@ -50,13 +50,9 @@ def _header_match(text: str, part: ListPart, units: Units) -> tuple[ListField, s
             return f, (unit if cand is not norm else "")
     key = fold(norm)
     best: tuple[int, ListField] | None = None
-    for f in part.fields:
-        for h in f.headers:
-            if h.startswith("="):  # exact only
-                continue
-            fh = fold(h)
-            if len(fh) >= 2 and fh in key and (best is None or len(fh) > best[0]):
-                best = (len(fh), f)
+    for fh, f in part.contained:  # `=…` aliases match only exactly
+        if fh in key and (best is None or len(fh) > best[0]):
+            best = (len(fh), f)
     if best is None:
         return None
     if not (best[1].unit and unit and units.factor(unit, best[1].unit) is not None):
