@@ -43,12 +43,7 @@ class Grid:
         return None
 
     def text(self, row: int, col: int) -> str:
-        v = self.get(row, col)
-        if v is None:
-            return ""
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
+        return _text(self.get(row, col))
 
     def row_texts(self, row: int) -> list[str]:
         """Every cell of a row as `text` gives it, made once per row: the header scans of each form
@@ -56,7 +51,7 @@ class Grid:
         got = self._texts.get(row)
         if got is None:
             cells = self.rows[row] if 0 <= row < len(self.rows) else []
-            got = self._texts[row] = [self.text(row, c) for c in range(len(cells))]
+            got = self._texts[row] = [_text(v) for v in cells]
         return got
 
     @property
@@ -116,3 +111,12 @@ def load_grids(path: Path) -> list[Grid]:
     finally:
         wb.close()
     return sorted(grids, key=lambda g: not g.visible)
+
+
+def _text(v: Any) -> str:
+    """A cell's value as text: '' for an empty cell, a whole float without its '.0', stripped."""
+    if v is None or (type(v) is str and v == ""):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v).strip()
