@@ -7,6 +7,8 @@ import zipfile
 import openpyxl
 import pytest
 from builders import BASE_VALUES, Shape, project_row, valid_uscc, write_return
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from huizong.demo import county_values, write_demo
 
@@ -156,3 +158,19 @@ def test_csv_text_that_looks_like_a_formula_is_quoted(ws):  # type: ignore[no-un
     ws.run()
     assert ws.csv("submissions.csv")[0]["file"] == "'=cmd.xlsx"
     assert ws.csv("620700/key-indicators/2024H1/issues.csv")[0]["file"] == "'=cmd.xlsx"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list('ab,"\n\r =+-甲 \t')), max_size=6), min_size=2, max_size=5))
+def test_cells_joined_once_are_what_the_csv_module_writes(cells):  # type: ignore[no-untyped-def]
+    """The counties CSV joins each county's and indicator's cells once (`csv_cells`): the same
+    text the csv module writes for them, quotes and all."""
+    import csv
+    import io
+
+    from huizong.publish.files import csv_cells, fmt
+
+    cells = [str(fmt(c)) for c in cells]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    assert csv_cells(cells) + "\n" == buf.getvalue()

@@ -57,16 +57,30 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]], formatted: bool = False) -> Path:
-    """`formatted`: every cell of `rows` is `fmt`'s text already (a caller writing the same texts
-    again and again formats each once)."""
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
-    if formatted:
-        w.writerows(rows)
-    else:
-        for row in rows:  # most cells are plain text, written as they are (what `fmt` returns for them)
-            w.writerow([v if type(v) is str and not v.startswith(FORMULA_START) else fmt(v) for v in row])
-    data = buf.getvalue().encode("utf-8-sig")
+    for row in rows:  # most cells are plain text, written as they are (what `fmt` returns for them)
+        w.writerow([v if type(v) is str and not v.startswith(FORMULA_START) else fmt(v) for v in row])
+    return write_csv_text(path, buf.getvalue())
+
+
+def csv_cells(cells: Sequence[str]) -> str:
+    """Cells, each `fmt`'s text already, as `write_csv` writes them within a line of several cells
+    (quoted where the csv module quotes), without the line's end: a caller writing the same cells
+    on many lines (the counties CSV's county and indicator) makes them once."""
+    if not any(_QUOTED.intersection(c) for c in cells):
+        return ",".join(cells)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    return buf.getvalue()[:-1]
+
+
+_QUOTED = frozenset(',"\n\r')  # a cell with one of these goes through the csv module
+
+
+def write_csv_text(path: Path, text: str) -> Path:
+    """A CSV's lines, made already (`write_csv`, `csv_cells`), written as UTF-8 with a BOM."""
+    data = text.encode("utf-8-sig")
     return write_atomic(path, lambda tmp: tmp.write_bytes(data))
