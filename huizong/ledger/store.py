@@ -134,7 +134,19 @@ class Store:
         with self.engine.connect() as conn:
             result = conn.execute(query)
             keys = list(result.keys())
-            return [dict(zip(keys, row, strict=True)) for row in result]
+            # where no column needs converting, the driver's own rows: SQLAlchemy's work per row was
+            # half of reading the nation's 100,000 facts
+            rows = result.cursor.fetchall() if self._raw(query) else result.all()
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def _raw(self, query: sa.Select[Any]) -> bool:
+        """Whether the driver's values are what SQLAlchemy would return for every selected column
+        (on SQLite: text, integers and floats have no result processor; elsewhere a processor
+        depends on the type the server reports, so SQLAlchemy reads the rows)."""
+        dialect = self.engine.dialect
+        return dialect.name == "sqlite" and all(
+            c.type.dialect_impl(dialect).result_processor(dialect, None) is None for c in query.selected_columns
+        )
 
     def growth(self, since: str) -> tuple[int, int, int, int]:
         """What the store keeps: (originals, their bytes) in all, and since `since` (an ISO time)."""
