@@ -77,7 +77,7 @@ def write_rows(
     n_cols = max(len(row) for row in rows)
     letters = [xl_col_to_name(c) for c in range(n_cols)]
     # a style's index is given on its first use, as xlsxwriter gives it: cell by cell, in order
-    attr: dict[int, str] = {}  # id of a format -> its s="…" attribute
+    attr: dict[int, str] = {}  # id of a format -> its s="…" attribute (per-row styles)
 
     def style(f: Format | None) -> str:
         if f is None:
@@ -87,15 +87,19 @@ def write_rows(
             found = attr[id(f)] = f' s="{f._get_xf_index()}"'
         return found
 
+    ts: list[str | None] = [None] * n_cols  # each column's attribute, made at its first use
+    ns: list[str | None] = [None] * n_cols
     texts: dict[str, str] = {}  # county names, codes and file names come again and again
     out: list[str] = []
     write = out.append
     for r, row in enumerate(rows, start=first + 1):
         write(f'<row r="{r}">')
-        numbers = number_styles if row_number_styles is None else row_number_styles[r - first - 1]
+        own = None if row_number_styles is None else row_number_styles[r - first - 1]
         for c, v in enumerate(row):
             if type(v) is str or (v is None and text_styles[c] is not None):
-                s = style(text_styles[c])
+                s = ts[c]
+                if s is None:
+                    s = ts[c] = style(text_styles[c])
                 if v is None:
                     write(f'<c r="{letters[c]}{r}"{s}/>')
                     continue
@@ -106,7 +110,12 @@ def write_rows(
             elif v is None:
                 continue
             elif isinstance(v, int | float):
-                s = style(numbers[c])
+                if own is not None:
+                    s = style(own[c])
+                else:
+                    s = ns[c]
+                    if s is None:
+                        s = ns[c] = style(number_styles[c])
                 if isinstance(v, bool):
                     write(f'<c r="{letters[c]}{r}"{s} t="b"><v>{int(v)}</v></c>')
                 elif isinstance(v, float) and not math.isfinite(v):
@@ -114,7 +123,9 @@ def write_rows(
                 else:
                     write(f'<c r="{letters[c]}{r}"{s}><v>{v:.16G}</v></c>')
             else:
-                s = style(text_styles[c])
+                s = ts[c]
+                if s is None:
+                    s = ts[c] = style(text_styles[c])
                 write(f'<c r="{letters[c]}{r}"{s} t="inlineStr">{_text(str(v))}</c>')
         write("</row>")
         if len(out) > 50_000:
