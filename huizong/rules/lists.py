@@ -178,7 +178,7 @@ def beyond_for(store: Any, config: Config, form: Form, returns: list[Return]) ->
         for other_id, _code in rule.expr.forms:
             other = config.form_by_id[other_id]
             counties = sorted({r.county_code for r in mine if r.county_code})
-            periods = sorted({p for r in mine if r.period for p in _periods_of(other, r.period)})
+            periods = sorted({p for period in {r.period for r in mine if r.period} for p in _periods_of(other, period)})
             load_other(store, out, other_id, counties, periods)
     return out
 
