@@ -1,11 +1,14 @@
 """The digest of what a region's outputs are made of: its view model, the configuration and the code.
 
 Two publishings of a region and period with the same digest write the same outputs, so the second
-can leave them in place (`ledger.published`). The view is written out canonically (JSON:
-dataclasses as their fields, decimals and dates as text, sets sorted), never pickled:
-pickle's bytes depend on which equal objects happen to be shared, so equal views could differ.
-The configuration counts by its files' content and its rules as loaded; the code by its source,
-so an upgrade of huizong writes everything again."""
+can leave them in place (`ledger.published`). The view is written out as JSON (orjson: dataclasses
+as their fields, decimals as text, sets sorted, keys in the order the code put them), never
+pickled: pickle's bytes depend on which equal objects happen to be shared, so equal views could
+differ. An order of keys or of shared objects that changed would only write the outputs again; a
+different view always makes different JSON (NaN, written as null, never reaches a view: the
+ledger's numbers are finite or missing, and totals are cleaned of it). The configuration counts by
+its files' content and its rules as loaded; the code by its source, so an upgrade of huizong writes
+everything again."""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ import dataclasses
 import datetime as dt
 import enum
 import hashlib
-import json
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from huizong.catalog import Config, FormConfig
 from huizong.forms.model import Form
@@ -38,6 +42,8 @@ def _plain(o: Any) -> Any:
         return sorted(o, key=repr)
     if isinstance(o, bytes):
         return o.hex()
+    if isinstance(o, tuple):  # a named tuple
+        return list(o)
     raise TypeError(f"no canonical form for {type(o).__name__}")
 
 
@@ -51,10 +57,8 @@ def of_view(view: Any, config: FormConfig) -> str:
     h.update(code().encode())
     h.update(of_config(config.config).encode())
     h.update(config.form.id.encode())
-    # keys in the order the code put them (the code counts in the digest): sorting every one of the
-    # nation's 300,000 facts' keys cost more than the rest of the dump. An order that changed would
-    # only write the outputs again, never leave a changed view's outputs in place.
-    h.update(json.dumps(view, default=_plain, ensure_ascii=False, separators=(",", ":")).encode())
+    # orjson: the nation's view (300,000 facts) in a quarter of the standard library's time
+    h.update(orjson.dumps(view, default=_plain, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS))
     return h.hexdigest()
 
 
