@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
@@ -24,7 +25,7 @@ from typing import Any
 
 from huizong.catalog import FormConfig
 from huizong.ledger.standing import Counted
-from huizong.publish.rollup import Total, index_facts
+from huizong.publish.rollup import Total
 from huizong.publish.view import RegionPeriod
 from huizong.read.periods import parse_token
 
@@ -135,7 +136,7 @@ class Figure:
     完成率: str  # of the annual target, over the counties that set one: 56.3%
     已报: int
     应报: int
-    _values: dict[str, float] = field(default_factory=dict, repr=False, compare=False)  # by county
+    _values: Mapping[str, float] = field(default_factory=dict, repr=False, compare=False)  # by county
     _names: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
@@ -158,7 +159,7 @@ class Figure:
 
 
 def _figure(
-    total: Total, ratio: bool, names: dict[str, str], values: dict[str, float], last: dict[str, float]
+    total: Total, ratio: bool, names: dict[str, str], values: Mapping[str, float], last: Mapping[str, float]
 ) -> Figure:
     value = _dec(total.value)
     comparable = [c for c in total.reported if c in last and c in values]
@@ -192,7 +193,7 @@ def context(view: RegionPeriod, config: FormConfig) -> dict[str, Any]:
     """Every field a template may use (docs/报告稿.md): the region, the period, who reported, and
     one `Figure` per indicator, by its code (`A01.本期`) and in `指标`."""
     names = {c.code: c.name for c in view.counties}
-    vals = index_facts(view.facts)
+    vals = view.values
     ratios = {i.code for i in config.catalog if i.is_ratio}
     figures = {
         t.code: _figure(

@@ -113,8 +113,11 @@ def _missing(codes: list[str], reported: list[str]) -> tuple[str, ...]:
     return tuple(c for c in codes if c not in have)
 
 
-def rollup(config: FormConfig, region: str, facts: Iterable[Mapping[str, Any]]) -> list[Total]:
-    """One Total per catalog indicator for the region, from the accepted facts of one period."""
+def rollup(
+    config: FormConfig, region: str, facts: Iterable[Mapping[str, Any]], vals: Values | None = None
+) -> list[Total]:
+    """One Total per catalog indicator for the region, from the accepted facts of one period
+    (`vals`: their `index_facts`, where the caller has it)."""
     expected = config.divisions.counties_of(region)
-    vals = index_facts(facts)
+    vals = index_facts(facts) if vals is None else vals
     return [total_for(ind, vals, expected) for ind in config.catalog]

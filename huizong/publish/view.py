@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from huizong.catalog import Division, FormConfig
@@ -10,7 +11,7 @@ from huizong.forms.model import Form
 from huizong.ledger import review as rv
 from huizong.ledger import store as st
 from huizong.ledger.standing import Counted
-from huizong.publish.rollup import Total, index_facts, rollup, total_for
+from huizong.publish.rollup import Total, Values, index_facts, rollup, total_for
 from huizong.read.periods import parse_token
 
 
@@ -61,6 +62,11 @@ class RegionPeriod:
     def n_reported(self) -> int:
         return sum(s.status == Counted.ACCEPTED for s in self.statuses)
 
+    @cached_property
+    def values(self) -> Values:
+        """The facts' numbers by column, indicator and county (`index_facts`)."""
+        return index_facts(self.facts)
+
 
 def months_of(form: Form, period: str) -> tuple[str, ...]:
     """The ledger periods a period of the form is made of: itself, or for a period its returns are
@@ -108,21 +114,24 @@ def gather(
     accepted_ids = [s.submission["id"] for s in statuses if s.status == Counted.ACCEPTED and s.submission]
     revisions = store.revisions_for([s["id"] for s in subs])
     records = store.records_for(accepted_ids) if form.list is not None and local else None
-    return RegionPeriod(
+    vals = index_facts(facts)
+    view = RegionPeriod(
         region,
         period,
         counties,
-        rollup(config, region_code, facts),
+        rollup(config, region_code, facts, vals),
         facts,
         statuses,
         issues,
         subs,
         revisions,
-        parts_of(config, region, statuses, facts),
+        parts_of(config, region, statuses, facts, vals),
         form,
         records,
         basis=None if local else config.rules.totals.basis,
     )
+    view.__dict__["values"] = vals  # made once: the totals, the parts and the report draft use it
+    return view
 
 
 def _gather_months(
@@ -182,22 +191,25 @@ def _gather_months(
     by_id = {s["id"]: s for s in with_issues}
     issues = [{**i, "submission": by_id[i["submission_id"]]} for i in store.issues_for(by_id)]
     records = None  # the records are listed in the months' own outputs, not again in every longer period
-    return RegionPeriod(
+    vals = index_facts(facts)
+    view = RegionPeriod(
         region,
         period,
         counties,
-        rollup(config, region.code, facts),
+        rollup(config, region.code, facts, vals),
         facts,
         statuses,
         issues,
         subs,
         store.revisions_for([s["id"] for s in subs]),
-        parts_of(config, region, statuses, facts),
+        parts_of(config, region, statuses, facts, vals),
         form,
         records,
         months,
         None if local else config.rules.totals.basis,
     )
+    view.__dict__["values"] = vals
+    return view
 
 
 def counted_counties(
@@ -239,13 +251,17 @@ def _by_county(subs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def parts_of(
-    config: FormConfig, region: Division, statuses: list[CountyStatus], facts: list[dict[str, Any]]
+    config: FormConfig,
+    region: Division,
+    statuses: list[CountyStatus],
+    facts: list[dict[str, Any]],
+    vals: Values | None = None,
 ) -> list[Part] | None:
     """For a province or the nation: each division under it, totalled from its counties' returns
     (ratios recomputed from summed parts at this level too, never averaged)."""
     if region.level in ("prefecture", "county"):
         return None
-    vals = index_facts(facts)
+    vals = index_facts(facts) if vals is None else vals
     accepted = {s.county.code for s in statuses if s.status == Counted.ACCEPTED}
     out = []
     for d in config.divisions.parts_of(region.code):
