@@ -44,8 +44,13 @@ def supported(ws: Worksheet) -> bool:
     )
 
 
+_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f&<>_\ufffe\uffff]")  # what any step below would change
+
+
 def _text(s: str) -> str:
     """A text as the inline string element's content and its <t> attribute, as xlsxwriter makes them."""
+    if len(s) <= STRMAX // 2 and not _SPECIAL.search(s) and not _EDGE_SPACE.search(s):
+        return f"<is><t>{s}</t></is>"  # most texts: nothing to escape, truncate or keep
     if len(s) > STRMAX // 2 and len(s.encode("utf-16-le")) // 2 > STRMAX:
         from xlsxwriter.utility import _utf16_truncate
 
