@@ -10,6 +10,7 @@ archive: this is a copy.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
@@ -31,7 +32,9 @@ def _open_copy(original: Path, fmt: str | None) -> Workbook:
     """The county's workbook to mark up: itself where openpyxl can edit it, else its values."""
     if fmt == "xlsx":
         try:
-            return _without_formulas(openpyxl.load_workbook(original), openpyxl.load_workbook(original, data_only=True))
+            return _without_formulas(
+                openpyxl.load_workbook(original), lambda: openpyxl.load_workbook(original, data_only=True)
+            )
         except Exception:  # openpyxl reads less than calamine: fall back to the values
             pass
     wb = Workbook()
@@ -51,16 +54,18 @@ def _open_copy(original: Path, fmt: str | None) -> Workbook:
     return wb
 
 
-def _without_formulas(wb: Workbook, values: Workbook) -> Workbook:
-    """Every formula of the county's file replaced by the value it had when saved, and its links to
-    other workbooks dropped: nothing in a feedback workbook runs when the county opens it (a DDE
-    formula such as =cmd|' /C calc'!A0 stays a number)."""
+def _without_formulas(wb: Workbook, load_values: Callable[[], Workbook]) -> Workbook:
+    """Every formula of the county's file replaced by the value it had when saved (the file read
+    again for its values, `load_values`, only if it has a formula), and its links to other
+    workbooks dropped: nothing in a feedback workbook runs when the county opens it (a DDE formula
+    such as =cmd|' /C calc'!A0 stays a number)."""
+    values: Workbook | None = None
     for ws in wb.worksheets:
-        cached = values[ws.title]
         for row in ws.iter_rows():
             for cell in row:
                 if cell.data_type == "f" or (isinstance(cell.value, str) and cell.value.startswith("=")):
-                    value = cached[cell.coordinate].value
+                    values = values or load_values()
+                    value = values[ws.title][cell.coordinate].value
                     put(ws, cell.row, cell.column, value)
     wb._external_links = []  # links to other workbooks (and DDE links) go with them
     for name in list(wb.defined_names):
