@@ -185,6 +185,7 @@ def commit(
             seen = _sightings(conn, group)
             for d, stored_as in zip(group, places, strict=True):
                 _record(conn, store, d, stored_as, run_id, by_id, current, seen)
+            _forget_sightings(conn, list(seen))  # received: the sightings have done their work
         for d, stored_as in zip(group, places, strict=True):
             fault_point("recorded, not yet moved")
             if stored_as is not None:
@@ -308,16 +309,21 @@ def _received(conn: Any, f: Inbound, seen: dict[Sighting, str] | None = None) ->
     at = received(f.landed_ns)
     if f.identity is None:
         return at
-    key = (st.sightings.c.inbox_path == f.rel, st.sightings.c.size == f.size, st.sightings.c.mtime_ns == f.identity[3])
-    if seen is None:
-        row = conn.execute(st.sa.select(st.sightings.c.seen_at).where(*key)).first()
-        first = None if row is None else str(row[0])
-    else:
+    if seen is not None:  # the caller forgets the group's sightings (`_forget_sightings`)
         first = seen.get((f.rel, f.size, f.identity[3]))
-    if first is None:
+        return at if first is None else min(at, first, key=dt.datetime.fromisoformat)
+    key = (st.sightings.c.inbox_path == f.rel, st.sightings.c.size == f.size, st.sightings.c.mtime_ns == f.identity[3])
+    row = conn.execute(st.sa.select(st.sightings.c.seen_at).where(*key)).first()
+    if row is None:
         return at
     conn.execute(st.sa.delete(st.sightings).where(*key))  # received: the sighting has done its work
-    return min(at, first, key=dt.datetime.fromisoformat)
+    return min(at, str(row[0]), key=dt.datetime.fromisoformat)
+
+
+def _forget_sightings(conn: Any, keys: list[Sighting]) -> None:
+    s = st.sightings.c
+    for part in st.chunks(keys, 300):  # three parameters each
+        conn.execute(st.sa.delete(st.sightings).where(st.sa.tuple_(s.inbox_path, s.size, s.mtime_ns).in_(part)))
 
 
 def _named(row: dict[str, Any] | None) -> str:
