@@ -123,6 +123,29 @@ def test_per_row_number_formats_make_the_workbook_xlsxwriter_writes(tmp_path, mo
     assert ws.cell(7, 4).number_format == "#,##0.####" and ws.cell(5, 1).number_format == "General"
 
 
+def test_rows_kept_in_memory_make_the_workbook_xlsxwriter_writes_through_its_temporary_file(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A consolidated workbook's sheets keep their rows in memory (`workbook._RowsInMemory`), not in
+    xlsxwriter's temporary file per sheet: the same bytes in every part, fast body or not."""
+    from xlsxwriter.worksheet import Worksheet
+
+    from huizong.publish import workbook
+
+    rows = [TRICKY[i % len(TRICKY)] for i in range(300)]
+    per_row = [PER_ROW[i % len(PER_ROW)] for i in range(300)]
+    for fast in (True, False):
+        mine = parts(write(tmp_path / f"memory{fast}.xlsx", rows, fast, monkeypatch, per_row))
+        with monkeypatch.context() as m:
+            m.setattr(workbook.Book, "sheet_class", Worksheet)
+            theirs = parts(write(tmp_path / f"file{fast}.xlsx", rows, fast, monkeypatch, per_row))
+        assert sorted(mine) == sorted(theirs)
+        assert [k for k in mine if mine[k] != theirs[k]] == []
+        assert b"<sheetData/>" not in mine["xl/worksheets/sheet1.xml"]
+    empty = Book(tmp_path / "empty.xlsx")  # a sheet with no cells at all
+    empty.sheet("空")
+    empty.close()
+    assert b"<sheetData/>" in parts(tmp_path / "empty.xlsx")["xl/worksheets/sheet1.xml"]
+
+
 def test_it_reads_back_as_written(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     path = write(tmp_path / "fast.xlsx", TRICKY, True, monkeypatch)
     ws = openpyxl.load_workbook(path)["数据来源"]

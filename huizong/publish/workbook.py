@@ -10,6 +10,7 @@ filled with `=HYPERLINK(...)` never becomes a formula here.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,8 +46,41 @@ OPTIONS = {
 BORDERED_ROWS = 2000  # past this, body cells get no borders (a table of 100,000 rows prints as a list)
 
 
+class _RowsInMemory(Worksheet):
+    """A worksheet in `constant_memory` mode whose rows stream into memory, not into a temporary
+    file of their own: the file was created, written, read back and removed for every sheet of
+    every workbook (ten a workbook, hundreds of workbooks a national run), and its UTF-8 encoded
+    and decoded once more than the package needs. The rows still go out as written (a row at a
+    time, strings inline), and the sheet is the one xlsxwriter writes, byte for byte
+    (`tests/test_fastrows.py`); the workbook's parts are zipped from memory anyway (`Book`)."""
+
+    def _initialize(self, init_data: dict[str, Any]) -> None:
+        super()._initialize({**init_data, "constant_memory": False})  # no temporary file
+        self.constant_memory = True
+        self.row_data_fh = self.fh = io.StringIO()
+
+    def _opt_close(self) -> None:  # the rows stay where they are until the sheet is assembled
+        self.row_data_fh_closed = True
+
+    def _opt_reopen(self) -> None:
+        if self.row_data_fh_closed:
+            self.row_data_fh_closed = False
+            self.fh = self.row_data_fh
+
+    def _write_optimized_sheet_data(self) -> None:  # xlsxwriter's, from memory
+        if self.dim_rowmin is None:
+            self._xml_empty_tag("sheetData")
+        else:
+            self._xml_start_tag("sheetData")
+            self.fh.write(self.row_data_fh.getvalue())
+            self.row_data_fh = io.StringIO()
+            self._xml_end_tag("sheetData")
+
+
 class Book:
     """An xlsxwriter workbook and the few formats every sheet uses, made once each."""
+
+    sheet_class: type[Worksheet] = _RowsInMemory
 
     def __init__(self, path: Path) -> None:
         self.wb = xlsxwriter.Workbook(str(path), OPTIONS)
@@ -86,7 +120,7 @@ class Book:
         return self._formats[key]
 
     def sheet(self, name: str) -> Worksheet:
-        return self.wb.add_worksheet(name)
+        return self.wb.add_worksheet(name, worksheet_class=self.sheet_class)
 
     def close(self) -> None:
         self.wb.close()
