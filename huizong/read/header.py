@@ -15,12 +15,19 @@ from huizong.read.cells import address
 from huizong.read.grid import Grid
 from huizong.read.model import Located
 
-Labels = tuple[tuple[str, str], ...]  # (folded spelling, key), longest first: `label_index`
+
+class Labels(tuple[tuple[str, str], ...]):
+    """(folded spelling, key), longest first (`label_index`); `starts`: the spellings alone, so
+    that a cell which begins with none of them is passed over at once (most cells of a sheet)."""
+
+    starts: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=64)
 def _index(labels: tuple[tuple[str, tuple[str, ...]], ...]) -> Labels:
-    return tuple(sorted(((_fold(lab), key) for key, labs in labels for lab in labs), key=lambda p: -len(p[0])))
+    out = Labels(sorted(((_fold(lab), key) for key, labs in labels for lab in labs), key=lambda p: -len(p[0])))
+    out.starts = tuple(lab for lab, _ in out)
+    return out
 
 
 def label_index(labels: Mapping[str, tuple[str, ...]]) -> Labels:
@@ -46,6 +53,8 @@ _fold_cached = lru_cache(maxsize=16384)(_folded)  # labels repeat in every file 
 def match_label(text: str, labels: Labels) -> tuple[str, str] | None:
     """ "填 报 单 位：民乐县" -> ("office", "民乐县"); None if the text is no label."""
     t = _fold(text)
+    if not t.startswith(labels.starts):
+        return None
     for lab, key in labels:
         if t.startswith(lab):
             rest = t[len(lab) :]
