@@ -18,6 +18,7 @@ month is in).
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -66,9 +67,33 @@ def _identified(returns: list[Return]) -> list[Return]:
 # measures ------------------------------------------------------------------------------------
 
 
+_TABLES: list[tuple[Form, list[Return], pd.DataFrame]] = []  # a batch's, for its several rules (`forget_tables`)
+_TABLES_LOCK = threading.Lock()
+
+
 def records_table(returns: list[Return], form: Form) -> pd.DataFrame:
     """The records of these returns as one table: a column per field (numbers as floats, dates as
-    dates), `_return` (the return's position in `returns`) and `_rec` (the record's position in it)."""
+    dates), `_return` (the return's position in `returns`) and `_rec` (the record's position in it).
+    Made once for the same returns and form (the measures, the records' rules and the returns'
+    rules each ask for it); each caller gets its own copy."""
+    with _TABLES_LOCK:
+        for f, rets, df in _TABLES:
+            if f is form and len(rets) == len(returns) and all(a is b for a, b in zip(rets, returns, strict=True)):
+                return df.copy()
+    df = _records_table(returns, form)
+    with _TABLES_LOCK:
+        _TABLES.append((form, list(returns), df))
+        del _TABLES[:-2]
+    return df.copy()
+
+
+def forget_tables() -> None:
+    """Drop the tables `records_table` holds (a run's validation ends: its returns may go)."""
+    with _TABLES_LOCK:
+        _TABLES.clear()
+
+
+def _records_table(returns: list[Return], form: Form) -> pd.DataFrame:
     assert form.list is not None
     fields = [f for f in form.list.fields if f.type != "seq"]
     rows: list[dict[str, Any]] = []

@@ -209,6 +209,12 @@ class Validator:
 
         `store`: what the ledger holds, for the rules that compare with other periods (each form's
         own history) and for the rules of every form's definition that look beyond the batch."""
+        try:
+            return self._run(returns, store)
+        finally:
+            lists.forget_tables()  # the batch's records tables, shared by its rules
+
+    def _run(self, returns: list[Return], store: Any) -> tuple[dict[str, list[Issue]], list[SuiteResult]]:
         readable = [r for r in returns if r.readable]
         by_file: dict[str, list[Issue]] = defaultdict(list)
         for r in returns:
