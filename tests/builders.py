@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,3 +241,65 @@ def write_docx_template(path: Path, title: str, paragraphs: Sequence[str]) -> Pa
         font(p.add_run(text), "仿宋_GB2312", 16)
     doc.save(str(path))
     return path
+
+
+def multi_level_counties() -> list[str]:
+    """A small case with every level: a whole city (张掖市), parts of two more cities in two
+    provinces, and a county directly under its province (仙桃市)."""
+    div = CONFIG.divisions
+    return (
+        [c.code for c in div.counties_of("620700")]
+        + [c.code for c in div.counties_of("620100")][:2]
+        + [c.code for c in div.counties_of("640100")][:2]
+        + [c.code for c in div.counties_of("640200")][:1]
+        + ["429004"]
+    )
+
+
+def write_multi_level(folder: Path) -> list[str]:
+    """The multi-level case's returns for 2024H1 into `folder`, each county's A01 its own."""
+    counties = multi_level_counties()
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, c in enumerate(counties):
+        write_return(folder / f"{c}.xlsx", c, "2024H1", {**BASE_VALUES, "A01": 1000 + n})
+    return counties
+
+
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?")
+_SHA = re.compile(r"(?<![0-9a-f])[0-9a-f]{16}/")  # a stored file's folder: the first 16 hex of its sha256
+
+
+def output_contents(outputs: Path, stable: bool = False) -> dict[str, object]:
+    """Every output file as what it says: a workbook's cells, a report draft's paragraphs, a CSV's
+    rows (less the stored paths, which name each run's own store; the validation pages carry the
+    time they were written). `stable`: every date and time as <time>, every file's hash as <sha>
+    (the same case made again another day: its files are the same but for their time stamps)."""
+    import csv
+    import datetime as dt
+
+    import docx
+
+    def cell(v: object) -> object:
+        if not stable:
+            return v
+        if isinstance(v, dt.date | dt.datetime):
+            return "<time>"
+        return _SHA.sub("<sha>/", _STAMP.sub("<time>", v)) if isinstance(v, str) else v
+
+    dropped = {"stored_as", "inbox_path"} | ({"sha256"} if stable else set())
+    out: dict[str, object] = {}
+    for p in sorted(outputs.rglob("*")):
+        rel = p.relative_to(outputs).as_posix()
+        if not p.is_file() or p.suffix in (".html", ".json"):
+            continue
+        if p.suffix == ".xlsx":
+            wb = openpyxl.load_workbook(p)
+            out[rel] = {ws.title: [[cell(c.value) for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
+        elif p.suffix == ".docx":
+            out[rel] = [para.text for para in docx.Document(str(p)).paragraphs]
+        elif p.suffix == ".csv":
+            with p.open(encoding="utf-8-sig", newline="") as f:
+                out[rel] = [{k: cell(v) for k, v in r.items() if k not in dropped} for r in csv.DictReader(f)]
+        else:
+            out[rel] = p.read_bytes()
+    return out

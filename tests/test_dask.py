@@ -60,53 +60,19 @@ def test_reading_on_a_dask_cluster_gives_the_in_process_outputs(tmp_path):  # ty
     assert _comparable(there / "outputs") == _comparable(here / "outputs")
 
 
-def _contents(outputs):  # type: ignore[no-untyped-def]
-    """Every output file as what it says: a workbook's cells, a report draft's paragraphs, a CSV's
-    rows (less the stored paths, which name each run's own store)."""
-    import docx
-    import openpyxl
-
-    out = {}
-    for p in sorted(outputs.rglob("*")):
-        rel = p.relative_to(outputs).as_posix()
-        if not p.is_file() or p.suffix in (".html", ".json"):
-            continue  # the pages carry the time they were written
-        if p.suffix == ".xlsx":
-            wb = openpyxl.load_workbook(p)
-            out[rel] = {ws.title: [[c.value for c in row] for row in ws.iter_rows()] for ws in wb.worksheets}
-        elif p.suffix == ".docx":
-            out[rel] = [para.text for para in docx.Document(str(p)).paragraphs]
-        elif p.suffix == ".csv":
-            out[rel] = [{k: v for k, v in r.items() if k not in ("stored_as", "inbox_path")} for r in _rows(p)]
-        else:
-            out[rel] = p.read_bytes()
-    return out
-
-
 def test_publishing_on_a_dask_cluster_writes_what_publishing_here_writes(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     """A province and the nation published as tasks on a local cluster's two single-thread workers:
     every workbook cell, CSV field and report paragraph equals what the publishers here write."""
-    from builders import BASE_VALUES, CONFIG, write_return
+    from builders import output_contents, write_multi_level
     from distributed import Client, LocalCluster
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.nightly import flow_for
 
     monkeypatch.setenv("HUIZONG_NOW", "2024-07-12T10:00:00+08:00")
-    div = CONFIG.divisions
-    counties = (
-        [c.code for c in div.counties_of("620700")]
-        + [c.code for c in div.counties_of("620100")][:2]
-        + [c.code for c in div.counties_of("640100")][:2]
-        + [c.code for c in div.counties_of("640200")][:1]
-        + ["429004"]
-    )
     here, there = tmp_path / "inproc", tmp_path / "dask"
-    for root in (here, there):
-        (root / "inputs").mkdir(parents=True)
-    for n, c in enumerate(counties):
-        write_return(here / "inputs" / f"{c}.xlsx", c, "2024H1", {**BASE_VALUES, "A01": 1000 + n})
-        shutil.copy2(here / "inputs" / f"{c}.xlsx", there / "inputs" / f"{c}.xlsx")
+    counties = write_multi_level(here / "inputs")
+    shutil.copytree(here / "inputs", there / "inputs")
     s = run_batch(
         Settings.from_env(
             inputs=here / "inputs", outputs=here / "outputs", store=here / "store", region="000000", docs="0"
@@ -127,7 +93,7 @@ def test_publishing_on_a_dask_cluster_writes_what_publishing_here_writes(tmp_pat
         ran = client.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.task_prefixes])
     assert result["counts"]["accepted"] == len(counties)
     assert any("publish_group" in k for k in ran), ran  # the regions were published on the cluster
-    mine, theirs = _contents(here / "outputs"), _contents(there / "outputs")
+    mine, theirs = output_contents(here / "outputs"), output_contents(there / "outputs")
     assert sorted(theirs) == sorted(mine)
     assert len([k for k in mine if k.endswith(".xlsx")]) >= 8
     differ = [k for k in mine if mine[k] != theirs[k]]
