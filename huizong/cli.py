@@ -780,16 +780,6 @@ _TYPE_ZH = {
     "choice": "选项",
     "uscc": "信用代码",
 }
-_ROLE_ZH = {
-    "seq": "序号",
-    "code": "指标代码",
-    "name": "指标名称",
-    "unit": "计量单位",
-    "target": "年度目标",
-    "value": "本期值",
-    "last_year": "上年同期",
-    "note": "备注",
-}
 
 
 def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
@@ -802,6 +792,7 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
 
     from huizong.catalog import CatalogError
     from huizong.forms.load import FormError
+    from huizong.forms.model import ROLE_LABELS
     from huizong.forms.new import NewFormError, new_form, read_back
     from huizong.read.periods import KIND_ZH
 
@@ -854,7 +845,7 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
         listed = "、".join(f"{m.code} {m.name}" + (f"（{m.group}分项）" if m.by else "") for m in made.measures)
         say(f"  汇总数 {len(made.measures)} 个（measures.csv）：{escape(listed)}")
     else:
-        roles = "、".join(f"{_ROLE_ZH.get(r, r)}=“{t}”" for r, _, t in made.roles)
+        roles = "、".join(f"{ROLE_LABELS.get(r, r)}=“{t}”" for r, _, t in made.roles)
         say(f"  栏目：{escape(roles)}")
         table = Table(title=f"指标 {len(made.indicators)} 个（indicators.csv）", show_lines=False)
         for col in ("行", "代码", "名称", "单位", "整数", "分组"):

@@ -27,6 +27,17 @@ SEVERITIES = ("error", "warning")
 SCOPES = ("row", "return")
 # the roles of an indicator table's columns; `ignore` marks columns to skip (growth rates, rankings)
 COLUMN_ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note", "ignore")
+# the words for a role's column where a form's definition gives none (`Form.role_labels`)
+ROLE_LABELS = {
+    "seq": "序号",
+    "code": "代码",
+    "name": "名称",
+    "unit": "计量单位",
+    "target": "目标",
+    "value": "本期数",
+    "last_year": "上年同期",
+    "note": "备注",
+}
 
 
 _FOLD_NOISE = re.compile(r"[\s:：()\[\]【】]+")
@@ -200,6 +211,11 @@ class Form:
     suites: tuple[str, ...] = ()  # Great Expectations suites (paths or globs under the configuration folder)
     title: str = ""  # the consolidated workbook's title, after the region and period: 技术合同认定登记汇总表
     workbook: str = "{short_name}汇总_{region_name}_{period}.xlsx"  # its file name
+
+    @property
+    def role_labels(self) -> dict[str, str]:
+        """Each column role's words: the form's own (`column_labels`), else the usual ones."""
+        return {**ROLE_LABELS, **self.column_labels}
 
     def period_dir(self, region: str, period: str) -> str:
         """The folder (under outputs/) of a region's outputs of one period."""

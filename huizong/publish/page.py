@@ -91,7 +91,7 @@ def write_report(view: RegionPeriod, layout: Layout) -> Path:
         )
     current = {s.submission["id"] for s in view.statuses if s.submission}
     fields = {f.code: f.name for f in form.list.fields} if form is not None and form.list is not None else {}
-    column_words = form.column_labels if form is not None else {}
+    column_words = form.role_labels if form is not None else {}
     subs_by_id = {s["id"]: s for s in view.submissions}
     issues = [
         {

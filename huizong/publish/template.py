@@ -174,12 +174,12 @@ def _validation(f: ListField) -> DataValidation | None:
 
 
 def _notes(ws: Worksheet, period: Period, form: Form) -> None:
-    col = form.column_labels
+    col = form.role_labels
     lines = [
         "填报说明",
         f"1. 报告期为 {period.zh}；流量指标填写 1 月 1 日起的累计数，存量指标填写期末数。",
-        f"2. 请按“{col.get('unit', '计量单位')}”列的单位填写数值，只填数字；确需使用其他单位时，请同时修改该行{col.get('unit', '计量单位')}。",
-        f"3. 不掌握的数据请留空并在“{col.get('note', '备注')}”中说明，不要填写“约”“多”“余”等约数。",
+        f"2. 请按“{col['unit']}”列的单位填写数值，只填数字；确需使用其他单位时，请同时修改该行{col['unit']}。",
+        f"3. 不掌握的数据请留空并在“{col['note']}”中说明，不要填写“约”“多”“余”等约数。",
     ]
     if form.list is not None:
         codes = "、".join(f.name for f in form.list.fields if f.type == "uscc")

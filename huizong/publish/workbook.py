@@ -247,21 +247,10 @@ def write_consolidated(view: RegionPeriod, config: FormConfig, path: Path) -> No
     book.close()
 
 
-LIST_LABELS = {
-    "seq": "序号",
-    "code": "代码",
-    "name": "名称",
-    "unit": "计量单位",
-    "target": "目标",
-    "value": "本期数",
-    "last_year": "上年同期",
-}
-
-
 def labels(config: FormConfig) -> dict[str, str]:
     """The words for an indicator table's columns, from the form's definition (a list form's numbers
     have no table of their own: generic words)."""
-    return {**LIST_LABELS, **config.form.column_labels}
+    return config.form.role_labels
 
 
 def _summary(book: Book, view: RegionPeriod, config: FormConfig, head: str, sub: str, basis: str | None = None) -> None:
@@ -646,7 +635,7 @@ def _revisions(book: Book, view: RegionPeriod, config: FormConfig) -> None:
                 new.get("county_code"),
                 r["indicator"],
                 ind.name if ind else "",
-                config.form.column_labels.get(r["column"], "本期数"),
+                config.form.role_labels.get(r["column"], r["column"]),
                 r["old"],
                 r["new"],
                 r["cell"],
@@ -668,7 +657,7 @@ def _provenance(book: Book, view: RegionPeriod, config: FormConfig) -> None:
             names.get(f["county_code"]),
             f["indicator"],
             config.catalog[f["indicator"]].name if f["indicator"] in config.catalog.by_code else "",
-            config.form.column_labels.get(f["column"], "本期数"),
+            config.form.role_labels.get(f["column"], f["column"]),
             f["number"],
             f["raw"],
             f["unit_written"],

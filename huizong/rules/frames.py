@@ -79,7 +79,7 @@ def returns_frame(returns: list[Return], config: Config, history: object = None)
 
 def facts_frame(returns: list[Return], config: FormConfig, history: object = None) -> Frame:
     cat = config.catalog
-    labels = config.form.column_labels
+    labels = config.form.role_labels
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in returns:

@@ -138,7 +138,7 @@ def last_year_frame(returns: list[Return], config: FormConfig, history: History)
     """上年同期 as written against what the county reported for that period last year."""
     rules = config.rules.history
     rel, absolute = rules.last_year_relative_tolerance, rules.last_year_absolute_tolerance
-    value_label = config.form.column_labels.get("value", "本期数")
+    value_label = config.form.role_labels["value"]
     rows: list[dict[str, Any]] = []
     ctx: list[dict[str, Any]] = []
     for ret in _identified(returns):

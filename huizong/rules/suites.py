@@ -402,10 +402,10 @@ def _value_set_parameters(spec: dict[str, Any]) -> dict[str, set[str]]:
 def _words(config: FormConfig) -> dict[str, str]:
     """The form's own words for messages: its column labels and its name."""
     form = config.form
-    labels = form.column_labels
+    labels = form.role_labels
     return {
-        "value_label": labels.get("value", "本期数"),
-        "last_label": labels.get("last_year", "上年同期"),
+        "value_label": labels["value"],
+        "last_label": labels["last_year"],
         "form": form.short_name,
     }
 
