@@ -80,6 +80,16 @@ def _listing() -> list[tuple[str, int, int]]:
 
 
 @pytest.fixture(autouse=True)
+def _no_publisher_left():  # type: ignore[no-untyped-def]
+    """The desk apps a test made leave no publisher process behind (an app driven without its
+    lifespan never stops its own)."""
+    yield
+    from huizong.desk.publisher import stop_all
+
+    stop_all()
+
+
+@pytest.fixture(autouse=True)
 def _repository_untouched():  # type: ignore[no-untyped-def]
     """Fails the test that touched the repository's inputs/, outputs/ or store/."""
     before = _listing()

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from typing import IO, Any
 
 from huizong.catalog import Config
@@ -25,12 +26,16 @@ class PublisherDied(Exception):
     "The publisher process ended or failed"
 
 
+_LIVE: weakref.WeakSet[Publisher] = weakref.WeakSet()  # every publisher of this process (`stop_all`)
+
+
 class Publisher:
     def __init__(self, settings: Settings, config: Config) -> None:
         self._args = pickle.dumps((settings, config))
         self._proc: subprocess.Popen[bytes] | None = None
         self._err: IO[bytes] | None = None
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
@@ -87,6 +92,13 @@ class Publisher:
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
+
+
+def stop_all(timeout: float = 5) -> None:
+    """Stop the publisher process of every desk app this process made (one whose lifespan never
+    ran, such as an app a test drives without it, would keep its child until the process ends)."""
+    for publisher in list(_LIVE):
+        publisher.stop(timeout)
 
 
 def _serve() -> None:
