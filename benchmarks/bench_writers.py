@@ -461,23 +461,36 @@ def check_openpyxl_sheet(path: Path, n_rows: int, t: Tally) -> None:
 def check_calamine(path: Path, rows: Sequence[Row]) -> Tally:
     from python_calamine import CalamineWorkbook
 
-    t = Tally()
     data = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(SHEET).to_python(skip_empty_area=False)
-    if [str(x) for x in data[0]] != HEADERS:
-        t.fail("header", short(data[0]))
-    if len(data) != len(rows) + 1:
-        t.fail("row count", f"{len(data):,} rows read, {len(rows) + 1:,} written")
-    for r, (src, got) in enumerate(zip(rows, data[1:], strict=False), start=1):
+
+    def same(c: int, v: object, g: object) -> tuple[bool, object]:
+        if v is None:
+            return g == "", v
+        if isinstance(v, str):
+            return g == v, v
+        return isinstance(g, int | float) and not isinstance(g, bool) and g == float(v), v  # type: ignore[arg-type]
+
+    return compare(Tally(), data, rows, same)
+
+
+def compare(
+    t: Tally,
+    read: Sequence[Sequence[object]],
+    rows: Sequence[Row],
+    same: Callable[[int, object, object], tuple[bool, object]],
+) -> Tally:
+    """The header and every cell read back (`read`, header first) against the rows written;
+    `same(column, written, read)` says whether a cell came back, and what was looked for."""
+    if [str(x) for x in read[0]] != HEADERS:
+        t.fail("header", short(read[0]))
+    if len(read) != len(rows) + 1:
+        t.fail("row count", f"{len(read):,} rows read, {len(rows) + 1:,} written")
+    for r, (src, got) in enumerate(zip(rows, read[1:], strict=False), start=1):
         for c, v in enumerate(src):
             g = got[c] if c < len(got) else ""
-            if v is None:
-                ok = g == ""
-            elif isinstance(v, str):
-                ok = g == v
-            else:
-                ok = isinstance(g, int | float) and not isinstance(g, bool) and g == float(v)  # type: ignore[arg-type]
+            ok, want = same(c, v, g)
             if not ok:
-                t.fail("values", f"{cell_name(r, c)} {short(v)} → {short(g)}")
+                t.fail("values", f"{cell_name(r, c)} {short(want)} → {short(g)}")
     return t
 
 
@@ -508,24 +521,19 @@ def check_libreoffice(exe: str, path: Path, rows: Sequence[Row], work: Path) -> 
         return t
     with open(csv_path, newline="", encoding="utf-8") as f:
         got_rows = list(csv.reader(f))
-    if got_rows[0] != HEADERS:
-        t.fail("header", short(got_rows[0]))
-    if len(got_rows) != len(rows) + 1:
-        t.fail("row count", f"{len(got_rows):,} rows read, {len(rows) + 1:,} written")
-    for r, (src, got) in enumerate(zip(rows, got_rows[1:], strict=False), start=1):
-        for c, v in enumerate(src):
-            g = got[c] if c < len(got) else ""
-            if v is None:
-                want = ""
-            elif isinstance(v, str):
-                want = v
-            elif c in DECIMAL_COLS:
-                want = f"{v:,.2f}"
-            else:
-                want = str(v)
-            if g != want:
-                t.fail("values", f"{cell_name(r, c)} {short(want)} → {short(g)}")
-    return t
+
+    def same(c: int, v: object, g: object) -> tuple[bool, object]:
+        if v is None:
+            want = ""
+        elif isinstance(v, str):
+            want = v
+        elif c in DECIMAL_COLS:
+            want = f"{v:,.2f}"
+        else:
+            want = str(v)
+        return g == want, want
+
+    return compare(t, got_rows, rows, same)
 
 
 # ---------------------------------------------------------------------------- the run
