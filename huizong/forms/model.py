@@ -212,7 +212,7 @@ class Form:
     title: str = ""  # the consolidated workbook's title, after the region and period: 技术合同认定登记汇总表
     workbook: str = "{short_name}汇总_{region_name}_{period}.xlsx"  # its file name
 
-    @property
+    @cached_property
     def role_labels(self) -> dict[str, str]:
         """Each column role's words: the form's own (`column_labels`), else the usual ones."""
         return {**ROLE_LABELS, **self.column_labels}

@@ -226,7 +226,7 @@ def _record(
     run_id: int,
     by_id: dict[int, Decision],
     current: set[Key],
-    seen: dict[Sighting, str] | None = None,
+    seen: dict[Sighting, str],
 ) -> None:
     """One file's ledger row, and for an accepted return its facts, records and the
     return it supersedes (where `current`, the keys with an accepted return, says there is one);
@@ -239,7 +239,7 @@ def _record(
         "sha256": f.sha256,
         "name_bytes": f.raw or None,
         "size": f.size,
-        "received_at": _received(conn, f, seen),
+        "received_at": _received(f, seen),
         "format": ret.format if ret else None,
         "county_code": ret.county_code if ret else None,
         "period": ret.period.token if ret and ret.period else None,
@@ -302,22 +302,13 @@ def _sightings(conn: Any, group: list[Decision]) -> dict[Sighting, str]:
     return found
 
 
-def _received(conn: Any, f: Inbound, seen: dict[Sighting, str] | None = None) -> str:
+def _received(f: Inbound, seen: dict[Sighting, str]) -> str:
     """When the file was received: when it landed (its inode change time), or when a run first saw
     it if that was earlier by the run's clock (a replay's, or a night whose run was killed).
-    `seen`: the sightings of the file's group (`_sightings`); None: looked up here."""
+    `seen`: the sightings of the file's batch (`_sightings`), forgotten once it is recorded."""
     at = received(f.landed_ns)
-    if f.identity is None:
-        return at
-    if seen is not None:  # the caller forgets the group's sightings (`_forget_sightings`)
-        first = seen.get((f.rel, f.size, f.identity[3]))
-        return at if first is None else min(at, first, key=dt.datetime.fromisoformat)
-    key = (st.sightings.c.inbox_path == f.rel, st.sightings.c.size == f.size, st.sightings.c.mtime_ns == f.identity[3])
-    row = conn.execute(st.sa.select(st.sightings.c.seen_at).where(*key)).first()
-    if row is None:
-        return at
-    conn.execute(st.sa.delete(st.sightings).where(*key))  # received: the sighting has done its work
-    return min(at, str(row[0]), key=dt.datetime.fromisoformat)
+    first = seen.get((f.rel, f.size, f.identity[3])) if f.identity is not None else None
+    return at if first is None else min(at, first, key=dt.datetime.fromisoformat)
 
 
 def _forget_sightings(conn: Any, keys: list[Sighting]) -> None:

@@ -1,7 +1,7 @@
 """The body of a large plain table, written as the sheet XML xlsxwriter itself writes, about ten
 times faster (its per-cell bookkeeping, not the XML, is what a 5-million-cell national run paid for).
 
-Only for an xlsxwriter worksheet in `constant_memory` mode (rows streamed to a temporary file) and
+Only for an xlsxwriter worksheet in `constant_memory` mode (rows streamed out as written) and
 rows of plain values: text, numbers, booleans and blanks, a text style per column and a number
 style per column or per row (the totals sheet gives each indicator its own). Each cell is the
 element xlsxwriter writes for `write_string`/`write_number`/`write_boolean`/`write_blank` with
@@ -35,7 +35,7 @@ _EDGE_SPACE = re.compile(r"^\s|\s$")
 
 
 def supported(ws: Worksheet) -> bool:
-    """Rows go straight to the worksheet's temporary file, and a row element needs no attributes."""
+    """Rows go straight to the worksheet's row stream, and a row element needs no attributes."""
     return bool(
         ws.constant_memory
         and not ws.row_data_fh_closed

@@ -37,7 +37,7 @@ from huizong.publish.view import STATUS_ZH, RegionPeriod
 from huizong.read.periods import parse_token
 
 OPTIONS = {
-    "constant_memory": True,  # rows go to disk as written, strings inline: every sheet is written top to bottom
+    "constant_memory": True,  # rows go out as written, strings inline: every sheet is written top to bottom
     "strings_to_numbers": False,  # what a county wrote as text stays text
     "strings_to_formulas": False,
     "strings_to_urls": False,
@@ -87,7 +87,7 @@ class Book:
         # the package's parts (workbook, styles, charts, each sheet's XML) assembled in memory and
         # zipped from there, not as a dozen temporary files each: creating and removing files was
         # a quarter of a national run's publishing. Set after construction, since xlsxwriter turns
-        # constant_memory off when asked for both: the rows still stream to one file per sheet.
+        # constant_memory off when asked for both (each sheet's rows stream on: `_RowsInMemory`).
         self.wb.in_memory = True
         self._formats: dict[tuple[str, bool, str], Format] = {}
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
@@ -247,12 +247,6 @@ def write_consolidated(view: RegionPeriod, config: FormConfig, path: Path) -> No
     book.close()
 
 
-def labels(config: FormConfig) -> dict[str, str]:
-    """The words for an indicator table's columns, from the form's definition (a list form's numbers
-    have no table of their own: generic words)."""
-    return config.form.role_labels
-
-
 def _summary(book: Book, view: RegionPeriod, config: FormConfig, head: str, sub: str, basis: str | None = None) -> None:
     ws = book.sheet("汇总")
     top = _title(book, ws, head, sub)
@@ -279,7 +273,7 @@ def _summary(book: Book, view: RegionPeriod, config: FormConfig, head: str, sub:
         )
         fmt = number_format(ind)
         per_row.append({6: fmt, 7: fmt, 8: fmt})
-    w = labels(config)
+    w = config.form.role_labels
     headers = [
         w["seq"],
         w["code"],
@@ -326,7 +320,7 @@ def _matrix(
     """Indicators down, `columns` across, the region's total last (filled)."""
     ws = book.sheet(name)
     top = _title(book, ws, head, sub)
-    w = labels(config)
+    w = config.form.role_labels
     headers = [w["code"], w["name"], w["unit"], *columns, f"{view.region.name}合计"]
     rows: list[list[object]] = [
         [t.code, t.name, t.unit, *vals, t.value] for t, vals in zip(view.totals, values, strict=True)
@@ -497,7 +491,7 @@ def _ranking(book: Book, view: RegionPeriod, config: FormConfig) -> None:
         book,
         ws,
         f"{view.region.name}{parse_token(view.period).zh}重点指标通报排名",
-        f"按{labels(config)['value']}从高到低排名",
+        f"按{config.form.role_labels['value']}从高到低排名",
     )
     cols: dict[str, dict[str, dict[str, float]]] = {}
     for f in view.facts:
@@ -524,7 +518,7 @@ def _ranking(book: Book, view: RegionPeriod, config: FormConfig) -> None:
             completion = round(v / target * 100, 2) if target else None
             yoy = round((v / last - 1) * 100, 2) if last else None
             rows.append([ind.name, ind.unit, rank, names.get(county, county), v, completion, yoy])
-    w = labels(config)
+    w = config.form.role_labels
     headers = ["指标", w["unit"], "名次", "县区", w["value"], "目标完成率(%)", "同比增长(%)"]
     table(book, ws, top, headers, rows, {5: AMOUNT, 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
 
@@ -643,7 +637,7 @@ def _revisions(book: Book, view: RegionPeriod, config: FormConfig) -> None:
                 new.get("file"),
             ]
         )
-    w = labels(config)
+    w = config.form.role_labels
     headers = ["区划代码", w["code"], w["name"], "栏目", "原数值", "更正后", "单元格", "原报表", "更正报表"]
     table(book, ws, top, headers, rows, {5: "#,##0.####", 6: "#,##0.####"}, [10, 9, 30, 10, 14, 14, 8, 30, 30])
 
@@ -668,7 +662,7 @@ def _provenance(book: Book, view: RegionPeriod, config: FormConfig) -> None:
         ]
         for f in view.facts
     ]
-    w = labels(config)
+    w = config.form.role_labels
     headers = [
         "县区",
         w["code"],
