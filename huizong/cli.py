@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import os
 import shutil
 import subprocess
@@ -1114,6 +1115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         code, message = found
         print(f"huizong: {message}", file=sys.stderr)
+    gc.freeze()  # the interpreter's last collections walk every object left (0.6 s once GX is loaded): skipped
     sys.exit(code)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -87,6 +88,14 @@ def _no_publisher_left():  # type: ignore[no-untyped-def]
     from huizong.desk.publisher import stop_all
 
     stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _collector_not_frozen():  # type: ignore[no-untyped-def]
+    """`huizong.cli.main` ends its process and freezes the collector's objects first; a test calls
+    it in this process, which goes on: what it froze is handed back to the collector."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

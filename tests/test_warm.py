@@ -109,3 +109,17 @@ def test_great_expectations_is_imported_without_scipy_stats_and_altair_which_wor
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["[]", "0.5108", "0.5", "Chart", "0.0"]
+
+
+def test_great_expectations_is_imported_without_the_collector_and_then_set_aside():
+    code = (
+        "import gc; from huizong.rules.gximport import import_gx;"
+        "before = gc.get_freeze_count(); import_gx();"
+        "print(before, gc.get_freeze_count() > 200_000, gc.isenabled());"
+        "gc.unfreeze(); import_gx(); print(gc.get_freeze_count())"  # once only: a second call freezes nothing
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "True", "True", "0"]
+    code = "import gc; gc.disable(); from huizong.rules.gximport import import_gx; import_gx(); print(gc.get_freeze_count(), gc.isenabled())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "False"]  # a process that manages its collector itself is left to it

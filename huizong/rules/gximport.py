@@ -11,6 +11,7 @@ naming the module reads its `__spec__`, which loads it.)
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import sys
@@ -56,11 +57,25 @@ def _defer(name: str) -> None:
 
 
 def import_gx() -> types.ModuleType:
-    """`great_expectations`, imported with the libraries of `DEFERRED` deferred."""
-    if "great_expectations" not in sys.modules:
-        with _lock:
+    """`great_expectations`, imported with the libraries of `DEFERRED` deferred.
+
+    GX's import makes some 230,000 objects the cyclic collector tracks, all living as long as the
+    process. The collector would walk them again and again while they are made (four full passes,
+    about 0.25 s of a fresh `huizong run`) and in every full pass after; so it waits for the import,
+    and `gc.freeze` then sets what is alive aside for good (garbage left meanwhile is collected by
+    the next pass, as usual)."""
+    with _lock:
+        if "great_expectations" not in sys.modules:
             for name in DEFERRED:
                 _defer(name)
+            was = gc.isenabled()
+            gc.disable()
+            try:
+                import great_expectations
+            finally:
+                if was:
+                    gc.freeze()
+                    gc.enable()
     import great_expectations
 
     return great_expectations
