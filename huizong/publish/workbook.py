@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
@@ -493,34 +494,50 @@ def _ranking(book: Book, view: RegionPeriod, config: FormConfig) -> None:
         f"{view.region.name}{parse_token(view.period).zh}重点指标通报排名",
         f"按{config.form.role_labels['value']}从高到低排名",
     )
-    cols: dict[str, dict[str, dict[str, float]]] = {}
-    for f in view.facts:
-        if f["number"] is not None:
-            cols.setdefault(f["column"], {}).setdefault(f["indicator"], {})[f["county_code"]] = f["number"]
+    values = view.values  # the view's one index of its facts: column -> indicator -> county -> number
     names = {c.code: c.name for c in view.counties}
-    rows = []
+    rows: list[list[object]] = []
 
-    def recomputed(ind: Indicator, column: str) -> dict[str, float]:
+    def reported(code: str, column: str) -> Mapping[str, float]:
+        return values[column].get(code, {}) if column in values else {}
+
+    def recomputed(ind: Indicator, column: str) -> Mapping[str, float]:
         """A ratio from its parts, as 汇总 makes it (never the county's own ratio); else as reported."""
         if not ind.is_ratio:
-            return cols.get(column, {}).get(ind.code, {})
-        num = cols.get(column, {}).get(ind.numerator or "", {})
-        den = cols.get(column, {}).get(ind.denominator or "", {})
-        return {c: float(ind.multiplier or 1) * num[c] / den[c] for c in num if den.get(c)}
+            return reported(ind.code, column)
+        num, den = reported(ind.numerator or "", column), reported(ind.denominator or "", column)
+        m = float(ind.multiplier or 1)
+        return {c: m * num[c] / den[c] for c in num if den.get(c)}
 
     for ind in (i for i in config.catalog if i.key):
         vals = recomputed(ind, "value")
+        if not vals:
+            continue
+        counties = list(vals)
+        n = len(counties)
+        v = np.fromiter(vals.values(), float, n)
         targets, lasts = recomputed(ind, "target"), recomputed(ind, "last_year")
-        ranked = sorted(vals.items(), key=lambda kv: -kv[1])
-        for rank, (county, v) in enumerate(ranked, start=1):
-            target = targets.get(county)
-            last = lasts.get(county)
-            completion = round(v / target * 100, 2) if target else None
-            yoy = round((v / last - 1) * 100, 2) if last else None
-            rows.append([ind.name, ind.unit, rank, names.get(county, county), v, completion, yoy])
+        t = np.fromiter((targets.get(c, 0.0) for c in counties), float, n)
+        last = np.fromiter((lasts.get(c, 0.0) for c in counties), float, n)
+        order = np.argsort(-v, kind="stable")  # highest first; a tie keeps the order the facts came in
+        v, t, last = v[order], t[order], last[order]
+        # no target or last year: no rate (NaN here, None in the sheet)
+        completion = np.divide(v, t, out=np.full(n, np.nan), where=t != 0) * 100
+        yoy = (np.divide(v, last, out=np.full(n, np.nan), where=last != 0) - 1) * 100
+        # Python's round, which rounds the float's exact value (numpy's scales by 100 first)
+        rows += [
+            [ind.name, ind.unit, rank, names.get(counties[k], counties[k]), x, _round2(cp), _round2(y)]
+            for rank, (k, x, cp, y) in enumerate(
+                zip(order.tolist(), v.tolist(), completion.tolist(), yoy.tolist(), strict=True), start=1
+            )
+        ]
     w = config.form.role_labels
     headers = ["指标", w["unit"], "名次", "县区", w["value"], "目标完成率(%)", "同比增长(%)"]
     table(book, ws, top, headers, rows, {5: AMOUNT, 6: PCT, 7: PCT}, [34, 10, 6, 18, 14, 13, 12])
+
+
+def _round2(x: float) -> float | None:
+    return None if x != x else round(x, 2)  # NaN: no rate
 
 
 def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
@@ -529,13 +546,11 @@ def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     ws = book.sheet(name)
     _title(book, ws, "重点指标分县区图表")
     keys = [i for i in config.catalog if i.key and not i.is_ratio]
-    values: dict[tuple[str, str], float] = {}
-    targets: dict[tuple[str, str], float] = {}
-    for f in view.facts:
-        if f["number"] is not None and f["column"] in ("value", "target"):
-            (values if f["column"] == "value" else targets)[(f["indicator"], f["county_code"])] = f["number"]
+    index = view.values
+    values = {k.code: index["value"].get(k.code, {}) if "value" in index else {} for k in keys}
+    targets = {k.code: index["target"].get(k.code, {}) if "target" in index else {} for k in keys}
     top = 4
-    rows = [[c.name, *[values.get((k.code, c.code)) for k in keys]] for c in view.counties]
+    rows = [[c.name, *[values[k.code].get(c.code) for k in keys]] for c in view.counties]
     widths = [18, *[14] * len(keys)]
     table(book, ws, top, ["县区", *[f"{k.name}（{k.unit}）" for k in keys]], rows, None, widths, print_titles=False)
     comp_top = top + len(rows) + 3
@@ -543,7 +558,7 @@ def _charts(book: Book, view: RegionPeriod, config: FormConfig) -> None:
     for c in view.counties:
         row: list[object] = [c.name]
         for k in keys:
-            v, t = values.get((k.code, c.code)), targets.get((k.code, c.code))
+            v, t = values[k.code].get(c.code), targets[k.code].get(c.code)
             row.append(round(v / t * 100, 2) if v is not None and t else None)
         comp_rows.append(row)
     table(
