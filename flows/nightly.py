@@ -7,10 +7,13 @@ Settings resolve as everywhere else: flow parameters, then the environment, then
 
 With a Dask scheduler (`--dask tcp://host:8786`, `HUIZONG_DASK`) the reading tasks and, for many
 regions (a province, the nation), the publishing tasks run on that cluster through prefect-dask
-(`flow_for`); committing stays in the flow's process, next to the ledger. A Dask worker reads the
-run's staged copies by their absolute paths and writes outputs by theirs, so the store folder, the
-configuration folder and outputs/ must be mounted at the same paths on the cluster's machines,
-and the ledger's URL must reach its database from them (PostgreSQL, or SQLite on that mount).
+(`flow_for`); committing stays in the flow's process, next to the ledger, and so does writing
+outputs/: a worker makes a region's files and sends their bytes back, and the flow puts each in
+place. A Dask worker reads the run's staged copies by their absolute paths, and reads outputs/ (a
+region's previous validation page, which feedback workbooks exist) by its path, so the store
+folder, the configuration folder and outputs/ must be mounted at the same paths on the cluster's
+machines (outputs/ may be read-only there), and the ledger's URL must reach its database from them
+(PostgreSQL, or SQLite on that mount).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from huizong.catalog import Config
 from huizong.ledger.decisions import Inbound
 from huizong.ledger.published import Written
 from huizong.publish import parallel
-from huizong.publish.region import Done, Job
+from huizong.publish.region import Job
 from huizong.read.model import Return
 from huizong.settings import Settings
 
@@ -48,8 +51,8 @@ def read_chunk(files: list[Inbound], config_dir: Path, region: str) -> list[Retu
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
 def publish_group(
     db_url: str, config_dir: Path, outputs: Path, group: list[Job], known: dict[Job, Written]
-) -> list[Done]:
-    return parallel.publish_group(db_url, config_dir, outputs, group, known)
+) -> parallel.Made:
+    return parallel.make_group(db_url, config_dir, outputs, group, known)
 
 
 class PrefectExecutor(pipeline.Executor):
@@ -66,9 +69,9 @@ class PrefectExecutor(pipeline.Executor):
 
     def publish(
         self, groups: list[list[Job]], known: list[dict[Job, Written]], db_url: str, config_dir: Path, outputs: Path
-    ) -> list[list[Done]]:
-        """Each group of regions one task on the cluster (`parallel.publish_group`): its workers read
-        the views from the ledger and write the outputs into outputs/, as the publishers here do."""
+    ) -> list[parallel.Made]:
+        """Each group of regions one task on the cluster (`parallel.make_group`): its workers read
+        the views from the ledger and make the outputs' files, which this process puts in place."""
         futures = publish_group.map(unmapped(db_url), unmapped(config_dir), unmapped(outputs), groups, known)
         return [fut.result() for fut in futures]
 

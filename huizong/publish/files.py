@@ -9,7 +9,10 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from huizong.numbers import exact
@@ -42,7 +45,43 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # outputs are read by colleagues on a shared folder: not mkstemp's 0600
 
 
+@dataclass
+class _Kept:
+    folder: Path  # where each file is made, outside outputs/
+    files: dict[Path, bytes] = field(default_factory=dict)
+
+
+_KEEPING: ContextVar[_Kept | None] = ContextVar("huizong_keeping", default=None)
+
+
+@contextmanager
+def kept() -> Iterator[dict[Path, bytes]]:
+    """Within it, `write_atomic` puts nothing in place: each file is made whole in a temporary
+    folder and its bytes are kept, by the path it was meant for. A publisher on a cluster's worker
+    makes its regions' files so, and the flow's process places them (`place`): one process writes
+    outputs/, and a task that outlives a killed run never writes there after it."""
+    with tempfile.TemporaryDirectory(prefix="huizong-kept-") as folder:
+        keeping = _Kept(Path(folder))
+        token = _KEEPING.set(keeping)
+        try:
+            yield keeping.files
+        finally:
+            _KEEPING.reset(token)
+
+
+def place(path: Path, data: bytes) -> Path:
+    """A file made elsewhere (`kept`), put in place as `write_atomic` puts every file."""
+    return write_atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    keeping = _KEEPING.get()
+    if keeping is not None:
+        made = keeping.folder / f"{len(keeping.files)}.tmp"
+        write(made)
+        keeping.files[path] = made.read_bytes()
+        made.unlink()
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # the writer's pid in the name: a sweep removes only what a dead process left (`pipeline.sweep`)
     fd, tmp = tempfile.mkstemp(prefix=f".huizong.{os.getpid()}.", suffix=".tmp", dir=path.parent)

@@ -15,7 +15,7 @@ from huizong.forms.model import Form
 from huizong.ledger import published
 from huizong.ledger import store as st
 from huizong.publish.csvs import SUBMISSION_COLUMNS, write_reporting_csv, write_submissions
-from huizong.publish.files import write_atomic
+from huizong.publish.files import place, write_atomic
 from huizong.publish.layout import Layout
 from huizong.publish.page import write_index
 from huizong.publish.parallel import Spread, publish_in_processes, share_out
@@ -118,7 +118,10 @@ def publish(
             Path(settings.config).resolve(),
             settings.outputs.resolve(),
         )
-        by_job = {d[0]: d for result in results for d in result}
+        for _, made in results:  # made on the workers, put in place here: this process alone writes outputs/
+            for rel, data in made:
+                place(layout.outputs / rel, data)
+        by_job = {d[0]: d for result, _ in results for d in result}
         done = [by_job[j] for j in jobs]
     elif len(jobs) < PARALLEL_FROM or workers < 2:
         done = publish_regions(store, config, layout, jobs, known)

@@ -21,6 +21,7 @@ from typing import Any
 
 from huizong.catalog import Config
 from huizong.ledger.published import Written
+from huizong.publish.files import kept
 from huizong.publish.region import Done, Job
 
 
@@ -90,8 +91,12 @@ def publish_in_processes(
     return [done[job] for job in jobs]
 
 
-Spread = Callable[[list[list[Job]], list[dict[Job, Written]], str, Path, Path], list[list[Done]]]
-"""Runs `publish_group` on each group of jobs elsewhere (a Dask cluster's workers, as Prefect tasks)
+Made = tuple[list[Done], list[tuple[str, bytes]]]
+"""A group's result made elsewhere (`make_group`): each job's paths and digest, and the bytes of
+each file by its path under outputs/, for this process to put in place."""
+
+Spread = Callable[[list[list[Job]], list[dict[Job, Written]], str, Path, Path], list[Made]]
+"""Runs `make_group` on each group of jobs elsewhere (a Dask cluster's workers, as Prefect tasks)
 and returns each group's result: (groups, what each group's outputs were written from, the ledger's
 URL, the configuration folder, outputs/)."""
 
@@ -113,6 +118,16 @@ def publish_group(
         return publish_regions(store, cfg, Layout(Path(outputs)), list(group), known)
     finally:
         store.engine.dispose()
+
+
+def make_group(db_url: str, config: Config | Path, outputs: Path, group: list[Job], known: dict[Job, Written]) -> Made:
+    """`publish_group`, its files made but not put in place (`files.kept`): what a cluster's worker
+    does, so that the flow's process alone writes outputs/ (`outputs.publish` places them, each as
+    atomically as every file). The worker reads the ledger, the configuration folder and outputs/
+    (the previous validation page, which feedback workbooks exist) and writes nothing there."""
+    with kept() as made:
+        done = publish_group(db_url, config, outputs, group, known)
+    return done, [(path.relative_to(outputs).as_posix(), data) for path, data in made.items()]
 
 
 def _serve() -> None:
