@@ -45,13 +45,56 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # outputs are read by colleagues on a shared folder: not mkstemp's 0600
 
 
+class _Held:
+    """How `write_atomic` writes within `kept` or `finished`: made, but not put in place."""
+
+    def write(self, path: Path, write: Callable[[Path], object]) -> Path:
+        raise NotImplementedError
+
+
 @dataclass
-class _Kept:
+class _Kept(_Held):
     folder: Path  # where each file is made, outside outputs/
     files: dict[Path, bytes] = field(default_factory=dict)
 
+    def write(self, path: Path, write: Callable[[Path], object]) -> Path:
+        made = self.folder / f"{len(self.files)}.tmp"
+        write(made)
+        self.files[path] = made.read_bytes()
+        made.unlink()
+        return path
 
-_KEEPING: ContextVar[_Kept | None] = ContextVar("huizong_keeping", default=None)
+
+@dataclass
+class _Finished(_Held):
+    owner: int  # the process that puts the files in place
+    left: list[tuple[Path, Path]] = field(default_factory=list)  # (temporary, target)
+
+    def write(self, path: Path, write: Callable[[Path], object]) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".huizong.{self.owner}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            write(tmp)
+            os.chmod(tmp, FILE_MODE)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        self.left.append((tmp, path))
+        return path
+
+
+_HELD: ContextVar[_Held | None] = ContextVar("huizong_held", default=None)
+
+
+@contextmanager
+def _holding(held: _Held) -> Iterator[None]:
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
 
 
 @contextmanager
@@ -61,12 +104,35 @@ def kept() -> Iterator[dict[Path, bytes]]:
     makes its regions' files so, and the flow's process places them (`place`): one process writes
     outputs/, and a task that outlives a killed run never writes there after it."""
     with tempfile.TemporaryDirectory(prefix="huizong-kept-") as folder:
-        keeping = _Kept(Path(folder))
-        token = _KEEPING.set(keeping)
-        try:
-            yield keeping.files
-        finally:
-            _KEEPING.reset(token)
+        held = _Kept(Path(folder))
+        with _holding(held):
+            yield held.files
+
+
+@contextmanager
+def finished(owner: int) -> Iterator[list[tuple[Path, Path]]]:
+    """Within it, `write_atomic` makes each file whole under a temporary name beside its target and
+    leaves it there: (temporary, target) pairs, for the process `owner` to rename into place
+    (`put_in_place`). The names carry the owner's pid, so that a sweep leaves them while it lives
+    and removes them once it died without placing them. What was made before an exception is
+    removed. A publisher process on this machine works so for the run that started it."""
+    held = _Finished(owner)
+    try:
+        with _holding(held):
+            yield held.left
+    except BaseException:
+        for tmp, _ in held.left:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def put_in_place(left: Iterable[tuple[Path, Path]]) -> list[Path]:
+    """Files made whole by another process (`finished`), renamed into place, in order."""
+    placed = []
+    for tmp, path in left:
+        os.replace(tmp, path)
+        placed.append(path)
+    return placed
 
 
 def place(path: Path, data: bytes) -> Path:
@@ -75,13 +141,9 @@ def place(path: Path, data: bytes) -> Path:
 
 
 def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
-    keeping = _KEEPING.get()
-    if keeping is not None:
-        made = keeping.folder / f"{len(keeping.files)}.tmp"
-        write(made)
-        keeping.files[path] = made.read_bytes()
-        made.unlink()
-        return path
+    held = _HELD.get()
+    if held is not None:
+        return held.write(path, write)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the writer's pid in the name: a sweep removes only what a dead process left (`pipeline.sweep`)
     fd, tmp = tempfile.mkstemp(prefix=f".huizong.{os.getpid()}.", suffix=".tmp", dir=path.parent)

@@ -4,13 +4,17 @@ Writing workbooks is pure Python and takes one core; a national run writes hundr
 (region, period) jobs are shared out by weight (a region's count of counties) among one publisher
 per core; each is a fresh interpreter (`python -m huizong.publish.parallel`: no fork of a
 threaded parent, no re-import of the caller's main module), with its own connection to the
-ledger, and writes its files atomically as everywhere else. A publisher's exception (a full disk)
-is raised again here, as if it had happened in this process.
+ledger. A publisher makes each file whole under a temporary name beside its target and leaves
+the renaming to this process (`files.finished`): the run puts every output in place, as a
+publishing on a cluster's workers does (`make_group`), and a publisher outliving a killed run
+leaves only temporary files, which the next run's sweep removes. A publisher's exception (a full
+disk) is raised again here, as if it had happened in this process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import subprocess
 import sys
@@ -21,7 +25,7 @@ from typing import Any
 
 from huizong.catalog import Config
 from huizong.ledger.published import Written
-from huizong.publish.files import kept
+from huizong.publish.files import finished, kept, put_in_place
 from huizong.publish.region import Done, Job
 
 
@@ -66,7 +70,7 @@ def publish_in_processes(
             )
             assert p.stdin is not None
             mine = {job: (known or {})[job] for job in group if job in (known or {})}
-            p.stdin.write(pickle.dumps((db_url, config, outputs, group, mine)))
+            p.stdin.write(pickle.dumps((db_url, config, outputs, group, mine, os.getpid())))
             p.stdin.close()
             procs.append((p, err_file))
         for p, err_file in procs:
@@ -83,8 +87,12 @@ def publish_in_processes(
                 continue
             if kind == "error":
                 failure = failure or value
-            else:
-                results.append(value)
+            elif failure is not None:  # the run fails: what the others made is not put in place
+                for tmp, _ in value[1]:
+                    Path(tmp).unlink(missing_ok=True)
+            else:  # made whole by the publisher, put in place here, by the run (`files.finished`)
+                put_in_place((Path(tmp), Path(path)) for tmp, path in value[1])
+                results.append(value[0])
     if failure is not None:
         raise failure
     done = {job: (job, [Path(p) for p in paths], written) for group in results for job, paths, written in group}
@@ -131,13 +139,13 @@ def make_group(db_url: str, config: Config | Path, outputs: Path, group: list[Jo
 
 
 def _serve() -> None:
-    db_url, config, outputs, group, known = pickle.loads(sys.stdin.buffer.read())
+    db_url, config, outputs, group, known, owner = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
     try:
-        done = [
-            (job, [str(x) for x in paths], w) for job, paths, w in publish_group(db_url, config, outputs, group, known)
-        ]
-        result: tuple[str, Any] = ("ok", done)
+        with finished(owner) as left:  # the run that started this process puts them in place
+            made = publish_group(db_url, config, outputs, group, known)
+        done = [(job, [str(x) for x in paths], w) for job, paths, w in made]
+        result: tuple[str, Any] = ("ok", (done, [(str(tmp), str(path)) for tmp, path in left]))
     except Exception as e:  # raised again in the parent
         try:
             pickle.dumps(e)
