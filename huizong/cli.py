@@ -886,7 +886,8 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="huizong", description="汇总：县区报表（科技创新主要指标、技术合同登记……）的收集、校验与汇总"
+        prog="huizong",
+        description="汇总：县区报表的收集、校验与汇总（收哪些报表，由 expectations/forms/ 中各报表的定义决定）",
     )
     parser.add_argument("--version", action="version", version=f"huizong {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)

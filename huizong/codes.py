@@ -86,7 +86,7 @@ _CODES = [
     Code(
         "form-not-recognised",
         E,
-        "“{sheet}”表的表头像“{forms}”表，但没有一行能按指标代码或名称认出：这不是“{forms}”表（工作簿中的表：{detail}）",
+        "“{sheet}”表的表头像“{forms}”表，但没有一行能按其指标的代码或名称认出：这不是“{forms}”表（工作簿中的表：{detail}）",
         "Sheet {sheet} has a header like {forms}, but no row names one of its indicators: not this form (sheets: {detail})",
     ),
     Code(

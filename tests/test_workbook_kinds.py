@@ -321,7 +321,7 @@ def test_a_report_whose_sheet_shares_the_forms_name_is_one_refusal(tmp_path: Pat
         ws.append([name, "人", 10])
     wb.save(tmp_path / "卫生.xlsx")
     msg = refused(tmp_path / "卫生.xlsx", "form-not-recognised")
-    assert msg.startswith("“主要指标”表的表头像“主要指标”表，但没有一行能按指标代码或名称认出")
+    assert msg.startswith("“主要指标”表的表头像“主要指标”表，但没有一行能按其指标的代码或名称认出")
 
 
 # the reader's own words never reach a county ---------------------------------------------------------

@@ -263,7 +263,9 @@ class _Checker:
             return
         if scope == "form":
             if not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
-                raise ExprError('form() 的两个参数都应为文字，如 form("key-indicators", "E03")')
+                raise ExprError(
+                    'form() 的两个参数都应为文字：另一张报表的代号和它的一个字段，如 form("报表代号", "字段")'
+                )
             self.forms.append((node.args[0].value, node.args[1].value))  # type: ignore[attr-defined]
             return
         if fn in ("filled", "blank"):

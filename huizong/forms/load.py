@@ -190,7 +190,7 @@ def read_form(folder: Path, config_root: Path) -> Form:
         table_exact = _strings(part.get("header_exact", []), f"{path}: [indicators] header_exact")
     if "projects" in data:
         raise FormError(
-            f"{path}: [projects] 已改为 [list]：项目明细是指标表报表的一张明细表，字段写在 fields.csv，"
+            f"{path}: [projects] 已改为 [list]：明细表是指标表报表的一张附表，字段写在 fields.csv，"
             "与指标的核对写在 rules.csv（见 docs/forms.md §6）"
         )
     list_part = None
@@ -270,9 +270,7 @@ def _column_roles(
     """role = { label = "…", equals = [...], contains = [...] }, tried in the order written; the label
     is how templates and messages name the column (default: its first cue)."""
     if not isinstance(value, dict) or not value:
-        raise FormError(
-            f'{where}：应写出各栏的表头文字，如 value = {{ label = "本期累计", contains = ["本期", "累计"] }}'
-        )
+        raise FormError(f'{where}：应写出各栏的表头文字，如 value = {{ label = "本期数", contains = ["本期"] }}')
     out = []
     labels: dict[str, str] = {}
     for role, cues in value.items():
@@ -395,7 +393,7 @@ def _read_list(folder: Path, part: dict[str, Any], path: Path) -> ListPart:
         raise FormError(f"{path}: [list] key 中的字段重复")
     header = _strings(part.get("header", []), f"{path}: [list] header")
     if not header:
-        raise FormError(f'{path}: [list] header：应列出明细表表头行中必有的文字，如 ["合同登记号"]')
+        raise FormError(f'{path}: [list] header：应列出明细表表头行中必有的文字，如 ["序号", "名称"]')
     min_fields = part.get("min_fields", 3)
     if not isinstance(min_fields, int) or isinstance(min_fields, bool) or not 1 <= min_fields <= len(fields):
         raise FormError(f"{path}: [list] min_fields 应为 1 到 {len(fields)} 之间的整数")

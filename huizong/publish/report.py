@@ -312,7 +312,10 @@ def _where(template: Path, e: Exception) -> str:
         if m := re.search(r"has no attribute '([^']+)'", said):
             token, what = m.group(1), f"没有“{m.group(1)}”这个字段（可用的字段见 docs/报告稿.md）"
         elif m := re.search(r"'([^']+)' is undefined", said):
-            token, what = m.group(1), f"未知字段“{m.group(1)}”（指标用其代码，如 A01；可用的字段见 docs/报告稿.md）"
+            token, what = (
+                m.group(1),
+                f"未知字段“{m.group(1)}”（指标用其在指标目录中的代码；可用的字段见 docs/报告稿.md）",
+            )
         else:
             what = f"未知字段：{said}"
     elif isinstance(e, TemplateSyntaxError):

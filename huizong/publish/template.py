@@ -190,9 +190,7 @@ def _notes(ws: Worksheet, period: Period, form: Form) -> None:
             + (f"；{choices}请从下拉列表选择" if choices else "")
             + "。"
         )
-    lines.append(
-        f"{len(lines)}. 请勿修改表头、{col.get('code', '指标代码')}和{col.get('name', '指标名称')}，勿增删行列。"
-    )
+    lines.append(f"{len(lines)}. 请勿修改表头、{col['code']}和{col['name']}，勿增删行列。")
     for r, text in enumerate(lines, start=1):
         ws.cell(row=r, column=1, value=text).font = TITLE if r == 1 else Font()
     ws.column_dimensions["A"].width = 100
