@@ -3,6 +3,7 @@ consolidated workbook and the validation page; every path from the `Layout`."""
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ def publish_region(
     outputs were last written from) has the view's digest and its files are all in place."""
     form = config.form
     view = gather(store, config, region, period, subs)
+    present = _names(layout.feedback_dir)  # one listing, not a stat per county (the nation has 2,849)
     feedback = sorted(  # the validation page links the feedback workbooks that exist
         str(f.relative_to(layout.outputs))
         for s in view.statuses
@@ -44,7 +46,7 @@ def publish_region(
                 int(s.submission["id"]), str(s.submission.get("inbox_path") or s.submission.get("file") or "")
             )
         ]
-        if f.exists()
+        if f.name in present
     )
     made_from = digest.of_view((view, feedback), config)
     if known is not None and known.digest == made_from and all((layout.outputs / f).exists() for f in known.files):
@@ -73,6 +75,15 @@ def publish_region(
                 )
             )
     return out, Written(made_from, tuple(p.relative_to(layout.outputs).as_posix() for p in out))
+
+
+def _names(folder: Path) -> set[str]:
+    """The names of the files in a folder (none if it does not exist)."""
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for e in entries if e.is_file()}
+    except FileNotFoundError:
+        return set()
 
 
 Done = tuple[Job, list[Path], Written | None]  # a job, the paths it wrote, what they were written from
