@@ -793,10 +793,14 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
 
     from huizong.catalog import CatalogError
     from huizong.forms.load import FormError
-    from huizong.forms.model import ROLE_LABELS
-    from huizong.forms.new import NewFormError, new_form, read_back
+    from huizong.forms.model import VocabularyError, default_labels
     from huizong.read.periods import KIND_ZH
 
+    try:
+        from huizong.forms.new import NewFormError, new_form, read_back
+    except VocabularyError as e:  # the words it guesses with
+        print(f"huizong: {e}", file=sys.stderr)
+        return 2
     if not args.dir:
         print("huizong: forms new 需要空表文件，如 huizong forms new 高企名单.xlsx --id hightech-list", file=sys.stderr)
         return 2
@@ -846,7 +850,8 @@ def _forms_new(args: argparse.Namespace, settings: Settings) -> int:
         listed = "、".join(f"{m.code} {m.name}" + (f"（{m.group}分项）" if m.by else "") for m in made.measures)
         say(f"  汇总数 {len(made.measures)} 个（measures.csv）：{escape(listed)}")
     else:
-        roles = "、".join(f"{ROLE_LABELS.get(r, r)}=“{t}”" for r, _, t in made.roles)
+        labels = default_labels()
+        roles = "、".join(f"{labels.get(r, r)}=“{t}”" for r, _, t in made.roles)
         say(f"  栏目：{escape(roles)}")
         table = Table(title=f"指标 {len(made.indicators)} 个（indicators.csv）", show_lines=False)
         for col in ("行", "代码", "名称", "单位", "整数", "分组"):

@@ -29,7 +29,9 @@ from huizong.forms.model import (
     ListPart,
     Measure,
     Rule,
+    VocabularyError,
     fold,
+    vocabulary,
 )
 from huizong.read.periods import GRAINS, KIND_ZH, KINDS, Period
 
@@ -119,6 +121,10 @@ def form_folders(config_root: Path, extra: Iterable[str] = ()) -> list[Path]:
 def load_forms(config_root: Path, extra: Iterable[str] = ()) -> list[Form]:
     """Every form under `<config>/forms/` and the folders of `[forms] dirs`, in their `order`, then
     by id. Two forms with one id are refused."""
+    try:  # the default column labels every form's templates and messages use
+        vocabulary()
+    except VocabularyError as e:
+        raise FormError(str(e)) from e
     folders = form_folders(config_root, extra)
     if not folders[0].is_dir():
         raise FormError(f"{folders[0]}: 没有报表定义文件夹")

@@ -9,12 +9,14 @@ checks it; the rest of huizong reads only these objects.
 from __future__ import annotations
 
 import re
+import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 from huizong.forms.expr import Expr
 from huizong.read.periods import GRAINS, KIND_ZH, KINDS, Period
@@ -27,17 +29,79 @@ SEVERITIES = ("error", "warning")
 SCOPES = ("row", "return")
 # the roles of an indicator table's columns; `ignore` marks columns to skip (growth rates, rankings)
 COLUMN_ROLES = ("seq", "code", "name", "unit", "target", "value", "last_year", "note", "ignore")
-# the words for a role's column where a form's definition gives none (`Form.role_labels`)
-ROLE_LABELS = {
-    "seq": "序号",
-    "code": "代码",
-    "name": "名称",
-    "unit": "计量单位",
-    "target": "目标",
-    "value": "本期数",
-    "last_year": "上年同期",
-    "note": "备注",
+VOCABULARY = Path(__file__).with_name("vocabulary.toml")
+"""The usual headings, units and row words of a return, none of them any one form's (data, not code):
+the default column labels, and the words `forms new` guesses a blank form with."""
+
+
+class VocabularyError(ValueError):
+    "vocabulary.toml is unreadable or not of its shape; the message is one line naming the key"
+
+
+_WORDS = "words"  # a list of texts
+_SHAPE: dict[str, dict[str, object]] = {
+    "units": {"count": _WORDS, "other": _WORDS},
+    "table": {"signs": _WORDS, "sign_cells": _WORDS, "subtotals": _WORDS, "labels": "labels", "columns": "columns"},
+    "list": {
+        **dict.fromkeys(("ends", "seq", "id_words", "number_words", "not_counts", "ratio_words", "name_like"), _WORDS),
+        "codes": "codes",
+        "count_names": "count_names",
+        "records": "pair",
+        "aliases": "aliases",
+    },
 }
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _texts(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _fits(kind: object, v: object) -> bool:
+    if kind == _WORDS:
+        return _texts(v)
+    if kind == "pair":
+        return _texts(v) and len(v) == 2  # type: ignore[arg-type]
+    if kind == "labels":
+        return isinstance(v, dict) and set(v) == set(COLUMN_ROLES) - {"ignore"} and _texts(list(v.values()))
+    if kind == "columns":
+        return isinstance(v, list) and all(
+            isinstance(c, dict)
+            and c.get("role") in COLUMN_ROLES
+            and isinstance(c.get("label", ""), str)
+            and _texts(c.get("equals", []))
+            and _texts(c.get("contains", []))
+            for c in v
+        )
+    if kind == "codes":
+        return isinstance(v, list) and all(_texts(p) and len(p) == 2 and _IDENTIFIER.match(p[1]) for p in v)
+    if kind == "count_names":
+        return isinstance(v, list) and all(
+            isinstance(p, list) and len(p) == 3 and _texts(p[0]) and _texts(p[1:]) for p in v
+        )
+    if kind == "aliases":
+        return isinstance(v, dict) and all(_texts(a) for a in v.values())
+    return False
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> dict[str, Any]:
+    """vocabulary.toml, read once and checked against its shape (`VocabularyError`)."""
+    try:
+        with VOCABULARY.open("rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise VocabularyError(f"{VOCABULARY}: {e}") from e
+    for part, keys in _SHAPE.items():
+        for key, kind in keys.items():
+            if not _fits(kind, data.get(part, {}).get(key)):
+                raise VocabularyError(f"{VOCABULARY}: [{part}] {key} 缺少或写法不对（见文件中的说明）")
+    return data
+
+
+def default_labels() -> dict[str, str]:
+    """The words for a role's column where a form's definition gives none (`Form.role_labels`)."""
+    return dict(vocabulary()["table"]["labels"])
 
 
 _FOLD_NOISE = re.compile(r"[\s:：()\[\]【】]+")
@@ -215,7 +279,7 @@ class Form:
     @cached_property
     def role_labels(self) -> dict[str, str]:
         """Each column role's words: the form's own (`column_labels`), else the usual ones."""
-        return {**ROLE_LABELS, **self.column_labels}
+        return {**default_labels(), **self.column_labels}
 
     def period_dir(self, region: str, period: str) -> str:
         """The folder (under outputs/) of a region's outputs of one period."""

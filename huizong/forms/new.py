@@ -40,7 +40,7 @@ from huizong.forms.load import (
     load_header_labels,
     read_form,
 )
-from huizong.forms.model import fold
+from huizong.forms.model import fold, vocabulary
 from huizong.limits import Limits
 from huizong.read.cells import column_letter
 from huizong.read.grid import Grid, WorkbookUnreadable, load_grids
@@ -301,15 +301,9 @@ def _second_header_row(grid: Grid, h: int, labels: Labels) -> bool:
 # words ----------------------------------------------------------------------------------------
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-COUNT_UNITS = _words("个 项 家 人 件 名 户 所 处 次 人次 场 场次 台 套 篇 部 只 头 位 本 册 株 辆 座 条 门 批")
-_UNIT_WORDS = COUNT_UNITS | _words(
-    "元 万元 亿元 千元 百万元 千万元 美元 万美元 亿美元 % ‰ 万人 千人 万人次 亩 公顷 平方米 万平方米 平方公里 吨 万吨 "
-    "千克 公斤 千瓦 万千瓦 千瓦时 万千瓦时 小时 天 日 年 月 个月 岁 米 公里 立方米 万立方米 倍 分 件/万人 人/万人"
-)
+_V = vocabulary()  # the usual headings, units and row words, none of them any one form's
+COUNT_UNITS = frozenset(_V["units"]["count"])
+_UNIT_WORDS = COUNT_UNITS | frozenset(_V["units"]["other"])
 _BRACKET_AT_END = re.compile(r"[(（]\s*([^()（）]+?)\s*[)）]\s*$")
 
 
@@ -335,113 +329,12 @@ def split_unit(header: str) -> tuple[str, str]:
 
 
 # (words in the header, code): tried in order, the first whose code is still free wins
-_CODES: tuple[tuple[str, str], ...] = (
-    ("统一社会信用代码", "uscc"),
-    ("社会信用代码", "uscc"),
-    ("信用代码", "uscc"),
-    ("序号", "seq"),
-    ("企业名称", "name"),
-    ("单位名称", "name"),
-    ("公司名称", "name"),
-    ("机构名称", "name"),
-    ("企业（单位）名称", "name"),
-    ("项目名称", "project"),
-    ("专利名称", "patent"),
-    ("姓名", "person"),
-    ("身份证", "id_no"),
-    ("合同登记号", "regno"),
-    ("登记号", "regno"),
-    ("证书编号", "cert"),
-    ("证书号", "cert"),
-    ("项目编号", "project_no"),
-    ("合同编号", "contract_no"),
-    ("研发人员", "rd_staff"),
-    ("研发费用", "rd"),
-    ("研究开发费用", "rd"),
-    ("研发投入", "rd"),
-    ("研发经费", "rd"),
-    ("主营业务收入", "revenue"),
-    ("营业收入", "revenue"),
-    ("销售收入", "sales"),
-    ("从业人员", "staff"),
-    ("职工", "staff"),
-    ("利润", "profit"),
-    ("纳税", "tax"),
-    ("税收", "tax"),
-    ("出口", "export"),
-    ("总资产", "assets"),
-    ("资产", "assets"),
-    ("专利号", "patent_no"),
-    ("专利", "patents"),
-    ("成交金额", "amount"),
-    ("合同金额", "amount"),
-    ("成交额", "amount"),
-    ("金额", "amount"),
-    ("资金", "funds"),
-    ("经费", "funds"),
-    ("补助", "subsidy"),
-    ("产值", "output"),
-    ("技术领域", "domain"),
-    ("领域", "domain"),
-    ("行业", "industry"),
-    ("类别", "category"),
-    ("类型", "category"),
-    ("规模", "size"),
-    ("级别", "level"),
-    ("地址", "address"),
-    ("所在地", "place"),
-    ("法定代表人", "legal_rep"),
-    ("负责人", "head"),
-    ("联系人", "contact"),
-    ("电话", "phone"),
-    ("手机", "phone"),
-    ("邮箱", "email"),
-    ("认定日期", "cert_date"),
-    ("登记日期", "reg_date"),
-    ("签订日期", "sign_date"),
-    ("成立日期", "founded"),
-    ("成立时间", "founded"),
-    ("日期", "date"),
-    ("时间", "date"),
-    ("年份", "yr"),
-    ("年度", "yr"),
-    ("备注", "note"),
-    ("说明", "note"),
-)
-_SEQ = {"序号", "序", "行号", "NO", "NO.", "编号序号"}
-_ALIASES = {
-    "企业名称": ("单位名称", "企业（单位）名称", "公司名称"),
-    "单位名称": ("企业名称", "机构名称"),
-    "统一社会信用代码": ("社会信用代码", "信用代码"),
-    "序号": ("序",),
-    "营业收入": ("营业总收入", "主营业务收入"),
-    "研发费用": ("研发投入", "研究开发费用", "研发经费"),
-    "从业人员": ("从业人员数", "从业人数", "职工人数"),
-    "备注": ("说明",),
-}
-_NUMBER_WORDS = (
-    "金额",
-    "收入",
-    "费用",
-    "投入",
-    "支出",
-    "产值",
-    "利润",
-    "税",
-    "资金",
-    "经费",
-    "补助",
-    "资产",
-    "额",
-    "面积",
-    "数量",
-    "产量",
-    "价格",
-    "成本",
-    "奖励",
-)
-_NOT_COUNTS = ("指数", "系数", "倍数", "分数", "参数", "函数", "基数")
-_ID_WORDS = ("编号", "代码", "号码", "编码")
+_CODES: tuple[tuple[str, str], ...] = tuple((words, code) for words, code in _V["list"]["codes"])
+_SEQ = frozenset(_V["list"]["seq"])
+_ALIASES: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _V["list"]["aliases"].items()}
+_NUMBER_WORDS = tuple(_V["list"]["number_words"])
+_NOT_COUNTS = tuple(_V["list"]["not_counts"])
+_ID_WORDS = tuple(_V["list"]["id_words"])
 _RESERVED = frozenset({*FUNCTIONS, *RETURN_NAMES, "year", "other"})
 _SAFE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -478,8 +371,8 @@ def _samples(grid: Grid, first: int, col: int, labels: Labels) -> list[object]:
     return out
 
 
-_ENDS = ("注", "填报说明", "说明：", "说明:")
-_SUBTOTALS = ("合计", "小计", "总计")
+_ENDS = tuple(_V["list"]["ends"])
+_SUBTOTALS = tuple(_V["table"]["subtotals"])
 
 
 def _row_ends(grid: Grid, r: int, labels: Labels) -> bool:
@@ -573,7 +466,7 @@ def _guess_field(
     )
 
 
-_NAME_LIKE = ("名称", "姓名")
+_NAME_LIKE = tuple(_V["list"]["name_like"])
 
 
 def _list_part(
@@ -647,20 +540,14 @@ def _list_part(
 def _count_words(fields: Sequence[FieldGuess]) -> tuple[str, str]:
     """What a record is: (the count's name, its unit)."""
     named = next((f.name for f in fields if f.type == "text" and any(w in f.name for w in _NAME_LIKE)), "")
-    for words, count, unit in (
-        (("企业", "公司"), "企业数", "家"),
-        (("单位", "机构"), "单位数", "家"),
-        (("项目",), "项目数", "项"),
-        (("合同",), "合同数", "项"),
-        (("姓名", "人员"), "人数", "人"),
-        (("专利",), "专利数", "件"),
-    ):
+    for words, count, unit in _V["list"]["count_names"]:
         if any(w in named for w in words):
             return count, unit
-    return "记录数", "个"
+    count, unit = _V["list"]["records"]
+    return count, unit
 
 
-_RATIO_WORDS = ("率", "比重", "占比", "比例", "强度", "人均", "平均")
+_RATIO_WORDS = tuple(_V["list"]["ratio_words"])
 
 
 def _ratio_like(name: str, unit: str) -> bool:
@@ -700,18 +587,12 @@ def _measures(fields: Sequence[FieldGuess], group: str, notes: list[str]) -> lis
 
 # indicator table --------------------------------------------------------------------------------
 
-# the cues of an indicator table's columns, in the order they are tried (as in key-indicators/form.toml)
-ROLE_CUES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("seq", "序号", ("序", "编号", "NO", "NO."), ("序号",)),
-    ("ignore", "", (), ("增长", "增速", "增幅", "同比", "完成率", "比重", "占比", "排名")),
-    ("last_year", "上年同期", (), ("上年", "去年", "同期")),
-    ("target", "年度目标", (), ("目标", "计划")),
-    ("code", "指标代码", (), ("代码", "编码")),
-    ("unit", "计量单位", (), ("单位",)),
-    ("name", "指标名称", ("指标", "项目", "指标项"), ("名称",)),
-    ("value", "本期", (), ("本期", "累计", "完成", "实际", "本年", "数值", "本月", "当期")),
-    ("note", "备注", (), ("备注", "说明")),
+# the cues of an indicator table's columns, in the order they are tried: (role, label, equals, contains)
+ROLE_CUES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = tuple(
+    (c["role"], c.get("label", ""), tuple(c.get("equals", ())), tuple(c.get("contains", ())))
+    for c in _V["table"]["columns"]
 )
+_LABEL = {role: label for role, label, _, _ in ROLE_CUES}  # how messages name a column
 _ROLES = tuple((role, frozenset(fold(x) for x in eq), tuple(fold(x) for x in co)) for role, _, eq, co in ROLE_CUES)
 
 
@@ -729,7 +610,9 @@ def _is_indicator_table(grid: Grid, h: int) -> bool:
     roles = _roles_of(grid, h)
     if "name" not in roles:
         return False
-    signs = any("指标" in t for t in texts) or any(t in ("计量单位", "单位") for t in texts)
+    signs = any(w in t for t in texts for w in _V["table"]["signs"]) or any(
+        t in _V["table"]["sign_cells"] for t in texts
+    )
     valued = "value" in roles or (h + 1 < grid.height and "value" in _roles_of(grid, h + 1))
     return signs and valued
 
@@ -768,10 +651,11 @@ def _indicator_part(
         )
     value_c = roles["value"]
     if column_role(grid.text(h, value_c), _ROLES) != "value" and "value" in _roles_of(grid, h + 1):
+        cols = "、".join(_LABEL[r] for r in ("target", "value", "last_year"))
         notes.append(
             f"{column_letter(value_c)}{h + 1}“{grid.text(h, value_c)}”跨在第 {h + 2} 行的几栏之上：huizong 把它当作"
-            f"本期值栏，只读其下的 {column_letter(value_c)} 列，不读第 {h + 2} 行的年度目标、本期、上年同期。"
-            "请把表头改为一行（年度目标、本期累计、上年同期）后重新生成"
+            f"本期值栏，只读其下的 {column_letter(value_c)} 列，不读第 {h + 2} 行的{cols}。"
+            f"请把表头改为一行（{cols}）后重新生成"
         )
     known = set(roles.values())
     unread = [f"{column_letter(c)}“{t}”" for c, t in enumerate(grid.row_texts(h)) if t and c not in known]
@@ -821,12 +705,14 @@ def _indicator_part(
         if fold(name) in names:
             notes.append(
                 f"第 {r + 1} 行“{name_text}”与第 {names[fold(name)]} 行同名：已改名为“{group}{name}”；"
-                "县区表中按名称认不出这一行，请在表中加“指标代码”栏或改成不同的名称"
+                f"县区表中按名称认不出这一行，请在表中加“{_LABEL['code']}”栏或改成不同的名称"
             )
             name = f"{group}{name}"
         names[fold(name)] = r + 1
         if code_text in used:
-            notes.append(f"第 {r + 1} 行的指标代码“{code_text}”与上面的行重复：这一行改用新代码，请核对表中的代码")
+            notes.append(
+                f"第 {r + 1} 行的{_LABEL['code']}“{code_text}”与上面的行重复：这一行改用新代码，请核对表中的代码"
+            )
             code_text = ""
         if not code_text:
             n += 1
@@ -835,7 +721,9 @@ def _indicator_part(
             code_text = f"I{n:02d}"
             codes_written.add(code_text)
         elif not _SAFE.match(code_text):
-            notes.append(f"指标代码“{code_text}”（第 {r + 1} 行）不是字母开头：读表不受影响，但规则中不能引用它")
+            notes.append(
+                f"{_LABEL['code']}“{code_text}”（第 {r + 1} 行）不是字母开头：读表不受影响，但规则中不能引用它"
+            )
         # the reader looks a row up by clean_name(text), then by the text itself: an alias where neither finds the name
         aliases: tuple[str, ...] = ()
         spellings.add(normalize_label(name))
@@ -1516,7 +1404,7 @@ def read_back(made: NewForm, config_root: Path) -> ReadBack:
             else "同一工作表按报表顺序（order）取排在前面的一张"
         )
         problems.append(
-            f"原表的表头也符合“{'、'.join(others)}”：{how}，现在取的是本表；请确认两张表的表头线索和指标名称足够不同"
+            f"原表的表头也符合“{'、'.join(others)}”：{how}，现在取的是本表；请确认两张表的表头线索和指标的名称足够不同"
         )
     form = config.form_by_id[made.form_id]
     view = config.for_form(made.form_id)
