@@ -29,14 +29,15 @@ def publish_region(
     region: str,
     period: str,
     subs: list[dict[str, Any]],
+    feedback_made: set[str],
     known: Written | None = None,
 ) -> tuple[list[Path], Written | None]:
     """The files written and what they were written from; `config`: the configuration seen from
     the form (`Config.for_form`). Nothing is written, and None returned, when `known` (what the
-    outputs were last written from) has the view's digest and its files are all in place."""
+    outputs were last written from) has the view's digest and its files are all in place.
+    `feedback_made`: the names of the files in feedback/ (listed once for many regions)."""
     form = config.form
     view = gather(store, config, region, period, subs)
-    present = _names(layout.feedback_dir)  # one listing, not a stat per county (the nation has 2,849)
     feedback = sorted(  # the validation page links the feedback workbooks that exist
         str(f.relative_to(layout.outputs))
         for s in view.statuses
@@ -46,7 +47,7 @@ def publish_region(
                 int(s.submission["id"]), str(s.submission.get("inbox_path") or s.submission.get("file") or "")
             )
         ]
-        if f.name in present
+        if f.name in feedback_made
     )
     made_from = digest.of_view((view, feedback), config)
     if known is not None and known.digest == made_from and all((layout.outputs / f).exists() for f in known.files):
@@ -96,11 +97,12 @@ def publish_regions(
     its outputs were in place, `known`); each period's submissions read once for all its regions."""
     done: list[Done] = []
     current, subs = None, []
+    made = _names(layout.feedback_dir)  # one listing for every region, not a stat per county
     for region, p, form_id in jobs:
         view = config.for_form(form_id)
         if (p, form_id) != current:
             current, subs = (p, form_id), store.submissions(periods=list(months_of(view.form, p)), form=form_id)
         job = (region, p, form_id)
-        paths, written = publish_region(store, view, layout, region, p, subs, (known or {}).get(job))
+        paths, written = publish_region(store, view, layout, region, p, subs, made, (known or {}).get(job))
         done.append((job, paths, written))
     return done
