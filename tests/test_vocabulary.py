@@ -100,6 +100,7 @@ def test_a_word_added_to_the_vocabulary_is_known_to_the_next_forms_new(tmp_path:
         (lambda t: t.replace('["信用代码", "uscc"]', '["信用代码", "USCC-code"]'), "[list] codes 缺少或写法不对"),
         (lambda t: t.replace('last_year = "上年同期"\n', ""), "[table] labels 缺少或写法不对"),
         (lambda t: t.replace('role = "target"', 'role = "goal"'), "[table] columns 缺少或写法不对"),
+        (lambda t: t.replace('role = "code"', 'role = "name"'), "[table] columns 缺少或写法不对"),  # no cues for code
         (lambda t: t.replace("count = [", "count = ", 1), "vocabulary.toml: "),  # not TOML
     ],
 )

@@ -64,14 +64,19 @@ def _fits(kind: object, v: object) -> bool:
         return _texts(v) and len(v) == 2  # type: ignore[arg-type]
     if kind == "labels":
         return isinstance(v, dict) and set(v) == set(COLUMN_ROLES) - {"ignore"} and _texts(list(v.values()))
-    if kind == "columns":
-        return isinstance(v, list) and all(
-            isinstance(c, dict)
-            and c.get("role") in COLUMN_ROLES
-            and isinstance(c.get("label", ""), str)
-            and _texts(c.get("equals", []))
-            and _texts(c.get("contains", []))
-            for c in v
+    if kind == "columns":  # every role has its cues (`forms new` names each column by its label)
+        return (
+            isinstance(v, list)
+            and {c.get("role") for c in v if isinstance(c, dict) and isinstance(c.get("role"), str)}
+            == set(COLUMN_ROLES)
+            and all(
+                isinstance(c, dict)
+                and c.get("role") in COLUMN_ROLES
+                and isinstance(c.get("label", ""), str)
+                and _texts(c.get("equals", []))
+                and _texts(c.get("contains", []))
+                for c in v
+            )
         )
     if kind == "codes":
         return isinstance(v, list) and all(_texts(p) and len(p) == 2 and _IDENTIFIER.match(p[1]) for p in v)
