@@ -79,18 +79,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings, console):
     if args.no_prefect:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
         from huizong.pipeline import run_batch
 
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("等待运行锁", total=None)
+        if not console.is_terminal:  # cron, a pipe: no progress bar to draw
+            s = run_batch(settings, wait=args.wait, republish=args.republish)
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            def progress(step: str, done: int, total: int) -> None:
-                bar.update(task, description=step, completed=done, total=total or None)
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task("等待运行锁", total=None)
 
-            s = run_batch(settings, wait=args.wait, progress=progress, republish=args.republish)
+                def progress(step: str, done: int, total: int) -> None:
+                    bar.update(task, description=step, completed=done, total=total or None)
+
+                s = run_batch(settings, wait=args.wait, progress=progress, republish=args.republish)
         rows = [(d.inbound.rel, d.status, d.errors, d.warnings, d.reason) for d in s.decisions]
         counts, outputs, deferred = s.counts, [str(p) for p in s.outputs], s.deferred
     else:
@@ -889,12 +892,24 @@ def _version() -> str:
         return "unknown"
 
 
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (reading the installed metadata costs every command
+    about 50 ms)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        parser._print_message(f"huizong {_version()}\n", sys.stdout)  # as argparse's own "version" action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huizong",
         description="汇总：县区报表的收集、校验与汇总（收哪些报表，由 expectations/forms/ 中各报表的定义决定）",
     )
-    parser.add_argument("--version", action="version", version=f"huizong {_version()}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="one run: read the inbox, validate, decide, store, write outputs")
