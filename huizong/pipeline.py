@@ -238,12 +238,14 @@ def write_feedbacks(store: st.Store, settings: Settings, config: Config, submiss
 
     A file that could not be read as a workbook (over the limits, corrupt, crashed its reader)
     is never opened again here: its feedback holds the list of problems only."""
+    wanted = set(submission_ids)
+    rows = [s for s in store.submissions(ids=wanted) if s["stored_as"] and s["errors"] + s["warnings"]]
+    if not rows:  # a clean return has none: openpyxl is not even imported
+        return []
     from huizong.publish.feedback import write_feedback
     from huizong.publish.layout import Layout
     from huizong.read.sniff import sniff
 
-    wanted = set(submission_ids)
-    rows = [s for s in store.submissions(ids=wanted) if s["stored_as"] and s["errors"] + s["warnings"]]
     issues_by: dict[int, list[Issue]] = {}
     for i in store.issues_for([s["id"] for s in rows]):
         issues_by.setdefault(i["submission_id"], []).append(
